@@ -1,0 +1,1 @@
+"""One module per `faceswap` subcommand; see faceswap_core.cli."""

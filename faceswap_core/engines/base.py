@@ -1,0 +1,110 @@
+"""The interface every engine implements, so callers never care which one runs.
+
+An engine is used from one thread at a time (the worker's loop, the CLI's loop): it holds
+per-stream state (tracked faces, smoothing filters) and is not shared across threads.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import FaceSwapError
+from ..options import SwapOptions
+from ..vision.photo import load_photo
+
+
+@dataclass
+class FrameReport:
+    """What happened to the last frame: where faces were and what each stage cost."""
+
+    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # x0, y0, x1, y1
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """The face chosen from the source photo, for messages and the OBS status line."""
+
+    faces_found: int
+    face_index: int
+    box: tuple[int, int, int, int]
+
+
+class Engine(abc.ABC):
+    """Photo in once, frames in and out many times."""
+
+    name: str = ""
+
+    def __init__(self, options: SwapOptions | None = None):
+        self.options = (options or SwapOptions()).clamped()
+        self.last_report = FrameReport()
+        self._source_key: tuple | None = None
+        self.source_info: SourceInfo | None = None
+
+    # -- source --------------------------------------------------------------------
+    def set_source_file(self, path: str, face_index: int = 0) -> SourceInfo:
+        """Load a photo and prepare its face; the same file and index are prepared once."""
+        try:
+            with open(path, "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()
+        except OSError:
+            digest = None  # load_photo raises the user-facing message below
+        key = (digest, int(face_index))
+        if digest is not None and key == self._source_key and self.source_info is not None:
+            return self.source_info
+        info = self.set_source(load_photo(path), face_index)
+        self._source_key = key
+        return info
+
+    def set_source(self, image: np.ndarray, face_index: int = 0) -> SourceInfo:
+        """Prepare the source face from a BGR uint8 photo; raises FaceSwapError."""
+        if face_index < 0:
+            raise FaceSwapError("The face index must be 0 or more; 0 is the largest face in the photo.")
+        info = self._prepare_source(image, int(face_index))
+        self._source_key = None
+        self.source_info = info
+        return info
+
+    @property
+    def has_source(self) -> bool:
+        return self.source_info is not None
+
+    # -- frames --------------------------------------------------------------------
+    def set_options(self, options: SwapOptions) -> None:
+        self.options = options.clamped()
+
+    def process(self, frame: np.ndarray, timestamp: float | None = None) -> np.ndarray:
+        """Swap every face in a BGR or BGRA uint8 frame; returns a frame of the same shape.
+
+        Frames without a face, or before a source is set, come back unchanged. timestamp
+        (seconds) drives temporal smoothing; files pass their own clock so smoothing does
+        not depend on how fast the machine processes them.
+        """
+        if frame.ndim != 3 or frame.shape[2] not in (3, 4) or frame.dtype != np.uint8:
+            raise FaceSwapError("Frames must be 8-bit BGR or BGRA images.")
+        if timestamp is None:
+            timestamp = time.monotonic()
+        if not self.options.enabled or not self.has_source:
+            self.last_report = FrameReport()
+            return frame.copy()
+        return self._process(frame, timestamp)
+
+    def reset(self) -> None:
+        """Forget tracked faces (a new video, a cut, a resolution change)."""
+
+    def close(self) -> None:
+        """Release model sessions."""
+
+    # -- for engines -----------------------------------------------------------------
+    @abc.abstractmethod
+    def _prepare_source(self, image: np.ndarray, face_index: int) -> SourceInfo:
+        ...
+
+    @abc.abstractmethod
+    def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
+        ...
