@@ -15,7 +15,7 @@ import sys
 from .errors import FaceSwapError
 
 # Subcommands in the order --help lists them.
-COMMANDS = ["swap", "demo", "bench"]
+COMMANDS = ["swap", "demo", "bench", "models"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ DEFAULT_ENGINE = "landmark"
 # name -> (module, class, one line for --help and the OBS engine list)
 ENGINES: dict[str, tuple[str, str, str]] = {
     "landmark": (".landmark", "LandmarkEngine", "zero-download mesh warp, CPU real-time"),
+    "neural": (".neural", "NeuralEngine", "insightface SCRFD + ArcFace + inswapper_128, GPU (faceswap models install)"),
 }
 
 

@@ -1,0 +1,343 @@
+"""The shared-memory channel between one OBS filter instance and its worker process.
+
+Standard library only: both OBS's embedded Python and the worker import this module.
+
+One file per filter instance, created by the OBS side, private to the user (mode 0600,
+O_EXCL, a random 128-bit name) in /dev/shm (the temp dir where there is none). Layout:
+
+    [0, 4096)            header: magic, version, sizes, sequence numbers, geometry,
+                         worker state/stats, last error, live settings (JSON)
+    [4096, 4096+C)       input slot: one BGRA frame written by OBS
+    [4096+C, 4096+2C)    output slot: one BGRA frame written by the worker
+
+Why two slots and not a ring: the filter hands over a frame only when the worker is
+free (in_ack == in_seq), so at most one frame is ever in flight and the newest frame
+always wins; a ring would only queue stale frames (latency) that are dropped anyway.
+
+Each direction has exactly one writer, so no lock is needed: a writer fills the pixels
+and the geometry first and bumps the sequence number last; the reader looks at the
+sequence number first. Every 64-bit counter is 8-byte aligned (a single store on every
+platform OBS runs on).
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import secrets
+import struct
+import sys
+import tempfile
+import time
+
+MAGIC = b"OBSFSWP\x00"
+VERSION = 1
+HEADER_SIZE = 4096
+PAGE = 4096
+MAX_SIDE = 16384
+ERROR_OFFSET = 256
+ERROR_SIZE = 256
+SETTINGS_OFFSET = 512
+SETTINGS_SIZE = HEADER_SIZE - SETTINGS_OFFSET
+FILE_PREFIX = "obs-faceswap-"
+
+# Worker states, as shown in the filter's status line.
+STATE_STOPPED = 0     # no worker (not started yet, or exited)
+STATE_STARTING = 1    # process started, importing the engine
+STATE_NO_SOURCE = 2   # running, but no usable source photo: frames are not wanted
+STATE_RUNNING = 3     # swapping frames
+STATE_ERROR = 4       # a setting the user must fix (the error text says which)
+STATE_NAMES = {
+    STATE_STOPPED: "stopped",
+    STATE_STARTING: "starting",
+    STATE_NO_SOURCE: "waiting for a source photo",
+    STATE_RUNNING: "running",
+    STATE_ERROR: "error",
+}
+
+# name -> (struct format, offset); every field little-endian and naturally aligned.
+FIELDS = {
+    "magic": ("8s", 0),
+    "version": ("<I", 8),
+    "header_size": ("<I", 12),
+    "slot_capacity": ("<Q", 16),
+    "owner_pid": ("<I", 24),
+    "worker_pid": ("<I", 28),
+    "worker_state": ("<I", 32),
+    # input: written by OBS
+    "in_seq": ("<Q", 40),
+    "in_width": ("<I", 56),
+    "in_height": ("<I", 60),
+    "in_stride": ("<I", 64),
+    "in_time_ns": ("<Q", 72),
+    # written by the worker when it is done with in_seq (it is free again)
+    "in_ack": ("<Q", 48),
+    # output: written by the worker
+    "out_seq": ("<Q", 80),
+    "out_width": ("<I", 88),
+    "out_height": ("<I", 92),
+    "out_stride": ("<I", 96),
+    "out_faces": ("<I", 100),
+    "out_in_time_ns": ("<Q", 104),
+    "out_done_ns": ("<Q", 112),
+    "fps_x100": ("<I", 120),
+    "process_us": ("<I", 124),
+    # live settings: written by OBS
+    "settings_seq": ("<Q", 128),
+    "settings_len": ("<I", 136),
+    "heartbeat_ns": ("<Q", 144),
+}
+_STRUCTS = {name: (struct.Struct(fmt), offset) for name, (fmt, offset) in FIELDS.items()}
+
+
+class ChannelError(Exception):
+    """The file is not a valid channel (wrong magic, version, sizes or geometry)."""
+
+
+def now_ns() -> int:
+    """The clock both processes stamp frames with (system-wide monotonic)."""
+    return time.monotonic_ns()
+
+
+def channel_dir() -> str:
+    """Where channel files live: RAM-backed /dev/shm on Linux, the temp dir elsewhere."""
+    if sys.platform.startswith("linux") and os.path.isdir("/dev/shm"):
+        return "/dev/shm"
+    return tempfile.gettempdir()
+
+
+def slot_capacity_for(width: int, height: int) -> int:
+    """Bytes per slot for a BGRA frame, rounded up to whole pages."""
+    size = max(1, width) * max(1, height) * 4
+    return (size + PAGE - 1) // PAGE * PAGE
+
+
+def file_size_for(capacity: int) -> int:
+    return HEADER_SIZE + 2 * capacity
+
+
+class Channel:
+    """A mapped channel file; field access by name, slots by offset."""
+
+    def __init__(self, path: str, fd: int, mm: mmap.mmap, owner: bool):
+        self.path = path
+        self._fd = fd
+        self.mm = mm
+        self.owner = owner
+        self.capacity = self.get("slot_capacity")
+        self.in_offset = HEADER_SIZE
+        self.out_offset = HEADER_SIZE + self.capacity
+
+    # -- lifetime ------------------------------------------------------------------
+    @classmethod
+    def create(cls, width: int, height: int, directory: str | None = None) -> "Channel":
+        """A new private channel big enough for width x height BGRA frames (OBS side)."""
+        capacity = slot_capacity_for(width, height)
+        directory = directory or channel_dir()
+        path = os.path.join(directory, f"{FILE_PREFIX}{os.getpid()}-{secrets.token_hex(16)}")
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags, 0o600)
+        try:
+            os.ftruncate(fd, file_size_for(capacity))
+            mm = mmap.mmap(fd, file_size_for(capacity))
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(path)
+            raise
+        channel = cls.__new__(cls)
+        channel.path, channel._fd, channel.mm, channel.owner = path, fd, mm, True
+        channel.set("magic", MAGIC)
+        channel.set("version", VERSION)
+        channel.set("header_size", HEADER_SIZE)
+        channel.set("slot_capacity", capacity)
+        channel.set("owner_pid", os.getpid())
+        channel.capacity = capacity
+        channel.in_offset = HEADER_SIZE
+        channel.out_offset = HEADER_SIZE + capacity
+        return channel
+
+    @classmethod
+    def attach(cls, path: str) -> "Channel":
+        """Map an existing channel (worker side); raises ChannelError unless it is valid."""
+        flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(path, flags)
+        except OSError as error:
+            raise ChannelError(f"cannot open channel {path}: {error.strerror}") from None
+        try:
+            size = os.fstat(fd).st_size
+            if size < HEADER_SIZE:
+                raise ChannelError(f"channel file is {size} bytes, smaller than its header")
+            mm = mmap.mmap(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            validate_header(mm, size)
+        except ChannelError:
+            mm.close()
+            os.close(fd)
+            raise
+        return cls(path, fd, mm, owner=False)
+
+    def close(self, unlink: bool | None = None) -> None:
+        """Unmap; the owner (or whoever is told to) also removes the file."""
+        if self.mm is not None:
+            try:
+                self.mm.close()
+            except BufferError:
+                pass  # a view is still exported; the mapping goes with the process
+            self.mm = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self.owner if unlink is None else unlink:
+            _unlink_quietly(self.path)
+
+    def is_linked(self) -> bool:
+        """False once the file was removed (the owner went away)."""
+        try:
+            return os.fstat(self._fd).st_nlink > 0 and os.path.exists(self.path)
+        except OSError:
+            return False
+
+    # -- fields ----------------------------------------------------------------------
+    def get(self, name: str):
+        packer, offset = _STRUCTS[name]
+        return packer.unpack_from(self.mm, offset)[0]
+
+    def set(self, name: str, value) -> None:
+        packer, offset = _STRUCTS[name]
+        packer.pack_into(self.mm, offset, value)
+
+    def state(self) -> int:
+        return self.get("worker_state")
+
+    def worker_free(self) -> bool:
+        return self.get("in_ack") == self.get("in_seq")
+
+    # -- error text ----------------------------------------------------------------------
+    def set_error(self, text: str) -> None:
+        data = text.encode("utf-8", "replace")[: ERROR_SIZE - 1]
+        self.mm[ERROR_OFFSET:ERROR_OFFSET + ERROR_SIZE] = data + b"\x00" * (ERROR_SIZE - len(data))
+
+    def error(self) -> str:
+        raw = bytes(self.mm[ERROR_OFFSET:ERROR_OFFSET + ERROR_SIZE])
+        return raw.split(b"\x00", 1)[0].decode("utf-8", "replace")
+
+    # -- settings (OBS writes, worker reads) ---------------------------------------
+    def write_settings(self, settings: dict) -> None:
+        """Publish new settings: bytes first, then length, then the sequence number."""
+        data = json.dumps(settings, sort_keys=True).encode("utf-8")
+        if len(data) > SETTINGS_SIZE:
+            raise ValueError(f"settings are {len(data)} bytes; at most {SETTINGS_SIZE} fit")
+        seq = self.get("settings_seq")
+        self.set("settings_seq", seq + 1)   # odd: being written
+        self.mm[SETTINGS_OFFSET:SETTINGS_OFFSET + len(data)] = data
+        self.set("settings_len", len(data))
+        self.set("settings_seq", seq + 2)   # even: complete
+
+    def read_settings(self) -> tuple[int, dict] | None:
+        """(sequence, settings), or None while a write is in progress or the data is bad."""
+        seq = self.get("settings_seq")
+        if seq % 2:
+            return None
+        length = self.get("settings_len")
+        if length > SETTINGS_SIZE:
+            return None
+        data = bytes(self.mm[SETTINGS_OFFSET:SETTINGS_OFFSET + length])
+        if self.get("settings_seq") != seq:
+            return None
+        try:
+            settings = json.loads(data.decode("utf-8")) if length else {}
+        except ValueError:
+            return None
+        return (seq, settings) if isinstance(settings, dict) else None
+
+    # -- frames ------------------------------------------------------------------------
+    def input_geometry(self) -> tuple[int, int, int]:
+        """(width, height, stride) of the frame in the input slot, validated."""
+        geometry = self.get("in_width"), self.get("in_height"), self.get("in_stride")
+        validate_geometry(*geometry, self.capacity)
+        return geometry
+
+    def output_geometry(self) -> tuple[int, int, int]:
+        geometry = self.get("out_width"), self.get("out_height"), self.get("out_stride")
+        validate_geometry(*geometry, self.capacity)
+        return geometry
+
+
+def validate_geometry(width: int, height: int, stride: int, capacity: int) -> None:
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise ChannelError(f"frame size {width}x{height} is out of range")
+    if stride < width * 4 or stride % 4:
+        raise ChannelError(f"stride {stride} does not fit a {width}-pixel BGRA row")
+    if stride * height > capacity:
+        raise ChannelError(f"a {width}x{height} frame (stride {stride}) does not fit a {capacity}-byte slot")
+
+
+def validate_header(buffer, size: int) -> None:
+    """Check every header field that governs memory access; raises ChannelError."""
+    magic = bytes(buffer[0:8])
+    if magic != MAGIC:
+        raise ChannelError("not an obs-faceswap channel (bad magic)")
+    version = _STRUCTS["version"][0].unpack_from(buffer, 8)[0]
+    if version != VERSION:
+        raise ChannelError(f"channel version {version}; this worker speaks version {VERSION}")
+    header_size = _STRUCTS["header_size"][0].unpack_from(buffer, 12)[0]
+    if header_size != HEADER_SIZE:
+        raise ChannelError(f"header size {header_size}, expected {HEADER_SIZE}")
+    capacity = _STRUCTS["slot_capacity"][0].unpack_from(buffer, 16)[0]
+    if capacity <= 0 or capacity % PAGE or capacity > MAX_SIDE * MAX_SIDE * 4:
+        raise ChannelError(f"slot capacity {capacity} is invalid")
+    if file_size_for(capacity) != size:
+        raise ChannelError(f"channel file is {size} bytes; its header says {file_size_for(capacity)}")
+    settings_len = _STRUCTS["settings_len"][0].unpack_from(buffer, 136)[0]
+    if settings_len > SETTINGS_SIZE:
+        raise ChannelError(f"settings length {settings_len} exceeds {SETTINGS_SIZE}")
+
+
+def stale_channel_files(directory: str | None = None) -> list[str]:
+    """Our channel files whose creating process is gone (left by a crash of OBS)."""
+    directory = directory or channel_dir()
+    stale = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return stale
+    for name in names:
+        if not name.startswith(FILE_PREFIX):
+            continue
+        pid_text = name[len(FILE_PREFIX):].split("-", 1)[0]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            path = os.path.join(directory, name)
+            try:
+                if os.stat(path).st_uid == getattr(os, "getuid", lambda: None)() or os.name == "nt":
+                    stale.append(path)
+            except OSError:
+                continue
+    return stale
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if os.name == "nt":
+        return True  # never remove on Windows by guess; the owner removes its own file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        pass

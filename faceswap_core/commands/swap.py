@@ -1,0 +1,64 @@
+"""`faceswap swap`: one photo's face onto an image, a video, a camera or a screen."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import FaceSwapError
+from ..media import FrameSink, PreviewWindow, open_sink, open_source
+from ..progress import Progress
+from .engine_args import add_engine_arguments, engine_from_args
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "swap", help="swap a photo's face into an image, video, camera or screen",
+        description="Swap the face from --source into every face of --input.")
+    parser.add_argument("--source", required=True, help="photo of the face to wear")
+    parser.add_argument("--input", required=True, help="image, video file, camera:N or screen[:N]")
+    parser.add_argument("--output", help="image or video file to write (.png/.jpg or .mp4); video keeps fps and audio")
+    parser.add_argument("--preview", action="store_true", help="show the result in a window (q to quit)")
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames (live inputs run until q or Ctrl+C)")
+    add_engine_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.output and not args.preview:
+        raise FaceSwapError("Nothing to do: give --output FILE, --preview, or both.")
+    engine = engine_from_args(args)
+    info = engine.set_source_file(args.source, args.face_index)
+    if info.faces_found > 1:
+        print(f"The source photo has {info.faces_found} faces; using face {info.face_index} "
+              "(choose another with --face-index).", file=sys.stderr)
+    source = open_source(args.input)
+    preview = PreviewWindow() if args.preview else None
+    sink: FrameSink | None = None
+    total = source.total if args.max_frames is None else min(source.total or args.max_frames, args.max_frames)
+    progress = Progress(total if not source.is_still else None, "swapping", force=False)
+    written = 0
+    try:
+        for frame in source.frames():
+            result = engine.process(frame.image, frame.timestamp)
+            if args.output and sink is None:
+                sink = open_sink(args.output, source, result.shape[1], result.shape[0])
+            if sink is not None:
+                sink.write(result)
+            written += 1
+            progress.advance()
+            if preview is not None and not preview.show(result):
+                break
+            if args.max_frames is not None and written >= args.max_frames:
+                break
+    finally:
+        progress.close()
+        source.close()
+        engine.close()
+        if preview is not None:
+            preview.close()
+        if sink is not None:
+            sink.close()
+    if args.output:
+        print(f"Wrote {args.output} ({written} frame{'s' if written != 1 else ''}).")
+    return 0

@@ -1,0 +1,208 @@
+"""The zero-download engine: mediapipe's face mesh, a piecewise-affine warp of the source
+face onto each target mesh, colour correction, and a feathered mask with the target's own
+mouth (and optionally eyes) showing through. CPU real-time; see BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import FaceSwapError
+from ..options import SwapOptions
+from ..vision import colour, masks
+from ..vision.blend import blend_into
+from ..vision.face_mesh import DetectedFace, FaceMeshDetector, MeshTopology
+from ..vision.grid import BoxGrid
+from ..vision.smoothing import FaceTracker
+from ..vision.warp import warp_face
+from .base import Engine, FrameReport, SourceInfo
+
+MAX_PHOTO_FACES = 10
+SOURCE_FACE_SIZE = 512     # the prepared source face's size (pixels) at its finest level
+MIN_LEVEL_FACE_SIZE = 48   # coarsest pyramid level
+
+# Mask geometry in fractions of the face's size on the coarse grid.
+MASK_INSET = 0.05
+MASK_FEATHER = 0.035
+COLOUR_SIGMA = 0.10
+HOLE_FEATHER = 0.015
+EYE_HOLE_SCALE = 1.5
+
+
+@dataclass(frozen=True)
+class _SourceLevel:
+    image: np.ndarray       # BGR uint8 crop around the face
+    points: np.ndarray      # (468, 2) float32 in the crop's coordinates
+    face_size: float
+
+
+@dataclass(frozen=True)
+class _PreparedSource:
+    levels: tuple[_SourceLevel, ...]   # finest first
+
+    def level_for(self, face_size: float) -> _SourceLevel:
+        """The coarsest level still at least as detailed as the target face (no aliasing)."""
+        chosen = self.levels[0]
+        for level in self.levels:
+            if level.face_size >= face_size:
+                chosen = level
+        return chosen
+
+
+class LandmarkEngine(Engine):
+    name = "landmark"
+
+    def __init__(self, options: SwapOptions | None = None):
+        super().__init__(options)
+        self._topology = MeshTopology.from_mediapipe()
+        self._mesh: FaceMeshDetector | None = None
+        self._tracker = FaceTracker(self.options.smoothing)
+        self._source: _PreparedSource | None = None
+
+    # -- source ------------------------------------------------------------------
+    def _prepare_source(self, image: np.ndarray, face_index: int) -> SourceInfo:
+        detector = FaceMeshDetector(max_faces=MAX_PHOTO_FACES, static=True)
+        try:
+            faces = detect_in_photo(detector, image)
+        finally:
+            detector.close()
+        if not faces:
+            raise FaceSwapError(
+                "No face was found in the photo; use a well-lit photo where one face looks at the "
+                "camera and is at least 100 pixels wide.")
+        if face_index >= len(faces):
+            raise FaceSwapError(
+                f"The photo has {len(faces)} face(s); choose a face index from 0 to {len(faces) - 1} "
+                "(0 is the largest).")
+        face = faces[face_index]
+        self._source = _prepare_levels(image, face.points)
+        x0, y0, x1, y1 = face.box
+        return SourceInfo(len(faces), face_index, (int(x0), int(y0), int(x1), int(y1)))
+
+    # -- frames --------------------------------------------------------------------
+    def set_options(self, options: SwapOptions) -> None:
+        previous = self.options
+        super().set_options(options)
+        if self.options.max_faces != previous.max_faces and self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+        if self.options.smoothing != previous.smoothing:
+            self._tracker = FaceTracker(self.options.smoothing)
+
+    def reset(self) -> None:
+        self._tracker.reset()
+        if self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+
+    def close(self) -> None:
+        self.reset()
+
+    def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
+        started = time.perf_counter()
+        if self._mesh is None:
+            self._mesh = FaceMeshDetector(max_faces=self.options.max_faces, static=False)
+        faces = self._mesh.detect(frame)[: self.options.max_faces]
+        smoothed = self._tracker.smooth([face.points for face in faces], timestamp)
+        stage_ms = {"detect": (time.perf_counter() - started) * 1e3, "warp": 0.0, "colour": 0.0, "blend": 0.0}
+        output = frame.copy()
+        boxes = []
+        for points in smoothed:
+            box = self._swap_face(frame, output, points, stage_ms)
+            if box is not None:
+                boxes.append(box)
+        stage_ms["total"] = (time.perf_counter() - started) * 1e3
+        self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms)
+        return output
+
+    def _swap_face(self, frame: np.ndarray, output: np.ndarray, points: np.ndarray,
+                   stage_ms: dict[str, float]) -> tuple[int, int, int, int] | None:
+        topology, options = self._topology, self.options
+        grid = BoxGrid.around(points[topology.face_oval], frame.shape)
+        if grid is None:
+            return None
+        started = time.perf_counter()
+        level = self._source.level_for(DetectedFace(points).size)
+        warped = warp_face(level.image, level.points, points, topology.triangles, grid)
+        if warped is None:
+            return None
+        target = grid.crop(frame)
+        cells = float(max(grid.cols, grid.rows))
+        oval = masks.fill_polygon(grid, points[topology.face_oval])
+        alpha = masks.feather(oval, MASK_INSET * cells, MASK_FEATHER * cells)
+        holes = []
+        if options.mouth_mask:
+            holes.append(masks.fill_polygon(grid, points[topology.outer_lips], options.mouth_mask_size))
+        if options.keep_eyes:
+            holes += [masks.fill_polygon(grid, points[eye], EYE_HOLE_SCALE)
+                      for eye in (topology.left_eye, topology.right_eye)]
+        alpha = masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)
+        warped_at = time.perf_counter()
+        face = warped.astype(np.float32)
+        if options.colour_correction:
+            inner = masks.feather(oval, MASK_INSET * cells, 0.0)
+            face += colour.low_frequency_shift(warped, target, inner, grid, COLOUR_SIGMA * cells)
+        coloured_at = time.perf_counter()
+        blend_into(output, grid, target, face, grid.upsample(alpha) * np.float32(options.opacity))
+        done = time.perf_counter()
+        stage_ms["warp"] += (warped_at - started) * 1e3
+        stage_ms["colour"] += (coloured_at - warped_at) * 1e3
+        stage_ms["blend"] += (done - coloured_at) * 1e3
+        return grid.box
+
+
+def detect_in_photo(detector: FaceMeshDetector, image: np.ndarray) -> list[DetectedFace]:
+    """Faces in a still photo, largest first, small faces included.
+
+    The mesh's detector is a short-range (webcam) model: in a group photo each face is
+    too small for it at full view. Overlapping half-size tiles find those; a face found in
+    several views is kept once.
+    """
+    faces = detector.detect(image)
+    height, width = image.shape[:2]
+    tile_h, tile_w = height // 2 + height // 8, width // 2 + width // 8
+    for y in (0, height - tile_h):
+        for x in (0, width - tile_w):
+            for face in detector.detect(image[y:y + tile_h, x:x + tile_w]):
+                moved = DetectedFace(face.points + np.array([x, y], dtype=np.float32))
+                if not any(_overlap(moved.box, known.box) > 0.3 for known in faces):
+                    faces.append(moved)
+    faces.sort(key=lambda face: -face.size)
+    return faces
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _prepare_levels(image: np.ndarray, points: np.ndarray) -> _PreparedSource:
+    """Crop around the face, scale its finest level to SOURCE_FACE_SIZE, halve down."""
+    import cv2
+
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = 0.15 * float(max(hi - lo))
+    x0, y0 = max(0, int(lo[0] - pad)), max(0, int(lo[1] - pad))
+    x1, y1 = min(image.shape[1], int(hi[0] + pad) + 1), min(image.shape[0], int(hi[1] + pad) + 1)
+    crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+    local = (points - np.array([x0, y0], dtype=np.float32)).astype(np.float32)
+    size = DetectedFace(local).size
+    scale = min(1.0, SOURCE_FACE_SIZE / size)
+    if scale < 1.0:
+        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                          interpolation=cv2.INTER_AREA)
+        local = local * scale
+        size *= scale
+    levels = [_SourceLevel(crop, local, size)]
+    while size / 2 >= MIN_LEVEL_FACE_SIZE:
+        crop = cv2.pyrDown(crop)
+        local = (local + 0.5) / 2 - 0.5
+        size /= 2
+        levels.append(_SourceLevel(crop, local.astype(np.float32), size))
+    return _PreparedSource(tuple(levels))

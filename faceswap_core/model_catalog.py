@@ -1,0 +1,154 @@
+"""Every model file the project can use, described as data.
+
+One entry per file: where it comes from (a URL, or a member of a downloaded archive), its
+exact size and SHA-256, its licence, and which engine needs it for which role. The
+installer, `faceswap models`, and the engines read this table; nothing else hard-codes a
+file name or a hash.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import FaceSwapError
+
+NON_COMMERCIAL = "non-commercial research use only (InsightFace model licence)"
+INSIGHTFACE_TERMS = "https://github.com/deepinsight/insightface#license"
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A download that holds several model files (e.g. insightface's buffalo_l.zip)."""
+
+    name: str
+    url: str
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str                 # what users type: faceswap models install NAME
+    filename: str             # the file in the models folder
+    bytes: int
+    sha256: str
+    license: str
+    engines: tuple[str, ...]  # engines that can use it
+    role: str                 # detector, recognizer, swapper, ...
+    description: str
+    url: str | None = None          # a direct download ...
+    archive: Archive | None = None  # ... or a member of this archive
+    variant: str = ""               # e.g. fp16 for the half-precision swapper
+
+    @property
+    def non_commercial(self) -> bool:
+        return "non-commercial" in self.license
+
+    @property
+    def download_bytes(self) -> int:
+        return self.archive.bytes if self.archive else self.bytes
+
+
+BUFFALO_L = Archive(
+    name="buffalo_l.zip",
+    url="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
+    bytes=288_621_354,
+    sha256="80ffe37d8a5940d59a7384c201a2a38d4741f2f3c51eef46ebb28218a7b0ca2f",
+)
+
+CATALOG: tuple[ModelFile, ...] = (
+    ModelFile(
+        name="det_10g", filename="det_10g.onnx", bytes=16_923_827,
+        sha256="5838f7fe053675b1c7a08b633df49e7af5495cee0493c7dcf6697200b85b5b91",
+        license=NON_COMMERCIAL, engines=("neural",), role="detector",
+        description="SCRFD-10G face detector with 5 keypoints (insightface buffalo_l)",
+        archive=BUFFALO_L,
+    ),
+    ModelFile(
+        name="w600k_r50", filename="w600k_r50.onnx", bytes=174_383_860,
+        sha256="4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43",
+        license=NON_COMMERCIAL, engines=("neural",), role="recognizer",
+        description="ArcFace ResNet-50 identity embeddings (insightface buffalo_l)",
+        archive=BUFFALO_L,
+    ),
+    ModelFile(
+        name="inswapper_128", filename="inswapper_128.onnx", bytes=554_253_681,
+        sha256="e4a3f08c753cb72d04e10aa0f7dbe3deebbf39567d4ead6dce08e98aa49e16af",
+        license=NON_COMMERCIAL, engines=("neural",), role="swapper",
+        description="inswapper_128 one-photo face swap, fp32",
+        url="https://huggingface.co/hacksider/deep-live-cam/resolve/main/inswapper_128.onnx",
+    ),
+    ModelFile(
+        name="inswapper_128_fp16", filename="inswapper_128_fp16.onnx", bytes=277_680_638,
+        sha256="6d51a9278a1f650cffefc18ba53f38bf2769bf4bbff89267822cf72945f8a38b",
+        license=NON_COMMERCIAL, engines=("neural",), role="swapper", variant="fp16",
+        description="inswapper_128 in half precision (half the download; NaN output on some GTX 16xx cards)",
+        url="https://huggingface.co/hacksider/deep-live-cam/resolve/main/inswapper_128_fp16.onnx",
+    ),
+)
+
+# What `faceswap models install` fetches when no name is given, per engine.
+DEFAULT_SET = {"neural": ("det_10g", "w600k_r50", "inswapper_128")}
+
+
+def find(name: str, catalog: tuple[ModelFile, ...] = CATALOG) -> ModelFile:
+    key = name.strip().lower().removesuffix(".onnx")
+    for model in catalog:
+        if model.name == key:
+            return model
+    known = ", ".join(m.name for m in catalog)
+    raise FaceSwapError(f"Unknown model '{name}'; choose one of: {known} (see faceswap models list).")
+
+
+def resolve_names(names: list[str], catalog: tuple[ModelFile, ...] = CATALOG) -> list[ModelFile]:
+    """Names or engine names ('neural') -> catalog entries, in order, without repeats."""
+    chosen: list[ModelFile] = []
+    for name in names or ["neural"]:
+        if name in DEFAULT_SET:
+            models = [find(n, catalog) for n in DEFAULT_SET[name]]
+        else:
+            models = [find(name, catalog)]
+        chosen += [m for m in models if m not in chosen]
+    return chosen
+
+
+def default_model_dir() -> Path:
+    """$FACESWAP_MODEL_DIR, else the platform's per-user data folder."""
+    override = os.environ.get("FACESWAP_MODEL_DIR")
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "obs-faceswap" / "models"
+
+
+def model_path(model: ModelFile, model_dir: str | os.PathLike | None = None) -> Path:
+    return Path(model_dir or default_model_dir()) / model.filename
+
+
+def require(model: ModelFile, model_dir: str | os.PathLike | None = None) -> Path:
+    """The model's path when it is there with the right size; else one sentence with the fix.
+
+    Only the size is checked here (instant); `faceswap models verify` checks SHA-256.
+    """
+    path = model_path(model, model_dir)
+    where = f" --dir {model_dir}" if model_dir else ""
+    if not path.is_file():
+        raise FaceSwapError(
+            f"The {model.role} model {model.filename} is not installed in {path.parent}; "
+            f"run: faceswap models install {model.name}{where}"
+        )
+    size = path.stat().st_size
+    if size != model.bytes:
+        raise FaceSwapError(
+            f"The {model.role} model {path} is damaged ({size:,} bytes, expected {model.bytes:,}); "
+            f"run: faceswap models install --force {model.name}{where}"
+        )
+    return path

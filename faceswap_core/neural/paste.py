@@ -1,0 +1,104 @@
+"""Putting a swapped 128x128 face back into the frame, inside the face's box only.
+
+insightface's paste-back warps the crop and a white mask over the whole frame, erodes the
+mask by a tenth of the face's size and blurs it; here the same geometry is computed only
+inside the box the crop covers, with the project's shared compositing (coarse-grid soft
+masks, mouth and eye holes, colour correction, blending), so pixels outside the box are
+never touched and the cost does not grow with the frame.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from ..options import SwapOptions
+from ..vision import colour, masks
+from ..vision.blend import blend_into
+from ..vision.grid import BoxGrid
+
+ERODE_FRACTION = 0.10     # insightface: erode by max(size // 10, 10) pixels
+FEATHER_FRACTION = 0.05   # insightface: blur kernel 2 * max(size // 20, 5) + 1, i.e. ~size/20 wide each side
+COLOUR_SIGMA = 0.10       # of the grid's cells, as the landmark engine
+HOLE_FEATHER = 0.02
+EYE_HOLE_SCALE = 1.5
+
+
+def crop_corners(matrix: np.ndarray, size: int) -> np.ndarray:
+    """The aligned crop's 4 corners in frame coordinates."""
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[0, 0], [size, 0], [size, size], [0, size]], dtype=np.float64)
+    return (corners @ inverse[:, :2].T + inverse[:, 2]).astype(np.float32)
+
+
+def _ellipse(centre: np.ndarray, axis: np.ndarray, major: float, minor: float, count: int = 24) -> np.ndarray:
+    u = axis / max(float(np.linalg.norm(axis)), 1e-6)
+    v = np.array([-u[1], u[0]], dtype=np.float32)
+    t = np.linspace(0, 2 * np.pi, count, endpoint=False, dtype=np.float32)
+    return (centre + np.cos(t)[:, None] * major * u + np.sin(t)[:, None] * minor * v).astype(np.float32)
+
+
+def mouth_polygon(keypoints: np.ndarray) -> np.ndarray:
+    """An ellipse over the lips from the two mouth corners, a little below their line
+    (towards the chin), so an open mouth is covered too."""
+    left, right = keypoints[3].astype(np.float32), keypoints[4].astype(np.float32)
+    width = float(np.linalg.norm(right - left))
+    eyes = (keypoints[0] + keypoints[1]) / 2.0
+    centre = (left + right) / 2.0
+    down = centre - eyes
+    down = down / max(float(np.linalg.norm(down)), 1e-6)
+    return _ellipse(centre + down * 0.1 * width, right - left, 0.62 * width, 0.38 * width)
+
+
+def eye_polygons(keypoints: np.ndarray) -> list[np.ndarray]:
+    left, right = keypoints[0].astype(np.float32), keypoints[1].astype(np.float32)
+    axis = right - left
+    distance = float(np.linalg.norm(axis))
+    return [_ellipse(eye, axis, 0.24 * distance, 0.13 * distance) for eye in (left, right)]
+
+
+def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matrix: np.ndarray,
+               keypoints: np.ndarray, options: SwapOptions, stage_ms: dict[str, float] | None = None
+               ) -> tuple[int, int, int, int] | None:
+    """Blend the swapped crop into output (in place) inside the crop's box; returns the box."""
+    import time
+
+    started = time.perf_counter()
+    size = swapped.shape[0]
+    corners = crop_corners(matrix, size)
+    grid = BoxGrid.around(corners, frame.shape, margin=0.0)
+    if grid is None:
+        return None
+    inverse = cv2.invertAffineTransform(matrix)
+    inverse[:, 2] -= (grid.x0, grid.y0)
+    warped = cv2.warpAffine(swapped, inverse, (grid.width, grid.height), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+    target = grid.crop(frame)
+    warped_at = time.perf_counter()
+
+    cells = float(max(grid.cols, grid.rows))
+    cell_px = grid.width / grid.cols
+    face_px = math.sqrt(abs(cv2.contourArea(corners)))  # insightface's mask_size
+    quad = masks.fill_polygon(grid, corners)
+    inset = max(ERODE_FRACTION * face_px, 10.0) / cell_px
+    alpha = masks.feather(quad, inset, max(FEATHER_FRACTION * face_px, 5.0) / cell_px)
+    holes = []
+    if options.mouth_mask:
+        holes.append(masks.fill_polygon(grid, mouth_polygon(keypoints), options.mouth_mask_size))
+    if options.keep_eyes:
+        holes += [masks.fill_polygon(grid, eye, EYE_HOLE_SCALE) for eye in eye_polygons(keypoints)]
+    alpha = masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)
+    face = warped.astype(np.float32)
+    if options.colour_correction:
+        inner = masks.feather(quad, inset, 0.0)
+        face += colour.low_frequency_shift(warped, target, inner, grid, COLOUR_SIGMA * cells)
+    masked_at = time.perf_counter()
+    blend_into(output, grid, target, face, grid.upsample(alpha) * np.float32(options.opacity))
+    if stage_ms is not None:
+        done = time.perf_counter()
+        stage_ms["paste_warp"] = stage_ms.get("paste_warp", 0.0) + (warped_at - started) * 1e3
+        stage_ms["mask_colour"] = stage_ms.get("mask_colour", 0.0) + (masked_at - warped_at) * 1e3
+        stage_ms["blend"] = stage_ms.get("blend", 0.0) + (done - masked_at) * 1e3
+    return grid.box

@@ -1,0 +1,240 @@
+"""ONNX Runtime execution providers and sessions.
+
+Picks the best provider that is both compiled into the installed onnxruntime package and
+usable, or the one the user names; says which package to install when it is missing.
+Each model gets one `ModelSession`, created once and reused for every frame; on GPU
+providers it runs through IOBinding so constant inputs (the swap latent) stay on the
+device between frames.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import numpy as np
+
+from ..errors import FaceSwapError
+
+CPU = "CPUExecutionProvider"
+
+# short name -> onnxruntime provider name, best first (the order `auto` tries them in).
+PROVIDERS: dict[str, str] = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "rocm": "ROCMExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "cpu": CPU,
+}
+ALIASES = {"trt": "tensorrt", "dml": "directml", "gpu": "cuda"}
+
+# provider short name -> the pip package that contains it.
+PACKAGE_FOR = {
+    "tensorrt": "onnxruntime-gpu (and NVIDIA TensorRT)",
+    "cuda": "onnxruntime-gpu",
+    "rocm": "onnxruntime-rocm",
+    "directml": "onnxruntime-directml",
+    "coreml": "onnxruntime (the macOS wheel)",
+    "openvino": "onnxruntime-openvino",
+    "cpu": "onnxruntime",
+}
+ORT_PACKAGES = (
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "onnxruntime-directml",
+    "onnxruntime-openvino",
+    "onnxruntime-rocm",
+    "onnxruntime-silicon",
+    "onnxruntime-qnn",
+)
+# Where IOBinding can keep tensors on the device: provider -> OrtValue device type.
+BINDING_DEVICE = {
+    "TensorrtExecutionProvider": "cuda",
+    "CUDAExecutionProvider": "cuda",
+    "ROCMExecutionProvider": "cuda",
+    "DmlExecutionProvider": "dml",
+}
+
+
+def _import_ort():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise FaceSwapError(
+            "The neural engine needs ONNX Runtime; install it with: pip install 'obs-faceswap[neural]'."
+        ) from None
+    return onnxruntime
+
+
+def installed_ort_packages() -> list[str]:
+    """The onnxruntime distributions installed, e.g. ['onnxruntime-gpu']; two at once is a known trap."""
+    found = []
+    for name in ORT_PACKAGES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def available_providers() -> list[str]:
+    return list(_import_ort().get_available_providers())
+
+
+def short_name(provider: str) -> str:
+    for short, full in PROVIDERS.items():
+        if full == provider:
+            return short
+    return provider
+
+
+def normalise(name: str) -> str:
+    """'CUDA', 'cuda', 'CUDAExecutionProvider', 'gpu' -> 'cuda'; unknown names raise."""
+    key = (name or "").strip().lower()
+    key = ALIASES.get(key, key)
+    if key in PROVIDERS:
+        return key
+    for short, full in PROVIDERS.items():
+        if key == full.lower():
+            return short
+    known = ", ".join(["auto", *PROVIDERS])
+    raise FaceSwapError(f"Unknown execution provider '{name}'; choose one of: {known}.")
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """The providers handed to ONNX Runtime, first = preferred, CPU last as the fallback."""
+
+    providers: tuple[str, ...]
+    options: tuple[dict, ...]
+
+    @property
+    def primary(self) -> str:
+        return self.providers[0]
+
+
+def provider_options(provider: str, cache_dir: str | None = None) -> dict:
+    """Sensible options per provider: TensorRT caches its engines (minutes to build once)."""
+    if provider == "TensorrtExecutionProvider":
+        options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True}
+        if cache_dir:
+            options["trt_engine_cache_path"] = os.path.join(cache_dir, "tensorrt")
+            options["trt_timing_cache_enable"] = True
+        return options
+    if provider == "CUDAExecutionProvider":
+        # EXHAUSTIVE (the default) searches convolution algorithms for seconds on the first frame.
+        return {"cudnn_conv_algo_search": "HEURISTIC"}
+    if provider == "CoreMLExecutionProvider":
+        return {"ModelFormat": "MLProgram", "MLComputeUnits": "ALL"}
+    return {}
+
+
+def choose_providers(
+    requested: str | None = "auto", available: list[str] | None = None, cache_dir: str | None = None
+) -> ProviderChoice:
+    """Resolve 'auto' or a named provider against what this onnxruntime build offers."""
+    if available is None:
+        available = available_providers()
+    requested = (requested or "auto").strip().lower()
+    if requested == "auto":
+        chosen = [full for full in PROVIDERS.values() if full in available and full != CPU]
+        chosen = chosen[:1]
+    else:
+        short = normalise(requested)
+        full = PROVIDERS[short]
+        if full not in available:
+            packages = installed_ort_packages()
+            have = ", ".join(packages) if packages else "no onnxruntime package"
+            offered = ", ".join(short_name(p) for p in available) or "none"
+            raise FaceSwapError(
+                f"The {short} provider is not in the installed ONNX Runtime ({have}; it offers: {offered}); "
+                f"uninstall that and pip install {PACKAGE_FOR[short]}, or choose --provider auto."
+            )
+        chosen = [full] if full != CPU else []
+    chosen.append(CPU)
+    return ProviderChoice(tuple(chosen), tuple(provider_options(p, cache_dir) for p in chosen))
+
+
+@dataclass
+class _Bound:
+    binding: object
+    constants: dict = field(default_factory=dict)
+
+
+class ModelSession:
+    """One ONNX Runtime session for one model file, created once, run many times.
+
+    `run(feeds)` returns the outputs as numpy arrays in the model's output order. Inputs
+    given to `set_constant` (the swap latent) are kept as device tensors where the
+    provider has a device (CUDA, TensorRT, ROCm, DirectML), so each frame copies only the
+    image crop to the GPU.
+    """
+
+    def __init__(self, path: str, choice: ProviderChoice | None = None, *, use_binding: bool | None = None,
+                 threads: int = 0, label: str = "model"):
+        ort = _import_ort()
+        self.path = path
+        self.label = label
+        choice = choice or choose_providers("cpu")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(
+                path, sess_options=options, providers=list(choice.providers), provider_options=list(choice.options)
+            )
+        except Exception as error:  # onnxruntime raises its own exception types per failure
+            name = os.path.basename(path)
+            if not os.path.exists(path):
+                raise FaceSwapError(f"The model file {path} is missing; run: faceswap models install.") from None
+            raise FaceSwapError(
+                f"The model file {name} could not be loaded ({type(error).__name__}); "
+                f"it is damaged or not an ONNX model: run faceswap models verify, then faceswap models install --force."
+            ) from None
+        self.providers = list(self.session.get_providers())
+        self.inputs = self.session.get_inputs()
+        self.outputs = self.session.get_outputs()
+        self.input_names = [i.name for i in self.inputs]
+        self.output_names = [o.name for o in self.outputs]
+        self.device = BINDING_DEVICE.get(self.providers[0], "cpu")
+        self.use_binding = (self.device != "cpu") if use_binding is None else bool(use_binding)
+        self._bound = _Bound(self.session.io_binding()) if self.use_binding else None
+        self._constants: dict[str, np.ndarray] = {}
+
+    @property
+    def provider(self) -> str:
+        return self.providers[0]
+
+    def input_dtype(self, index: int = 0) -> np.dtype:
+        return np.float16 if self.inputs[index].type == "tensor(float16)" else np.float32
+
+    def set_constant(self, name: str, value: np.ndarray) -> None:
+        """An input that stays the same across many runs (bound once on the device)."""
+        value = np.ascontiguousarray(value)
+        self._constants[name] = value
+        if self._bound is not None:
+            ort = _import_ort()
+            ort_value = ort.OrtValue.ortvalue_from_numpy(value, self.device, 0)
+            self._bound.constants[name] = ort_value
+            self._bound.binding.bind_ortvalue_input(name, ort_value)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        if self._bound is None:
+            all_feeds = dict(self._constants)
+            all_feeds.update(feeds)
+            return self.session.run(self.output_names, all_feeds)
+        binding = self._bound.binding
+        for name, value in feeds.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(value))
+        for name, ort_value in self._bound.constants.items():
+            if name not in feeds:  # a feed may have replaced it in an earlier run
+                binding.bind_ortvalue_input(name, ort_value)
+        for name in self.output_names:
+            binding.bind_output(name, "cpu")
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()

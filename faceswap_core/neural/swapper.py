@@ -1,0 +1,87 @@
+"""inswapper_128: the one-photo face swap model (fp32 or fp16 file).
+
+Inputs `target` [1,3,128,128] RGB in [0,1] (the face aligned with the ArcFace template
+shifted 8 px right) and `source` [1,512] = normalise(identity @ emap); output `output`
+[1,3,128,128] RGB in [0,1]. `emap` is the graph's last initializer, read from the file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import FaceSwapError
+from .alignment import norm_crop
+from .providers import ModelSession
+from .recognizer import normalise
+
+
+def read_emap(path: str) -> np.ndarray:
+    """The 512x512 latent map: the last initializer of the swapper graph, as float32."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise FaceSwapError("The neural engine needs the onnx package; install it with: pip install 'obs-faceswap[neural]'.") from None
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except Exception:
+        raise FaceSwapError(
+            f"The swap model {path} could not be read; run faceswap models verify, then faceswap models install --force."
+        ) from None
+    if not model.graph.initializer:
+        raise FaceSwapError(f"The swap model {path} has no weights; it is not inswapper_128: run faceswap models install --force.")
+    emap = numpy_helper.to_array(model.graph.initializer[-1]).astype(np.float32)
+    if emap.shape != (512, 512):
+        raise FaceSwapError(
+            f"The swap model's last weight is {emap.shape}, not the 512x512 emap; "
+            "the file was rewritten or is not inswapper_128: run faceswap models install --force."
+        )
+    return emap
+
+
+class InSwapper:
+    """Swaps one aligned 128x128 face crop to the identity of a source embedding."""
+
+    def __init__(self, session: ModelSession, emap: np.ndarray):
+        self.session = session
+        names = session.input_names
+        if len(names) != 2 or len(session.output_names) != 1:
+            raise FaceSwapError(f"{session.label} does not have inswapper's inputs (target, source) and one output.")
+        shape = session.inputs[0].shape
+        self.size = int(shape[2]) if isinstance(shape[2], int) else 128
+        self.target_name, self.source_name = names[0], names[1]
+        self.target_dtype = session.input_dtype(0)
+        self.source_dtype = session.input_dtype(1)
+        self.emap = np.asarray(emap, dtype=np.float32)
+
+    def latent(self, embedding: np.ndarray) -> np.ndarray:
+        """The `source` input for an identity: normalise(normalised embedding @ emap), (1, 512)."""
+        vector = normalise(np.ravel(embedding)).reshape(1, -1)
+        return normalise(vector @ self.emap).astype(np.float32)
+
+    def crop(self, image: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The aligned BGR crop and its 2x3 frame->crop matrix."""
+        return norm_crop(image[:, :, :3], keypoints, self.size)
+
+    def blob(self, crop: np.ndarray) -> np.ndarray:
+        rgb = crop[:, :, ::-1].astype(np.float32) / 255.0
+        return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=self.target_dtype)
+
+    def set_latent(self, latent: np.ndarray) -> None:
+        """Bind the source once (kept on the GPU where the provider has one)."""
+        self.session.set_constant(self.source_name, np.ascontiguousarray(latent, dtype=self.source_dtype))
+
+    def run(self, crop: np.ndarray, latent: np.ndarray | None = None) -> np.ndarray:
+        """The swapped face as a BGR uint8 crop; latent None uses the one from set_latent."""
+        feeds = {self.target_name: self.blob(crop)}
+        if latent is not None:
+            feeds[self.source_name] = np.ascontiguousarray(latent, dtype=self.source_dtype)
+        output = self.session.run(feeds)[0]
+        output = np.asarray(output, dtype=np.float32)
+        if not np.isfinite(output).all():
+            raise FaceSwapError(
+                "The swap model returned invalid numbers (a known fp16 problem on some GPUs, e.g. GTX 16xx); "
+                "use the fp32 model: faceswap models install inswapper_128 and choose --swapper fp32."
+            )
+        rgb = output[0].transpose(1, 2, 0)
+        return np.clip(255.0 * rgb, 0, 255).astype(np.uint8)[:, :, ::-1].copy()

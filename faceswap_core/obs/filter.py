@@ -1,0 +1,79 @@
+"""One "Face Swap" filter instance: its settings, its worker, its renderer, its status."""
+
+from __future__ import annotations
+
+import time
+
+from .. import channel as ch
+from . import properties
+from .render import FrameRenderer
+from .supervisor import WorkerSupervisor
+
+
+class FaceSwapFilter:
+    def __init__(self, api, source, settings_data, active: bool):
+        self.api = api
+        self.source = source
+        self.settings = properties.read_settings(api, settings_data)
+        self.renderer = FrameRenderer(api)
+        self.supervisor: WorkerSupervisor | None = None
+        self.render_failed = False
+        if active:
+            self.start_worker()
+
+    # -- lifetime ------------------------------------------------------------------
+    def start_worker(self) -> None:
+        if self.supervisor is None:
+            self.supervisor = WorkerSupervisor(self.settings, log=self.api.log)
+
+    def stop_worker(self) -> None:
+        supervisor, self.supervisor = self.supervisor, None
+        if supervisor is not None:
+            supervisor.stop()
+
+    def destroy(self) -> None:
+        self.stop_worker()
+        self.renderer.destroy()
+
+    # -- OBS callbacks ------------------------------------------------------------------
+    def update(self, settings_data) -> None:
+        self.settings = properties.read_settings(self.api, settings_data)
+        supervisor = self.supervisor
+        if supervisor is not None:
+            supervisor.publish_settings(self.settings)
+
+    def render(self) -> None:
+        supervisor = self.supervisor
+        if self.render_failed or supervisor is None or not self.settings.get("enabled", True):
+            self.api.render.obs_source_skip_video_filter(self.source)
+            return
+        self.renderer.render(self.source, supervisor)
+
+    # -- status line ------------------------------------------------------------------------
+    def status_text(self) -> str:
+        """One line: worker state, speed, latency, last error."""
+        supervisor = self.supervisor
+        if self.render_failed:
+            return "Stopped after a rendering error (see the OBS log); re-add the filter."
+        if supervisor is None:
+            return "Stopped: the obs_faceswap.py script is not loaded."
+        if not self.settings.get("enabled", True):
+            return "Swap disabled: the camera passes through."
+        channel = supervisor.channel
+        state = channel.state() if channel is not None and channel.mm is not None else ch.STATE_STOPPED
+        parts = []
+        if supervisor.worker_up:
+            parts.append(ch.STATE_NAMES.get(state, "unknown"))
+        elif supervisor.next_start_at:
+            wait = max(0.0, supervisor.next_start_at - time.monotonic())
+            parts.append(f"worker down, restarting in {wait:.1f} s")
+        else:
+            parts.append("worker starting")
+        if supervisor.worker_up and state == ch.STATE_RUNNING and channel is not None:
+            parts.append(f"{channel.get('fps_x100') / 100:.1f} fps")
+            parts.append(f"latency {self.renderer.latency_ms:.0f} ms")
+            parts.append(f"{channel.get('out_faces')} face(s)")
+        error = (channel.error() if channel is not None and channel.mm is not None else "") or supervisor.last_error
+        if error:
+            parts.append(f"last error: {error}")
+        return " | ".join(parts)

@@ -1,0 +1,146 @@
+"""libobs through ctypes: the functions, constants and structs the filter needs.
+
+Two handles on the same library, on purpose (see docs in shared/obs-integration.md):
+`blocking` is a ctypes.CDLL: every call releases the GIL, so a libobs function that waits
+on a mutex held by the graphics thread can never deadlock with our own video_render
+waiting for the GIL. `render` is a ctypes.PyDLL used only inside video_render (graphics
+thread, graphics context current): keeping the GIL there avoids a GIL hand-off per call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from ctypes import POINTER, c_bool, c_char_p, c_double, c_float, c_int, c_int64, c_size_t, c_uint8, c_uint32, c_void_p
+
+# enum obs_source_type / output flags (libobs/obs-source.h)
+OBS_SOURCE_TYPE_FILTER = 1
+OBS_SOURCE_VIDEO = 1 << 0
+# enum gs_color_format, gs_zstencil_format, flags (libobs/graphics/graphics.h)
+GS_RGBA = 3
+GS_BGRA = 5
+GS_ZS_NONE = 0
+GS_DYNAMIC = 1 << 1
+GS_CLEAR_COLOR = 1 << 0
+GS_BLEND_ZERO = 0
+GS_BLEND_ONE = 1
+# enum obs_base_effect, obs_allow_direct_render
+OBS_EFFECT_DEFAULT = 0
+OBS_NO_DIRECT_RENDERING = 0
+# properties (libobs/obs-properties.h)
+OBS_PATH_FILE = 0
+OBS_TEXT_INFO = 3
+OBS_COMBO_TYPE_LIST = 2
+OBS_COMBO_FORMAT_STRING = 3
+# log levels (libobs/util/base.h)
+LOG_ERROR = 100
+LOG_WARNING = 200
+LOG_INFO = 300
+
+P = c_void_p
+# name -> (restype, argtypes)
+BLOCKING_FUNCTIONS = {
+    "obs_register_source_s": (None, [P, c_size_t]),
+    "obs_get_source_output_flags": (c_uint32, [c_char_p]),
+    "obs_source_get_settings": (P, [P]),
+    "obs_source_get_name": (c_char_p, [P]),
+    "obs_data_release": (None, [P]),
+    "obs_data_get_string": (c_char_p, [P, c_char_p]),
+    "obs_data_get_int": (c_int64, [P, c_char_p]),
+    "obs_data_get_double": (c_double, [P, c_char_p]),
+    "obs_data_get_bool": (c_bool, [P, c_char_p]),
+    "obs_data_set_string": (None, [P, c_char_p, c_char_p]),
+    "obs_data_set_default_string": (None, [P, c_char_p, c_char_p]),
+    "obs_data_set_default_int": (None, [P, c_char_p, c_int64]),
+    "obs_data_set_default_double": (None, [P, c_char_p, c_double]),
+    "obs_data_set_default_bool": (None, [P, c_char_p, c_bool]),
+    "obs_properties_create": (P, []),
+    "obs_properties_add_bool": (P, [P, c_char_p, c_char_p]),
+    "obs_properties_add_int": (P, [P, c_char_p, c_char_p, c_int, c_int, c_int]),
+    "obs_properties_add_float_slider": (P, [P, c_char_p, c_char_p, c_double, c_double, c_double]),
+    "obs_properties_add_path": (P, [P, c_char_p, c_char_p, c_int, c_char_p, c_char_p]),
+    "obs_properties_add_list": (P, [P, c_char_p, c_char_p, c_int, c_int]),
+    "obs_properties_add_text": (P, [P, c_char_p, c_char_p, c_int]),
+    "obs_properties_add_button2": (P, [P, c_char_p, c_char_p, P, P]),
+    "obs_property_list_add_string": (c_size_t, [P, c_char_p, c_char_p]),
+    "obs_property_set_long_description": (None, [P, c_char_p]),
+    "obs_enter_graphics": (None, []),
+    "obs_leave_graphics": (None, []),
+    "gs_texrender_destroy": (None, [P]),
+    "gs_stagesurface_destroy": (None, [P]),
+    "gs_texture_destroy": (None, [P]),
+}
+
+RENDER_FUNCTIONS = {
+    "obs_filter_get_target": (P, [P]),
+    "obs_filter_get_parent": (P, [P]),
+    "obs_source_get_base_width": (c_uint32, [P]),
+    "obs_source_get_base_height": (c_uint32, [P]),
+    "obs_source_process_filter_begin": (c_bool, [P, c_int, c_int]),
+    "obs_source_process_filter_end": (None, [P, P, c_uint32, c_uint32]),
+    "obs_source_skip_video_filter": (None, [P]),
+    "obs_get_base_effect": (P, [c_int]),
+    "gs_texrender_create": (P, [c_int, c_int]),
+    "gs_texrender_reset": (None, [P]),
+    "gs_texrender_begin": (c_bool, [P, c_uint32, c_uint32]),
+    "gs_texrender_end": (None, [P]),
+    "gs_texrender_get_texture": (P, [P]),
+    "gs_stagesurface_create": (P, [c_uint32, c_uint32, c_int]),
+    "gs_stagesurface_destroy": (None, [P]),
+    "gs_stage_texture": (None, [P, P]),
+    "gs_stagesurface_map": (c_bool, [P, POINTER(c_void_p), POINTER(c_uint32)]),
+    "gs_stagesurface_unmap": (None, [P]),
+    "gs_texture_create": (P, [c_uint32, c_uint32, c_int, c_uint32, P, c_uint32]),
+    "gs_texture_destroy": (None, [P]),
+    "gs_texture_set_image": (None, [P, P, c_uint32, c_bool]),
+    "gs_effect_get_param_by_name": (P, [P, c_char_p]),
+    "gs_effect_set_texture": (None, [P, P]),
+    "gs_effect_loop": (c_bool, [P, c_char_p]),
+    "gs_draw_sprite": (None, [P, c_uint32, c_uint32, c_uint32]),
+    "gs_ortho": (None, [c_float] * 6),
+    "gs_clear": (None, [c_uint32, P, c_float, c_uint8]),
+    "gs_blend_state_push": (None, []),
+    "gs_blend_state_pop": (None, []),
+    "gs_blend_function": (None, [c_int, c_int]),
+}
+
+
+def library_path() -> str:
+    """Where libobs is on this platform; inside OBS it is already loaded, so this is a lookup."""
+    override = os.environ.get("OBS_FACESWAP_LIBOBS")
+    if override:
+        return override
+    if sys.platform == "win32":
+        return "obs.dll"
+    if sys.platform == "darwin":
+        return ctypes.util.find_library("obs") or "libobs.framework/libobs"
+    return "libobs.so.0"
+
+
+class _Functions:
+    """Attribute access to a table of prototyped functions from one handle."""
+
+    def __init__(self, handle, table: dict):
+        for name, (restype, argtypes) in table.items():
+            function = getattr(handle, name)
+            function.restype = restype
+            function.argtypes = argtypes
+            setattr(self, name, function)
+
+
+class LibObs:
+    """The two prototyped views of libobs plus logging."""
+
+    def __init__(self, path: str | None = None):
+        path = path or library_path()
+        mode = getattr(ctypes, "RTLD_GLOBAL", 0)
+        self.blocking = _Functions(ctypes.CDLL(path, mode=mode), BLOCKING_FUNCTIONS)
+        self.render = _Functions(ctypes.PyDLL(path, mode=mode), RENDER_FUNCTIONS)
+        self._blog = ctypes.CDLL(path, mode=mode).blog
+        self._blog.restype = None
+
+    def log(self, level: int, message: str) -> None:
+        """One line in OBS's log, prefixed with the product name."""
+        self._blog(c_int(level), b"[obs-faceswap] %s", message.encode("utf-8", "replace"))

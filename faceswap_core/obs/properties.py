@@ -1,0 +1,128 @@
+"""The filter's settings: names, defaults, the properties dialog, reading obs_data.
+
+The engine list is spelled out here because the OBS side may not import the engines
+(they need numpy); tests/test_obs_side.py checks it against faceswap_core.engines.ENGINES.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+
+ENGINE_CHOICES = (("landmark", "Landmark (CPU, no download)"), ("neural", "Neural (GPU, InsightFace models)"))
+PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp);;All files (*.*)"
+INTERPRETER_FILTER = "Python (python python3 python.exe);;All files (*.*)"
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def default_interpreter() -> str:
+    """The worker's Python: $OBS_FACESWAP_PYTHON, else the installer's .venv next to the project."""
+    configured = os.environ.get("OBS_FACESWAP_PYTHON")
+    if configured:
+        return configured
+    if sys.platform == "win32":
+        candidate = os.path.join(PROJECT_ROOT, ".venv", "Scripts", "python.exe")
+    else:
+        candidate = os.path.join(PROJECT_ROOT, ".venv", "bin", "python")
+    if os.path.exists(candidate):
+        return candidate
+    return shutil.which("python3") or shutil.which("python") or candidate
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: str        # "path", "int", "float", "bool", "engine", "interpreter"
+    label: str
+    default: object
+    low: float = 0
+    high: float = 0
+    step: float = 1
+    help: str = ""
+
+
+SETTINGS = (
+    Setting("enabled", "bool", "Enable swap", True, help="Off: the camera passes through untouched."),
+    Setting("source_photo", "path", "Source photo", "", help="A photo of the face to put on the camera."),
+    Setting("face_index", "int", "Face in the photo (0 = largest)", 0, 0, 16, 1),
+    Setting("engine", "engine", "Engine", "landmark"),
+    Setting("mouth_mask", "bool", "Mouth mask (your own mouth shows)", True),
+    Setting("mouth_mask_size", "float", "Mouth mask size", 1.0, 0.5, 2.5, 0.05),
+    Setting("opacity", "float", "Opacity", 1.0, 0.0, 1.0, 0.01),
+    Setting("max_faces", "int", "Max faces", 4, 1, 16, 1),
+    Setting("python", "interpreter", "Worker Python", "", help="The Python that runs the swap (empty: the installer's)."),
+)
+KEYS = tuple(setting.key for setting in SETTINGS)
+STATUS_KEY = "status"
+REFRESH_KEY = "refresh_status"
+
+
+def defaults() -> dict:
+    return {setting.key: setting.default for setting in SETTINGS}
+
+
+def apply_defaults(api, data) -> None:
+    """Fill obs_data defaults (the get_defaults callback)."""
+    obs = api.blocking
+    for setting in SETTINGS:
+        key = setting.key.encode()
+        if setting.kind in ("path", "engine", "interpreter"):
+            obs.obs_data_set_default_string(data, key, str(setting.default).encode())
+        elif setting.kind == "bool":
+            obs.obs_data_set_default_bool(data, key, bool(setting.default))
+        elif setting.kind == "int":
+            obs.obs_data_set_default_int(data, key, int(setting.default))
+        elif setting.kind == "float":
+            obs.obs_data_set_default_double(data, key, float(setting.default))
+
+
+def read_settings(api, data) -> dict:
+    """obs_data -> a plain dict of our settings (values clamped to their ranges)."""
+    obs = api.blocking
+    values = {}
+    for setting in SETTINGS:
+        key = setting.key.encode()
+        if setting.kind in ("path", "engine", "interpreter"):
+            raw = obs.obs_data_get_string(data, key)
+            values[setting.key] = raw.decode("utf-8", "replace") if raw else ""
+        elif setting.kind == "bool":
+            values[setting.key] = bool(obs.obs_data_get_bool(data, key))
+        elif setting.kind == "int":
+            values[setting.key] = int(min(max(obs.obs_data_get_int(data, key), setting.low), setting.high))
+        elif setting.kind == "float":
+            values[setting.key] = float(min(max(obs.obs_data_get_double(data, key), setting.low), setting.high))
+    if not values.get("engine"):
+        values["engine"] = "landmark"
+    return values
+
+
+def build_properties(api, refresh_callback, instance_key) -> int:
+    """The properties dialog (get_properties); refresh_callback is a kept-alive CFUNCTYPE."""
+    obs = api.blocking
+    props = obs.obs_properties_create()
+    for setting in SETTINGS:
+        key, label = setting.key.encode(), setting.label.encode()
+        if setting.kind == "path":
+            prop = obs.obs_properties_add_path(props, key, label, 0, PHOTO_FILTER.encode(), None)
+        elif setting.kind == "interpreter":
+            prop = obs.obs_properties_add_path(props, key, label, 0, INTERPRETER_FILTER.encode(), None)
+        elif setting.kind == "bool":
+            prop = obs.obs_properties_add_bool(props, key, label)
+        elif setting.kind == "int":
+            prop = obs.obs_properties_add_int(props, key, label, int(setting.low), int(setting.high), int(setting.step))
+        elif setting.kind == "float":
+            prop = obs.obs_properties_add_float_slider(props, key, label, setting.low, setting.high, setting.step)
+        elif setting.kind == "engine":
+            prop = obs.obs_properties_add_list(props, key, label, 2, 3)
+            for name, description in ENGINE_CHOICES:
+                obs.obs_property_list_add_string(prop, description.encode(), name.encode())
+        else:
+            continue
+        text = setting.help or (f"Default: {default_interpreter()}" if setting.kind == "interpreter" else "")
+        if text and prop:
+            obs.obs_property_set_long_description(prop, text.encode())
+    obs.obs_properties_add_text(props, STATUS_KEY.encode(), b"Status", 3)
+    obs.obs_properties_add_button2(props, REFRESH_KEY.encode(), b"Refresh status", refresh_callback, instance_key)
+    return props

@@ -1,0 +1,170 @@
+"""Registers the "Face Swap" filter type with libobs and routes its callbacks.
+
+libobs keeps pointers to the callbacks, the obs_source_info struct and its strings for
+the life of the process, and a source type cannot be unregistered. So everything it
+points at lives in one FilterRegistry, created once per process and kept by this module
+(the one piece of module-level state; script reloads find it again). A reload asks
+libobs whether the type exists and reuses it instead of registering twice.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import traceback
+
+from . import libobs as L
+from . import properties
+from . import source_info as si
+from .filter import FaceSwapFilter
+
+FILTER_ID = b"obs_faceswap_filter"
+DISPLAY_NAME = b"Face Swap"
+
+
+class FilterRegistry:
+    """The callbacks, the struct and the live filter instances (by small integer key)."""
+
+    def __init__(self, api: L.LibObs):
+        self.api = api
+        self.instances: dict[int, FaceSwapFilter] = {}
+        self._next_key = 1
+        self._key_lock = threading.Lock()
+        self.active = False          # True between script_load and script_unload
+        self._name = ctypes.create_string_buffer(DISPLAY_NAME)
+        self._id = ctypes.create_string_buffer(FILTER_ID)
+        self.callbacks = {
+            "get_name": si.GET_NAME(self._get_name),
+            "create": si.CREATE(self._create),
+            "destroy": si.DESTROY(self._destroy),
+            "get_defaults": si.GET_DEFAULTS(self._get_defaults),
+            "get_properties": si.GET_PROPERTIES(self._get_properties),
+            "update": si.UPDATE(self._update),
+            "video_render": si.VIDEO_RENDER(self._video_render),
+            "refresh": si.BUTTON_CLICKED(self._refresh_clicked),
+        }
+        self.info = si.ObsSourceInfo()
+        self.info.id = ctypes.cast(self._id, ctypes.c_char_p)
+        self.info.type = L.OBS_SOURCE_TYPE_FILTER
+        self.info.output_flags = L.OBS_SOURCE_VIDEO
+        for name in ("get_name", "create", "destroy", "get_defaults", "get_properties", "update", "video_render"):
+            setattr(self.info, name, self.callbacks[name])
+        self.registered = False
+
+    # -- script lifetime ------------------------------------------------------------------
+    def register(self) -> bool:
+        """Register once per process; True if this call registered it."""
+        if self.registered or self.api.blocking.obs_get_source_output_flags(FILTER_ID):
+            self.registered = True
+            return False
+        self.api.blocking.obs_register_source_s(ctypes.byref(self.info), ctypes.sizeof(self.info))
+        self.registered = True
+        self.api.log(L.LOG_INFO, "registered the Face Swap filter")
+        return True
+
+    def activate(self) -> None:
+        """script_load: (re)start the workers of filters that already exist."""
+        self.active = True
+        for instance in list(self.instances.values()):
+            instance.start_worker()
+
+    def deactivate(self) -> None:
+        """script_unload: stop every worker; the filters pass frames through until reload."""
+        self.active = False
+        for instance in list(self.instances.values()):
+            instance.stop_worker()
+
+    # -- callbacks (exceptions never reach libobs) -------------------------------------------
+    def _get_name(self, type_data):
+        return ctypes.addressof(self._name)
+
+    def _create(self, settings, source):
+        try:
+            instance = FaceSwapFilter(self.api, source, settings, self.active)
+        except Exception:
+            self._report("create")
+            return None
+        with self._key_lock:
+            key = self._next_key
+            self._next_key += 1
+        self.instances[key] = instance
+        return key
+
+    def _destroy(self, key):
+        instance = self.instances.pop(key or 0, None)
+        if instance is not None:
+            try:
+                instance.destroy()
+            except Exception:
+                self._report("destroy")
+
+    def _get_defaults(self, settings):
+        try:
+            properties.apply_defaults(self.api, settings)
+        except Exception:
+            self._report("get_defaults")
+
+    def _get_properties(self, key):
+        try:
+            instance = self.instances.get(key or 0)
+            if instance is not None:
+                self._write_status(instance)
+            return properties.build_properties(self.api, self.callbacks["refresh"], key)
+        except Exception:
+            self._report("get_properties")
+            return self.api.blocking.obs_properties_create()
+
+    def _update(self, key, settings):
+        instance = self.instances.get(key or 0)
+        if instance is not None:
+            try:
+                instance.update(settings)
+            except Exception:
+                self._report("update")
+
+    def _video_render(self, key, effect):
+        instance = self.instances.get(key or 0)
+        if instance is None:
+            return
+        try:
+            instance.render()
+        except Exception:
+            # A bug must not take OBS down or spam the log each frame: pass through from now on.
+            instance.render_failed = True
+            self._report("video_render")
+            try:
+                self.api.render.obs_source_skip_video_filter(instance.source)
+            except Exception:
+                pass
+
+    def _refresh_clicked(self, props, prop, key):
+        instance = self.instances.get(key or 0)
+        if instance is not None:
+            self._write_status(instance)
+        return True
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _write_status(self, instance: FaceSwapFilter) -> None:
+        """Put the status line into the source's settings, where the read-only field shows it."""
+        obs = self.api.blocking
+        data = obs.obs_source_get_settings(instance.source)
+        if data:
+            obs.obs_data_set_string(data, properties.STATUS_KEY.encode(), instance.status_text().encode("utf-8", "replace"))
+            obs.obs_data_release(data)
+
+    def status_of_all(self) -> list[str]:
+        return [instance.status_text() for instance in list(self.instances.values())]
+
+    def _report(self, where: str) -> None:
+        self.api.log(L.LOG_ERROR, f"error in {where}: {traceback.format_exc()}")
+
+
+_REGISTRY: FilterRegistry | None = None
+
+
+def registry() -> FilterRegistry:
+    """The process's one registry (created on first use; survives script reloads)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = FilterRegistry(L.LibObs())
+    return _REGISTRY

@@ -1,0 +1,238 @@
+"""video_render for one filter instance: read the parent back, hand it over, draw the result.
+
+Runs on the graphics thread with the graphics context current, through the PyDLL handle
+(GIL kept). It never waits: the worker gets a frame only when it is free (in_ack ==
+in_seq), the frame handed over is the one staged on the previous call (double-buffered
+staging, so mapping never waits for the GPU), and a result is uploaded only when a new
+one exists. GPU objects are created once per frame size; nothing is allocated per frame
+besides Python's small integers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+
+from .. import channel as ch
+from . import libobs as L
+
+LATENCY_SMOOTHING = 0.1
+
+
+class ChannelBinding:
+    """The render thread's own view of the current channel: its mmap and base address.
+
+    Holding the exported buffer keeps the mapping alive even after the supervisor closed
+    and removed that channel; it is dropped when the render thread moves to a new one.
+    """
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.mm = channel.mm
+        self._anchor = ctypes.c_char.from_buffer(self.mm)
+        base = ctypes.addressof(self._anchor)
+        self.in_address = base + channel.in_offset
+        self.out_address = base + channel.out_offset
+        self.capacity = channel.capacity
+        self.fields = {name: packer for name, packer in ch._STRUCTS.items()}
+
+    def get(self, name):
+        packer, offset = self.fields[name]
+        return packer.unpack_from(self.mm, offset)[0]
+
+    def set(self, name, value):
+        packer, offset = self.fields[name]
+        packer.pack_into(self.mm, offset, value)
+
+
+class FrameRenderer:
+    """GPU objects and the per-frame exchange with the worker for one filter."""
+
+    def __init__(self, api: L.LibObs):
+        self.api = api
+        self.gs = api.render
+        self.size = (0, 0)
+        self.texrender = None
+        self.stage = [None, None]
+        self.stage_time = [0, 0]
+        self.staged = -1               # index of the surface staged by the previous call
+        self.result = None             # dynamic texture holding the worker's newest result
+        self.has_result = False
+        self.uploaded_seq = 0
+        self.binding: ChannelBinding | None = None
+        self._map_data = ctypes.c_void_p()
+        self._map_linesize = ctypes.c_uint32()
+        self._map_data_ref = ctypes.byref(self._map_data)
+        self._map_linesize_ref = ctypes.byref(self._map_linesize)
+        self._clear = (ctypes.c_float * 8)()
+        self._clear_address = (ctypes.addressof(self._clear) + 15) & ~15   # vec4 is 16-byte aligned
+        self.latency_ms = 0.0
+        self.frames_sent = 0
+        self.results_drawn = 0
+        self.render_ms = 0.0
+        self.last_call_ns = 0
+        self.handed_at_ns = 0
+
+    # -- the callback body ------------------------------------------------------------------
+    def render(self, source, supervisor) -> None:
+        gs = self.gs
+        started = time.perf_counter()
+        target = gs.obs_filter_get_target(source)
+        if not target or not gs.obs_filter_get_parent(source):
+            gs.obs_source_skip_video_filter(source)
+            return
+        width = gs.obs_source_get_base_width(target)
+        height = gs.obs_source_get_base_height(target)
+        if not width or not height:
+            gs.obs_source_skip_video_filter(source)
+            return
+        if (width, height) != self.size:
+            self._resize(width, height)
+        texture = self._render_parent(source, width, height)
+        if texture is None:
+            gs.obs_source_skip_video_filter(source)
+            return
+        drawn = texture
+        if supervisor.worker_up and self._bind(supervisor):
+            if self.binding.get("worker_state") == ch.STATE_RUNNING:
+                self._exchange(texture, width, height, supervisor)
+                if self.has_result:
+                    drawn = self.result
+            else:
+                self._forget()
+        else:
+            self._forget()
+        self._draw(drawn, width, height)
+        self.render_ms = (time.perf_counter() - started) * 1000.0
+
+    # -- steps ------------------------------------------------------------------------------------
+    def _render_parent(self, source, width, height):
+        """The parent's current frame (what the filter gets as input) in our texrender."""
+        gs = self.gs
+        if not gs.obs_source_process_filter_begin(source, L.GS_RGBA, L.OBS_NO_DIRECT_RENDERING):
+            return None
+        gs.gs_texrender_reset(self.texrender)
+        if not gs.gs_texrender_begin(self.texrender, width, height):
+            return None
+        gs.gs_ortho(0.0, float(width), 0.0, float(height), -100.0, 100.0)
+        gs.gs_clear(L.GS_CLEAR_COLOR, self._clear_address, 0.0, 0)
+        gs.gs_blend_state_push()
+        gs.gs_blend_function(L.GS_BLEND_ONE, L.GS_BLEND_ZERO)
+        gs.obs_source_process_filter_end(source, gs.obs_get_base_effect(L.OBS_EFFECT_DEFAULT), width, height)
+        gs.gs_blend_state_pop()
+        gs.gs_texrender_end(self.texrender)
+        return gs.gs_texrender_get_texture(self.texrender)
+
+    def _exchange(self, texture, width, height, supervisor) -> None:
+        gs = self.gs
+        b = self.binding
+        if width * height * 4 > b.capacity:
+            supervisor.need_frame_size(width, height)
+            self._forget()
+            return
+        # 1. the newest result, if there is one we have not uploaded
+        out_seq = b.get("out_seq")
+        if out_seq != self.uploaded_seq:
+            self.uploaded_seq = out_seq
+            out_width, out_height, out_stride = b.get("out_width"), b.get("out_height"), b.get("out_stride")
+            if (out_width, out_height) == (width, height) and out_stride >= width * 4 and out_stride * height <= b.capacity:
+                gs.gs_texture_set_image(self.result, b.out_address, out_stride, False)
+                self.has_result = True
+                self.results_drawn += 1
+                latency = (ch.now_ns() - b.get("out_in_time_ns")) / 1e6
+                self.latency_ms = latency if self.latency_ms == 0.0 else (
+                    (1 - LATENCY_SMOOTHING) * self.latency_ms + LATENCY_SMOOTHING * latency)
+        # 2. the frame staged last call goes to the worker, if it is free
+        if self.staged >= 0 and b.get("in_ack") == b.get("in_seq"):
+            surface = self.stage[self.staged]
+            if gs.gs_stagesurface_map(surface, self._map_data_ref, self._map_linesize_ref):
+                self._copy_in(b, self._map_data.value, self._map_linesize.value, width, height)
+                gs.gs_stagesurface_unmap(surface)
+                b.set("in_width", width)
+                b.set("in_height", height)
+                b.set("in_stride", width * 4)
+                b.set("in_time_ns", self.stage_time[self.staged])
+                b.set("in_seq", b.get("in_seq") + 1)
+                self.handed_at_ns = ch.now_ns()
+                self.frames_sent += 1
+            self.staged = -1
+        # 3. stage this frame for the next hand-over (alternating surfaces), unless the
+        #    worker is sure to be busy at the next call (staging costs a copy on the GPU)
+        now = ch.now_ns()
+        interval = now - self.last_call_ns if self.last_call_ns else 0
+        self.last_call_ns = now
+        busy_until = self.handed_at_ns + b.get("process_us") * 1000 - interval
+        if b.get("in_ack") == b.get("in_seq") or now >= busy_until:
+            index = 0 if self.staged != 0 else 1
+            gs.gs_stage_texture(self.stage[index], texture)
+            self.stage_time[index] = now
+            self.staged = index
+
+    @staticmethod
+    def _copy_in(binding, source_address, linesize, width, height) -> None:
+        row = width * 4
+        if linesize == row:
+            ctypes.memmove(binding.in_address, source_address, row * height)
+            return
+        destination = binding.in_address
+        for _ in range(height):
+            ctypes.memmove(destination, source_address, row)
+            destination += row
+            source_address += linesize
+
+    def _draw(self, texture, width, height) -> None:
+        gs = self.gs
+        effect = gs.obs_get_base_effect(L.OBS_EFFECT_DEFAULT)
+        gs.gs_effect_set_texture(gs.gs_effect_get_param_by_name(effect, b"image"), texture)
+        while gs.gs_effect_loop(effect, b"Draw"):
+            gs.gs_draw_sprite(texture, 0, width, height)
+
+    def _bind(self, supervisor) -> bool:
+        channel = supervisor.channel
+        if channel is None or channel.mm is None:
+            return False
+        if self.binding is None or self.binding.channel is not channel:
+            self.binding = ChannelBinding(channel)
+            self._forget()
+            self.uploaded_seq = self.binding.get("out_seq")
+        return True
+
+    def _forget(self) -> None:
+        """Worker down or not swapping: draw originals until a fresh result arrives."""
+        self.has_result = False
+        self.staged = -1
+        if self.binding is not None:
+            self.uploaded_seq = self.binding.get("out_seq")
+
+    def _resize(self, width, height) -> None:
+        gs = self.gs
+        self._destroy_surfaces(gs)
+        if self.texrender is None:
+            self.texrender = gs.gs_texrender_create(L.GS_BGRA, L.GS_ZS_NONE)
+        self.stage = [gs.gs_stagesurface_create(width, height, L.GS_BGRA) for _ in range(2)]
+        self.result = gs.gs_texture_create(width, height, L.GS_BGRA, 1, None, L.GS_DYNAMIC)
+        self.size = (width, height)
+        self.staged = -1
+        self.has_result = False
+
+    def _destroy_surfaces(self, functions) -> None:
+        for surface in self.stage:
+            if surface:
+                functions.gs_stagesurface_destroy(surface)
+        self.stage = [None, None]
+        if self.result:
+            functions.gs_texture_destroy(self.result)
+        self.result = None
+
+    def destroy(self) -> None:
+        """Free GPU objects from any thread (enters the graphics context, GIL released)."""
+        obs = self.api.blocking
+        obs.obs_enter_graphics()
+        try:
+            self._destroy_surfaces(obs)
+            if self.texrender:
+                obs.gs_texrender_destroy(self.texrender)
+            self.texrender = None
+        finally:
+            obs.obs_leave_graphics()
+        self.binding = None

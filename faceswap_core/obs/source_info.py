@@ -1,0 +1,58 @@
+"""struct obs_source_info as ctypes, the prefix up to filter_remove.
+
+Field order follows libobs/obs-source.h of OBS 28/29 (the oldest supported). libobs
+copies only the size passed to obs_register_source_s and zero-fills the rest, so a prefix
+that ends after the last callback we use is a complete registration.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from ctypes import CFUNCTYPE, c_bool, c_char_p, c_float, c_uint32, c_void_p
+
+P = c_void_p
+GET_NAME = CFUNCTYPE(P, P)              # const char *(*)(void *type_data): returned as an address
+CREATE = CFUNCTYPE(P, P, P)             # void *(*)(obs_data_t *settings, obs_source_t *source)
+DESTROY = CFUNCTYPE(None, P)
+GET_SIZE = CFUNCTYPE(c_uint32, P)
+GET_DEFAULTS = CFUNCTYPE(None, P)       # void (*)(obs_data_t *settings)
+GET_PROPERTIES = CFUNCTYPE(P, P)        # obs_properties_t *(*)(void *data)
+UPDATE = CFUNCTYPE(None, P, P)
+VOID_DATA = CFUNCTYPE(None, P)
+VIDEO_TICK = CFUNCTYPE(None, P, c_float)
+VIDEO_RENDER = CFUNCTYPE(None, P, P)    # void (*)(void *data, gs_effect_t *effect)
+FILTER_REMOVE = CFUNCTYPE(None, P, P)
+BUTTON_CLICKED = CFUNCTYPE(c_bool, P, P, P)  # bool (*)(props, property, void *data)
+
+
+class ObsSourceInfo(ctypes.Structure):
+    _fields_ = [
+        ("id", c_char_p),
+        ("type", ctypes.c_int),
+        ("output_flags", c_uint32),
+        ("get_name", GET_NAME),
+        ("create", CREATE),
+        ("destroy", DESTROY),
+        ("get_width", GET_SIZE),
+        ("get_height", GET_SIZE),
+        ("get_defaults", GET_DEFAULTS),
+        ("get_properties", GET_PROPERTIES),
+        ("update", UPDATE),
+        ("activate", VOID_DATA),
+        ("deactivate", VOID_DATA),
+        ("show", VOID_DATA),
+        ("hide", VOID_DATA),
+        ("video_tick", VIDEO_TICK),
+        ("video_render", VIDEO_RENDER),
+        ("filter_video", P),
+        ("filter_audio", P),
+        ("enum_active_sources", P),
+        ("save", P),
+        ("load", P),
+        ("mouse_click", P),
+        ("mouse_move", P),
+        ("mouse_wheel", P),
+        ("focus", P),
+        ("key_click", P),
+        ("filter_remove", FILTER_REMOVE),
+    ]

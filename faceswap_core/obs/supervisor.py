@@ -1,0 +1,224 @@
+"""Starts, watches and restarts one filter's worker process; owns its channel file.
+
+One thread per filter instance, blocked in waitpid almost all the time (no CPU, no
+libobs calls): when the worker dies it flips `worker_up` at once, so the very next
+video_render draws the original frame, then restarts the worker with back-off.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from .. import channel as ch
+from ..channel import Channel
+from .properties import PROJECT_ROOT, default_interpreter
+
+MIN_BACKOFF_S = 0.5
+MAX_BACKOFF_S = 10.0
+STABLE_AFTER_S = 10.0      # a worker that ran this long resets the back-off
+STOP_GRACE_S = 2.0
+DEFAULT_CAPACITY = (1920, 1080)
+
+
+class WorkerSupervisor:
+    """The worker's lifetime; `channel` and `worker_up` are read by the render thread."""
+
+    def __init__(self, settings: dict, log=None):
+        self._log = log or (lambda level, text: None)
+        self._settings = dict(settings)
+        self._needed = DEFAULT_CAPACITY
+        self.channel: Channel | None = Channel.create(*DEFAULT_CAPACITY)
+        self.channel.write_settings(self._settings)
+        self.worker_up = False
+        self.last_error = ""
+        self.restarts = 0
+        self.next_start_at = 0.0
+        self._process: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._restart = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()   # guards _process between the thread and stop()
+        self._thread = threading.Thread(target=self._run, name="obs-faceswap-supervisor", daemon=True)
+        self._thread.start()
+
+    # -- called from OBS callbacks (UI or graphics thread); never block long -----------
+    def publish_settings(self, settings: dict) -> None:
+        """Hand new settings to the worker; a new interpreter means a new worker."""
+        interpreter_changed = settings.get("python") != self._settings.get("python")
+        self._settings = dict(settings)
+        channel = self.channel
+        if channel is not None and channel.mm is not None:
+            channel.write_settings(self._settings)
+        if interpreter_changed:
+            self.restart()
+
+    def need_frame_size(self, width: int, height: int) -> None:
+        """The render thread saw frames bigger than the channel holds: grow it (restart)."""
+        channel = self.channel
+        if channel is not None and ch.slot_capacity_for(width, height) > channel.capacity:
+            if self._needed != (width, height):
+                self._needed = (width, height)
+                self.restart()
+
+    def restart(self) -> None:
+        self._restart.set()
+        self._kill_worker()
+        self._wake.set()
+
+    def stop(self) -> None:
+        """End the worker and the thread and remove the channel file; idempotent."""
+        self._stopping.set()
+        self._wake.set()
+        with self._lock:
+            process = self._process
+        if process is not None:
+            _close_stdin(process)       # the worker exits by itself on EOF
+            try:
+                process.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._thread.join(STOP_GRACE_S + 1.0)
+        channel, self.channel = self.channel, None
+        if channel is not None:
+            channel.close(unlink=True)
+
+    # -- the thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        backoff = MIN_BACKOFF_S
+        while not self._stopping.is_set():
+            self._restart.clear()
+            self._ensure_capacity()
+            started = time.monotonic()
+            process = self._start()
+            if process is None:
+                self._sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            code = process.wait()
+            self.worker_up = False
+            stderr_tail = _read_tail(process)
+            with self._lock:
+                self._process = None
+            channel = self.channel
+            if channel is not None and channel.mm is not None:
+                channel.set("worker_state", ch.STATE_STOPPED)
+            if self._stopping.is_set():
+                break
+            if self._restart.is_set():
+                backoff = MIN_BACKOFF_S
+                continue
+            if time.monotonic() - started > STABLE_AFTER_S:
+                backoff = MIN_BACKOFF_S
+            reported = channel.error() if channel is not None and channel.mm is not None else ""
+            self.last_error = reported or stderr_tail or f"The worker stopped (exit code {code})."
+            self._log(200, f"worker exited with code {code}; restarting in {backoff:.1f} s: {self.last_error}")
+            self.restarts += 1
+            self._sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    def _sleep(self, seconds: float) -> None:
+        self.next_start_at = time.monotonic() + seconds
+        self._wake.clear()
+        self._wake.wait(seconds)
+        self.next_start_at = 0.0
+
+    def _ensure_capacity(self) -> None:
+        """Replace the channel by a bigger one when frames outgrew it (no worker runs now)."""
+        channel = self.channel
+        if channel is not None and ch.slot_capacity_for(*self._needed) <= channel.capacity:
+            return
+        width = max(self._needed[0], DEFAULT_CAPACITY[0])
+        height = max(self._needed[1], DEFAULT_CAPACITY[1])
+        bigger = Channel.create(width, height)
+        bigger.write_settings(self._settings)
+        self.channel = bigger
+        if channel is not None:
+            channel.close(unlink=True)   # the render thread keeps its own mapping until it rebinds
+
+    def _start(self) -> subprocess.Popen | None:
+        channel = self.channel
+        if channel is None:
+            return None
+        interpreter = self._settings.get("python") or default_interpreter()
+        channel.set("in_ack", channel.get("in_seq"))   # no frame is in flight for a new worker
+        channel.set("worker_state", ch.STATE_STARTING)
+        channel.set_error("")
+        command = [interpreter, "-m", "faceswap_core.worker", "--channel", channel.path, "--owner-pid", str(os.getpid())]
+        try:
+            stderr = tempfile.TemporaryFile()
+        except OSError:
+            stderr = subprocess.DEVNULL
+        try:
+            process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr,
+                cwd=PROJECT_ROOT, env=_worker_environment(), close_fds=True,
+                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+            )
+        except OSError as error:
+            self.last_error = f"Cannot start the worker Python '{interpreter}': {error.strerror or error}."
+            channel.set("worker_state", ch.STATE_STOPPED)
+            self._log(100, self.last_error)
+            return None
+        process._faceswap_stderr = stderr   # read back after exit for the status line
+        with self._lock:
+            self._process = process
+        if self._stopping.is_set():
+            self._kill_worker()
+        self.worker_up = True
+        self.last_error = ""
+        self._log(300, f"worker {process.pid} started with {interpreter}")
+        return process
+
+    def _kill_worker(self) -> None:
+        with self._lock:
+            process = self._process
+        if process is not None and process.poll() is None:
+            try:
+                process.kill()
+            except OSError:
+                pass
+
+    def worker_pid(self) -> int | None:
+        with self._lock:
+            return self._process.pid if self._process is not None else None
+
+
+def _worker_environment() -> dict:
+    """OBS's environment minus its Python settings, plus the project on PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP")}
+    env["PYTHONPATH"] = PROJECT_ROOT
+    env.setdefault("GLOG_minloglevel", "2")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _close_stdin(process: subprocess.Popen) -> None:
+    try:
+        if process.stdin is not None:
+            process.stdin.close()
+    except OSError:
+        pass
+
+
+def _read_tail(process: subprocess.Popen) -> str:
+    """The last line the worker printed to stderr (an import error, a traceback's gist)."""
+    _close_stdin(process)
+    stream = getattr(process, "_faceswap_stderr", None)
+    if stream is None or stream is subprocess.DEVNULL:
+        return ""
+    try:
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        stream.seek(max(0, size - 2048))
+        lines = [line.strip() for line in stream.read().decode("utf-8", "replace").splitlines() if line.strip()]
+        return lines[-1][:200] if lines else ""
+    except OSError:
+        return ""
+    finally:
+        stream.close()

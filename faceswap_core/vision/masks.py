@@ -1,0 +1,49 @@
+"""Soft masks: where the swapped face shows, and where the target's own mouth and eyes do.
+
+Drawn on the coarse grid and upsampled, so feathering costs the same at any face size.
+A hard edge anywhere is a seam on stream; every edge here is blurred over a fraction of
+the face's size.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .grid import BoxGrid
+
+_SHIFT = 4  # sub-pixel bits for cv2.fillPoly
+
+
+def fill_polygon(grid: BoxGrid, polygon: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """A coarse float32 mask with the polygon (frame coordinates) filled with 1.
+
+    scale grows or shrinks the polygon around its centroid (the mouth mask's size).
+    """
+    points = grid.to_coarse(polygon.astype(np.float32))
+    if scale != 1.0:
+        centre = points.mean(axis=0)
+        points = centre + (points - centre) * scale
+    mask = np.zeros((grid.rows, grid.cols), dtype=np.float32)
+    cv2.fillPoly(mask, [np.round(points * (1 << _SHIFT)).astype(np.int32)], 1.0, cv2.LINE_AA, _SHIFT)
+    return mask
+
+
+def feather(mask: np.ndarray, inset: float, blur: float) -> np.ndarray:
+    """Shrink a coarse mask by `inset` cells, then blur its edge over `blur` cells."""
+    if inset >= 1.0:
+        size = 2 * round(inset) + 1
+        mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    if blur > 0.3:
+        mask = cv2.GaussianBlur(mask, (0, 0), blur)
+    return mask
+
+
+def cut_holes(mask: np.ndarray, holes: list[np.ndarray], blur: float) -> np.ndarray:
+    """Remove soft-edged holes (the target's mouth or eyes) from a coarse mask."""
+    if not holes:
+        return mask
+    union = np.maximum.reduce(holes) if len(holes) > 1 else holes[0]
+    if blur > 0.3:
+        union = cv2.GaussianBlur(union, (0, 0), blur)
+    return mask * (1.0 - np.clip(union * 1.5, 0.0, 1.0))

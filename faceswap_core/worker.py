@@ -1,0 +1,227 @@
+"""The process that swaps faces for one OBS filter instance.
+
+Started by the filter with the configured interpreter:
+
+    python -m faceswap_core.worker --channel /dev/shm/obs-faceswap-... --owner-pid 1234
+
+It maps the channel (validating every header field first), applies the settings the
+filter publishes in the header, and answers each frame the filter hands over with its
+swapped version. It reports its state, speed and last error back through the header.
+
+It exits by itself when the filter or OBS goes away: its stdin (a pipe from OBS) reaches
+end of file, the owner process disappears, or the channel file is removed. When it is
+the last one holding a channel whose owner is gone, it removes the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+import traceback
+
+from . import channel as ch
+from .channel import Channel, ChannelError
+
+IDLE_SLEEP_S = 0.002        # poll interval while waiting for a frame
+LIVENESS_EVERY_S = 0.25     # how often the owner and the file are checked
+
+
+class OwnerWatch:
+    """Knows when the filter side is gone: stdin EOF, owner pid gone, or file removed."""
+
+    def __init__(self, channel: Channel, owner_pid: int, watch_stdin: bool):
+        self.channel = channel
+        self.owner_pid = owner_pid
+        self.gone = threading.Event()
+        self._next_check = 0.0
+        if watch_stdin:
+            threading.Thread(target=self._read_stdin, name="stdin-eof", daemon=True).start()
+
+    def _read_stdin(self) -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        self.gone.set()
+
+    def owner_gone(self) -> bool:
+        if self.gone.is_set():
+            return True
+        now = time.monotonic()
+        if now < self._next_check:
+            return False
+        self._next_check = now + LIVENESS_EVERY_S
+        if not self.channel.is_linked() or (self.owner_pid and not ch._pid_alive(self.owner_pid)):
+            self.gone.set()
+        return self.gone.is_set()
+
+
+class Worker:
+    """Settings in, frames in, swapped frames out; one engine at a time."""
+
+    def __init__(self, channel: Channel, watch: OwnerWatch):
+        import numpy as np  # the worker's own venv; never imported inside OBS
+
+        self.np = np
+        self.channel = channel
+        self.watch = watch
+        self.engine = None
+        self.engine_name = None
+        self.source_key = None
+        self.settings_seq = -1
+        self.fps = 0.0
+        self.last_frame_done = None
+
+    # -- settings ------------------------------------------------------------------
+    def apply_settings(self) -> None:
+        """Pick up settings the filter published since last time."""
+        published = self.channel.read_settings()
+        if published is None or published[0] == self.settings_seq:
+            return
+        seq, settings = published
+        self.settings_seq = seq
+        from .engines import DEFAULT_ENGINE, create_engine
+        from .errors import FaceSwapError
+        from .options import SwapOptions
+
+        options = SwapOptions.from_mapping(settings)
+        name = str(settings.get("engine") or DEFAULT_ENGINE)
+        try:
+            if self.engine is None or name != self.engine_name:
+                if self.engine is not None:
+                    self.engine.close()
+                self.engine, self.engine_name, self.source_key = None, None, None
+                self.engine = create_engine(name, options)
+                self.engine_name = name
+            else:
+                self.engine.set_options(options)
+            photo = str(settings.get("source_photo") or "")
+            face_index = int(settings.get("face_index") or 0)
+            if not photo:
+                self.report(ch.STATE_NO_SOURCE, "Choose a source photo in the filter's properties.")
+                self.source_key = None
+                return
+            if self.source_key != (photo, face_index):
+                self.source_key = None
+                self.engine.set_source_file(photo, face_index)
+                self.source_key = (photo, face_index)
+                self.engine.reset()
+            self.report(ch.STATE_RUNNING, "")
+        except FaceSwapError as error:
+            self.report(ch.STATE_ERROR, str(error))
+
+    def report(self, state: int, error: str) -> None:
+        self.channel.set_error(error)
+        self.channel.set("worker_state", state)
+
+    # -- frames --------------------------------------------------------------------------
+    def process_pending(self) -> bool:
+        """Swap the frame in the input slot if there is a new one; True if one was done."""
+        channel = self.channel
+        seq = channel.get("in_seq")
+        if seq == channel.get("in_ack"):
+            return False
+        if channel.state() != ch.STATE_RUNNING or self.engine is None:
+            channel.set("in_ack", seq)  # not wanted now; free the filter to move on
+            return False
+        np = self.np
+        width, height, stride = channel.input_geometry()
+        in_time = channel.get("in_time_ns")
+        started = time.perf_counter()
+        view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.in_offset, (stride, 4, 1))
+        frame = view.copy()
+        del view
+        out = self.engine.process(frame)
+        if out.shape != frame.shape or out.dtype != np.uint8:
+            raise RuntimeError(f"engine returned {out.shape} {out.dtype} for {frame.shape}")
+        target = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.out_offset, (width * 4, 4, 1))
+        target[...] = out
+        del target
+        channel.set("out_width", width)
+        channel.set("out_height", height)
+        channel.set("out_stride", width * 4)
+        channel.set("out_faces", len(self.engine.last_report.boxes))
+        channel.set("out_in_time_ns", in_time)
+        done = ch.now_ns()
+        channel.set("out_done_ns", done)
+        channel.set("process_us", min(int((time.perf_counter() - started) * 1e6), 2**32 - 1))
+        channel.set("out_seq", channel.get("out_seq") + 1)
+        channel.set("in_ack", seq)  # last: the filter may hand over the next frame now
+        self._count_frame(done)
+        return True
+
+    def _count_frame(self, done_ns: int) -> None:
+        if self.last_frame_done is not None:
+            interval = max((done_ns - self.last_frame_done) / 1e9, 1e-6)
+            rate = 1.0 / interval
+            self.fps = rate if self.fps == 0.0 else 0.9 * self.fps + 0.1 * rate
+            self.channel.set("fps_x100", min(int(self.fps * 100), 2**32 - 1))
+        self.last_frame_done = done_ns
+
+    def run(self) -> int:
+        while not self.watch.owner_gone():
+            self.apply_settings()
+            self.channel.set("heartbeat_ns", ch.now_ns())
+            try:
+                worked = self.process_pending()
+            except ChannelError as error:
+                self.report(ch.STATE_ERROR, f"Bad frame from OBS: {error}.")
+                self.channel.set("in_ack", self.channel.get("in_seq"))
+                worked = False
+            if not worked:
+                time.sleep(IDLE_SLEEP_S)
+        return 0
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m faceswap_core.worker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--channel", required=True, help="path of the channel file the filter created")
+    parser.add_argument("--owner-pid", type=int, default=0, help="exit when this process is gone")
+    parser.add_argument("--no-stdin-watch", action="store_true", help="do not exit on stdin EOF (tests)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        channel = Channel.attach(args.channel)
+    except ChannelError as error:
+        print(f"faceswap worker: {error}", file=sys.stderr)
+        return 2
+    watch = OwnerWatch(channel, args.owner_pid, watch_stdin=not args.no_stdin_watch)
+    channel.set("worker_pid", os.getpid())
+    channel.set_error("")
+    channel.set("worker_state", ch.STATE_STARTING)
+    worker = None
+    code = 0
+    try:
+        worker = Worker(channel, watch)
+        code = worker.run()
+    except KeyboardInterrupt:
+        code = 0
+    except Exception as error:  # a bug: keep the traceback for the log, the gist for the UI
+        traceback.print_exc()
+        channel.set_error(f"Worker crashed: {type(error).__name__}: {error}"[: ch.ERROR_SIZE - 1])
+        code = 1
+    finally:
+        if worker is not None:
+            worker.close()
+        owner_gone = watch.owner_gone()
+        if code == 0:
+            channel.set("worker_state", ch.STATE_STOPPED)
+        channel.close(unlink=owner_gone and not ch._pid_alive(args.owner_pid))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

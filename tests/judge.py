@@ -1,0 +1,98 @@
+"""An independent judge of faces: dlib's HOG detector, 68-point shape predictor and ResNet
+face recognizer (packages dlib-bin and face-recognition-models, test-only).
+
+The engines never use dlib, so when it finds the swapped face where the input face was
+and closer to the source identity, that is evidence, not the engine grading itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+MEDIA = SHARED / "media"
+MODELS = SHARED / "models"
+
+
+def media(name: str) -> Path:
+    """A file from ../shared/media, or a skip that says why."""
+    path = MEDIA / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared test media are not on this machine")
+    return path
+
+
+def shared_model(name: str) -> Path:
+    path = MODELS / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared detector weights are not on this machine")
+    return path
+
+
+def read_frames(path: Path, limit: int | None = None) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while limit is None or len(frames) < limit:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+@dataclass
+class JudgedFace:
+    box: tuple[int, int, int, int]      # x0, y0, x1, y1
+    landmarks: np.ndarray               # (68, 2) float
+    descriptor: np.ndarray              # (128,) float
+
+    @property
+    def inter_ocular(self) -> float:
+        left = self.landmarks[36:42].mean(axis=0)
+        right = self.landmarks[42:48].mean(axis=0)
+        return float(np.linalg.norm(left - right))
+
+
+class FaceJudge:
+    def __init__(self):
+        dlib = pytest.importorskip("dlib", reason="dlib-bin is not installed: pip install -e '.[test]'")
+        models = pytest.importorskip("face_recognition_models", reason="face-recognition-models is not installed")
+        self._dlib = dlib
+        self._detector = dlib.get_frontal_face_detector()
+        self._shape = dlib.shape_predictor(models.pose_predictor_model_location())
+        self._encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+
+    def faces(self, image_bgr: np.ndarray, upsample: int = 0) -> list[JudgedFace]:
+        """Faces largest first."""
+        rgb = np.ascontiguousarray(cv2.cvtColor(image_bgr[:, :, :3], cv2.COLOR_BGR2RGB))
+        found = []
+        for rect in self._detector(rgb, upsample):
+            found.append(self._judge(rgb, rect))
+        found.sort(key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+        return found
+
+    def face_at(self, image_bgr: np.ndarray, box: tuple[int, int, int, int]) -> JudgedFace:
+        """Landmarks and identity of the face inside a known box (no detection)."""
+        rgb = np.ascontiguousarray(cv2.cvtColor(image_bgr[:, :, :3], cv2.COLOR_BGR2RGB))
+        return self._judge(rgb, self._dlib.rectangle(*[int(v) for v in box]))
+
+    def largest(self, image_bgr: np.ndarray, upsample: int = 0) -> JudgedFace | None:
+        faces = self.faces(image_bgr, upsample)
+        return faces[0] if faces else None
+
+    def _judge(self, rgb: np.ndarray, rect) -> JudgedFace:
+        shape = self._shape(rgb, rect)
+        points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+        descriptor = np.array(self._encoder.compute_face_descriptor(rgb, shape), dtype=np.float64)
+        return JudgedFace((rect.left(), rect.top(), rect.right(), rect.bottom()), points, descriptor)
+
+
+def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """dlib's metric: Euclidean distance of 128-d descriptors (under 0.6 = same person)."""
+    return float(np.linalg.norm(a - b))

@@ -1,0 +1,112 @@
+"""Helpers for the OBS tests: Xvfb on a free display, test media, raw frames, processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+OBS_SCRIPTING = "/usr/lib/x86_64-linux-gnu/obs-scripting"
+LIBOBS = "/usr/lib/x86_64-linux-gnu/libobs.so.0"
+
+
+def require_obs() -> None:
+    """Skip unless Debian's obs-studio and Xvfb are installed."""
+    if not os.path.exists(LIBOBS):
+        pytest.skip(f"{LIBOBS} is absent: apt-get install obs-studio")
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is absent: apt-get install xvfb xauth")
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    """Xvfb on the first free display number from :90 (its lock file decides)."""
+    for number in range(90, 190):
+        if os.path.exists(f"/tmp/.X{number}-lock") or os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            continue
+        process = subprocess.Popen(
+            ["Xvfb", f":{number}", "-screen", "0", "1920x1200x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break   # lost the race for this number: try the next
+            if os.path.exists(f"/tmp/.X11-unix/X{number}"):
+                return process, f":{number}"
+            time.sleep(0.05)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    pytest.skip("could not start Xvfb on any display from :90 to :189")
+
+
+def worker_python() -> str:
+    """The interpreter the filter starts its worker with in tests: this test run's own."""
+    return sys.executable
+
+
+def read_bgra(path: Path, width: int, height: int) -> np.ndarray:
+    return np.fromfile(path, np.uint8).reshape(height, width, 4)
+
+
+def frame_of(clip: Path, index: int) -> np.ndarray:
+    import cv2
+
+    capture = cv2.VideoCapture(str(clip))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok, f"cannot read frame {index} of {clip}"
+    return frame
+
+
+def processes_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie counts as gone
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def worker_pids() -> list[int]:
+    """Every faceswap_core.worker process on the machine (for leak checks)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read().split(b"\x00")
+        except OSError:
+            continue
+        if b"faceswap_core.worker" in command and processes_running(int(entry)):
+            pids.append(int(entry))
+    return pids
+
+
+def channel_files(pid: int | None = None) -> list[str]:
+    prefix = "obs-faceswap-" + (f"{pid}-" if pid is not None else "")
+    return sorted(name for name in os.listdir("/dev/shm") if name.startswith(prefix))
+
+
+def judge_swap(judge, source_face, original_bgr: np.ndarray, output_bgr: np.ndarray) -> tuple[float, float]:
+    """(distance before, distance after) to the source identity; swapped means after < before."""
+    from judge import identity_distance
+
+    before = judge.largest(original_bgr)
+    after = judge.largest(np.ascontiguousarray(output_bgr))
+    assert before is not None, "the judge finds no face in the input"
+    assert after is not None, "the judge finds no face in the output"
+    return identity_distance(before.descriptor, source_face.descriptor), identity_distance(after.descriptor, source_face.descriptor)

@@ -1,0 +1,296 @@
+"""A standalone libobs host: plain Python, no OBS window, the project's script module.
+
+Run under an X display (Xvfb):
+
+    python tests/obs/libobs_host.py --image face.png --photo obama.jpg --out DIR
+
+It starts libobs with OpenGL, loads the needed plugins one by one, loads obs_faceswap.py
+like OBS does (script_load), makes an image source, adds the "Face Swap" filter, and
+captures the rendered output through a raw video callback. Frames are written as raw
+BGRA files with a JSON summary (status line, render timings, latency, cleanup checks).
+Every libobs call goes through a GIL-releasing ctypes.CDLL handle (see
+shared/docs/obs-integration.md: SWIG calls can deadlock with a Python video_render).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import sys
+import time
+from ctypes import POINTER, c_bool, c_char_p, c_int, c_uint32, c_uint64, c_void_p
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLUGIN_DIR = "/usr/lib/x86_64-linux-gnu/obs-plugins"
+DATA_DIR = "/usr/share/obs"
+PLUGINS = ("image-source", "obs-ffmpeg", "obs-filters", "obs-outputs", "obs-x264", "obs-transitions")
+VIDEO_FORMAT_BGRA = 7
+
+
+class ObsVideoInfo(ctypes.Structure):
+    _fields_ = [
+        ("graphics_module", c_char_p),
+        ("fps_num", c_uint32), ("fps_den", c_uint32),
+        ("base_width", c_uint32), ("base_height", c_uint32),
+        ("output_width", c_uint32), ("output_height", c_uint32),
+        ("output_format", c_int),
+        ("adapter", c_uint32),
+        ("gpu_conversion", c_bool),
+        ("colorspace", c_int),
+        ("range", c_int),
+        ("scale_type", c_int),
+    ]
+
+
+class VideoData(ctypes.Structure):
+    _fields_ = [("data", c_void_p * 8), ("linesize", c_uint32 * 8), ("timestamp", c_uint64)]
+
+
+RAW_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, POINTER(VideoData))
+
+
+class Host:
+    """libobs started for one output size; frames captured from the main view."""
+
+    def __init__(self, width: int, height: int, fps: int = 30):
+        self.obs = ctypes.CDLL("libobs.so.0", mode=ctypes.RTLD_GLOBAL)
+        o = self.obs
+        o.obs_startup.restype = c_bool
+        o.obs_startup.argtypes = [c_char_p, c_char_p, c_void_p]
+        for name in ("obs_source_create", "obs_data_create", "obs_get_source_by_name"):
+            getattr(o, name).restype = c_void_p
+        o.obs_source_create.argtypes = [c_char_p, c_char_p, c_void_p, c_void_p]
+        o.obs_data_set_string.argtypes = [c_void_p, c_char_p, c_char_p]
+        o.obs_data_set_bool.argtypes = [c_void_p, c_char_p, c_bool]
+        o.obs_data_set_int.argtypes = [c_void_p, c_char_p, ctypes.c_int64]
+        o.obs_data_release.argtypes = [c_void_p]
+        o.obs_source_release.argtypes = [c_void_p]
+        o.obs_source_filter_add.argtypes = [c_void_p, c_void_p]
+        o.obs_source_filter_remove.argtypes = [c_void_p, c_void_p]
+        o.obs_source_update.argtypes = [c_void_p, c_void_p]
+        o.obs_set_output_source.argtypes = [c_uint32, c_void_p]
+        o.obs_open_module.argtypes = [POINTER(c_void_p), c_char_p, c_char_p]
+        o.obs_init_module.argtypes = [c_void_p]
+        o.obs_init_module.restype = c_bool
+        o.obs_reset_video.argtypes = [POINTER(ObsVideoInfo)]
+        o.obs_add_raw_video_callback.argtypes = [c_void_p, RAW_CALLBACK, c_void_p]
+        o.obs_remove_raw_video_callback.argtypes = [RAW_CALLBACK, c_void_p]
+        o.obs_get_average_frame_time_ns.restype = c_uint64
+        o.obs_add_data_path.argtypes = [c_char_p]
+        self.width, self.height = width, height
+        if not o.obs_startup(b"en-US", None, None):
+            raise RuntimeError("obs_startup failed")
+        o.obs_add_data_path(f"{DATA_DIR}/libobs/".encode())
+        info = ObsVideoInfo(b"libobs-opengl.so.1", fps, 1, width, height, width, height, VIDEO_FORMAT_BGRA, 0, False, 0, 2, 3)
+        code = o.obs_reset_video(ctypes.byref(info))
+        if code != 0:
+            raise RuntimeError(f"obs_reset_video failed with {code} (is DISPLAY set?)")
+        for name in PLUGINS:
+            module = c_void_p()
+            if o.obs_open_module(ctypes.byref(module), f"{PLUGIN_DIR}/{name}.so".encode(),
+                                 f"{DATA_DIR}/obs-plugins/{name}".encode()) == 0:
+                o.obs_init_module(module)
+        o.obs_post_load_modules()
+        self.latest = None
+        self.frames_seen = 0
+        self._callback = RAW_CALLBACK(self._on_frame)
+        o.obs_add_raw_video_callback(None, self._callback, None)
+
+    def _on_frame(self, param, frame):
+        video = frame.contents
+        linesize = video.linesize[0]
+        self.latest = (ctypes.string_at(video.data[0], linesize * self.height), linesize)
+        self.frames_seen += 1
+
+    def data(self, values: dict):
+        o = self.obs
+        data = o.obs_data_create()
+        for key, value in values.items():
+            if isinstance(value, bool):
+                o.obs_data_set_bool(data, key.encode(), value)
+            elif isinstance(value, int):
+                o.obs_data_set_int(data, key.encode(), value)
+            else:
+                o.obs_data_set_string(data, key.encode(), str(value).encode())
+        return data
+
+    def create(self, kind: str, name: str, values: dict):
+        data = self.data(values)
+        source = self.obs.obs_source_create(kind.encode(), name.encode(), data, None)
+        self.obs.obs_data_release(data)
+        if not source:
+            raise RuntimeError(f"could not create a {kind} source")
+        return source
+
+    def next_frame(self, timeout: float = 10.0):
+        """A frame rendered after this call (BGRA bytes, linesize)."""
+        seen = self.frames_seen
+        deadline = time.monotonic() + timeout
+        while self.frames_seen < seen + 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no frame from libobs")
+            time.sleep(0.01)
+        return self.latest
+
+    def shutdown(self):
+        o = self.obs
+        o.obs_set_output_source(0, None)
+        o.obs_remove_raw_video_callback(self._callback, None)
+        o.obs_shutdown()
+
+
+def write_frame(path: str, frame, width: int, height: int) -> None:
+    data, linesize = frame
+    with open(path, "wb") as handle:
+        for row in range(height):
+            handle.write(data[row * linesize: row * linesize + width * 4])
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--image", required=True, help="the image source's file (the 'camera')")
+    parser.add_argument("--photo", default="", help="the filter's source photo")
+    parser.add_argument("--python", default="", help="the worker interpreter (default: the filter's)")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--size", default="", help="WxH of the output (default: the image's)")
+    parser.add_argument("--no-filter", action="store_true", help="measure without the filter")
+    parser.add_argument("--frames", type=int, default=3, help="frames to write once the swap shows")
+    parser.add_argument("--bench-seconds", type=float, default=0.0, help="measure render timings this long")
+    parser.add_argument("--timeout", type=float, default=90.0)
+    parser.add_argument("--reload", action="store_true", help="unload and reload the script mid-run")
+    parser.add_argument("--second-image", default="", help="switch the source to this PNG (a size change)")
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    width, height = (int(v) for v in args.size.split("x")) if args.size else image_size(args.image)
+    summary = {"width": width, "height": height}
+    host = Host(width, height)
+    sys.path.insert(0, REPO)
+    import obs_faceswap  # the script module, loaded like OBS loads it
+    from faceswap_core.obs import registration
+
+    obs_faceswap.script_load(None)
+    image = host.create("image_source", "camera", {"file": os.path.abspath(args.image)})
+    host.obs.obs_set_output_source(0, image)
+    swap = None
+    write_frame(os.path.join(args.out, "original.bgra"), host.next_frame(), width, height)
+    if not args.no_filter:
+        settings = {"source_photo": os.path.abspath(args.photo) if args.photo else ""}
+        if args.python:
+            settings["python"] = args.python
+        swap = host.create("obs_faceswap_filter", "Face Swap", settings)
+        host.obs.obs_source_filter_add(image, swap)
+        instance = next(iter(registration.registry().instances.values()))
+        summary["worker_pid"] = instance.supervisor.worker_pid() if instance.supervisor else None
+        summary["channel"] = instance.supervisor.channel.path if instance.supervisor else None
+        started = time.monotonic()
+        swapped = wait_for(lambda: instance.renderer.has_result and instance.renderer.results_drawn >= 3, args.timeout)
+        summary["first_result_s"] = round(time.monotonic() - started, 2)
+        summary["swapped"] = swapped
+        summary["status"] = instance.status_text()
+        summary["worker_pid"] = instance.supervisor.worker_pid()
+        if args.reload:
+            summary.update(reload_script(host, obs_faceswap, instance, width, height, args))
+        if args.second_image:
+            summary.update(switch_image(host, image, instance, args))
+    for index in range(args.frames):
+        write_frame(os.path.join(args.out, f"frame{index}.bgra"), host.next_frame(), width, height)
+    if args.bench_seconds:
+        summary.update(measure(host, swap and instance, args.bench_seconds))
+    if swap is not None:
+        summary["status"] = instance.status_text()
+        host.obs.obs_source_filter_remove(image, swap)
+        host.obs.obs_source_release(swap)
+    host.obs.obs_source_release(image)
+    obs_faceswap.script_unload()
+    host.shutdown()
+    summary["instances_left"] = len(registration.registry().instances)
+    with open(os.path.join(args.out, "summary.json"), "w") as handle:
+        json.dump(summary, handle, indent=1)
+    return 0
+
+
+def reload_script(host: Host, script, instance, width, height, args) -> dict:
+    """Tools > Scripts > reload: unload (workers stop, frames pass through), re-import, load."""
+    import importlib
+
+    old_pid, old_channel = instance.supervisor.worker_pid(), instance.supervisor.channel.path
+    script.script_unload()
+    result = {"unload_removed_channel": not os.path.exists(old_channel),
+              "unload_stopped_worker": not _alive(old_pid)}
+    write_frame(os.path.join(args.out, "unloaded.bgra"), host.next_frame(), width, height)
+    result["unloaded_status"] = instance.status_text()
+    script = importlib.reload(script)
+    script.script_load(None)
+    drawn = instance.renderer.results_drawn
+    result["reload_swapped"] = wait_for(
+        lambda: instance.renderer.has_result and instance.renderer.results_drawn >= drawn + 3, args.timeout)
+    result["old_worker_pid"], result["old_channel"] = old_pid, old_channel
+    result["worker_pid_after_reload"] = instance.supervisor.worker_pid()
+    return result
+
+
+def switch_image(host: Host, image, instance, args) -> dict:
+    """Point the image source at a picture of another size: the filter must follow."""
+    width, height = image_size(args.second_image)
+    data = host.data({"file": os.path.abspath(args.second_image)})
+    host.obs.obs_source_update(image, data)
+    host.obs.obs_data_release(data)
+    ok = wait_for(lambda: instance.renderer.size == (width, height) and instance.renderer.has_result
+                  and instance.renderer.results_drawn >= 3, args.timeout)
+    return {"resized_swapped": ok, "resized_to": [width, height]}
+
+
+def measure(host: Host, instance, seconds: float) -> dict:
+    """Median graphics-thread frame time (libobs) and our video_render time, over `seconds`."""
+    frame_ns, render_ms, latency = [], [], []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        frame_ns.append(host.obs.obs_get_average_frame_time_ns())
+        if instance is not None:
+            render_ms.append(instance.renderer.render_ms)
+            latency.append(instance.renderer.latency_ms)
+    result = {"obs_frame_ms": round(median(frame_ns) / 1e6, 2)}
+    if render_ms:
+        result["filter_render_ms"] = round(median(render_ms), 2)
+        result["latency_ms"] = round(median(latency), 1)
+        result["results_drawn"] = instance.renderer.results_drawn
+        result["frames_sent"] = instance.renderer.frames_sent
+    return result
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if values else 0
+
+
+def image_size(path: str) -> tuple[int, int]:
+    """PNG width and height from its header (the host imports no imaging library)."""
+    with open(path, "rb") as handle:
+        head = handle.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        raise SystemExit("--image must be a PNG (or pass --size)")
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Takes docs/images/obs-filter-properties.png from a headless OBS run (Xvfb):
+
+    python tests/obs/make_docs_screenshot.py
+
+Starts OBS with the generated test config (the filter on a talking-head image), waits for
+the swap, opens the source's Filters window through obs-websocket (it shows the selected
+filter's properties next to the preview), makes it tall with xdotool (apt: xdotool; optional)
+and grabs the screen with ffmpeg's x11grab.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+
+import helpers  # noqa: E402
+from judge import MEDIA  # noqa: E402
+from obs_app import CAMERA, ObsApp, ObsConfig  # noqa: E402
+
+OUT = helpers.REPO / "docs" / "images" / "obs-filter-properties.png"
+
+
+def grab(display: str, path: Path) -> np.ndarray:
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "x11grab", "-video_size", "1920x1200",
+                    "-i", display, "-frames:v", "1", str(path)], check=True)
+    return cv2.imread(str(path))
+
+
+def main() -> int:
+    xvfb, display = helpers.start_xvfb()
+    root = Path(tempfile.mkdtemp(prefix="fs-docs-"))
+    image = root / "camera.png"
+    cv2.imwrite(str(image), helpers.frame_of(MEDIA / "lp_d3.mp4", 30))
+    app = ObsApp(ObsConfig(root, image, 512, 512, {"source_photo": str(MEDIA / "fr_obama.jpg"), "python": sys.executable}),
+                 display)
+    try:
+        client = app.connect()
+        time.sleep(6)   # the worker starts and the swap shows
+        client.open_input_filters_dialog(CAMERA)
+        time.sleep(2)
+        # no window manager under Xvfb: make the window tall enough to show every property
+        subprocess.run(["xdotool", "search", "--name", "Filters for", "windowmove", "0", "0", "windowsize", "1000", "1190"],
+                       env={"DISPLAY": display, "PATH": "/usr/bin:/bin"}, check=False)
+        time.sleep(2)
+        shot = grab(display, root / "screen.png")
+        cropped = shot[:1190, :1000]   # the Filters window, moved to the top-left corner
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(OUT), cropped, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        print(OUT, cropped.shape)
+    finally:
+        app.stop()
+        xvfb.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Done-criterion 1: a standalone libobs host loads obs_faceswap.py, the filter swaps the
+face of a real photo in rendered frames, and leaves every other pixel untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+import helpers
+from judge import media
+
+pytestmark = pytest.mark.obs
+
+
+def run_host(display, out, *arguments, timeout=150):
+    env = dict(os.environ, DISPLAY=display, PYTHONPATH=f"{helpers.OBS_SCRIPTING}")
+    command = [sys.executable, str(helpers.REPO / "tests/obs/libobs_host.py"), "--out", str(out), *arguments]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads((out / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def host_run(display, target_png, tmp_path_factory):
+    out = tmp_path_factory.mktemp("host")
+    summary = run_host(display, out, "--image", str(target_png), "--photo", str(media("fr_obama.jpg")),
+                       "--python", helpers.worker_python(), "--frames", "2")
+    return summary, out
+
+
+def test_filter_swaps_the_face_in_rendered_frames(host_run, target_png, judge, source_face):
+    summary, out = host_run
+    assert summary["swapped"], summary
+    assert summary["status"].startswith("running"), summary["status"]
+    original = cv2.imread(str(target_png))
+    frame = helpers.read_bgra(out / "frame1.bgra", summary["width"], summary["height"])
+    before, after = helpers.judge_swap(judge, source_face, original, frame[:, :, :3])
+    assert after < before, f"identity distance to the source photo: input {before:.3f}, output {after:.3f}"
+
+
+def test_rest_of_frame_equals_input(host_run, target_png, judge):
+    summary, out = host_run
+    original = cv2.imread(str(target_png))
+    passthrough = helpers.read_bgra(out / "original.bgra", summary["width"], summary["height"])
+    assert np.array_equal(passthrough[:, :, :3], original), "the unfiltered image source differs from the PNG"
+    frame = helpers.read_bgra(out / "frame1.bgra", summary["width"], summary["height"])
+    changed = np.abs(frame[:, :, :3].astype(int) - original).max(axis=2) > 0
+    assert changed.any(), "nothing changed"
+    face = judge.largest(original)
+    x0, y0, x1, y1 = face.box
+    margin_x, margin_y = (x1 - x0) // 2, (y1 - y0) // 2
+    region = np.zeros_like(changed)
+    region[max(0, y0 - margin_y):y1 + margin_y, max(0, x0 - margin_x):x1 + margin_x] = True
+    assert not (changed & ~region).any(), "pixels changed far from the face"
+    assert (frame[:, :, 3] == 255).all()
+
+
+def test_nothing_left_behind(host_run):
+    summary, _ = host_run
+    assert summary["instances_left"] == 0
+    assert not os.path.exists(summary["channel"]), "the shared-memory file outlived the filter"
+    assert not helpers.processes_running(summary["worker_pid"]), "the worker outlived the filter"
+
+
+def test_survives_script_reload_and_resolution_change(display, target_png, tmp_path, judge, source_face):
+    """Tools > Scripts > reload mid-stream, then the camera changes size: the filter follows."""
+    smaller = tmp_path / "smaller.png"
+    cv2.imwrite(str(smaller), cv2.resize(cv2.imread(str(target_png)), (448, 448), interpolation=cv2.INTER_AREA))
+    summary = run_host(display, tmp_path / "out", "--image", str(target_png), "--photo", str(media("fr_obama.jpg")),
+                       "--python", helpers.worker_python(), "--frames", "1", "--reload", "--second-image", str(smaller))
+    assert summary["unload_removed_channel"] and summary["unload_stopped_worker"], summary
+    assert summary["unloaded_status"].startswith("Stopped"), summary["unloaded_status"]
+    unloaded = helpers.read_bgra(tmp_path / "out" / "unloaded.bgra", 512, 512)
+    assert np.array_equal(unloaded[:, :, :3], cv2.imread(str(target_png))), "after unload the filter must pass through"
+    assert summary["reload_swapped"], summary
+    assert summary["worker_pid_after_reload"] != summary["old_worker_pid"]
+    assert summary["resized_swapped"] and summary["resized_to"] == [448, 448], summary
+    frame = helpers.read_bgra(tmp_path / "out" / "frame0.bgra", 512, 512)[:448, :448, :3]
+    before, after = helpers.judge_swap(judge, source_face, cv2.imread(str(smaller)), frame)
+    assert after < before
+    assert summary["instances_left"] == 0

@@ -1,0 +1,151 @@
+"""Done-criteria 2 and 3: the real OBS application, headless, driven through obs-websocket.
+
+One OBS run for the whole module (CI time): the tests below run in file order on it and
+the last one shuts it down with SIGINT.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+import helpers
+from judge import media
+from obs_app import CAMERA, FILTER, ObsApp, ObsConfig
+
+pytestmark = pytest.mark.obs
+SWAP_TIMEOUT_S = 40.0
+
+
+@pytest.fixture(scope="module")
+def app(display, target_png, tmp_path_factory):
+    pytest.importorskip("obsws_python", reason="obsws-python is not installed: pip install obsws-python")
+    root = tmp_path_factory.mktemp("obs")
+    config = ObsConfig(root, target_png, 512, 512, {
+        "source_photo": str(media("fr_obama.jpg")), "python": helpers.worker_python(),
+    })
+    running = ObsApp(config, display)
+    running.connect()
+    yield running
+    running.stop()
+
+
+def is_swapped(judge, source_face, original, shot) -> bool:
+    before = judge.largest(original)
+    after = judge.largest(shot)
+    if after is None:
+        return False
+    from judge import identity_distance
+
+    return identity_distance(after.descriptor, source_face.descriptor) < identity_distance(before.descriptor, source_face.descriptor)
+
+
+def wait_swapped(app, judge, source_face, original, timeout=SWAP_TIMEOUT_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shot = app.screenshot()
+        if is_swapped(judge, source_face, original, shot):
+            return shot
+        time.sleep(0.3)
+    pytest.fail(f"no swapped screenshot within {timeout} s; OBS log: {app.log_tail()}")
+
+
+def assert_original(shot, original, what):
+    difference = np.abs(shot.astype(int) - original.astype(int))
+    assert difference.mean() < 1.0 and np.percentile(difference, 99.9) <= 8, (
+        f"{what}: the screenshot is not the original frame (mean difference {difference.mean():.2f})")
+
+
+def obs_workers(app) -> list[int]:
+    return [pid for pid in helpers.worker_pids() if _parent(pid) == app.process.pid]
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def test_script_loaded_and_filter_present(app):
+    filters = app.client.get_source_filter_list(CAMERA).filters
+    assert [f["filterKind"] for f in filters] == ["obs_faceswap_filter"]
+    assert len(obs_workers(app)) == 1
+    files = helpers.channel_files(app.process.pid)
+    assert len(files) == 1
+    assert os.stat(f"/dev/shm/{files[0]}").st_mode & 0o777 == 0o600
+
+
+def test_screenshot_shows_the_swap(app, judge, source_face, target_png):
+    wait_swapped(app, judge, source_face, cv2.imread(str(target_png)))
+
+
+def test_disabling_the_filter_shows_the_original(app, judge, source_face, target_png):
+    original = cv2.imread(str(target_png))
+    app.client.set_source_filter_enabled(CAMERA, FILTER, False)
+    time.sleep(0.1)
+    assert_original(app.screenshot(), original, "filter disabled")
+    app.client.set_source_filter_enabled(CAMERA, FILTER, True)
+    wait_swapped(app, judge, source_face, original)
+
+
+def test_settings_apply_live(app, judge, source_face, target_png):
+    original = cv2.imread(str(target_png))
+    app.client.set_source_filter_settings(CAMERA, FILTER, {"enabled": False}, overlay=True)
+    time.sleep(0.1)
+    assert_original(app.screenshot(), original, "'Enable swap' unticked")
+    app.client.set_source_filter_settings(CAMERA, FILTER, {"enabled": True}, overlay=True)
+    wait_swapped(app, judge, source_face, original)
+
+
+def test_killed_worker_shows_original_then_recovers(app, judge, source_face, target_png):
+    original = cv2.imread(str(target_png))
+    wait_swapped(app, judge, source_face, original)
+    (pid,) = obs_workers(app)
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(1 / 30)  # one frame
+    assert_original(app.screenshot(), original, "right after SIGKILL of the worker")
+    started = time.monotonic()
+    wait_swapped(app, judge, source_face, original, timeout=15)
+    assert time.monotonic() - started < 15
+    assert obs_workers(app) and pid not in obs_workers(app)
+
+
+def test_recording_contains_the_swap(app, judge, source_face, target_png):
+    original = cv2.imread(str(target_png))
+    wait_swapped(app, judge, source_face, original)
+    app.client.start_record()
+    time.sleep(3.0)
+    path = app.client.stop_record().output_path
+    deadline = time.monotonic() + 10
+    while not (os.path.exists(path) and os.path.getsize(path) > 0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    capture = cv2.VideoCapture(path)
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    assert len(frames) >= 30, f"{path} has {len(frames)} frames"
+    assert frames[len(frames) // 2].shape == original.shape
+    assert is_swapped(judge, source_face, original, frames[len(frames) // 2]), "the recording is not swapped"
+
+
+def test_sigint_leaves_no_worker_and_no_file(app):
+    pid = app.process.pid
+    workers = obs_workers(app)
+    assert workers
+    assert app.stop() == 0
+    deadline = time.monotonic() + 5
+    while any(helpers.processes_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(helpers.processes_running(w) for w in workers), "a worker outlived OBS"
+    assert helpers.channel_files(pid) == [], "a shared-memory file outlived OBS"

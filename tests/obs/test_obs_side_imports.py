@@ -1,0 +1,55 @@
+"""The OBS side must run in OBS's own Python with nothing installed: standard library only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import helpers
+
+PROBE = r"""
+import json, sys
+before = set(sys.modules)
+sys.path.insert(0, sys.argv[1])
+import obs_faceswap
+import faceswap_core.obs.registration, faceswap_core.obs.render, faceswap_core.obs.supervisor
+import faceswap_core.obs.properties, faceswap_core.obs.filter, faceswap_core.obs.libobs
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_obs_side_imports_only_the_standard_library():
+    # -I: isolated (no site-packages, no PYTHONPATH), like an OBS with a bare Python
+    output = subprocess.run([sys.executable, "-I", "-c", PROBE, str(helpers.REPO)],
+                            capture_output=True, text=True, check=True).stdout
+    loaded = json.loads(output)
+    ours = {"obs_faceswap", "faceswap_core"}
+    foreign = [name for name in loaded
+               if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in ours]
+    assert foreign == [], f"the OBS side imports non-standard modules: {foreign}"
+    project = sorted(name for name in loaded if name.split(".")[0] == "faceswap_core")
+    assert all(name == "faceswap_core" or name == "faceswap_core.channel" or name.startswith("faceswap_core.obs")
+               for name in project), project
+
+
+def test_engine_choices_match_the_engines():
+    from faceswap_core.engines import ENGINES
+    from faceswap_core.obs.properties import ENGINE_CHOICES, SETTINGS
+
+    offered = {name for name, _ in ENGINE_CHOICES}
+    assert set(ENGINES) <= offered, f"engines missing from the filter's list: {set(ENGINES) - offered}"
+    assert next(s.default for s in SETTINGS if s.key == "engine") in ENGINES
+
+
+def test_settings_keys_are_swap_options():
+    """Every swap option the filter shows reaches SwapOptions under the same name."""
+    from dataclasses import fields
+
+    from faceswap_core.obs.properties import SETTINGS
+    from faceswap_core.options import SwapOptions
+
+    option_names = {field.name for field in fields(SwapOptions)}
+    shown = {s.key for s in SETTINGS} - {"source_photo", "face_index", "engine", "python"}
+    assert shown <= option_names
+    assert {"enabled", "mouth_mask", "mouth_mask_size", "opacity", "max_faces"} <= shown

@@ -1,0 +1,112 @@
+"""The shared-memory channel: private file, validated header, settings hand-over, cleanup."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from faceswap_core import channel as ch
+from faceswap_core.channel import Channel, ChannelError
+
+
+@pytest.fixture
+def channel(tmp_path):
+    created = Channel.create(64, 48, directory=str(tmp_path))
+    yield created
+    created.close()
+
+
+def test_file_is_private_unguessable_and_sized(channel, tmp_path):
+    mode = os.stat(channel.path).st_mode
+    assert stat.S_IMODE(mode) == 0o600
+    name = os.path.basename(channel.path)
+    assert name.startswith(f"{ch.FILE_PREFIX}{os.getpid()}-")
+    assert len(name.rsplit("-", 1)[1]) == 32   # 128 random bits
+    assert os.path.getsize(channel.path) == ch.HEADER_SIZE + 2 * channel.capacity
+    assert channel.capacity >= 64 * 48 * 4 and channel.capacity % ch.PAGE == 0
+    other = Channel.create(64, 48, directory=str(tmp_path))
+    assert other.path != channel.path
+    other.close()
+
+
+def test_close_removes_the_file_of_its_owner_only(tmp_path):
+    owner = Channel.create(8, 8, directory=str(tmp_path))
+    guest = Channel.attach(owner.path)
+    guest.close()
+    assert os.path.exists(owner.path)
+    owner.close()
+    assert not os.path.exists(owner.path)
+    owner.close()  # idempotent
+
+
+def test_attach_sees_what_the_owner_wrote(channel):
+    channel.set("in_width", 64)
+    channel.set("in_height", 48)
+    channel.set("in_stride", 256)
+    channel.set("in_seq", 7)
+    guest = Channel.attach(channel.path)
+    assert guest.input_geometry() == (64, 48, 256)
+    assert guest.get("in_seq") == 7 and not guest.worker_free()
+    guest.set("in_ack", 7)
+    assert channel.worker_free()
+    guest.close()
+
+
+def test_settings_round_trip_and_sequence(channel):
+    assert channel.read_settings() == (0, {})
+    channel.write_settings({"opacity": 0.5, "source_photo": "/tmp/ünï.png"})
+    seq, settings = channel.read_settings()
+    assert seq == 2 and settings == {"opacity": 0.5, "source_photo": "/tmp/ünï.png"}
+    channel.set("settings_seq", 3)          # a write in progress
+    assert channel.read_settings() is None
+    with pytest.raises(ValueError):
+        channel.write_settings({"x": "y" * ch.SETTINGS_SIZE})
+
+
+def test_error_text_is_bounded(channel):
+    channel.set_error("x" * 1000)
+    assert channel.error() == "x" * (ch.ERROR_SIZE - 1)
+    channel.set_error("Choose a photo.")
+    assert channel.error() == "Choose a photo."
+
+
+@pytest.mark.parametrize("offset, data, message", [
+    (0, b"NOTOURS\x00", "magic"),
+    (8, (99).to_bytes(4, "little"), "version"),
+    (12, (123).to_bytes(4, "little"), "header size"),
+    (16, (4097).to_bytes(8, "little"), "capacity"),
+    (16, (ch.PAGE * 1000).to_bytes(8, "little"), "bytes"),
+    (136, (ch.SETTINGS_SIZE + 1).to_bytes(4, "little"), "settings length"),
+])
+def test_attach_rejects_a_bad_header(channel, offset, data, message):
+    channel.mm[offset:offset + len(data)] = data
+    with pytest.raises(ChannelError, match=message):
+        Channel.attach(channel.path)
+
+
+def test_attach_rejects_short_and_missing_files(tmp_path):
+    short = tmp_path / "short"
+    short.write_bytes(b"\x00" * 100)
+    with pytest.raises(ChannelError, match="smaller"):
+        Channel.attach(str(short))
+    with pytest.raises(ChannelError, match="cannot open"):
+        Channel.attach(str(tmp_path / "absent"))
+
+
+@pytest.mark.parametrize("geometry", [(0, 10, 40), (10, 0, 40), (10, 10, 39), (10, 10, 42), (64, 49, 256), (ch.MAX_SIDE + 1, 1, 4 * ch.MAX_SIDE + 4)])
+def test_bad_frame_geometry_is_rejected(channel, geometry):
+    for name, value in zip(("in_width", "in_height", "in_stride"), geometry):
+        channel.set(name, value)
+    with pytest.raises(ChannelError):
+        channel.input_geometry()
+
+
+def test_stale_files_are_those_of_dead_owners(tmp_path):
+    live = Channel.create(8, 8, directory=str(tmp_path))
+    dead = tmp_path / f"{ch.FILE_PREFIX}999999999-{'0' * 32}"
+    dead.write_bytes(b"")
+    (tmp_path / "unrelated").write_bytes(b"")
+    assert ch.stale_channel_files(str(tmp_path)) == [str(dead)]
+    live.close()

@@ -1,0 +1,157 @@
+"""The worker process, for real: a channel file, `python -m faceswap_core.worker`, the engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap_core import channel as ch
+from faceswap_core.channel import Channel
+from judge import FaceJudge, identity_distance, media
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def start_worker(channel, *extra, owner=None):
+    return subprocess.Popen(
+        [sys.executable, "-m", "faceswap_core.worker", "--channel", channel.path,
+         "--owner-pid", str(owner or os.getpid()), *extra],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+    )
+
+
+def wait_until(condition, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def hand_over(channel, frame_bgra):
+    height, width = frame_bgra.shape[:2]
+    view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.in_offset, (width * 4, 4, 1))
+    view[...] = frame_bgra
+    del view
+    channel.set("in_width", width)
+    channel.set("in_height", height)
+    channel.set("in_stride", width * 4)
+    channel.set("in_time_ns", ch.now_ns())
+    channel.set("in_seq", channel.get("in_seq") + 1)
+
+
+def read_result(channel):
+    width, height, stride = channel.output_geometry()
+    view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.out_offset, (stride, 4, 1))
+    result = view.copy()
+    del view
+    return result
+
+
+@pytest.fixture
+def channel(tmp_path):
+    created = Channel.create(512, 512, directory=str(tmp_path))
+    yield created
+    created.close()
+
+
+@pytest.fixture
+def target():
+    capture = cv2.VideoCapture(str(media("lp_d3.mp4")))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 30)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    return frame
+
+
+def test_worker_swaps_frames_through_the_channel(channel, target):
+    channel.write_settings({"engine": "landmark", "source_photo": str(media("fr_obama.jpg")), "face_index": 0})
+    worker = start_worker(channel)
+    try:
+        wait_until(lambda: channel.state() == ch.STATE_RUNNING, what="the worker to run")
+        assert channel.get("worker_pid") == worker.pid
+        frame = cv2.cvtColor(target, cv2.COLOR_BGR2BGRA)
+        for _ in range(3):
+            hand_over(channel, frame)
+            wait_until(channel.worker_free, what="the frame to be processed")
+        assert channel.get("out_seq") == 3
+        result = read_result(channel)
+        assert result.shape == frame.shape
+        assert (result[:, :, 3] == 255).all()
+        assert channel.get("out_faces") == 1 and channel.get("process_us") > 0
+        assert channel.get("out_in_time_ns") == channel.get("in_time_ns")
+        judge = FaceJudge()
+        source = judge.largest(cv2.imread(str(media("fr_obama.jpg"))))
+        before = identity_distance(judge.largest(target).descriptor, source.descriptor)
+        after = identity_distance(judge.largest(np.ascontiguousarray(result[:, :, :3])).descriptor, source.descriptor)
+        assert after < before
+        # live settings: swap off -> the worker stops wanting frames
+        channel.write_settings({"engine": "landmark", "source_photo": "", "face_index": 0})
+        wait_until(lambda: channel.state() == ch.STATE_NO_SOURCE, timeout=5, what="the no-source state")
+        assert "source photo" in channel.error()
+    finally:
+        worker.stdin.close()   # EOF: the worker exits by itself
+        assert worker.wait(10) == 0
+    assert channel.state() == ch.STATE_STOPPED
+    assert os.path.exists(channel.path), "the worker must not remove a file whose owner is alive"
+
+
+def test_worker_reports_an_unusable_photo_and_keeps_running(channel, tmp_path):
+    channel.write_settings({"source_photo": str(tmp_path / "missing.jpg")})
+    worker = start_worker(channel)
+    try:
+        wait_until(lambda: channel.state() == ch.STATE_ERROR, what="the error state")
+        assert channel.error() and "\n" not in channel.error()
+        assert worker.poll() is None
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_worker_rejects_bad_frame_geometry(channel, target):
+    channel.write_settings({"source_photo": str(media("fr_obama.jpg"))})
+    worker = start_worker(channel)
+    try:
+        wait_until(lambda: channel.state() == ch.STATE_RUNNING, what="the worker to run")
+        channel.set("in_width", 5000)
+        channel.set("in_height", 5000)
+        channel.set("in_stride", 20000)
+        channel.set("in_seq", channel.get("in_seq") + 1)
+        wait_until(channel.worker_free, timeout=5, what="the bad frame to be refused")
+        assert "does not fit" in channel.error()
+        assert channel.get("out_seq") == 0 and worker.poll() is None
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_worker_refuses_a_bad_header_without_touching_memory(channel):
+    channel.mm[0:8] = b"GARBAGE\x00"
+    before = bytes(channel.mm[:ch.HEADER_SIZE])
+    worker = start_worker(channel)
+    assert worker.wait(30) == 2
+    assert b"magic" in worker.stderr.read()
+    assert bytes(channel.mm[:ch.HEADER_SIZE]) == before
+
+
+def test_worker_exits_when_the_file_is_removed(channel):
+    worker = start_worker(channel, "--no-stdin-watch")
+    wait_until(lambda: channel.get("worker_pid") == worker.pid, what="the worker to attach")
+    os.unlink(channel.path)
+    assert worker.wait(10) == 0
+
+
+def test_worker_removes_the_file_when_its_owner_is_gone(channel):
+    ghost = subprocess.Popen([sys.executable, "-c", "pass"])
+    ghost.wait()
+    worker = start_worker(channel, "--no-stdin-watch", owner=ghost.pid)
+    assert worker.wait(30) == 0
+    assert not os.path.exists(channel.path)
