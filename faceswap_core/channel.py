@@ -321,6 +321,7 @@ def stale_channel_files(directory: str | None = None) -> list[str]:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie does not)."""
     if pid <= 0:
         return False
     if os.name == "nt":
@@ -331,7 +332,11 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:   # Linux: a crashed owner stays a zombie until its parent reaps it
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _unlink_quietly(path: str) -> None:

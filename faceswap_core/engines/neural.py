@@ -28,18 +28,34 @@ PRECISIONS = ("auto", "fp32", "fp16")
 
 
 def resolve_model_paths(model_dir: str | os.PathLike | None, precision: str = "auto") -> dict[str, str]:
-    """Catalog entries -> verified-by-size paths for detector, recognizer and swapper."""
+    """Catalog entries -> paths for detector, recognizer and swapper, checked by size.
+
+    Every missing or damaged file is named in one message with the one command that fixes all.
+    """
     if precision not in PRECISIONS:
         raise FaceSwapError(f"Unknown swapper precision '{precision}'; choose one of: {', '.join(PRECISIONS)}.")
-    paths = {
-        "detector": str(catalog.require(catalog.find("det_10g"), model_dir)),
-        "recognizer": str(catalog.require(catalog.find("w600k_r50"), model_dir)),
-    }
     fp32, fp16 = catalog.find("inswapper_128"), catalog.find("inswapper_128_fp16")
     if precision == "auto":
         have16 = catalog.model_path(fp16, model_dir).is_file() and not catalog.model_path(fp32, model_dir).is_file()
         precision = "fp16" if have16 else "fp32"
-    paths["swapper"] = str(catalog.require(fp16 if precision == "fp16" else fp32, model_dir))
+    wanted = {"detector": catalog.find("det_10g"), "recognizer": catalog.find("w600k_r50"),
+              "swapper": fp16 if precision == "fp16" else fp32}
+    paths, problems = {}, []
+    for role, model in wanted.items():
+        try:
+            paths[role] = str(catalog.require(model, model_dir))
+        except FaceSwapError:
+            problems.append(model)
+    if problems:
+        folder = catalog.model_path(problems[0], model_dir).parent
+        names = " ".join(m.name for m in problems)
+        where = f" --dir {model_dir}" if model_dir else ""
+        damaged = [m.filename for m in problems if catalog.model_path(m, model_dir).exists()]
+        state = f"damaged ({', '.join(damaged)}) or missing" if damaged else "missing"
+        raise FaceSwapError(
+            f"The neural engine's model files are {state} in {folder}; "
+            f"run: faceswap models install{' --force' if damaged else ''} {names}{where}"
+        )
     return paths
 
 
@@ -70,6 +86,7 @@ class NeuralEngine(Engine):
         self._default: Identity | None = None
         self._bound: Identity | None = None
         self._cache = DetectionCache(max_age=redetect_after)
+        self._assigned: tuple | None = None  # (faces list, sources) of the last identity matching
         self._tracker = FaceTracker(self.options.smoothing)
         if reference_photo:
             self.set_reference(load_photo(reference_photo))
@@ -96,6 +113,7 @@ class NeuralEngine(Engine):
     def _prepare_source(self, image: np.ndarray, face_index: int) -> SourceInfo:
         identity, face, count = self._identity(image, face_index, "photo", "source")
         self._default = identity
+        self._assigned = None
         self._bind(identity)
         box = face.int_box(image.shape[1], image.shape[0])
         return SourceInfo(count, face_index, box)
@@ -105,6 +123,7 @@ class NeuralEngine(Engine):
         identity, _, _ = self._identity(image, face_index, "reference photo")
         self.mapping.mode = "reference"
         self.mapping.reference = identity.embedding
+        self._assigned = None
 
     def add_pair(self, source: np.ndarray, target: np.ndarray, source_index: int = 0, target_index: int = 0,
                  label: str = "") -> None:
@@ -113,6 +132,7 @@ class NeuralEngine(Engine):
         person, _, _ = self._identity(target, target_index, "target person's photo")
         self.mapping.mode = "pairs"
         self.mapping.pairs.append((person.embedding, identity))
+        self._assigned = None
 
     @property
     def has_source(self) -> bool:
@@ -134,6 +154,7 @@ class NeuralEngine(Engine):
 
     def reset(self) -> None:
         self._cache.clear()
+        self._assigned = None
         self._tracker.reset()
 
     def close(self) -> None:
@@ -148,21 +169,30 @@ class NeuralEngine(Engine):
                 return cached
         faces = self.detector.detect(image)
         if timestamp is not None:
-            self._cache.store(image, faces, timestamp)
+            faces = self._cache.store(image, faces, timestamp)
         return faces
+
+    def _assign(self, image: np.ndarray, detected: list[Detection], faces: list[Detection],
+                keypoints: list[np.ndarray]) -> list:
+        """Which source each face gets; identities are recomputed only on fresh detections."""
+        if not self.mapping.needs_identity or not faces:
+            return self.mapping.assign(len(faces), self._default)
+        if self._assigned is not None and self._assigned[0] is detected and len(self._assigned[1]) == len(faces):
+            return self._assigned[1]
+        sources = self.mapping.assign(len(faces), self._default, self.recognizer.embed(image, keypoints))
+        self._assigned = (detected, sources)
+        return sources
 
     def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
         started = time.perf_counter()
         image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
-        faces = self.detect(image, timestamp)[: self.options.max_faces]
+        detected = self.detect(image, timestamp)  # the same list object while it is reused
+        faces = detected[: self.options.max_faces]
         keypoints = self._tracker.smooth([f.keypoints for f in faces], timestamp)
         stage_ms = {"detect": (time.perf_counter() - started) * 1e3}
         mark = time.perf_counter()
-        embeddings = None
-        if self.mapping.needs_identity and faces:
-            embeddings = self.recognizer.embed(image, keypoints)
+        sources = self._assign(image, detected, faces, keypoints)
         stage_ms["recognize"] = (time.perf_counter() - mark) * 1e3
-        sources = self.mapping.assign(len(faces), self._default, embeddings)
         output = frame.copy()
         boxes = []
         stage_ms.update(align=0.0, swap=0.0)

@@ -115,8 +115,8 @@ class ScrfdDetector:
     # -- stages ------------------------------------------------------------------------
     def preprocess(self, image: np.ndarray, size: tuple[int, int] | None = None) -> tuple[np.ndarray, float]:
         canvas, det_scale = letterbox(image, size or self.input_size)
-        rgb = canvas[:, :, ::-1].astype(np.float32)
-        blob = ((rgb - self.mean) / self.std).transpose(2, 0, 1)[None]
+        # One pass: BGR->RGB, (x - 127.5) / 128, HWC->NCHW (several times faster than numpy).
+        blob = cv2.dnn.blobFromImage(canvas, 1.0 / self.std, canvas.shape[1::-1], (self.mean,) * 3, swapRB=True)
         return np.ascontiguousarray(blob, dtype=self.session.input_dtype()), det_scale
 
     def anchor_centers(self, height: int, width: int, stride: int) -> np.ndarray:

@@ -10,6 +10,7 @@ device between frames.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from importlib import metadata
 
@@ -205,6 +206,8 @@ class ModelSession:
         self.use_binding = (self.device != "cpu") if use_binding is None else bool(use_binding)
         self._bound = _Bound(self.session.io_binding()) if self.use_binding else None
         self._constants: dict[str, np.ndarray] = {}
+        self.run_seconds = 0.0  # time inside ONNX Runtime, for benchmarks (per session, one thread)
+        self.runs = 0
 
     @property
     def provider(self) -> str:
@@ -224,6 +227,14 @@ class ModelSession:
             self._bound.binding.bind_ortvalue_input(name, ort_value)
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        started = time.perf_counter()
+        try:
+            return self._run(feeds)
+        finally:
+            self.run_seconds += time.perf_counter() - started
+            self.runs += 1
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         if self._bound is None:
             all_feeds = dict(self._constants)
             all_feeds.update(feeds)

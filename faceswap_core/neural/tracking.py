@@ -54,8 +54,10 @@ class DetectionCache:
                 return None
         return self._faces
 
-    def store(self, image: np.ndarray, faces: list[Detection], timestamp: float) -> None:
+    def store(self, image: np.ndarray, faces: list[Detection], timestamp: float) -> list[Detection]:
+        """Keep faces for reuse; returns the kept list (the object `reuse` will return)."""
         self._faces = list(faces)
         self._thumbs = [_thumb(image, face.box) for face in faces]
         self._time = timestamp
         self._shape = image.shape
+        return self._faces

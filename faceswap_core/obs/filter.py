@@ -45,7 +45,7 @@ class FaceSwapFilter:
     def render(self) -> None:
         supervisor = self.supervisor
         if self.render_failed or supervisor is None or not self.settings.get("enabled", True):
-            self.api.render.obs_source_skip_video_filter(self.source)
+            self.renderer.pass_through(self.source)
             return
         self.renderer.render(self.source, supervisor)
 

@@ -26,9 +26,8 @@ GS_DYNAMIC = 1 << 1
 GS_CLEAR_COLOR = 1 << 0
 GS_BLEND_ZERO = 0
 GS_BLEND_ONE = 1
-# enum obs_base_effect, obs_allow_direct_render
+# enum obs_base_effect
 OBS_EFFECT_DEFAULT = 0
-OBS_NO_DIRECT_RENDERING = 0
 # properties (libobs/obs-properties.h)
 OBS_PATH_FILE = 0
 OBS_TEXT_INFO = 3
@@ -78,8 +77,6 @@ RENDER_FUNCTIONS = {
     "obs_filter_get_parent": (P, [P]),
     "obs_source_get_base_width": (c_uint32, [P]),
     "obs_source_get_base_height": (c_uint32, [P]),
-    "obs_source_process_filter_begin": (c_bool, [P, c_int, c_int]),
-    "obs_source_process_filter_end": (None, [P, P, c_uint32, c_uint32]),
     "obs_source_skip_video_filter": (None, [P]),
     "obs_get_base_effect": (P, [c_int]),
     "gs_texrender_create": (P, [c_int, c_int]),

@@ -133,7 +133,7 @@ class FilterRegistry:
             instance.render_failed = True
             self._report("video_render")
             try:
-                self.api.render.obs_source_skip_video_filter(instance.source)
+                instance.renderer.pass_through(instance.source)
             except Exception:
                 pass
 

@@ -79,38 +79,44 @@ class FrameRenderer:
         started = time.perf_counter()
         target = gs.obs_filter_get_target(source)
         if not target or not gs.obs_filter_get_parent(source):
-            gs.obs_source_skip_video_filter(source)
-            return
+            return   # being added or removed; skip_video_filter would dereference the parent
         width = gs.obs_source_get_base_width(target)
         height = gs.obs_source_get_base_height(target)
         if not width or not height:
-            gs.obs_source_skip_video_filter(source)
+            self.pass_through(source)
             return
         if (width, height) != self.size:
             self._resize(width, height)
+        if not (supervisor.worker_up and self._bind(supervisor)
+                and self.binding.get("worker_state") == ch.STATE_RUNNING):
+            self._forget()              # worker down or not swapping: the original, directly
+            self.pass_through(source)
+            self.render_ms = (time.perf_counter() - started) * 1000.0
+            return
         texture = self._render_parent(source, width, height)
         if texture is None:
-            gs.obs_source_skip_video_filter(source)
+            self.pass_through(source)
             return
-        drawn = texture
-        if supervisor.worker_up and self._bind(supervisor):
-            if self.binding.get("worker_state") == ch.STATE_RUNNING:
-                self._exchange(texture, width, height, supervisor)
-                if self.has_result:
-                    drawn = self.result
-            else:
-                self._forget()
-        else:
-            self._forget()
-        self._draw(drawn, width, height)
+        self._exchange(texture, width, height, supervisor)
+        self._draw(self.result if self.has_result else texture, width, height)
         self.render_ms = (time.perf_counter() - started) * 1000.0
+
+    def pass_through(self, source) -> None:
+        """Draw the parent untouched (swap off, script unloaded, after an error)."""
+        gs = self.gs
+        if gs.obs_filter_get_target(source) and gs.obs_filter_get_parent(source):
+            gs.obs_source_skip_video_filter(source)
 
     # -- steps ------------------------------------------------------------------------------------
     def _render_parent(self, source, width, height):
-        """The parent's current frame (what the filter gets as input) in our texrender."""
+        """The filter's input (the parent, or the filter before us) drawn into our texrender.
+
+        obs_source_skip_video_filter draws exactly this filter's input, with the right
+        path for every kind of parent (sync, async, custom-draw, another filter), in one
+        draw; process_filter_begin/end would draw it twice (into libobs's texrender, then
+        into ours).
+        """
         gs = self.gs
-        if not gs.obs_source_process_filter_begin(source, L.GS_RGBA, L.OBS_NO_DIRECT_RENDERING):
-            return None
         gs.gs_texrender_reset(self.texrender)
         if not gs.gs_texrender_begin(self.texrender, width, height):
             return None
@@ -118,7 +124,7 @@ class FrameRenderer:
         gs.gs_clear(L.GS_CLEAR_COLOR, self._clear_address, 0.0, 0)
         gs.gs_blend_state_push()
         gs.gs_blend_function(L.GS_BLEND_ONE, L.GS_BLEND_ZERO)
-        gs.obs_source_process_filter_end(source, gs.obs_get_base_effect(L.OBS_EFFECT_DEFAULT), width, height)
+        gs.obs_source_skip_video_filter(source)
         gs.gs_blend_state_pop()
         gs.gs_texrender_end(self.texrender)
         return gs.gs_texrender_get_texture(self.texrender)

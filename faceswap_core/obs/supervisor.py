@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,7 +20,7 @@ from .properties import PROJECT_ROOT, default_interpreter
 MIN_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 10.0
 STABLE_AFTER_S = 10.0      # a worker that ran this long resets the back-off
-STOP_GRACE_S = 2.0
+STOP_GRACE_S = 1.0         # then SIGKILL: the worker has nothing to save
 DEFAULT_CAPACITY = (1920, 1080)
 
 

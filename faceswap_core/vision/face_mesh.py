@@ -7,6 +7,7 @@ previous mesh, which is what makes it cheap on video.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -47,8 +48,14 @@ def _cycles(edges: frozenset) -> list[list[int]]:
     return loops
 
 
-def _triangles(edges: frozenset) -> np.ndarray:
-    """The mesh's triangles: every three points joined pairwise by tesselation edges."""
+def _triangles(edges: frozenset, holes: list[list[int]]) -> np.ndarray:
+    """The mesh's triangles, with its holes (eyes, open mouth) filled.
+
+    The tesselation lists edges, not faces: a face is three points joined pairwise, but so
+    is a triangle of edges around a face (a separating triangle, every edge of which then
+    borders three triangles); those are dropped. The mesh has no triangles inside the eyes
+    or the mouth; without them the warp would smear the source's eyes.
+    """
     neighbours: dict[int, set[int]] = {}
     for a, b in edges:
         neighbours.setdefault(a, set()).add(b)
@@ -57,8 +64,38 @@ def _triangles(edges: frozenset) -> np.ndarray:
     for a, b in edges:
         for c in neighbours[a] & neighbours[b]:
             found.add(tuple(sorted((a, b, c))))
-    return np.array(sorted(found), dtype=np.int32)
+    uses: dict[tuple[int, int], int] = {}
+    for a, b, c in found:
+        for edge in ((a, b), (b, c), (a, c)):
+            uses[edge] = uses.get(edge, 0) + 1
+    faces = [t for t in found if min(uses[(t[0], t[1])], uses[(t[1], t[2])], uses[(t[0], t[2])]) < 3]
+    for loop in holes:
+        faces += _strip(loop)
+    return np.array(sorted(faces), dtype=np.int32)
 
+
+def _strip(loop: list[int]) -> list[tuple[int, int, int]]:
+    """Triangulate a closed loop that starts at a corner by zig-zagging between its two
+    halves, so each upper-lid (or upper-lip) point pairs with the one below it."""
+    triangles = []
+    i, j = 0, len(loop) - 1
+    while j - i > 1:
+        triangles.append((loop[i], loop[i + 1], loop[j]))
+        i += 1
+        if j - i > 1:
+            triangles.append((loop[i], loop[j - 1], loop[j]))
+            j -= 1
+    return triangles
+
+
+def _starting_at(loop: list[int], corner: int) -> list[int]:
+    index = loop.index(corner)
+    return loop[index:] + loop[:index]
+
+
+# Corners on mediapipe's canonical mesh: the eyes' outer corners and a mouth corner.
+_EYE_CORNERS = (33, 263)
+_MOUTH_CORNER = 78
 
 # Mediapipe's canonical mesh numbers the top of the upper lip's outer edge 0: the lip loop
 # holding it is the outer one (the edge sets do not say which loop is which).
@@ -79,18 +116,45 @@ class MeshTopology:
     @classmethod
     def from_mediapipe(cls) -> "MeshTopology":
         lips = sorted(_cycles(_connections.FACEMESH_LIPS), key=lambda loop: _UPPER_LIP_TOP not in loop)
+        left_eye = _cycles(_connections.FACEMESH_LEFT_EYE)[0]
+        right_eye = _cycles(_connections.FACEMESH_RIGHT_EYE)[0]
+        holes = [_starting_at(lips[1], _MOUTH_CORNER)]
+        holes += [_starting_at(eye, corner) for eye in (left_eye, right_eye)
+                  for corner in _EYE_CORNERS if corner in eye]
         return cls(
             face_oval=np.array(_cycles(_connections.FACEMESH_FACE_OVAL)[0]),
             outer_lips=np.array(lips[0]),
             inner_lips=np.array(lips[1]),
-            left_eye=np.array(_cycles(_connections.FACEMESH_LEFT_EYE)[0]),
-            right_eye=np.array(_cycles(_connections.FACEMESH_RIGHT_EYE)[0]),
-            triangles=_triangles(_connections.FACEMESH_TESSELATION),
+            left_eye=np.array(left_eye),
+            right_eye=np.array(right_eye),
+            triangles=_triangles(_connections.FACEMESH_TESSELATION, holes),
         )
 
     def eye_distance(self, points: np.ndarray) -> float:
         """Distance between the eye centres: the face's own unit of length."""
         return float(np.linalg.norm(points[self.left_eye].mean(axis=0) - points[self.right_eye].mean(axis=0)))
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Send file descriptor 2 to the null device for a moment.
+
+    mediapipe and TensorFlow Lite log their set-up from C++ straight to stderr, before
+    any log level can be set; users need none of it, and it would bury real messages.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:   # no stderr at all (some GUI launches): nothing to silence
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 @dataclass
@@ -116,13 +180,15 @@ class FaceMeshDetector:
     def __init__(self, max_faces: int = 4, static: bool = False, min_confidence: float = 0.5):
         self.max_faces = max_faces
         self.static = static
-        self._graph = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=static,
-            max_num_faces=max_faces,
-            refine_landmarks=True,
-            min_detection_confidence=min_confidence,
-            min_tracking_confidence=min_confidence,
-        )
+        self._quiet_calls = 3   # the graph logs its set-up on creation and on its first frames
+        with native_stderr_silenced():
+            self._graph = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=static,
+                max_num_faces=max_faces,
+                refine_landmarks=True,   # iris-aware eyes and lips: +0.4 ms, steadier eyes
+                min_detection_confidence=min_confidence,
+                min_tracking_confidence=min_confidence,
+            )
 
     def detect(self, image: np.ndarray, max_side: int = DETECT_MAX_SIDE) -> list[DetectedFace]:
         """Faces in a BGR or BGRA image, largest first."""
@@ -133,7 +199,13 @@ class FaceMeshDetector:
         small = image if scale == 1.0 else cv2.resize(
             image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        result = self._graph.process(cv2.cvtColor(small, code))
+        rgb = cv2.cvtColor(small, code)
+        if self._quiet_calls or self.static:
+            self._quiet_calls = max(0, self._quiet_calls - 1)
+            with native_stderr_silenced():
+                result = self._graph.process(rgb)
+        else:
+            result = self._graph.process(rgb)
         faces = []
         for landmarks in result.multi_face_landmarks or ():
             points = np.array([(p.x, p.y) for p in landmarks.landmark], dtype=np.float32)

@@ -8,6 +8,7 @@ of bounded size or fails with one sentence that says what to do.
 from __future__ import annotations
 
 import os
+import warnings
 
 import cv2
 import numpy as np
@@ -34,7 +35,10 @@ def load_photo(path: str | os.PathLike, max_side: int = MAX_SIDE) -> np.ndarray:
     if size > MAX_FILE_BYTES:
         raise FaceSwapError(f"The photo '{name}' is {size // 1024**2} MB; choose a photo under 200 MB.")
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is below
+            image = Image.open(path)
+        with image:
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise FaceSwapError(
@@ -47,9 +51,13 @@ def load_photo(path: str | os.PathLike, max_side: int = MAX_SIDE) -> np.ndarray:
             rgb = _to_rgb8(image)
     except FaceSwapError:
         raise
+    except Image.DecompressionBombError:
+        raise FaceSwapError(
+            f"The photo '{name}' has too many pixels to open safely; resize it below 400 megapixels and try again."
+        ) from None
     except UnidentifiedImageError:
         raise FaceSwapError(f"'{name}' is not an image this program can read; use a JPEG or PNG photo.") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except (OSError, SyntaxError, ValueError):
         raise FaceSwapError(f"The photo '{name}' is damaged or incomplete; save or download it again.") from None
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     return fit_within(bgr, max_side)

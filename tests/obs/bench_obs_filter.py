@@ -49,10 +49,17 @@ def run(display: str, image: Path, photo: Path, seconds: float, with_filter: boo
     return json.loads((out / "summary.json").read_text())
 
 
+def medians(runs: list[dict]) -> dict:
+    """Per-key median over runs (numbers only)."""
+    keys = [key for key, value in runs[0].items() if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    return {key: sorted(run[key] for run in runs)[len(runs) // 2] for key in keys}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--display", default="")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration; the table shows medians")
     args = parser.parse_args()
     xvfb = None
     display = args.display
@@ -64,9 +71,9 @@ def main() -> int:
         for width, height in SIZES:
             image = Path(tempfile.mkdtemp(prefix="fs-bench-")) / f"camera_{height}p.png"
             cv2.imwrite(str(image), canvas(frame, width, height))
-            plain = run(display, image, MEDIA / "fr_obama.jpg", args.seconds, False)
-            swapped = run(display, image, MEDIA / "fr_obama.jpg", args.seconds, True)
-            rows.append((f"{height}p", plain, swapped))
+            plain = [run(display, image, MEDIA / "fr_obama.jpg", args.seconds, False) for _ in range(args.repeat)]
+            swapped = [run(display, image, MEDIA / "fr_obama.jpg", args.seconds, True) for _ in range(args.repeat)]
+            rows.append((f"{height}p", medians(plain), medians(swapped)))
         print("| canvas | OBS frame time, no filter (ms) | OBS frame time, with filter (ms) "
               "| our video_render (ms) | end-to-end latency (ms) | results drawn / frames handed over |")
         print("|---|---|---|---|---|---|")

@@ -53,7 +53,9 @@ def main() -> int:
         shot = grab(display, root / "screen.png")
         cropped = shot[:1190, :1000]   # the Filters window, moved to the top-left corner
         OUT.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(OUT), cropped, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        from PIL import Image   # a 128-colour palette keeps the PNG small for the README
+
+        Image.fromarray(cv2.cvtColor(cropped, cv2.COLOR_BGR2RGB)).quantize(128).save(OUT, optimize=True)
         print(OUT, cropped.shape)
     finally:
         app.stop()

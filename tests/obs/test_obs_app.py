@@ -149,3 +149,26 @@ def test_sigint_leaves_no_worker_and_no_file(app):
         time.sleep(0.1)
     assert not any(helpers.processes_running(w) for w in workers), "a worker outlived OBS"
     assert helpers.channel_files(pid) == [], "a shared-memory file outlived OBS"
+
+
+def test_crashed_obs_leaves_no_worker_and_no_file(display, target_png, tmp_path):
+    """OBS killed with SIGKILL (a crash): the worker notices and removes the channel itself."""
+    pytest.importorskip("obsws_python", reason="obsws-python is not installed: pip install obsws-python")
+    config = ObsConfig(tmp_path, target_png, 512, 512, {"source_photo": "", "python": helpers.worker_python()})
+    crashed = ObsApp(config, display)
+    try:
+        crashed.connect()
+        deadline = time.monotonic() + 30
+        while not obs_workers(crashed) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = obs_workers(crashed)
+        assert workers and helpers.channel_files(crashed.process.pid)
+        crashed.process.kill()
+        crashed.process.wait()
+        deadline = time.monotonic() + 10
+        while any(helpers.processes_running(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(helpers.processes_running(w) for w in workers), "the worker outlived a crashed OBS"
+        assert helpers.channel_files(crashed.process.pid) == [], "the channel file outlived a crashed OBS"
+    finally:
+        crashed.stop()

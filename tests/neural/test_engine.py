@@ -1,0 +1,238 @@
+"""The neural engine end to end on stand-in recognizer/swapper models (the real ones cannot
+be downloaded here) and the real SCRFD-500M detector: sources, face mapping, paste-back
+inside boxes only, options, and every user-facing failure."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from judge import media, read_frames, shared_model
+from faceswap_core.engines import ENGINES, create_engine
+from faceswap_core.errors import FaceSwapError
+from faceswap_core.options import SwapOptions
+from faceswap_core.vision.photo import load_photo
+
+SAME_PERSON = 0.15  # stand-in recognizer: same face ~0.01, different faces >= 0.33
+
+
+@pytest.fixture(scope="module")
+def model_paths(recognizer_model, swapper_model):
+    return {"detector": str(shared_model("scrfd_500m_bnkps.onnx")),
+            "recognizer": str(recognizer_model), "swapper": str(swapper_model)}
+
+
+def _engine(model_paths, options=None, **kwargs):
+    return create_engine("neural", options or SwapOptions(smoothing=0.0), model_paths=model_paths, **kwargs)
+
+
+def _outside_boxes_unchanged(before, after, boxes):
+    keep = np.ones(before.shape[:2], bool)
+    for x0, y0, x1, y1 in boxes:
+        keep[y0:y1, x0:x1] = False
+    return np.array_equal(before[keep], after[keep])
+
+
+def _changed(before, after, box) -> float:
+    x0, y0, x1, y1 = box
+    return float(np.abs(before[y0:y1, x0:x1].astype(int) - after[y0:y1, x0:x1].astype(int)).mean())
+
+
+def _face_box(engine, image, index):
+    face = engine.detect(image)[index]
+    return face.int_box(image.shape[1], image.shape[0])
+
+
+def test_registered_as_neural():
+    assert ENGINES["neural"][:2] == (".neural", "NeuralEngine")
+
+
+def test_swaps_every_frame_inside_the_face_box_only(model_paths):
+    engine = _engine(model_paths)
+    info = engine.set_source_file(str(media("fr_obama.jpg")))
+    assert info.faces_found == 1 and info.box[2] > info.box[0]
+    frames = read_frames(media("lp_d12.mp4"), limit=12)
+    for index, frame in enumerate(frames):
+        out = engine.process(frame, index / 25)
+        report = engine.last_report
+        assert out.shape == frame.shape and out.dtype == np.uint8
+        assert len(report.boxes) == 1
+        assert _outside_boxes_unchanged(frame, out, report.boxes)
+        assert _changed(frame, out, report.boxes[0]) > 3.0
+        for stage in ("detect", "align", "swap", "paste_warp", "blend", "total"):
+            assert stage in report.stage_ms
+
+
+def test_bgra_frames_keep_alpha_and_shape(model_paths):
+    engine = _engine(model_paths)
+    engine.set_source_file(str(media("fr_obama.jpg")))
+    frame = read_frames(media("lp_d18.mp4"), limit=1)[0]
+    bgra = np.dstack([frame, np.full(frame.shape[:2], 77, np.uint8)])
+    out = engine.process(bgra, 0.0)
+    assert out.shape == bgra.shape
+    assert np.all(out[:, :, 3] == 77)
+    np.testing.assert_array_equal(out[:, :, :3], engine.process(frame, 10.0))
+
+
+def test_options_mouth_mask_opacity_and_disable(model_paths):
+    frame = read_frames(media("lp_d18.mp4"), limit=1)[0]
+    results = {}
+    for name, options in {"full": SwapOptions(smoothing=0.0, mouth_mask=False),
+                          "mouth": SwapOptions(smoothing=0.0, mouth_mask=True),
+                          "clear": SwapOptions(smoothing=0.0, opacity=0.0),
+                          "off": SwapOptions(enabled=False)}.items():
+        engine = _engine(model_paths, options)
+        engine.set_source_file(str(media("fr_obama.jpg")))
+        results[name] = engine.process(frame, 0.0)
+    face = engine.detect(frame)[0]
+    mouth = face.keypoints[3:5].mean(axis=0).astype(int)
+    x, y = mouth
+    patch = (slice(y - 3, y + 4), slice(x - 3, x + 4))
+    assert np.abs(results["full"][patch].astype(int) - frame[patch]).mean() > 3.0
+    assert np.abs(results["mouth"][patch].astype(int) - frame[patch]).mean() < 1.0  # the target's own mouth
+    np.testing.assert_array_equal(results["clear"], frame)
+    np.testing.assert_array_equal(results["off"], frame)
+
+
+def test_no_source_or_no_face_leaves_the_frame_alone(model_paths):
+    engine = _engine(model_paths)
+    frame = read_frames(media("lp_d19.mp4"), limit=1)[0]
+    np.testing.assert_array_equal(engine.process(frame, 0.0), frame)  # no source yet
+    engine.set_source_file(str(media("fr_obama.jpg")))
+    blank = np.full((360, 640, 3), 90, np.uint8)
+    np.testing.assert_array_equal(engine.process(blank, 0.0), blank)
+    assert engine.last_report.boxes == []
+
+
+def test_source_photo_errors(model_paths, tmp_path):
+    engine = _engine(model_paths)
+    with pytest.raises(FaceSwapError, match="No face"):
+        engine.set_source(np.full((400, 400, 3), 128, np.uint8))
+    with pytest.raises(FaceSwapError, match="face index from 0 to 1"):
+        engine.set_source_file(str(media("fr_two_people.jpg")), face_index=2)
+    with pytest.raises(FaceSwapError, match="face index must be 0 or more"):
+        engine.set_source_file(str(media("fr_two_people.jpg")), face_index=-1)
+    with pytest.raises(FaceSwapError, match="does not exist"):
+        engine.set_source_file(str(tmp_path / "missing.jpg"))
+    assert not engine.has_source
+
+
+def test_detection_is_reused_while_faces_barely_move(model_paths):
+    engine = _engine(model_paths, redetect_after=0.5)
+    engine.set_source_file(str(media("fr_obama.jpg")))
+    calls = []
+    original = engine.detector.detect_arrays
+
+    def counting(*args, **kwargs):  # instrumentation: the real detector still runs
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    engine.detector.detect_arrays = counting
+    frame = read_frames(media("lp_d12.mp4"), limit=1)[0]
+    for index in range(5):
+        engine.process(frame, index * 0.04)
+    assert len(calls) == 1  # same picture: detected once
+    engine.process(frame, 1.0)
+    assert len(calls) == 2  # too old: detected again
+    moved = np.roll(frame, 40, axis=1)
+    engine.process(moved, 1.04)
+    assert len(calls) == 3  # the face moved: detected again
+    engine.reset()
+    engine.process(moved, 1.08)
+    assert len(calls) == 4
+
+
+def test_face_mapping_reference_swaps_only_that_person(model_paths):
+    photo = load_photo(media("fr_two_people.jpg"))
+    everyone = _engine(model_paths)
+    everyone.set_source_file(str(media("fr_obama.jpg")))
+    out_all = everyone.process(photo, 0.0)
+    assert len(everyone.last_report.boxes) == 2
+
+    only = _engine(model_paths, max_distance=SAME_PERSON)
+    only.set_source_file(str(media("fr_obama.jpg")))
+    only.set_reference(photo, face_index=1)
+    out = only.process(photo, 0.0)
+    assert len(only.last_report.boxes) == 1
+    box0, box1 = _face_box(only, photo, 0), _face_box(only, photo, 1)
+    assert _changed(photo, out, box0) < 0.5 < 3.0 < _changed(photo, out, box1)
+    assert _changed(photo, out_all, box0) > 3.0
+
+
+def test_face_mapping_pairs_give_each_person_their_source(model_paths):
+    photo = load_photo(media("fr_two_people.jpg"))
+    sources = [load_photo(media("fr_obama.jpg")), load_photo(media("dlib_2008_002506.jpg"))]
+    singles = []
+    for source in sources:
+        engine = _engine(model_paths)
+        engine.set_source(source)
+        singles.append(engine.process(photo, 0.0))
+    mapped = _engine(model_paths, max_distance=SAME_PERSON)
+    assert not mapped.has_source
+    mapped.add_pair(sources[0], photo, target_index=1)  # person 1 becomes Obama
+    mapped.add_pair(sources[1], photo, target_index=0)  # person 0 becomes the dlib photo's face
+    assert mapped.has_source
+    out = mapped.process(photo, 0.0)
+    assert len(mapped.last_report.boxes) == 2
+    box0, box1 = _face_box(mapped, photo, 0), _face_box(mapped, photo, 1)
+    x0, y0, x1, y1 = box1
+    np.testing.assert_array_equal(out[y0:y1, x0:x1], singles[0][y0:y1, x0:x1])
+    x0, y0, x1, y1 = box0
+    np.testing.assert_array_equal(out[y0:y1, x0:x1], singles[1][y0:y1, x0:x1])
+    assert _changed(singles[0], singles[1], box0) > 1.0  # the two sources really differ there
+
+
+def test_missing_and_damaged_models_say_how_to_fix(tmp_path):
+    with pytest.raises(FaceSwapError, match=f"missing in .*faceswap models install det_10g w600k_r50 inswapper_128 --dir {tmp_path}"):
+        create_engine("neural", model_dir=str(tmp_path))
+    (tmp_path / "det_10g.onnx").write_bytes(b"x" * 100)
+    with pytest.raises(FaceSwapError, match="damaged .det_10g.onnx. or missing.*install --force det_10g w600k"):
+        create_engine("neural", model_dir=str(tmp_path))
+    with pytest.raises(FaceSwapError, match="inswapper_128_fp16"):
+        create_engine("neural", model_dir=str(tmp_path), precision="fp16")
+
+
+def test_unloadable_model_file_says_how_to_fix(model_paths, tmp_path):
+    bad = tmp_path / "garbage.onnx"
+    bad.write_bytes(b"not an onnx file" * 64)
+    with pytest.raises(FaceSwapError, match="faceswap models install --force"):
+        create_engine("neural", model_paths={**model_paths, "recognizer": str(bad)})
+    with pytest.raises(FaceSwapError, match="could not be read|could not be loaded"):
+        create_engine("neural", model_paths={**model_paths, "swapper": str(bad)})
+
+
+def test_wrong_model_in_a_role_is_refused(model_paths):
+    with pytest.raises(FaceSwapError, match="SCRFD"):
+        create_engine("neural", model_paths={**model_paths, "detector": model_paths["recognizer"]})
+    with pytest.raises(FaceSwapError, match="inswapper"):
+        create_engine("neural", model_paths={**model_paths, "swapper": model_paths["recognizer"]})
+
+
+def test_bad_arguments(model_paths):
+    with pytest.raises(FaceSwapError, match="Unknown face mapping"):
+        _engine(model_paths, mapping="some")
+    with pytest.raises(FaceSwapError, match="multiple of 32"):
+        _engine(model_paths, det_size=300)
+    with pytest.raises(FaceSwapError, match="Unknown execution provider"):
+        _engine(model_paths, provider="quantum")
+    with pytest.raises(FaceSwapError, match="precision"):
+        create_engine("neural", precision="int3")
+    engine = _engine(model_paths)
+    with pytest.raises(FaceSwapError, match="8-bit BGR"):
+        engine.process(np.zeros((10, 10), np.uint8))
+
+
+def test_identities_are_matched_once_per_detection(model_paths):
+    photo = load_photo(media("fr_two_people.jpg"))
+    engine = _engine(model_paths, max_distance=SAME_PERSON)
+    engine.set_source_file(str(media("fr_obama.jpg")))
+    engine.set_reference(photo, face_index=0)
+    runs = engine.recognizer.session.runs
+    first = engine.process(photo, 0.0)
+    assert engine.recognizer.session.runs == runs + 1  # one batch for both faces
+    np.testing.assert_array_equal(engine.process(photo, 0.04), first)  # detection reused: no new embedding
+    assert engine.recognizer.session.runs == runs + 1
+    engine.set_reference(photo, face_index=1)  # a new reference: matched again
+    second = engine.process(photo, 0.08)
+    assert not np.array_equal(first, second)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: system packages for the OBS tests (when root),
+# the project's venv with its test extras, then pytest. Safe to run again: each step is
+# skipped when already done. Extra arguments go to pytest (e.g. -k, -x, a test path).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OBS_PACKAGES="obs-studio xvfb xauth libgl1-mesa-dri libegl-mesa0"
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    missing=""
+    for package in $OBS_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
+    done
+    if [ -n "$missing" ]; then
+        echo "== installing for the OBS tests:$missing"
+        apt-get update -q
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+    fi
+else
+    echo "== not root or no apt-get: OBS tests will skip unless obs-studio and Xvfb are installed"
+fi
+
+# Python 3.11 matches Debian's OBS (its obspython module is built for 3.11).
+PYTHON=${PYTHON:-}
+if [ -z "$PYTHON" ]; then
+    for candidate in python3.11 python3.12 python3.10 python3; do
+        if command -v "$candidate" >/dev/null; then PYTHON=$candidate; break; fi
+    done
+fi
+if [ ! -x .venv/bin/python ]; then
+    echo "== creating .venv with $PYTHON"
+    "$PYTHON" -m venv .venv
+fi
+echo "== installing the project and its test extras"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test,neural]'
+# insightface is only the reference the neural tests compare against: without its
+# dependencies, which would bring a second OpenCV and the CPU onnxruntime package.
+.venv/bin/python -m pip install -q --no-deps 'insightface==2.1'
+
+echo "== running tests"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,197 @@
+"""The landmark engine's behaviour on real photos and frames: sources, options, odd frames."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap_core.engines import create_engine
+from faceswap_core.errors import FaceSwapError
+from faceswap_core.options import SwapOptions
+from faceswap_core.vision.face_mesh import FaceMeshDetector, MeshTopology
+from judge import media, read_frames
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return read_frames(media("lp_d19.mp4"), 40)
+
+
+@pytest.fixture(scope="module")
+def source_path():
+    return str(media("fr_obama.jpg"))
+
+
+def _engine(source_path, **options):
+    engine = create_engine("landmark", SwapOptions(**options))
+    engine.set_source_file(source_path)
+    return engine
+
+
+def _run(engine, frames):
+    output = None
+    for index, frame in enumerate(frames):
+        output = engine.process(frame, index / 30.0)
+    return output
+
+
+def test_photo_without_face_says_what_to_do():
+    engine = create_engine("landmark")
+    blank = np.full((400, 400, 3), 127, dtype=np.uint8)
+    with pytest.raises(FaceSwapError, match="No face was found"):
+        engine.set_source(blank)
+    assert not engine.has_source
+
+
+def test_several_faces_largest_first_and_index_picks_another():
+    engine = create_engine("landmark")
+    first = engine.set_source_file(str(media("fr_two_people.jpg")), 0)
+    second = engine.set_source_file(str(media("fr_two_people.jpg")), 1)
+    assert first.faces_found == second.faces_found == 2
+    area = lambda box: (box[2] - box[0]) * (box[3] - box[1])  # noqa: E731
+    assert area(first.box) >= area(second.box)
+    assert abs(first.box[0] - second.box[0]) > 100      # a different person
+    with pytest.raises(FaceSwapError, match="from 0 to 1"):
+        engine.set_source_file(str(media("fr_two_people.jpg")), 2)
+
+
+def test_group_photo_faces_found_by_tiling():
+    engine = create_engine("landmark")
+    assert engine.set_source_file(str(media("dlib_2008_002506.jpg"))).faces_found == 3
+
+
+def test_same_photo_is_prepared_once(source_path, monkeypatch):
+    engine = create_engine("landmark")
+    engine.set_source_file(source_path)
+    calls = []
+    monkeypatch.setattr(engine, "_prepare_source", lambda *a: calls.append(a))
+    engine.set_source_file(source_path)
+    assert calls == []
+
+
+def test_frame_without_face_passes_through_unchanged(source_path):
+    engine = _engine(source_path)
+    scene = cv2.resize(cv2.imread(str(media("fr_obama.jpg")))[:200, :200], (640, 360))  # no whole face
+    scene[:] = cv2.GaussianBlur(scene, (0, 0), 8)
+    output = engine.process(scene)
+    assert engine.last_report.boxes == []
+    assert np.array_equal(output, scene)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2, 3, 4), (7, 5, 3), (479, 641, 3), (33, 1001, 4)])
+def test_odd_frame_sizes(source_path, shape):
+    engine = _engine(source_path)
+    frame = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+    output = engine.process(frame)
+    assert output.shape == frame.shape and output.dtype == np.uint8
+    assert np.array_equal(output, frame)
+
+
+def test_4k_frame_and_odd_width_with_face(source_path, frames):
+    engine = _engine(source_path)
+    for width, height in ((3840, 2160), (1279, 719)):
+        canvas = np.zeros((height, width, 3), dtype=np.uint8)
+        face = cv2.resize(frames[0], (height * 2 // 3, height * 2 // 3))
+        y, x = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
+        canvas[y:y + face.shape[0], x:x + face.shape[1]] = face
+        engine.reset()
+        output = engine.process(canvas)
+        assert output.shape == canvas.shape
+        assert len(engine.last_report.boxes) == 1
+        x0, y0, x1, y1 = engine.last_report.boxes[0]
+        assert x <= x0 < x1 <= x + face.shape[1] and y <= y0 < y1 <= y + face.shape[0] + 1
+
+
+def test_bgra_frames_keep_their_alpha(source_path, frames):
+    engine = _engine(source_path)
+    bgra = cv2.cvtColor(frames[0], cv2.COLOR_BGR2BGRA)
+    bgra[:, :, 3] = np.arange(bgra.shape[1], dtype=np.uint8)[None, :]
+    output = engine.process(bgra)
+    assert output.shape == bgra.shape
+    assert np.array_equal(output[:, :, 3], bgra[:, :, 3])
+    assert not np.array_equal(output[:, :, :3], bgra[:, :, :3])
+
+
+def _mouth_box(frame):
+    detector = FaceMeshDetector(1, static=True)
+    points = detector.detect(frame)[0].points
+    detector.close()
+    lips = points[MeshTopology.from_mediapipe().inner_lips]
+    x0, y0 = lips.min(axis=0).astype(int)
+    x1, y1 = lips.max(axis=0).astype(int)
+    return slice(y0, y1 + 1), slice(x0, x1 + 1)
+
+
+def test_mouth_mask_shows_the_targets_mouth(source_path, frames):
+    rows, cols = _mouth_box(frames[-1])
+    masked = _run(_engine(source_path, mouth_mask=True), frames)
+    swapped = _run(_engine(source_path, mouth_mask=False), frames)
+    target = frames[-1][rows, cols].astype(int)
+    masked_diff = np.abs(masked[rows, cols].astype(int) - target).mean()
+    swapped_diff = np.abs(swapped[rows, cols].astype(int) - target).mean()
+    assert masked_diff < 3.0 < swapped_diff
+
+
+def test_mouth_mask_size_grows_the_kept_region(source_path, frames):
+    small = _run(_engine(source_path, mouth_mask_size=0.7), frames)
+    large = _run(_engine(source_path, mouth_mask_size=2.0), frames)
+    target = frames[-1].astype(int)
+    kept = lambda out: int((np.abs(out.astype(int) - target).max(axis=2) <= 1).sum())  # noqa: E731
+    assert kept(large) > kept(small) + 500
+
+
+def test_keep_eyes_option(source_path, frames):
+    detector = FaceMeshDetector(1, static=True)
+    points = detector.detect(frames[-1])[0].points
+    detector.close()
+    eye = points[MeshTopology.from_mediapipe().left_eye]
+    (x0, y0), (x1, y1) = eye.min(axis=0).astype(int), eye.max(axis=0).astype(int)
+    region = (slice(y0 + 2, y1 - 1), slice(x0 + 3, x1 - 2))
+    target = frames[-1][region].astype(int)
+    kept = _run(_engine(source_path, keep_eyes=True), frames)[region].astype(int)
+    swapped = _run(_engine(source_path, keep_eyes=False), frames)[region].astype(int)
+    assert np.abs(kept - target).mean() < 4.0 < np.abs(swapped - target).mean()
+
+
+def test_opacity_scales_the_change(source_path, frames):
+    target = frames[-1].astype(np.float64)
+    full = _run(_engine(source_path, opacity=1.0), frames).astype(np.float64) - target
+    half = _run(_engine(source_path, opacity=0.5), frames).astype(np.float64) - target
+    none = _run(_engine(source_path, opacity=0.0), frames)
+    assert np.array_equal(none, frames[-1])
+    changed = np.abs(full) > 20
+    ratio = np.abs(half[changed]).sum() / np.abs(full[changed]).sum()
+    assert 0.4 < ratio < 0.6
+
+
+def test_several_faces_capped_by_max_faces(source_path, frames):
+    height, width = 720, 1280
+    canvas = np.zeros((height, width, 3), dtype=np.uint8)
+    face = cv2.resize(frames[0], (330, 330))
+    for y, x in ((10, 150), (10, 800), (370, 150), (370, 800)):
+        canvas[y:y + 330, x:x + 330] = face
+    four = _engine(source_path)
+    four.process(canvas)
+    assert len(four.last_report.boxes) == 4
+    two = _engine(source_path, max_faces=2)
+    two.process(canvas)
+    assert len(two.last_report.boxes) == 2
+
+
+def test_disabled_engine_returns_the_frame(source_path, frames):
+    engine = _engine(source_path, enabled=False)
+    assert np.array_equal(engine.process(frames[0]), frames[0])
+
+
+def test_wrong_frame_type_is_a_clear_error(source_path):
+    engine = _engine(source_path)
+    with pytest.raises(FaceSwapError, match="8-bit"):
+        engine.process(np.zeros((10, 10), dtype=np.uint8))
+    with pytest.raises(FaceSwapError, match="8-bit"):
+        engine.process(np.zeros((10, 10, 3), dtype=np.float32))
+
+
+def test_unknown_engine_lists_known_ones():
+    with pytest.raises(FaceSwapError, match="landmark"):
+        create_engine("nope")
