@@ -134,3 +134,34 @@ def test_bench_reports_every_stage_and_size(tmp_path):
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert cells[1] == "1/1"                       # the face was found
         assert all(float(value) > 0 for value in cells[2:])
+
+
+@pytest.fixture(scope="module")
+def xvfb_display():
+    from obs import helpers
+
+    if not os.path.exists("/usr/bin/Xvfb"):
+        pytest.skip("Xvfb is absent: apt-get install xvfb")
+    process, name = helpers.start_xvfb()
+    yield name
+    process.terminate()
+    process.wait(10)
+
+
+def test_screen_capture_and_preview_on_a_virtual_display(tmp_path, xvfb_display):
+    env = {**os.environ, "DISPLAY": xvfb_display}
+    output = tmp_path / "screen.mp4"
+    result = subprocess.run([*FACESWAP, "swap", "--source", str(media("fr_obama.jpg")), "--input", "screen:1",
+                             "--output", str(output), "--preview", "--max-frames", "3"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    capture = cv2.VideoCapture(str(output))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (1920, 1200)
+
+
+def test_preview_without_a_display_says_so(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run([*FACESWAP, "swap", "--source", str(media("fr_obama.jpg")), "--input",
+                             str(media("fr_obama.jpg")), "--preview"], capture_output=True, text=True, env=env)
+    assert "needs a desktop session" in _one_line_error(result)

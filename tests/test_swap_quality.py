@@ -1,7 +1,9 @@
 """The landmark engine on every frame of real talking-head clips, judged by dlib.
 
 For each clip (lp_d3, lp_d10, lp_d19 with glasses) and fr_obama.jpg as the source:
-- the judge finds the output face where the input face was (box IoU > 0.5) and its 68
+- the judge finds the output face where the input face was (box centres closer than half
+  the inter-ocular distance: dlib's HOG boxes snap to a scale pyramid, so the same face
+  can come back in a box 1.44x larger, and IoU would only measure that) and its 68
   landmarks agree with the input's: mean error over the clip under 5% of the inter-ocular
   distance, no frame over 10% (a different face legitimately moves dlib's jaw and brow
   points a little: the worst frames are where the chin leaves the picture);
@@ -29,7 +31,7 @@ CLIPS = ["lp_d3.mp4", "lp_d10.mp4", "lp_d19.mp4"]
 class ClipResult:
     frames: int
     undetected: list[int]
-    box_iou: list[float]
+    centre_offset: list[float]      # in inter-ocular distances
     landmark_error: list[float]
     closer_to_source: list[bool]
     outside_unchanged: list[bool]
@@ -37,12 +39,8 @@ class ClipResult:
     motion_out: float
 
 
-def _iou(a, b) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union
+def _centre(box) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0])
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +76,7 @@ def results(judge):
                 result.undetected.append(index)
                 previous = None
                 continue
-            result.box_iou.append(_iou(before.box, after.box))
+            result.centre_offset.append(float(np.linalg.norm(_centre(before.box) - _centre(after.box))) / before.inter_ocular)
             error = np.linalg.norm(before.landmarks - after.landmarks, axis=1).mean() / before.inter_ocular
             result.landmark_error.append(float(error))
             result.closer_to_source.append(
@@ -102,7 +100,7 @@ def test_output_face_found_where_input_face_was(results, clip):
     result = results(clip)
     assert result.frames > 100
     assert result.undetected == [], f"no face judged in frames {result.undetected[:10]}"
-    assert min(result.box_iou) > 0.5
+    assert max(result.centre_offset) < 0.5
     assert np.mean(result.landmark_error) < 0.05
     assert max(result.landmark_error) < 0.10
 

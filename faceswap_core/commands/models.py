@@ -59,14 +59,16 @@ def _list(model_dir) -> int:
 
 
 def _verify(models, model_dir, given_dir) -> int:
-    bad = []
+    bad, damaged = [], False
     for status in installer.verify(models, model_dir):
         print(f"{status.model.filename:<26} {status.state}")
         if not status.good:
             bad.append(status.model.name)
+            damaged = damaged or status.state != "missing"
     if bad:
         where = f" --dir {given_dir}" if given_dir else ""
-        print(f"faceswap: {len(bad)} model(s) missing or damaged; run: faceswap models install --force "
+        force = " --force" if damaged else ""
+        print(f"faceswap: {len(bad)} model(s) missing or damaged; run: faceswap models install{force} "
               f"{' '.join(bad)}{where}", file=sys.stderr)
         return 1
     return 0

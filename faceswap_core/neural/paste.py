@@ -20,7 +20,7 @@ from ..vision.blend import blend_into
 from ..vision.grid import BoxGrid
 
 ERODE_FRACTION = 0.10     # insightface: erode by max(size // 10, 10) pixels
-FEATHER_FRACTION = 0.05   # insightface: blur kernel 2 * max(size // 20, 5) + 1, i.e. ~size/20 wide each side
+FEATHER_FRACTION = 0.05   # insightface: blur kernel 2 * max(size // 20, 5) + 1
 COLOUR_SIGMA = 0.10       # of the grid's cells, as the landmark engine
 HOLE_FEATHER = 0.02
 EYE_HOLE_SCALE = 1.5
@@ -68,7 +68,8 @@ def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matri
     started = time.perf_counter()
     size = swapped.shape[0]
     corners = crop_corners(matrix, size)
-    grid = BoxGrid.around(corners, frame.shape, margin=0.0)
+    # a margin of zeros around the crop, so the erosion and blur below work from its edges
+    grid = BoxGrid.around(corners, frame.shape, margin=0.04)
     if grid is None:
         return None
     inverse = cv2.invertAffineTransform(matrix)
@@ -81,9 +82,16 @@ def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matri
     cells = float(max(grid.cols, grid.rows))
     cell_px = grid.width / grid.cols
     face_px = math.sqrt(abs(cv2.contourArea(corners)))  # insightface's mask_size
-    quad = masks.fill_polygon(grid, corners)
-    inset = max(ERODE_FRACTION * face_px, 10.0) / cell_px
-    alpha = masks.feather(quad, inset, max(FEATHER_FRACTION * face_px, 5.0) / cell_px)
+    # insightface: a k x k erosion, k = max(size // 10, 10), shrinks the square by k / 2 per
+    # side; then a Gaussian of kernel 2 * max(size // 20, 5) + 1, whose sigma OpenCV derives as
+    # below. The crop is a square, so the erosion is exact as the square scaled about its
+    # centre, drawn antialiased: no staircase from eroding on the coarse grid.
+    inset_px = max(ERODE_FRACTION * face_px, 10.0) / 2.0
+    centre = corners.mean(axis=0)
+    inner_corners = centre + (corners - centre) * max(0.0, 1.0 - 2.0 * inset_px / max(face_px, 1.0))
+    inner = masks.fill_polygon(grid, inner_corners)
+    sigma = 0.3 * (max(FEATHER_FRACTION * face_px, 5.0) - 1.0) + 0.8
+    alpha = masks.feather(inner, 0.0, sigma / cell_px)
     holes = []
     if options.mouth_mask:
         holes.append(masks.fill_polygon(grid, mouth_polygon(keypoints), options.mouth_mask_size))
@@ -92,7 +100,6 @@ def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matri
     alpha = masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)
     face = warped.astype(np.float32)
     if options.colour_correction:
-        inner = masks.feather(quad, inset, 0.0)
         face += colour.low_frequency_shift(warped, target, inner, grid, COLOUR_SIGMA * cells)
     masked_at = time.perf_counter()
     blend_into(output, grid, target, face, grid.upsample(alpha) * np.float32(options.opacity))

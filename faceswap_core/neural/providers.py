@@ -185,6 +185,9 @@ class ModelSession:
         if threads:
             options.intra_op_num_threads = int(threads)
         options.log_severity_level = 3
+        # Idle ORT threads otherwise spin for a while after each run, taking the cores from
+        # the pre/post-processing in between and from OBS itself (its encoder, its UI).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 path, sess_options=options, providers=list(choice.providers), provider_options=list(choice.options)

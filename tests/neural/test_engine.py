@@ -236,3 +236,25 @@ def test_identities_are_matched_once_per_detection(model_paths):
     engine.set_reference(photo, face_index=1)  # a new reference: matched again
     second = engine.process(photo, 0.08)
     assert not np.array_equal(first, second)
+
+
+def test_max_faces_and_faces_cut_by_the_frame_edge(model_paths):
+    photo = load_photo(media("fr_two_people.jpg"))
+    engine = _engine(model_paths, SwapOptions(smoothing=0.0, max_faces=1))
+    engine.set_source_file(str(media("fr_obama.jpg")))
+    out = engine.process(photo, 0.0)
+    assert len(engine.last_report.boxes) == 1
+    (x0, y0, x1, y1), faces = engine.last_report.boxes[0], engine.detect(photo)
+    centres = [((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2) for f in faces]
+    assert x0 < centres[0][0] < x1 and y0 < centres[0][1] < y1  # the largest face ...
+    assert not (x0 < centres[1][0] < x1 and y0 < centres[1][1] < y1)  # ... only
+    assert _outside_boxes_unchanged(photo, out, engine.last_report.boxes)
+    # a face half out of the frame: swapped inside what is visible, nothing else touched
+    frame = read_frames(media("lp_d18.mp4"), limit=1)[0]
+    face = engine.detect(frame)[0]
+    cut = np.ascontiguousarray(frame[:, int((face.box[0] + face.box[2]) / 2) - 30:])
+    engine.reset()
+    out = engine.process(cut, 5.0)
+    assert out.shape == cut.shape
+    assert len(engine.last_report.boxes) == 1 and engine.last_report.boxes[0][0] == 0
+    assert _outside_boxes_unchanged(cut, out, engine.last_report.boxes)

@@ -170,6 +170,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=90.0)
     parser.add_argument("--reload", action="store_true", help="unload and reload the script mid-run")
     parser.add_argument("--second-image", default="", help="switch the source to this PNG (a size change)")
+    parser.add_argument("--stress-seconds", type=float, default=0.0,
+                        help="change settings and build properties from another thread while rendering")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     width, height = (int(v) for v in args.size.split("x")) if args.size else image_size(args.image)
@@ -199,6 +201,8 @@ def main(argv=None) -> int:
         summary["swapped"] = swapped
         summary["status"] = instance.status_text()
         summary["worker_pid"] = instance.supervisor.worker_pid()
+        if args.stress_seconds:
+            summary.update(stress_ui_callbacks(host, swap, instance, args.stress_seconds))
         if args.reload:
             summary.update(reload_script(host, obs_faceswap, instance, width, height, args))
         if args.second_image:
@@ -218,6 +222,45 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, "summary.json"), "w") as handle:
         json.dump(summary, handle, indent=1)
     return 0
+
+
+def stress_ui_callbacks(host: Host, swap, instance, seconds: float) -> dict:
+    """A UI-like thread hammers update and get_properties while the graphics thread renders.
+
+    Our callbacks call libobs only through GIL-releasing handles, so neither side can wait
+    on the other; a deadlock would hang this host (the test's timeout catches it).
+    """
+    import threading
+
+    o = host.obs
+    o.obs_source_properties.restype = c_void_p
+    o.obs_source_properties.argtypes = [c_void_p]
+    o.obs_properties_destroy.argtypes = [c_void_p]
+    counts = {"updates": 0, "properties": 0}
+    stop = threading.Event()
+
+    def hammer():
+        opacity = 0
+        while not stop.is_set():
+            opacity = (opacity + 7) % 100
+            data = host.data({"opacity_percent_unused": opacity})
+            o.obs_data_set_double.argtypes = [c_void_p, c_char_p, ctypes.c_double]
+            o.obs_data_set_double(data, b"opacity", 0.9 + opacity / 1000)
+            o.obs_source_update(swap, data)
+            o.obs_data_release(data)
+            counts["updates"] += 1
+            props = o.obs_source_properties(swap)
+            o.obs_properties_destroy(props)
+            counts["properties"] += 1
+
+    thread = threading.Thread(target=hammer)
+    drawn = instance.renderer.results_drawn
+    thread.start()
+    time.sleep(seconds)
+    stop.set()
+    thread.join(10)
+    return {"stress_hung": thread.is_alive(), "stress_updates": counts["updates"],
+            "stress_properties": counts["properties"], "stress_results_drawn": instance.renderer.results_drawn - drawn}
 
 
 def reload_script(host: Host, script, instance, width, height, args) -> dict:

@@ -30,7 +30,7 @@ def run_host(display, out, *arguments, timeout=150):
 def host_run(display, target_png, tmp_path_factory):
     out = tmp_path_factory.mktemp("host")
     summary = run_host(display, out, "--image", str(target_png), "--photo", str(media("fr_obama.jpg")),
-                       "--python", helpers.worker_python(), "--frames", "2")
+                       "--python", helpers.worker_python(), "--frames", "2", "--stress-seconds", "2")
     return summary, out
 
 
@@ -61,6 +61,14 @@ def test_rest_of_frame_equals_input(host_run, target_png, judge):
     assert (frame[:, :, 3] == 255).all()
 
 
+def test_ui_callbacks_and_render_never_deadlock(host_run):
+    """update + get_properties hammered from another thread for 2 s while frames render."""
+    summary, _ = host_run
+    assert not summary["stress_hung"]
+    assert summary["stress_updates"] > 10 and summary["stress_properties"] > 10, summary
+    assert summary["stress_results_drawn"] > 0, "rendering stalled while the UI thread was busy"
+
+
 def test_nothing_left_behind(host_run):
     summary, _ = host_run
     assert summary["instances_left"] == 0
@@ -85,3 +93,19 @@ def test_survives_script_reload_and_resolution_change(display, target_png, tmp_p
     before, after = helpers.judge_swap(judge, source_face, cv2.imread(str(smaller)), frame)
     assert after < before
     assert summary["instances_left"] == 0
+
+
+def test_frames_bigger_than_1080p_grow_the_channel(display, target_png, tmp_path, judge, source_face):
+    """A 2048x1152 source does not fit the default 1080p slots: the filter grows the channel."""
+    frame = cv2.imread(str(target_png))
+    big = np.zeros((1152, 2048, 3), np.uint8)
+    big[:] = frame[0, 0]
+    big[320:832, 768:1280] = frame
+    image = tmp_path / "big.png"
+    cv2.imwrite(str(image), big)
+    summary = run_host(display, tmp_path / "out", "--image", str(image), "--photo", str(media("fr_obama.jpg")),
+                       "--python", helpers.worker_python(), "--frames", "1")
+    assert summary["swapped"], summary
+    output = helpers.read_bgra(tmp_path / "out" / "frame0.bgra", 2048, 1152)[:, :, :3]
+    before, after = helpers.judge_swap(judge, source_face, big, output)
+    assert after < before

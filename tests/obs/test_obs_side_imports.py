@@ -53,3 +53,23 @@ def test_settings_keys_are_swap_options():
     shown = {s.key for s in SETTINGS} - {"source_photo", "face_index", "engine", "python"}
     assert shown <= option_names
     assert {"enabled", "mouth_mask", "mouth_mask_size", "opacity", "max_faces"} <= shown
+
+
+def test_only_the_render_path_uses_the_gil_holding_handle():
+    """libobs calls that can block must go through the GIL-releasing CDLL handle.
+
+    The PyDLL handle (`api.render` / `self.gs`) is for the graphics thread inside
+    video_render only; any other module using it could deadlock OBS.
+    """
+    folder = helpers.REPO / "faceswap_core" / "obs"
+    offenders = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name in ("render.py", "libobs.py"):
+            continue
+        text = path.read_text()
+        if "api.render" in text or ".gs." in text or "PyDLL" in text:
+            offenders.append(path.name)
+    assert offenders == []
+    render = (folder / "render.py").read_text()
+    destroy = render[render.index("    def destroy(self)"):]
+    assert "self.api.blocking" in destroy and "self.gs" not in destroy, "destroy runs outside video_render"

@@ -1,0 +1,84 @@
+"""The worker supervisor on its own (no OBS): start, crash, back-off, interpreter change, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from faceswap_core import channel as ch
+from faceswap_core.obs.supervisor import WorkerSupervisor
+
+import helpers
+
+
+def wait_until(condition, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_bad_interpreter_is_reported_then_a_good_one_starts(tmp_path):
+    supervisor = WorkerSupervisor({"python": str(tmp_path / "no-python"), "source_photo": ""})
+    try:
+        wait_until(lambda: "Cannot start the worker Python" in supervisor.last_error, what="the error")
+        assert not supervisor.worker_up
+        assert supervisor.next_start_at > 0          # backing off, not spinning
+        supervisor.publish_settings({"python": sys.executable, "source_photo": ""})
+        wait_until(lambda: supervisor.channel.state() == ch.STATE_NO_SOURCE, what="the worker to run")
+        assert supervisor.worker_up and supervisor.last_error == ""
+    finally:
+        supervisor.stop()
+
+
+def test_crash_is_seen_at_once_and_restarted_with_backoff():
+    supervisor = WorkerSupervisor({"python": sys.executable, "source_photo": ""})
+    path = supervisor.channel.path
+    try:
+        wait_until(lambda: supervisor.channel.state() == ch.STATE_NO_SOURCE, what="the worker to run")
+        first = supervisor.worker_pid()
+        killed_at = time.monotonic()
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: not supervisor.worker_up, timeout=1, what="the crash to be noticed")
+        assert time.monotonic() - killed_at < 0.2
+        wait_until(lambda: supervisor.worker_up and supervisor.worker_pid() not in (None, first), timeout=5,
+                   what="the restart")
+        assert supervisor.restarts == 1
+        assert "exit code" in supervisor.last_error or supervisor.last_error == ""
+    finally:
+        supervisor.stop()
+    assert not os.path.exists(path)
+    assert not helpers.processes_running(first)
+
+
+def test_stop_ends_the_worker_and_removes_the_file():
+    supervisor = WorkerSupervisor({"python": sys.executable, "source_photo": ""})
+    path = supervisor.channel.path
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    wait_until(lambda: supervisor.worker_pid() is not None, what="the worker to start")
+    pid = supervisor.worker_pid()
+    started = time.monotonic()
+    supervisor.stop()
+    assert time.monotonic() - started < 3
+    assert not helpers.processes_running(pid)
+    assert not os.path.exists(path)
+    supervisor.stop()   # idempotent
+
+
+def test_bigger_frames_get_a_bigger_channel():
+    supervisor = WorkerSupervisor({"python": sys.executable, "source_photo": ""})
+    try:
+        wait_until(lambda: supervisor.worker_up, what="the worker to start")
+        old_path, old_capacity = supervisor.channel.path, supervisor.channel.capacity
+        supervisor.need_frame_size(2560, 1440)
+        wait_until(lambda: supervisor.channel.path != old_path and supervisor.worker_up
+                   and supervisor.channel.state() == ch.STATE_NO_SOURCE, what="the new channel")
+        assert supervisor.channel.capacity >= 2560 * 1440 * 4 > old_capacity
+        assert not os.path.exists(old_path)
+        assert supervisor.channel.read_settings()[1]["source_photo"] == ""   # settings carried over
+    finally:
+        supervisor.stop()
