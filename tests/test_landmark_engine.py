@@ -195,3 +195,17 @@ def test_wrong_frame_type_is_a_clear_error(source_path):
 def test_unknown_engine_lists_known_ones():
     with pytest.raises(FaceSwapError, match="landmark"):
         create_engine("nope")
+
+
+def test_resolution_change_mid_stream(source_path, frames):
+    engine = _engine(source_path)
+    for index, frame in enumerate(frames[:10]):
+        engine.process(frame, index / 30.0)
+    bigger = cv2.copyMakeBorder(frames[10], 100, 100, 300, 300, cv2.BORDER_CONSTANT)
+    output = engine.process(bigger, 11 / 30.0)
+    assert output.shape == bigger.shape and len(engine.last_report.boxes) == 1
+    x0, y0, x1, y1 = engine.last_report.boxes[0]
+    assert x0 >= 300 and y0 >= 100 and x1 <= 300 + frames[10].shape[1]   # found at its new place, not smoothed from the old
+    smaller = cv2.resize(frames[11], (240, 240))
+    assert engine.process(smaller, 12 / 30.0).shape == smaller.shape
+    assert len(engine.last_report.boxes) == 1

@@ -61,6 +61,7 @@ class LandmarkEngine(Engine):
         self._mesh: FaceMeshDetector | None = None
         self._tracker = FaceTracker(self.options.smoothing)
         self._source: _PreparedSource | None = None
+        self._frame_size: tuple[int, int] | None = None
 
     # -- source ------------------------------------------------------------------
     def _prepare_source(self, image: np.ndarray, face_index: int) -> SourceInfo:
@@ -103,6 +104,9 @@ class LandmarkEngine(Engine):
 
     def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
         started = time.perf_counter()
+        if frame.shape[:2] != self._frame_size:   # a new resolution: tracked faces mean nothing
+            self.reset()
+            self._frame_size = frame.shape[:2]
         if self._mesh is None:
             self._mesh = FaceMeshDetector(max_faces=self.options.max_faces, static=False)
         faces = self._mesh.detect(frame)[: self.options.max_faces]
@@ -141,10 +145,10 @@ class LandmarkEngine(Engine):
                       for eye in (topology.left_eye, topology.right_eye)]
         alpha = masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)
         warped_at = time.perf_counter()
-        face = warped.astype(np.float32)
+        face = warped
         if options.colour_correction:
             inner = masks.feather(oval, MASK_INSET * cells, 0.0)
-            face += colour.low_frequency_shift(warped, target, inner, grid, COLOUR_SIGMA * cells)
+            face = colour.apply_shift(warped, colour.low_frequency_shift(warped, target, inner, grid, COLOUR_SIGMA * cells))
         coloured_at = time.perf_counter()
         blend_into(output, grid, target, face, grid.upsample(alpha) * np.float32(options.opacity))
         done = time.perf_counter()

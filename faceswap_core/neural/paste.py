@@ -98,9 +98,10 @@ def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matri
     if options.keep_eyes:
         holes += [masks.fill_polygon(grid, eye, EYE_HOLE_SCALE) for eye in eye_polygons(keypoints)]
     alpha = masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)
-    face = warped.astype(np.float32)
+    face = warped
     if options.colour_correction:
-        face += colour.low_frequency_shift(warped, target, inner, grid, COLOUR_SIGMA * cells)
+        shift = colour.low_frequency_shift(warped, target, inner, grid, COLOUR_SIGMA * cells)
+        face = colour.apply_shift(warped, shift)
     masked_at = time.perf_counter()
     blend_into(output, grid, target, face, grid.upsample(alpha) * np.float32(options.opacity))
     if stage_ms is not None:

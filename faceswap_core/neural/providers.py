@@ -128,9 +128,24 @@ def provider_options(provider: str, cache_dir: str | None = None) -> dict:
     if provider == "CUDAExecutionProvider":
         # EXHAUSTIVE (the default) searches convolution algorithms for seconds on the first frame.
         return {"cudnn_conv_algo_search": "HEURISTIC"}
-    if provider == "CoreMLExecutionProvider":
+    if provider == "CoreMLExecutionProvider" and _ort_version() >= (1, 20):
+        # Named options arrived in 1.20; older builds take none (and refuse unknown ones).
         return {"ModelFormat": "MLProgram", "MLComputeUnits": "ALL"}
     return {}
+
+
+def _ort_version() -> tuple[int, int]:
+    try:
+        major, minor = metadata.version("onnxruntime").split(".")[:2]
+    except (metadata.PackageNotFoundError, ValueError):
+        try:
+            major, minor = _import_ort().__version__.split(".")[:2]
+        except (FaceSwapError, ValueError):
+            return (0, 0)
+    try:
+        return int(major), int(minor)
+    except ValueError:
+        return (0, 0)
 
 
 def choose_providers(
@@ -150,6 +165,11 @@ def choose_providers(
             packages = installed_ort_packages()
             have = ", ".join(packages) if packages else "no onnxruntime package"
             offered = ", ".join(short_name(p) for p in available) or "none"
+            if len(packages) > 1:
+                raise FaceSwapError(
+                    f"Several ONNX Runtime packages are installed ({have}) and shadow each other, so {short} "
+                    f"is not available; pip uninstall all of them, then pip install {PACKAGE_FOR[short]} alone."
+                )
             raise FaceSwapError(
                 f"The {short} provider is not in the installed ONNX Runtime ({have}; it offers: {offered}); "
                 f"uninstall that and pip install {PACKAGE_FOR[short]}, or choose --provider auto."
@@ -184,6 +204,14 @@ class ModelSession:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = int(threads)
+        if choice.primary == "DmlExecutionProvider":
+            # DirectML cannot use memory patterns or parallel execution (ONNX Runtime's docs).
+            options.enable_mem_pattern = False
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        for provider_opts in choice.options:
+            cache = provider_opts.get("trt_engine_cache_path")
+            if cache:
+                os.makedirs(cache, exist_ok=True)
         options.log_severity_level = 3
         # Idle ORT threads otherwise spin for a while after each run, taking the cores from
         # the pre/post-processing in between and from OBS itself (its encoder, its UI).
@@ -225,7 +253,10 @@ class ModelSession:
         self._constants[name] = value
         if self._bound is not None:
             ort = _import_ort()
-            ort_value = ort.OrtValue.ortvalue_from_numpy(value, self.device, 0)
+            try:
+                ort_value = ort.OrtValue.ortvalue_from_numpy(value, self.device, 0)
+            except Exception:  # a build that cannot allocate on this device: keep it in RAM
+                ort_value = ort.OrtValue.ortvalue_from_numpy(value)
             self._bound.constants[name] = ort_value
             self._bound.binding.bind_ortvalue_input(name, ort_value)
 

@@ -56,7 +56,8 @@ class FrameRenderer:
         self.stage = [None, None]
         self.stage_time = [0, 0]
         self.staged = -1               # index of the surface staged by the previous call
-        self.result = None             # dynamic texture holding the worker's newest result
+        self.results = [None, None]    # dynamic textures: the newest result and the one before
+        self.result = None             # the one to draw (the newest)
         self.has_result = False
         self.uploaded_seq = 0
         self.binding: ChannelBinding | None = None
@@ -142,7 +143,11 @@ class FrameRenderer:
             self.uploaded_seq = out_seq
             out_width, out_height, out_stride = b.get("out_width"), b.get("out_height"), b.get("out_stride")
             if (out_width, out_height) == (width, height) and out_stride >= width * 4 and out_stride * height <= b.capacity:
-                gs.gs_texture_set_image(self.result, b.out_address, out_stride, False)
+                # upload into the texture not drawn last frame, so the upload never has to
+                # wait for the GPU to finish reading it
+                upload = self.results[0] if self.result is not self.results[0] else self.results[1]
+                gs.gs_texture_set_image(upload, b.out_address, out_stride, False)
+                self.result = upload
                 self.has_result = True
                 self.results_drawn += 1
                 latency = (ch.now_ns() - b.get("out_in_time_ns")) / 1e6
@@ -216,7 +221,8 @@ class FrameRenderer:
         if self.texrender is None:
             self.texrender = gs.gs_texrender_create(L.GS_BGRA, L.GS_ZS_NONE)
         self.stage = [gs.gs_stagesurface_create(width, height, L.GS_BGRA) for _ in range(2)]
-        self.result = gs.gs_texture_create(width, height, L.GS_BGRA, 1, None, L.GS_DYNAMIC)
+        self.results = [gs.gs_texture_create(width, height, L.GS_BGRA, 1, None, L.GS_DYNAMIC) for _ in range(2)]
+        self.result = None
         self.size = (width, height)
         self.staged = -1
         self.has_result = False
@@ -226,8 +232,10 @@ class FrameRenderer:
             if surface:
                 functions.gs_stagesurface_destroy(surface)
         self.stage = [None, None]
-        if self.result:
-            functions.gs_texture_destroy(self.result)
+        for texture in self.results:
+            if texture:
+                functions.gs_texture_destroy(texture)
+        self.results = [None, None]
         self.result = None
 
     def destroy(self) -> None:

@@ -33,3 +33,8 @@ def low_frequency_shift(warped: np.ndarray, target: np.ndarray, mask: np.ndarray
     source_low = _masked_blur(grid.downsample(warped).astype(np.float32), mask, sigma_cells)
     target_low = _masked_blur(grid.downsample(target).astype(np.float32), mask, sigma_cells)
     return grid.upsample(target_low - source_low)
+
+
+def apply_shift(warped: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """warped + shift as uint8, rounded and saturated, in one OpenCV pass."""
+    return cv2.add(warped, shift, dtype=cv2.CV_8U)

@@ -251,3 +251,20 @@ def test_models_command_list_verify_install(tmp_path, capsys):
 def test_models_command_is_in_the_cli():
     from faceswap_core import cli
     assert "models" in cli.COMMANDS
+
+
+def test_install_archive_members_from_a_folder(tmp_path):
+    det = os.urandom(4000)
+    blob = _zip({"det.onnx": det})
+    archive = catalog.Archive("pack.zip", "http://unused.invalid/pack.zip", len(blob), hashlib.sha256(blob).hexdigest())
+    offline = tmp_path / "usb"
+    offline.mkdir()
+    (offline / "pack.zip").write_bytes(blob)
+    installer.install([_model(None, det, "det", archive=archive)], tmp_path / "models", source_dir=offline,
+                      stream=io.StringIO())
+    assert (tmp_path / "models" / "det.onnx").read_bytes() == det
+    assert (offline / "pack.zip").exists()  # the user's own copy is left alone
+    (offline / "pack.zip").write_bytes(blob[:-1] + b"\0")
+    with pytest.raises(FaceSwapError, match="not the expected pack.zip"):
+        installer.install([_model(None, det, "det", archive=archive)], tmp_path / "other", source_dir=offline,
+                          stream=io.StringIO())

@@ -123,3 +123,11 @@ def test_engine_with_a_missing_provider_fails_with_the_package_hint(recognizer_m
     paths = {"detector": str(swapper_model), "recognizer": str(recognizer_model), "swapper": str(swapper_model)}
     with pytest.raises(FaceSwapError, match="onnxruntime-gpu"):
         create_engine("neural", model_paths=paths, provider="cuda")
+
+
+def test_two_onnxruntime_packages_are_named_as_the_problem(monkeypatch):
+    # Which distributions are installed is read from package metadata; two at once cannot be
+    # installed here without breaking the venv, so the metadata answer is replaced.
+    monkeypatch.setattr(providers, "installed_ort_packages", lambda: ["onnxruntime 1.32.0", "onnxruntime-gpu 1.32.0"])
+    with pytest.raises(FaceSwapError, match="Several ONNX Runtime packages.*uninstall all of them.*onnxruntime-gpu alone"):
+        choose_providers("cuda", ["CPUExecutionProvider"])

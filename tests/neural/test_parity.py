@@ -202,3 +202,41 @@ def test_nan_output_names_the_fp32_fix(standin_dir):
     crop = np.full((128, 128, 3), 128, np.uint8)
     with pytest.raises(FaceSwapError, match="fp32"):
         swapper.run(crop, swapper.latent(np.ones(512)))
+
+
+def test_paste_back_matches_insightface_but_only_touches_the_box(insightface_zoo, swapper_model):
+    """insightface warps the crop and an eroded, blurred white mask over the whole frame; the
+    project does the same geometry inside the crop's box only (soft mask on a coarse grid)."""
+    from insightface.app.common import Face
+
+    from faceswap_core.neural.paste import paste_face
+    from faceswap_core.options import SwapOptions
+    from judge import read_frames
+
+    ours = InSwapper(ModelSession(str(swapper_model)), read_emap(str(swapper_model)))
+    reference = insightface_zoo.inswapper.INSwapper(str(swapper_model), session=_ref_session(swapper_model))
+    detector = ScrfdDetector(ModelSession(str(shared_model("scrfd_500m_bnkps.onnx"))), 320)
+    plain = SwapOptions(mouth_mask=False, colour_correction=False)
+    embedding = np.sin(np.arange(512, dtype=np.float32))
+    embedding /= np.linalg.norm(embedding)
+    for clip in ("lp_d18.mp4", "lp_d12.mp4"):
+        frame = read_frames(media(clip), limit=1)[0]
+        face = detector.detect(frame)[0]
+        crop, matrix = ours.crop(frame, face.keypoints)
+        swapped = ours.run(crop, ours.latent(embedding))
+        mine = frame.copy()
+        x0, y0, x1, y1 = paste_face(mine, frame, swapped, matrix, face.keypoints, plain)
+        target, source = Face(bbox=face.box, kps=face.keypoints), Face(bbox=face.box, kps=face.keypoints)
+        source.embedding = embedding
+        theirs = reference.get(frame, target, source, paste_back=True)
+        outside = np.ones(frame.shape[:2], bool)
+        outside[y0:y1, x0:x1] = False
+        assert np.array_equal(mine[outside], frame[outside])
+        assert np.array_equal(theirs[outside], frame[outside])  # their mask is zero out there too
+        diff = np.abs(mine.astype(int) - theirs.astype(int))
+        swap_strength = np.abs(theirs.astype(int) - frame.astype(int))[y0:y1, x0:x1].mean()
+        assert swap_strength > 15  # the stand-in changes the face a lot, so mask errors would show
+        assert diff[y0:y1, x0:x1].mean() < 3.0
+        # the inner face (well inside the mask) is identical up to rounding
+        cx, cy = face.keypoints[2].astype(int)
+        assert diff[cy - 10:cy + 10, cx - 10:cx + 10].max() <= 1
