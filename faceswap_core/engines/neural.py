@@ -66,7 +66,7 @@ class NeuralEngine(Engine):
                  provider: str = "auto", precision: str = "auto", det_size: int = 640,
                  mapping: str = "all", max_distance: float = DEFAULT_MAX_DISTANCE,
                  reference_photo: str | None = None, pairs: list[tuple[str, str]] | None = None,
-                 model_paths: dict[str, str] | None = None, redetect_after: float = 0.25, threads: int = 0):
+                 model_paths: dict[str, str] | None = None, redetect_after: float = 0.1, threads: int = 0):
         super().__init__(options)
         paths = dict(model_paths) if model_paths else resolve_model_paths(model_dir, precision)
         cache_dir = str(model_dir or catalog.default_model_dir())

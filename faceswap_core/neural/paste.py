@@ -10,6 +10,7 @@ never touched and the cost does not grow with the frame.
 from __future__ import annotations
 
 import math
+import time
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ from ..vision import colour, masks
 from ..vision.blend import blend_into
 from ..vision.grid import BoxGrid
 
-ERODE_FRACTION = 0.10     # insightface: erode by max(size // 10, 10) pixels
+ERODE_FRACTION = 0.10     # insightface: a max(size // 10, 10) pixel square erosion
 FEATHER_FRACTION = 0.05   # insightface: blur kernel 2 * max(size // 20, 5) + 1
 COLOUR_SIGMA = 0.10       # of the grid's cells, as the landmark engine
 HOLE_FEATHER = 0.02
@@ -63,8 +64,6 @@ def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matri
                keypoints: np.ndarray, options: SwapOptions, stage_ms: dict[str, float] | None = None
                ) -> tuple[int, int, int, int] | None:
     """Blend the swapped crop into output (in place) inside the crop's box; returns the box."""
-    import time
-
     started = time.perf_counter()
     size = swapped.shape[0]
     corners = crop_corners(matrix, size)

@@ -30,7 +30,7 @@ def _thumb(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
 
 
 class DetectionCache:
-    def __init__(self, max_age: float = 0.25, max_change: float = 6.0):
+    def __init__(self, max_age: float = 0.1, max_change: float = 4.0):
         self.max_age = float(max_age)
         self.max_change = float(max_change)   # mean absolute grey-level change per thumbnail
         self._faces: list[Detection] | None = None

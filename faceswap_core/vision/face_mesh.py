@@ -181,7 +181,6 @@ class FaceMeshDetector:
     def __init__(self, max_faces: int = 4, static: bool = False, min_confidence: float = 0.5):
         self.max_faces = max_faces
         self.static = static
-        self._quiet_calls = 3   # the graph logs its set-up on creation and on its first frames
         with native_stderr_silenced():
             self._graph = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=static,
@@ -201,11 +200,8 @@ class FaceMeshDetector:
             image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_LINEAR)
         code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
         rgb = cv2.cvtColor(small, code)
-        if self._quiet_calls or self.static:
-            self._quiet_calls = max(0, self._quiet_calls - 1)
-            with native_stderr_silenced():
-                result = self._graph.process(rgb)
-        else:
+        # The graph logs each new face's subgraph set-up, at any frame (errors still raise).
+        with native_stderr_silenced():
             result = self._graph.process(rgb)
         faces = []
         for landmarks in result.multi_face_landmarks or ():

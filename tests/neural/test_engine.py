@@ -4,7 +4,6 @@ inside boxes only, options, and every user-facing failure."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 

@@ -9,7 +9,6 @@ import io
 import os
 import threading
 import zipfile
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -264,7 +263,7 @@ def test_install_archive_members_from_a_folder(tmp_path):
                       stream=io.StringIO())
     assert (tmp_path / "models" / "det.onnx").read_bytes() == det
     assert (offline / "pack.zip").exists()  # the user's own copy is left alone
-    (offline / "pack.zip").write_bytes(blob[:-1] + b"\0")
+    (offline / "pack.zip").write_bytes(blob[:100] + bytes([blob[100] ^ 0xFF]) + blob[101:])
     with pytest.raises(FaceSwapError, match="not the expected pack.zip"):
         installer.install([_model(None, det, "det", archive=archive)], tmp_path / "other", source_dir=offline,
                           stream=io.StringIO())
