@@ -165,3 +165,18 @@ def test_preview_without_a_display_says_so(tmp_path):
     result = subprocess.run([*FACESWAP, "swap", "--source", str(media("fr_obama.jpg")), "--input",
                              str(media("fr_obama.jpg")), "--preview"], capture_output=True, text=True, env=env)
     assert "needs a desktop session" in _one_line_error(result)
+
+
+def test_progress_bar_counts_and_estimates():
+    import io
+
+    from faceswap_core.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(total=40, label="swapping", stream=stream, force=True)
+    for _ in range(40):
+        progress.advance()
+    progress.close()
+    text = stream.getvalue()
+    assert "40/40 frames" in text and "s left" in text and text.endswith("\n")
+    assert Progress(total=5, label="x", stream=io.StringIO()).enabled is False   # not a terminal: silent
