@@ -15,7 +15,7 @@ import sys
 from .errors import FaceSwapError
 
 # Subcommands in the order --help lists them.
-COMMANDS = ["swap", "demo", "bench", "models"]
+COMMANDS = ["swap", "demo", "bench", "models", "doctor"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ import traceback
 
 from . import channel as ch
 from .channel import Channel, ChannelError
+from .errors import FaceSwapError
 
 IDLE_SLEEP_S = 0.002        # poll interval while waiting for a frame
 LIVENESS_EVERY_S = 0.25     # how often the owner and the file are checked
@@ -85,7 +86,6 @@ class Worker:
         seq, settings = published
         self.settings_seq = seq
         from .engines import DEFAULT_ENGINE, create_engine
-        from .errors import FaceSwapError
         from .options import SwapOptions
 
         options = SwapOptions.from_mapping(settings)
@@ -100,7 +100,10 @@ class Worker:
             else:
                 self.engine.set_options(options)
             photo = str(settings.get("source_photo") or "")
-            face_index = int(settings.get("face_index") or 0)
+            try:
+                face_index = int(settings.get("face_index") or 0)
+            except (TypeError, ValueError):
+                face_index = 0
             if not photo:
                 self.report(ch.STATE_NO_SOURCE, "Choose a source photo in the filter's properties.")
                 self.source_key = None
@@ -170,6 +173,10 @@ class Worker:
                 worked = self.process_pending()
             except ChannelError as error:
                 self.report(ch.STATE_ERROR, f"Bad frame from OBS: {error}.")
+                self.channel.set("in_ack", self.channel.get("in_seq"))
+                worked = False
+            except FaceSwapError as error:   # something the user can fix; wait for new settings
+                self.report(ch.STATE_ERROR, str(error))
                 self.channel.set("in_ack", self.channel.get("in_seq"))
                 worked = False
             if not worked:

@@ -12,7 +12,7 @@ when an upgrade fails, the previous install keeps running.
 
 from __future__ import annotations
 
-import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -196,30 +196,23 @@ def install_models(options: Options, python: Path, ask: Callable[[str], str] | N
     if options.models == "ask":
         if ask is None:
             out.write("Skipped (not asked: no terminal). Install them later with: "
-                      f"python installer/install.py --models yes\n")
+                      f"python {_installer(options)} --models yes\n")
             return True
         if ask("Download them and accept that licence? [y/N] ").strip().lower() not in ("y", "yes"):
-            out.write("Skipped. Install them later with: python installer/install.py --models yes\n")
+            out.write(f"Skipped. Install them later with: python {_installer(options)} --models yes\n")
             return True
     command = ["-m", "faceswap_core.cli", "models", "install", "--yes"]
     if options.offline is not None:
         command += ["--from", str(options.offline / "models" if (options.offline / "models").is_dir() else options.offline)]
     out.write("  $ python " + " ".join(command) + "\n")
     out.flush()
-    import subprocess
-
-    done = subprocess.run([str(python), *command], stdout=out if _is_real_file(out) else None,
-                          stderr=subprocess.STDOUT if _is_real_file(out) else None)
+    done = subprocess.run([str(python), *command])
     if done.returncode != 0:
         out.write("The models were not installed (see above); the landmark engine works without them. "
-                  "Fix that and run: python installer/install.py --models yes\n")
+                  f"Fix that and run: python {_installer(options)} --models yes\n")
         return False
     return True
 
 
-def _is_real_file(stream: TextIO) -> bool:
-    try:
-        stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        return False
-    return True
+def _installer(options: Options) -> Path:
+    return options.project_root / "installer" / "install.py"

@@ -119,3 +119,40 @@ def test_decompression_bomb_refused(tmp_path):
     path = tmp_path / "bomb.png"
     Image.new("1", (25000, 20000)).save(path)   # 500 megapixels, a few kB on disk
     assert "megapixels" in _message(path)
+
+
+def _mutations():
+    from hypothesis import strategies as st
+    return st.tuples(st.integers(0, 5000), st.binary(min_size=1, max_size=64), st.booleans())
+
+
+def test_fuzzed_photos_never_escape_as_other_errors(tmp_path_factory):
+    """Random corruptions of a real JPEG and PNG: an image or a FaceSwapError, nothing else."""
+    hypothesis = pytest.importorskip("hypothesis", reason="hypothesis is not installed: pip install -e '.[test]'")
+    from hypothesis import HealthCheck, given, settings
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    originals = [media("fr_obama.jpg").read_bytes()]
+    png = folder / "small.png"
+    cv2.imwrite(str(png), cv2.imread(str(media("dlib_2008_002506.jpg"))))
+    originals.append(png.read_bytes())
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(mutation=_mutations(), which=hypothesis.strategies.integers(0, 1))
+    def check(mutation, which):
+        offset, patch, truncate = mutation
+        data = bytearray(originals[which])
+        offset %= len(data)
+        data[offset:offset + len(patch)] = patch
+        if truncate:
+            data = data[: offset + 1]
+        path = folder / ("fuzz.jpg" if which == 0 else "fuzz.png")
+        path.write_bytes(bytes(data))
+        try:
+            image = load_photo(path)
+        except FaceSwapError as error:
+            assert str(error).endswith(".")
+        else:
+            assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+
+    check()

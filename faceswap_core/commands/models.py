@@ -55,7 +55,26 @@ def _list(model_dir) -> int:
         state = "installed" if status.good else status.state
         licence = "non-commercial" if model.non_commercial else model.license
         print(f"{model.name:<20} {model.role:<11} {model.bytes / 1e6:6.0f}  {state:<11} {licence}")
+    print(_runtime_line())
     return 0
+
+
+def _runtime_line() -> str:
+    """Which ONNX Runtime is installed and which provider --provider auto would take."""
+    from ..errors import FaceSwapError
+    from ..neural import providers
+
+    packages = providers.installed_ort_packages()
+    if not packages:
+        return "ONNX Runtime: not installed (pip install 'obs-faceswap[neural]', or onnxruntime-gpu for NVIDIA GPUs)"
+    try:
+        available = providers.available_providers()
+    except FaceSwapError as error:
+        return f"ONNX Runtime: {', '.join(packages)} cannot be imported: {error}"
+    names = ", ".join(providers.short_name(p) for p in available if p in providers.PROVIDERS.values())
+    best = providers.short_name(providers.choose_providers("auto", available).primary)
+    warning = "  (several ONNX Runtime packages shadow each other: keep one)" if len(packages) > 1 else ""
+    return f"ONNX Runtime: {', '.join(packages)}; providers: {names}; --provider auto uses {best}{warning}"
 
 
 def _verify(models, model_dir, given_dir) -> int:

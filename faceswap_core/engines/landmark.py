@@ -133,9 +133,15 @@ class LandmarkEngine(Engine):
         warped = warp_face(level.image, level.points, points, topology.triangles, grid)
         if warped is None:
             return None
+        warped_at = time.perf_counter()
         target = grid.crop(frame)
         cells = float(max(grid.cols, grid.rows))
         oval = masks.fill_polygon(grid, points[topology.face_oval])
+        face = warped
+        if options.colour_correction:
+            inner = masks.feather(oval, MASK_INSET * cells, 0.0)
+            face = colour.apply_shift(warped, colour.low_frequency_shift(warped, target, inner, grid, COLOUR_SIGMA * cells))
+        coloured_at = time.perf_counter()
         alpha = masks.feather(oval, MASK_INSET * cells, MASK_FEATHER * cells)
         holes = []
         if options.mouth_mask:
@@ -144,12 +150,6 @@ class LandmarkEngine(Engine):
             holes += [masks.fill_polygon(grid, points[eye], EYE_HOLE_SCALE)
                       for eye in (topology.left_eye, topology.right_eye)]
         alpha = masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)
-        warped_at = time.perf_counter()
-        face = warped
-        if options.colour_correction:
-            inner = masks.feather(oval, MASK_INSET * cells, 0.0)
-            face = colour.apply_shift(warped, colour.low_frequency_shift(warped, target, inner, grid, COLOUR_SIGMA * cells))
-        coloured_at = time.perf_counter()
         blend_into(output, grid, target, face, grid.upsample(alpha) * np.float32(options.opacity))
         done = time.perf_counter()
         stage_ms["warp"] += (warped_at - started) * 1e3

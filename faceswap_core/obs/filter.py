@@ -52,6 +52,12 @@ class FaceSwapFilter:
     # -- status line ------------------------------------------------------------------------
     def status_text(self) -> str:
         """One line: worker state, speed, latency, last error."""
+        try:
+            return self._status_text()
+        except (TypeError, ValueError, AttributeError):   # the channel closed under us
+            return "Status unavailable right now; press Refresh status."
+
+    def _status_text(self) -> str:
         supervisor = self.supervisor
         if self.render_failed:
             return "Stopped after a rendering error (see the OBS log); re-add the filter."

@@ -233,6 +233,7 @@ def _cli(argv, capsys):
 def test_models_command_list_verify_install(tmp_path, capsys):
     code, out, _ = _cli(["models", "list", "--dir", str(tmp_path)], capsys)
     assert code == 0 and "inswapper_128" in out and "missing" in out and "non-commercial" in out
+    assert "ONNX Runtime: onnxruntime" in out and "--provider auto uses" in out
     (tmp_path / "inswapper_128.onnx").write_bytes(b"x" * 10)
     code, out, err = _cli(["models", "verify", "--dir", str(tmp_path)], capsys)
     assert code == 1 and "wrong size" in out and "missing" in out

@@ -296,7 +296,7 @@ def switch_image(host: Host, image, instance, args) -> dict:
 
 def measure(host: Host, instance, seconds: float) -> dict:
     """Median graphics-thread frame time (libobs) and our video_render time, over `seconds`."""
-    frame_ns, render_ms, latency = [], [], []
+    frame_ns, render_ms, latency, worker_ms = [], [], [], []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(0.2)
@@ -304,10 +304,12 @@ def measure(host: Host, instance, seconds: float) -> dict:
         if instance is not None:
             render_ms.append(instance.renderer.render_ms)
             latency.append(instance.renderer.latency_ms)
+            worker_ms.append(instance.supervisor.channel.get("process_us") / 1000)
     result = {"obs_frame_ms": round(median(frame_ns) / 1e6, 2)}
     if render_ms:
         result["filter_render_ms"] = round(median(render_ms), 2)
         result["latency_ms"] = round(median(latency), 1)
+        result["worker_ms"] = round(median(worker_ms), 1)
         result["results_drawn"] = instance.renderer.results_drawn
         result["frames_sent"] = instance.renderer.frames_sent
     return result

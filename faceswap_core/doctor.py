@@ -1,0 +1,340 @@
+"""`faceswap doctor`'s checks: each one small, each returning Check(ok, what, fix).
+
+ok is True (works), False (broken: `fix` says exactly what to do) or None (optional and
+not set up, e.g. the neural models: `fix` says how to add it). The checks take what they
+judge as arguments (a worker probe, a machine, a found OBS), so each is testable alone;
+`gather` collects the facts from this computer and runs them all.
+
+Standard library only (plus the installer's probes from the obs-faceswap folder): the
+doctor must work when the worker's packages are exactly what is broken.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from . import install_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTALL_COMMAND = f"python {PROJECT_ROOT / 'installer' / 'install.py'}"
+# OBS version -> the newest Python its scripting loads (Windows and macOS; docs/obs-integration).
+OBS_PYTHON_LIMITS = (((30, 2), (3, 12)), ((30, 0), (3, 11)), ((28, 0), (3, 10)))
+OBS_SCRIPT_MIN_PYTHON = (3, 8)   # the OBS side is plain standard library
+LINUX_OBS_SCRIPTING = ("/usr/lib/x86_64-linux-gnu/obs-scripting", "/usr/lib/aarch64-linux-gnu/obs-scripting",
+                       "/usr/lib64/obs-scripting", "/usr/lib/obs-scripting", "/usr/local/lib/obs-scripting")
+
+
+class Check(NamedTuple):
+    ok: bool | None
+    what: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class ObsInstall:
+    path: str
+    version: tuple[int, ...] | None     # None: found but its version is unknown
+    kind: str = "native"                # native, flatpak
+
+
+def installer_modules():
+    """The installer's probes live in installer/ of the obs-faceswap folder (next to faceswap_core)."""
+    if not (PROJECT_ROOT / "installer" / "worker_venv.py").is_file():
+        return None
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    from installer import machine, runtime_choice, worker_venv
+    return machine, runtime_choice, worker_venv
+
+
+def version_text(version) -> str:
+    return ".".join(str(part) for part in version)
+
+
+# ---- the worker ---------------------------------------------------------------------------
+
+def check_config(path: str, python: str | None) -> Check:
+    if not os.path.isfile(path):
+        return Check(False, f"No OBS settings file ({path}): the filter will not find the worker by itself",
+                     f"run {INSTALL_COMMAND} in {PROJECT_ROOT}")
+    if python is None:
+        named = install_config.read_config(path).get("worker_python") or "no worker Python"
+        return Check(False, f"{path} names {named}, which does not exist",
+                     f"run {INSTALL_COMMAND} again to rebuild the worker's environment")
+    return Check(True, f"OBS settings file {path} points at the worker {python}")
+
+
+def check_worker_python(health, python: str) -> Check:
+    if not health.runs:
+        return Check(False, f"The worker Python {python} does not start ({health.error})",
+                     f"run {INSTALL_COMMAND} again: it rebuilds the environment")
+    if tuple(health.version[:2]) not in ((3, 10), (3, 11), (3, 12)):
+        return Check(False, f"The worker Python {python} is {version_text(health.version)}; the worker needs 3.10-3.12",
+                     f"run {INSTALL_COMMAND} again (it builds the environment from a Python 3.10-3.12)")
+    return Check(True, f"Worker Python {version_text(health.version)}: {python}")
+
+
+def check_worker_packages(health, python: str) -> Check:
+    if not health.runs:
+        return Check(False, "The worker's packages could not be checked: its Python does not start",
+                     f"run {INSTALL_COMMAND} again")
+    broken = {name: why for name, why in health.broken.items() if name != "onnxruntime"}
+    if broken:
+        listed = "; ".join(f"{name} ({why})" for name, why in broken.items())
+        return Check(False, f"The worker cannot import: {listed}", f"run {INSTALL_COMMAND} again: it reinstalls them")
+    return Check(True, f"Worker packages import (faceswap_core from {Path(health.faceswap_core or '?').parent})")
+
+
+def check_onnxruntime(health, python: str) -> Check:
+    if not health.runs:
+        return Check(False, "ONNX Runtime could not be checked: the worker Python does not start",
+                     f"run {INSTALL_COMMAND} again")
+    installed = [f"{name} {version}" for name, version in health.ort]
+    if len(installed) > 1:
+        extra = " ".join(name for name, _ in health.ort)
+        return Check(False, f"Several ONNX Runtime packages are installed ({', '.join(installed)}); they shadow each other",
+                     f"run: {python} -m pip uninstall -y {extra}  then {INSTALL_COMMAND} again")
+    if not installed:
+        return Check(None, "ONNX Runtime is not installed: the neural engine is unavailable (landmark works)",
+                     f"run {INSTALL_COMMAND} to add the right package for this computer")
+    if "onnxruntime" in health.broken:
+        return Check(False, f"{installed[0]} is installed but does not load ({health.broken['onnxruntime']})",
+                     f"run {INSTALL_COMMAND} again: it reinstalls it")
+    providers = ", ".join(p.replace("ExecutionProvider", "") for p in health.providers)
+    return Check(True, f"{installed[0]}, providers: {providers}")
+
+
+def check_gpu(machine, health, choose) -> Check:
+    """Does the installed ONNX Runtime use the GPU this computer has?"""
+    expected = choose(machine)
+    seen = machine.describe()
+    if not health.runs or not health.ort:
+        return Check(None if expected.flavour == "cpu" else False,
+                     f"{seen}; no ONNX Runtime to use it",
+                     f"run {INSTALL_COMMAND}: it installs {expected.package} ({expected.reason})")
+    installed = [name for name, _ in health.ort]
+    if expected.package not in installed:
+        return Check(False, f"{seen}, but {', '.join(installed)} is installed; this computer should use "
+                            f"{expected.package} ({expected.reason})",
+                     f"run {INSTALL_COMMAND} again: it swaps the package")
+    wanted = expected.providers[0]
+    if wanted not in health.providers:
+        return Check(False, f"{seen}; {expected.package} is installed but does not offer {wanted}",
+                     f"run {INSTALL_COMMAND} --upgrade (and update the graphics driver)")
+    if expected.flavour == "cpu":
+        return Check(True, f"{seen}: the CPU is used (landmark engine: real time; neural engine: slow)")
+    return Check(True, f"{seen}: {wanted.replace('ExecutionProvider', '')} is available")
+
+
+# ---- models -------------------------------------------------------------------------------
+
+def check_models(model_dir: str | None = None, full: bool = True) -> Check:
+    from . import model_catalog, model_installer
+
+    wanted = model_catalog.resolve_names(["neural"])
+    where = model_dir or model_catalog.default_model_dir()
+    states = [model_installer.check(model, where, full=full) for model in wanted]
+    if all(state.state == "missing" for state in states):
+        return Check(None, f"Neural engine models: not installed in {where} (optional; landmark needs none)",
+                     f"run {INSTALL_COMMAND} --models yes")
+    bad = [state for state in states if not state.good]
+    if bad:
+        listed = ", ".join(f"{s.model.filename} {s.state}" for s in bad)
+        names = " ".join(s.model.name for s in bad)
+        return Check(False, f"Neural engine models in {where}: {listed}",
+                     f"run: faceswap models install --force {names}" + (f" --dir {model_dir}" if model_dir else ""))
+    how = "SHA-256 verified" if full else "sizes right (hashes not checked)"
+    return Check(True, f"Neural engine models in {where}: {len(states)} files, {how}")
+
+
+# ---- OBS ----------------------------------------------------------------------------------
+
+def parse_obs_version(text: str) -> tuple[int, ...] | None:
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    if not match:
+        return None
+    return tuple(int(part) for part in match.groups() if part is not None)
+
+
+def find_obs(platform_name: str | None = None, which=shutil.which, exists=os.path.exists,
+             run_version=None, windows_version=None, mac_version=None) -> ObsInstall | None:
+    """OBS Studio on this computer: PATH, Debian's /usr/bin/obs, Flatpak, the usual Windows and macOS places."""
+    name = platform_name or sys.platform
+    if name.startswith("win"):
+        for base in (os.environ.get("ProgramFiles", r"C:\Program Files"), os.environ.get("ProgramFiles(x86)", "")):
+            path = os.path.join(base, "obs-studio", "bin", "64bit", "obs64.exe")
+            if base and exists(path):
+                return ObsInstall(path, parse_obs_version((windows_version or _windows_obs_version)()))
+        return None
+    if name == "darwin":
+        for app in ("/Applications/OBS.app", os.path.expanduser("~/Applications/OBS.app")):
+            if exists(app):
+                return ObsInstall(app, parse_obs_version((mac_version or _mac_obs_version)(app)))
+        return None
+    path = which("obs") or ("/usr/bin/obs" if exists("/usr/bin/obs") else None)
+    if path:
+        return ObsInstall(path, parse_obs_version((run_version or _obs_version_output)(path)))
+    for flatpak in ("/var/lib/flatpak/app/com.obsproject.Studio",
+                    os.path.expanduser("~/.local/share/flatpak/app/com.obsproject.Studio")):
+        if exists(flatpak):
+            return ObsInstall(flatpak, None, "flatpak")
+    return None
+
+
+def _obs_version_output(path: str) -> str:
+    try:
+        return subprocess.run([path, "--version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _windows_obs_version() -> str:
+    try:
+        import winreg
+        key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE,
+                             r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\OBS Studio")
+        return str(winreg.QueryValueEx(key, "DisplayVersion")[0])
+    except (ImportError, OSError):
+        return ""
+
+
+def _mac_obs_version(app: str) -> str:
+    try:
+        import plistlib
+        with open(os.path.join(app, "Contents", "Info.plist"), "rb") as handle:
+            return str(plistlib.load(handle).get("CFBundleShortVersionString", ""))
+    except (OSError, ValueError):
+        return ""
+
+
+def check_obs(obs: ObsInstall | None, platform_name: str | None = None) -> Check:
+    if obs is None:
+        where = {"win": "https://obsproject.com/download", "darwin": "https://obsproject.com/download"}
+        name = platform_name or sys.platform
+        get = where.get("win" if name.startswith("win") else name, "your distribution's obs-studio package "
+                        "(Debian/Ubuntu: sudo apt install obs-studio)")
+        return Check(False, "OBS Studio was not found", f"install OBS Studio 28 or newer: {get}")
+    if obs.version is None:
+        return Check(True, f"OBS Studio found ({obs.kind}): {obs.path}, version unknown")
+    if obs.version[:2] < (28, 0):
+        return Check(False, f"OBS Studio {version_text(obs.version)} at {obs.path} is too old for the filter",
+                     "update OBS Studio to 28 or newer: https://obsproject.com/download")
+    return Check(True, f"OBS Studio {version_text(obs.version)}: {obs.path}")
+
+
+def obs_python_limit(version: tuple[int, ...]) -> tuple[int, int] | None:
+    """The newest Python this OBS version loads for scripts (None: too old for Python 3 scripts we support)."""
+    for since, python in OBS_PYTHON_LIMITS:
+        if tuple(version[:2]) >= since:
+            return python
+    return None
+
+
+def linux_obs_python(folders=LINUX_OBS_SCRIPTING) -> tuple[str, str] | None:
+    """(python version, the obspython module) that Linux OBS was built against, from its libpython link."""
+    for folder in folders:
+        module = Path(folder) / "_obspython.so"
+        if module.is_file():
+            match = re.search(rb"libpython(3\.\d+)", module.read_bytes())
+            if match:
+                return match.group(1).decode(), str(module)
+    return None
+
+
+def python_installs(platform_name: str | None = None) -> list[tuple[int, int]]:
+    """Python versions installed where OBS looks for them (Windows/macOS)."""
+    name = platform_name or sys.platform
+    found = set()
+    if name.startswith("win"):
+        bases = [os.path.join(os.environ.get("LOCALAPPDATA", ""), "Programs", "Python"),
+                 os.environ.get("ProgramFiles", r"C:\Program Files")]
+        for base in bases:
+            for entry in Path(base).glob("Python3*") if base and os.path.isdir(base) else ():
+                match = re.fullmatch(r"Python3(\d+)", entry.name)
+                if match and (entry / "python.exe").exists():
+                    found.add((3, int(match.group(1))))
+    elif name == "darwin":
+        for entry in Path("/Library/Frameworks/Python.framework/Versions").glob("3.*"):
+            match = re.fullmatch(r"3\.(\d+)", entry.name)
+            if match:
+                found.add((3, int(match.group(1))))
+    return sorted(found)
+
+
+def check_obs_python(obs: ObsInstall | None, platform_name: str | None = None,
+                     linux_python: tuple[str, str] | None = None, installed: list | None = None) -> Check:
+    name = platform_name or sys.platform
+    if obs is None:
+        return Check(None, "Which Python OBS loads: unknown until OBS is installed", "install OBS Studio first")
+    if name.startswith("linux"):
+        if obs.kind == "flatpak":
+            return Check(True, "OBS (Flatpak) brings its own Python for scripts")
+        if linux_python is None:
+            return Check(False, "This OBS has no Python scripting (no _obspython.so found)",
+                         "install your distribution's full obs-studio package (Debian/Ubuntu: sudo apt install obs-studio)")
+        version, module = linux_python
+        return Check(True, f"OBS loads the system's Python {version} for scripts ({module}); it needs no packages")
+    limit = obs_python_limit(obs.version) if obs.version else (3, 12)
+    if limit is None:
+        return Check(False, "This OBS is too old for Python scripts", "update OBS Studio to 28 or newer")
+    usable = [v for v in installed or [] if OBS_SCRIPT_MIN_PYTHON <= v <= limit]
+    label = f"OBS {version_text(obs.version)}" if obs.version else "OBS"
+    if not usable:
+        seen = ", ".join(version_text(v) for v in installed or []) or "none"
+        return Check(False, f"{label} loads Python up to {version_text(limit)} for scripts; installed: {seen}",
+                     f"install Python {version_text(limit)} from https://www.python.org/downloads/ and select it in "
+                     "OBS: Tools > Scripts > Python Settings")
+    best = version_text(max(usable))
+    return Check(True, f"{label} can load Python {best}: select it in Tools > Scripts > Python Settings "
+                       "(it needs no packages)")
+
+
+def check_script(project_root: Path = PROJECT_ROOT) -> Check:
+    script = project_root / "obs_faceswap.py"
+    if not script.is_file():
+        return Check(False, f"obs_faceswap.py is missing from {project_root}", "download obs-faceswap again")
+    return Check(True, f"Script to add in OBS (Tools > Scripts > +): {script}")
+
+
+# ---- all together -------------------------------------------------------------------------
+
+def gather(config: str | None = None, python: str | None = None, model_dir: str | None = None,
+           full_models: bool = True) -> list[Check]:
+    """Every check, on this computer, in the order a user fixes things."""
+    path = config or install_config.config_path()
+    configured = install_config.configured_worker_python(path)
+    worker = python or configured or sys.executable
+    checks = [check_config(path, configured)] if python is None else []
+    modules = installer_modules()
+    if modules is None:
+        checks.append(Check(False, f"The installer is missing from {PROJECT_ROOT} (doctor runs from the obs-faceswap "
+                                   "folder's install)", "download obs-faceswap again and run its installer"))
+    else:
+        machine, runtime_choice, worker_venv = modules
+        health = worker_venv.probe(worker)
+        checks += [check_worker_python(health, worker), check_worker_packages(health, worker),
+                   check_onnxruntime(health, worker), check_gpu(machine.probe(), health, runtime_choice.choose)]
+    checks.append(check_models(model_dir, full=full_models))
+    obs = find_obs()
+    checks += [check_obs(obs), check_obs_python(obs, linux_python=linux_obs_python(), installed=python_installs()),
+               check_script()]
+    return checks
+
+
+def render(checks: list[Check]) -> str:
+    marks = {True: "ok  ", False: "FAIL", None: "--  "}
+    lines = ["obs-faceswap doctor"]
+    for check in checks:
+        lines.append(f"  {marks[check.ok]}  {check.what}")
+        if check.fix and check.ok is not True:
+            lines.append(f"        {'fix' if check.ok is False else 'add'}: {check.fix}")
+    failed = sum(1 for check in checks if check.ok is False)
+    lines.append("All good." if not failed else f"{failed} problem(s): do each 'fix' above, then run faceswap doctor again.")
+    return "\n".join(lines)
