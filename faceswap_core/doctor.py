@@ -338,3 +338,19 @@ def render(checks: list[Check]) -> str:
     failed = sum(1 for check in checks if check.ok is False)
     lines.append("All good." if not failed else f"{failed} problem(s): do each 'fix' above, then run faceswap doctor again.")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m faceswap_core.doctor`: works even when the worker's packages (numpy, OpenCV)
+    are what is broken, which stops the `faceswap` command itself from starting."""
+    import argparse
+
+    from .commands import doctor as command
+
+    parser = argparse.ArgumentParser(prog="python -m faceswap_core.doctor", description="Check the obs-faceswap install.")
+    command.add_arguments(parser)
+    return command.run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

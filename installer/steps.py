@@ -56,7 +56,7 @@ def run(options: Options, out: TextIO, ask: Callable[[str], str] | None) -> int:
     models_ok = install_models(options, python, ask, out)
     out.write(f"\nDone in {time.monotonic() - started:.0f} s. In OBS: Tools > Scripts > + > "
               f"{options.project_root / 'obs_faceswap.py'}\n")
-    out.write(f"Check everything with: {python} -m faceswap_core.cli doctor\n")
+    out.write(f"Check everything with: {python} -m faceswap_core.doctor\n")
     return 0 if models_ok else 1
 
 

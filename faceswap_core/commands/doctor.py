@@ -11,11 +11,15 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "doctor", help="check the install: worker Python, ONNX Runtime, GPU, models, OBS",
         description="Checks everything the OBS filter needs and prints the exact fix for anything broken.")
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="the OBS settings file to check (default: the installer's)")
     parser.add_argument("--python", default=None, help="check this worker Python instead of the configured one")
     parser.add_argument("--dir", dest="model_dir", default=None, help="models folder (default: the usual one)")
     parser.add_argument("--quick", action="store_true", help="check model sizes only, not their SHA-256")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..engines import DEFAULT_ENGINE, ENGINES, Engine, create_engine
+from ..neural import cli_args as neural_args
 from ..options import SwapOptions
 
 
@@ -25,6 +26,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                        help="0 = raw landmarks, 1 = steadiest (default %(default)s)")
     group.add_argument("--no-colour", dest="colour_correction", action="store_false",
                        help="keep the source photo's colours")
+    neural_args.add_engine_arguments(parser)
 
 
 def options_from_args(args: argparse.Namespace) -> SwapOptions:
@@ -40,4 +42,5 @@ def options_from_args(args: argparse.Namespace) -> SwapOptions:
 
 
 def engine_from_args(args: argparse.Namespace) -> Engine:
-    return create_engine(args.engine, options_from_args(args))
+    kwargs = neural_args.engine_kwargs(args) if args.engine == "neural" else {}
+    return create_engine(args.engine, options_from_args(args), **kwargs)

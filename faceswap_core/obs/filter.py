@@ -32,8 +32,8 @@ class FaceSwapFilter:
             supervisor.stop()
 
     def destroy(self) -> None:
+        self.renderer.destroy()   # first: drops its mapping, so the channel file can go at once
         self.stop_worker()
-        self.renderer.destroy()
 
     # -- OBS callbacks ------------------------------------------------------------------
     def update(self, settings_data) -> None:
@@ -45,6 +45,8 @@ class FaceSwapFilter:
     def render(self) -> None:
         supervisor = self.supervisor
         if self.render_failed or supervisor is None or not self.settings.get("enabled", True):
+            if supervisor is None:
+                self.renderer.binding = None   # let the stopped channel's mapping go
             self.renderer.pass_through(self.source)
             return
         self.renderer.render(self.source, supervisor)

@@ -11,6 +11,8 @@ import shutil
 import sys
 from dataclasses import dataclass
 
+from ..install_config import configured_worker_python
+
 ENGINE_CHOICES = (("landmark", "Landmark (CPU, no download)"), ("neural", "Neural (GPU, InsightFace models)"))
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp);;All files (*.*)"
 INTERPRETER_FILTER = "Python (python python3 python.exe);;All files (*.*)"
@@ -18,7 +20,14 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_
 
 
 def default_interpreter() -> str:
-    """The worker's Python: $OBS_FACESWAP_PYTHON, else the installer's .venv next to the project."""
+    """The worker's Python when the Worker Python setting is empty.
+
+    In order: what the installer recorded (obs-faceswap.json next to obs_faceswap.py),
+    $OBS_FACESWAP_PYTHON, the .venv next to the project, python3 on PATH.
+    """
+    installed = configured_worker_python()
+    if installed:
+        return installed
     configured = os.environ.get("OBS_FACESWAP_PYTHON")
     if configured:
         return configured
@@ -52,7 +61,8 @@ SETTINGS = (
     Setting("mouth_mask_size", "float", "Mouth mask size", 1.0, 0.5, 2.5, 0.05),
     Setting("opacity", "float", "Opacity", 1.0, 0.0, 1.0, 0.01),
     Setting("max_faces", "int", "Max faces", 4, 1, 16, 1),
-    Setting("python", "interpreter", "Worker Python", "", help="The Python that runs the swap (empty: the installer's)."),
+    Setting("python", "interpreter", "Worker Python", "",
+            help="The Python that runs the swap; empty: the one the installer set up."),
 )
 KEYS = tuple(setting.key for setting in SETTINGS)
 STATUS_KEY = "status"

@@ -24,9 +24,10 @@ def fill_polygon(grid: BoxGrid, polygon: np.ndarray, scale: float = 1.0) -> np.n
     if scale != 1.0:
         centre = points.mean(axis=0)
         points = centre + (points - centre) * scale
-    mask = np.zeros((grid.rows, grid.cols), dtype=np.float32)
-    cv2.fillPoly(mask, [np.round(points * (1 << _SHIFT)).astype(np.int32)], 1.0, cv2.LINE_AA, _SHIFT)
-    return mask
+    # Drawn at 8 bits: OpenCV antialiases polygon edges only on uint8 images.
+    mask = np.zeros((grid.rows, grid.cols), dtype=np.uint8)
+    cv2.fillPoly(mask, [np.round(points * (1 << _SHIFT)).astype(np.int32)], 255, cv2.LINE_AA, _SHIFT)
+    return mask.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
 def feather(mask: np.ndarray, inset: float, blur: float) -> np.ndarray:

@@ -29,8 +29,8 @@ def test_obs_side_imports_only_the_standard_library():
                if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in ours]
     assert foreign == [], f"the OBS side imports non-standard modules: {foreign}"
     project = sorted(name for name in loaded if name.split(".")[0] == "faceswap_core")
-    assert all(name == "faceswap_core" or name == "faceswap_core.channel" or name.startswith("faceswap_core.obs")
-               for name in project), project
+    allowed = {"faceswap_core", "faceswap_core.channel", "faceswap_core.install_config"}
+    assert all(name in allowed or name.startswith("faceswap_core.obs") for name in project), project
 
 
 def test_engine_choices_match_the_engines():
@@ -73,3 +73,19 @@ def test_only_the_render_path_uses_the_gil_holding_handle():
     render = (folder / "render.py").read_text()
     destroy = render[render.index("    def destroy(self)"):]
     assert "self.api.blocking" in destroy and "self.gs" not in destroy, "destroy runs outside video_render"
+
+
+def test_default_interpreter_is_the_installers(tmp_path, monkeypatch):
+    """Worker Python left empty: the interpreter the installer recorded, then the fallbacks."""
+    from faceswap_core.install_config import write_config
+    from faceswap_core.obs.properties import default_interpreter
+
+    python = tmp_path / "python"
+    python.write_text("")
+    config = tmp_path / "obs-faceswap.json"
+    write_config({"worker_python": str(python)}, str(config))
+    monkeypatch.setenv("OBS_FACESWAP_CONFIG", str(config))
+    monkeypatch.setenv("OBS_FACESWAP_PYTHON", "/elsewhere/python")
+    assert default_interpreter() == str(python)
+    monkeypatch.setenv("OBS_FACESWAP_CONFIG", str(tmp_path / "absent.json"))
+    assert default_interpreter() == "/elsewhere/python"

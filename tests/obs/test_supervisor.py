@@ -82,3 +82,17 @@ def test_bigger_frames_get_a_bigger_channel():
         assert supervisor.channel.read_settings()[1]["source_photo"] == ""   # settings carried over
     finally:
         supervisor.stop()
+
+
+def test_a_worker_python_without_the_project_says_so(tmp_path):
+    """The last line the worker printed (here: the import error) reaches the status line."""
+    wrapper = tmp_path / "python-without-project"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "$@"\n')   # no site-packages, no cwd
+    wrapper.chmod(0o755)
+    supervisor = WorkerSupervisor({"python": str(wrapper), "source_photo": ""})
+    try:
+        wait_until(lambda: "No module named" in supervisor.last_error, what="the import error")
+        assert "faceswap_core" in supervisor.last_error
+        assert not supervisor.worker_up
+    finally:
+        supervisor.stop()

@@ -1,0 +1,270 @@
+"""`faceswap doctor`: each check, healthy and broken, and the whole screen.
+
+Worker Pythons are real: this test run's own Python (healthy), a missing path, bare
+venvs without the worker's packages, a Python 3.13 venv, a venv with two ONNX Runtime
+distributions. What cannot exist here is described by hand and said so: other
+computers (Machine values), Windows/macOS OBS installs, the 750 MB real models (a tiny
+stand-in catalog entry with its real hash).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from faceswap_core import doctor, install_config, model_catalog  # noqa: E402
+from faceswap_core.doctor import Check, ObsInstall  # noqa: E402
+from installer import runtime_choice, worker_venv  # noqa: E402
+from installer.machine import AMD, NVIDIA, Gpu, Machine  # noqa: E402
+from installer.worker_venv import Health  # noqa: E402
+
+NO_GPU = Machine("linux", "x86_64", ())
+RTX = Machine("linux", "x86_64", (Gpu(NVIDIA, "NVIDIA GeForce RTX 3060", "550.54"),))
+
+
+@pytest.fixture(scope="module")
+def healthy():
+    """This test run's own Python has the worker's packages and CPU onnxruntime (tests/run.sh installs them)."""
+    health = worker_venv.probe(sys.executable)
+    if "onnxruntime" in health.broken or not health.ort:
+        pytest.skip("the test venv has no onnxruntime (tests/run.sh installs the [neural] extra)")
+    return health
+
+
+def bare_venv(folder: Path, python: str = sys.executable) -> Path:
+    subprocess.run([python, "-m", "venv", "--without-pip", str(folder)], check=True)
+    return worker_venv.venv_python(folder)
+
+
+def add_fake_distribution(venv_python: Path, name: str, version: str) -> None:
+    """A dist-info folder is what importlib.metadata (and pip) see as an installed distribution."""
+    site = subprocess.run([str(venv_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    info = Path(site) / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+
+# ---- the worker's Python and packages ------------------------------------------------------
+
+def test_a_healthy_worker_passes_every_worker_check(healthy):
+    python = sys.executable
+    for check in (doctor.check_worker_python(healthy, python), doctor.check_worker_packages(healthy, python),
+                  doctor.check_onnxruntime(healthy, python)):
+        assert check.ok is True, check
+    assert "CPU" in doctor.check_onnxruntime(healthy, python).what
+
+
+def test_a_worker_python_that_does_not_start(tmp_path):
+    python = str(tmp_path / "gone" / "bin" / "python")
+    health = worker_venv.probe(python)
+    assert not health.runs
+    for check in (doctor.check_worker_python(health, python), doctor.check_worker_packages(health, python),
+                  doctor.check_onnxruntime(health, python)):
+        assert check.ok is False and "install.py" in check.fix
+    assert "does not start" in doctor.check_worker_python(health, python).what
+
+
+def test_a_worker_without_its_packages(tmp_path):
+    python = bare_venv(tmp_path / "venv")
+    health = worker_venv.probe(python)
+    assert health.runs and doctor.check_worker_python(health, str(python)).ok is True
+    packages = doctor.check_worker_packages(health, str(python))
+    assert packages.ok is False and "numpy" in packages.what and "cv2" in packages.what
+    assert "reinstalls" in packages.fix
+    missing_runtime = doctor.check_onnxruntime(health, str(python))
+    assert missing_runtime.ok is None and "neural engine is unavailable" in missing_runtime.what
+
+
+def test_a_worker_on_an_unsupported_python(tmp_path):
+    newer = next((c for c in [shutil.which("python3.13"), *glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3"))]
+                  if c and subprocess.run([c, "-c", "pass"], capture_output=True).returncode == 0), None)
+    if newer is None:
+        pytest.skip("no working python3.13 on this machine")
+    python = bare_venv(tmp_path / "venv313", newer)
+    check = doctor.check_worker_python(worker_venv.probe(python), str(python))
+    assert check.ok is False and "3.13" in check.what and "3.10-3.12" in check.what
+
+
+def test_two_onnxruntime_packages_are_named_with_the_uninstall_command(tmp_path):
+    python = bare_venv(tmp_path / "venv")
+    add_fake_distribution(python, "onnxruntime", "1.20.0")
+    add_fake_distribution(python, "onnxruntime-gpu", "1.20.0")
+    check = doctor.check_onnxruntime(worker_venv.probe(python), str(python))
+    assert check.ok is False and "shadow each other" in check.what
+    assert check.fix.startswith(f"run: {python} -m pip uninstall -y onnxruntime onnxruntime-gpu")
+
+
+def test_an_onnxruntime_that_does_not_load():
+    health = Health(True, (3, 11, 7), {"onnxruntime": "ImportError: libcudnn.so.9: cannot open"},
+                    (("onnxruntime-gpu", "1.22.0"),))
+    check = doctor.check_onnxruntime(health, "python")
+    assert check.ok is False and "libcudnn" in check.what
+
+
+# ---- GPU and package ------------------------------------------------------------------------
+
+def test_gpu_check_on_this_cpu_machine(healthy):
+    check = doctor.check_gpu(NO_GPU, healthy, runtime_choice.choose)
+    assert check.ok is True and "CPU is used" in check.what
+
+
+def test_an_nvidia_gpu_with_the_cpu_package_says_run_the_installer(healthy):
+    """The computer is described by hand (no NVIDIA GPU here); the venv is real."""
+    check = doctor.check_gpu(RTX, healthy, runtime_choice.choose)
+    assert check.ok is False and "onnxruntime-gpu" in check.what and "install.py again" in check.fix
+
+
+def test_a_gpu_package_without_its_provider_is_reported():
+    health = Health(True, (3, 11, 7), {}, (("onnxruntime-directml", "1.20.0"),), ("CPUExecutionProvider",))
+    check = doctor.check_gpu(Machine("windows", "x86_64", (Gpu(AMD, "AMD Radeon RX 6600"),)), health,
+                             runtime_choice.choose)
+    assert check.ok is False and "DmlExecutionProvider" in check.what and "--upgrade" in check.fix
+    working = Health(True, (3, 11, 7), {}, (("onnxruntime-directml", "1.20.0"),),
+                     ("DmlExecutionProvider", "CPUExecutionProvider"))
+    assert doctor.check_gpu(Machine("windows", "x86_64", (Gpu(AMD, "AMD Radeon"),)), working,
+                            runtime_choice.choose).ok is True
+
+
+def test_no_runtime_at_all_is_optional_on_cpu_but_broken_with_a_gpu(tmp_path):
+    health = worker_venv.probe(bare_venv(tmp_path / "venv"))
+    assert doctor.check_gpu(NO_GPU, health, runtime_choice.choose).ok is None
+    assert doctor.check_gpu(RTX, health, runtime_choice.choose).ok is False
+
+
+# ---- models -----------------------------------------------------------------------------
+
+def test_models_not_installed_are_optional(tmp_path):
+    check = doctor.check_models(str(tmp_path))
+    assert check.ok is None and "--models yes" in check.fix
+
+
+def test_a_damaged_model_is_named_with_the_reinstall_command(tmp_path):
+    (tmp_path / "inswapper_128.onnx").write_bytes(b"truncated")
+    check = doctor.check_models(str(tmp_path))
+    assert check.ok is False and "inswapper_128.onnx wrong size" in check.what
+    assert "faceswap models install --force" in check.fix and "inswapper_128" in check.fix
+
+
+def test_verified_models_pass_and_a_corrupt_one_fails(tmp_path, monkeypatch):
+    """A tiny stand-in catalog entry (the real files are 750 MB and cannot be downloaded here)."""
+    content = b"stand-in model" * 100
+    stand_in = model_catalog.ModelFile("tiny", "tiny.onnx", len(content), hashlib.sha256(content).hexdigest(),
+                                       "MIT", ("neural",), "swapper", "stand-in")
+    monkeypatch.setattr(model_catalog, "resolve_names", lambda names: [stand_in])
+    (tmp_path / "tiny.onnx").write_bytes(content)
+    assert doctor.check_models(str(tmp_path)).ok is True
+    (tmp_path / "tiny.onnx").write_bytes(content[:-1] + b"X")
+    corrupt = doctor.check_models(str(tmp_path))
+    assert corrupt.ok is False and "corrupt" in corrupt.what
+    assert doctor.check_models(str(tmp_path), full=False).ok is True   # --quick: sizes only
+
+
+# ---- OBS ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version, python", [((27, 1), None), ((28, 0), (3, 10)), ((29, 1, 3), (3, 10)),
+                                             ((30, 0), (3, 11)), ((30, 1, 2), (3, 11)), ((30, 2), (3, 12)),
+                                             ((31, 0), (3, 12)), ((32, 0, 1), (3, 12))])
+def test_which_python_each_obs_version_loads(version, python):
+    assert doctor.obs_python_limit(version) == python
+
+
+def test_obs_is_found_on_this_machine_when_installed():
+    if not os.path.exists("/usr/bin/obs"):
+        pytest.skip("OBS Studio is not installed here (tests/run.sh installs Debian's obs-studio as root)")
+    found = doctor.find_obs()
+    assert found is not None and found.version is not None and found.version[0] >= 28
+    assert doctor.check_obs(found).ok is True
+    linux = doctor.linux_obs_python()
+    assert linux is not None and linux[0].startswith("3.")
+    assert doctor.check_obs_python(found, "linux", linux).ok is True
+
+
+def test_obs_not_found():
+    nothing = dict(which=lambda name: None, exists=lambda path: False)
+    assert doctor.find_obs("linux", **nothing) is None
+    for platform_name in ("linux", "win32", "darwin"):
+        assert doctor.find_obs(platform_name, **nothing) is None
+        check = doctor.check_obs(None, platform_name)
+        assert check.ok is False and "install OBS Studio 28 or newer" in check.fix
+
+
+def test_obs_installs_on_windows_and_macos_are_found_in_their_usual_places():
+    """Windows and macOS do not exist here: their install paths and version sources are stand-ins."""
+    windows = doctor.find_obs("win32", exists=lambda path: path.endswith("obs64.exe"),
+                              windows_version=lambda: "30.1.2")
+    assert windows.path.endswith(os.path.join("obs-studio", "bin", "64bit", "obs64.exe"))
+    assert windows.version == (30, 1, 2)
+    mac = doctor.find_obs("darwin", exists=lambda path: path == "/Applications/OBS.app", mac_version=lambda app: "31.0.0")
+    assert (mac.path, mac.version) == ("/Applications/OBS.app", (31, 0, 0))
+    flatpak = doctor.find_obs("linux", which=lambda n: None, exists=lambda p: p.startswith("/var/lib/flatpak"))
+    assert flatpak.kind == "flatpak"
+
+
+def test_old_obs_and_obs_python_on_windows():
+    old = doctor.check_obs(ObsInstall("obs64.exe", (27, 2, 4)))
+    assert old.ok is False and "update OBS Studio to 28" in old.fix
+    obs30 = ObsInstall("obs64.exe", (30, 0, 2))
+    only_new = doctor.check_obs_python(obs30, "win32", installed=[(3, 12), (3, 13)])
+    assert only_new.ok is False and "up to 3.11" in only_new.what and "install Python 3.11" in only_new.fix
+    assert "Python Settings" in only_new.fix
+    good = doctor.check_obs_python(obs30, "win32", installed=[(3, 10), (3, 11), (3, 13)])
+    assert good.ok is True and "3.11" in good.what
+
+
+def test_linux_obs_without_python_scripting(tmp_path):
+    assert doctor.linux_obs_python([str(tmp_path)]) is None
+    check = doctor.check_obs_python(ObsInstall("/usr/bin/obs", (29, 0)), "linux", None)
+    assert check.ok is False and "sudo apt install obs-studio" in check.fix
+    (tmp_path / "_obspython.so").write_bytes(b"\x7fELF...libpython3.12.so.1.0\x00...")
+    assert doctor.linux_obs_python([str(tmp_path)]) == ("3.12", str(tmp_path / "_obspython.so"))
+
+
+# ---- config, script, the whole screen -------------------------------------------------------
+
+def test_config_checks(tmp_path):
+    path = str(tmp_path / "obs-faceswap.json")
+    missing = doctor.check_config(path, None)
+    assert missing.ok is False and "install.py" in missing.fix
+    install_config.write_config({"worker_python": str(tmp_path / "gone")}, path)
+    stale = doctor.check_config(path, install_config.configured_worker_python(path))
+    assert stale.ok is False and "does not exist" in stale.what
+    install_config.write_config({"worker_python": sys.executable}, path)
+    assert doctor.check_config(path, install_config.configured_worker_python(path)).ok is True
+
+
+def test_script_path_is_shown():
+    check = doctor.check_script()
+    assert check.ok is True and str(ROOT / "obs_faceswap.py") in check.what
+    assert doctor.check_script(Path("/nonexistent")).ok is False
+
+
+def test_render_marks_each_line_and_shows_fixes():
+    text = doctor.render([Check(True, "works"), Check(False, "broken", "do this"), Check(None, "optional", "add that")])
+    assert text.splitlines() == ["obs-faceswap doctor", "  ok    works", "  FAIL  broken", "        fix: do this",
+                                 "  --    optional", "        add: add that",
+                                 "1 problem(s): do each 'fix' above, then run faceswap doctor again."]
+    assert doctor.render([Check(True, "works")]).endswith("All good.")
+
+
+def test_faceswap_doctor_command_with_a_broken_config(tmp_path):
+    config = tmp_path / "obs-faceswap.json"
+    install_config.write_config({"worker_python": str(tmp_path / "gone" / "python")}, str(config))
+    done = subprocess.run([sys.executable, "-m", "faceswap_core.cli", "doctor", "--config", str(config),
+                           "--dir", str(tmp_path / "models")], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "obs-faceswap doctor"
+    assert any(line.startswith("  FAIL") and "does not exist" in line for line in lines)
+    assert any(line.strip().startswith("fix: run python") and "install.py" in line for line in lines)
+    assert any("Script to add in OBS" in line for line in lines)
