@@ -12,8 +12,8 @@ import numpy as np
 
 from ..errors import FaceSwapError
 from ..options import SwapOptions
-from ..vision import colour, masks
-from ..vision.blend import blend_into
+from ..vision import masks
+from ..vision.compose import EYE_HOLE_SCALE, composite
 from ..vision.face_mesh import DetectedFace, FaceMeshDetector, MeshTopology
 from ..vision.grid import BoxGrid
 from ..vision.smoothing import FaceTracker
@@ -27,9 +27,6 @@ MIN_LEVEL_FACE_SIZE = 48   # coarsest pyramid level
 # Mask geometry in fractions of the face's size on the coarse grid.
 MASK_INSET = 0.05
 MASK_FEATHER = 0.035
-COLOUR_SIGMA = 0.10
-HOLE_FEATHER = 0.015
-EYE_HOLE_SCALE = 1.5
 
 
 @dataclass(frozen=True)
@@ -133,15 +130,9 @@ class LandmarkEngine(Engine):
         warped = warp_face(level.image, level.points, points, topology.triangles, grid)
         if warped is None:
             return None
-        warped_at = time.perf_counter()
         target = grid.crop(frame)
         cells = float(max(grid.cols, grid.rows))
         oval = masks.fill_polygon(grid, points[topology.face_oval])
-        face = warped
-        if options.colour_correction:
-            inner = masks.feather(oval, MASK_INSET * cells, 0.0)
-            face = colour.apply_shift(warped, colour.low_frequency_shift(warped, target, inner, grid, COLOUR_SIGMA * cells))
-        coloured_at = time.perf_counter()
         alpha = masks.feather(oval, MASK_INSET * cells, MASK_FEATHER * cells)
         holes = []
         if options.mouth_mask:
@@ -149,12 +140,9 @@ class LandmarkEngine(Engine):
         if options.keep_eyes:
             holes += [masks.fill_polygon(grid, points[eye], EYE_HOLE_SCALE)
                       for eye in (topology.left_eye, topology.right_eye)]
-        alpha = masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)
-        blend_into(output, grid, target, face, grid.upsample(alpha) * np.float32(options.opacity))
-        done = time.perf_counter()
-        stage_ms["warp"] += (warped_at - started) * 1e3
-        stage_ms["colour"] += (coloured_at - warped_at) * 1e3
-        stage_ms["blend"] += (done - coloured_at) * 1e3
+        stage_ms["warp"] += (time.perf_counter() - started) * 1e3
+        inner = masks.feather(oval, MASK_INSET * cells, 0.0)
+        composite(output, grid, target, warped, inner, alpha, holes, options, stage_ms)
         return grid.box
 
 

@@ -16,15 +16,12 @@ import cv2
 import numpy as np
 
 from ..options import SwapOptions
-from ..vision import colour, masks
-from ..vision.blend import blend_into
+from ..vision import masks
+from ..vision.compose import EYE_HOLE_SCALE, composite
 from ..vision.grid import BoxGrid
 
 ERODE_FRACTION = 0.10     # insightface: a max(size // 10, 10) pixel square erosion
 FEATHER_FRACTION = 0.05   # insightface: blur kernel 2 * max(size // 20, 5) + 1
-COLOUR_SIGMA = 0.10       # of the grid's cells, as the landmark engine
-HOLE_FEATHER = 0.02
-EYE_HOLE_SCALE = 1.5
 
 
 def crop_corners(matrix: np.ndarray, size: int) -> np.ndarray:
@@ -78,7 +75,6 @@ def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matri
     target = grid.crop(frame)
     warped_at = time.perf_counter()
 
-    cells = float(max(grid.cols, grid.rows))
     cell_px = grid.width / grid.cols
     face_px = math.sqrt(abs(cv2.contourArea(corners)))  # insightface's mask_size
     # insightface: a k x k erosion, k = max(size // 10, 10), shrinks the square by k / 2 per
@@ -96,16 +92,8 @@ def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matri
         holes.append(masks.fill_polygon(grid, mouth_polygon(keypoints), options.mouth_mask_size))
     if options.keep_eyes:
         holes += [masks.fill_polygon(grid, eye, EYE_HOLE_SCALE) for eye in eye_polygons(keypoints)]
-    alpha = masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)
-    face = warped
-    if options.colour_correction:
-        shift = colour.low_frequency_shift(warped, target, inner, grid, COLOUR_SIGMA * cells)
-        face = colour.apply_shift(warped, shift)
-    masked_at = time.perf_counter()
-    blend_into(output, grid, target, face, grid.upsample(alpha) * np.float32(options.opacity))
-    if stage_ms is not None:
-        done = time.perf_counter()
-        stage_ms["paste_warp"] = stage_ms.get("paste_warp", 0.0) + (warped_at - started) * 1e3
-        stage_ms["mask_colour"] = stage_ms.get("mask_colour", 0.0) + (masked_at - warped_at) * 1e3
-        stage_ms["blend"] = stage_ms.get("blend", 0.0) + (done - masked_at) * 1e3
+    if stage_ms is None:
+        stage_ms = {}
+    stage_ms["paste_warp"] = stage_ms.get("paste_warp", 0.0) + (warped_at - started) * 1e3
+    composite(output, grid, target, warped, inner, alpha, holes, options, stage_ms)
     return grid.box

@@ -12,7 +12,8 @@ import numpy as np
 
 from .grid import BoxGrid
 
-_SHIFT = 4  # sub-pixel bits for cv2.fillPoly
+_SHIFT = 4        # sub-pixel bits for cv2.fillPoly
+_SUPERSAMPLE = 4  # fine pixels per coarse cell, per side, for edge coverage
 
 
 def fill_polygon(grid: BoxGrid, polygon: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -24,10 +25,13 @@ def fill_polygon(grid: BoxGrid, polygon: np.ndarray, scale: float = 1.0) -> np.n
     if scale != 1.0:
         centre = points.mean(axis=0)
         points = centre + (points - centre) * scale
-    # Drawn at 8 bits: OpenCV antialiases polygon edges only on uint8 images.
-    mask = np.zeros((grid.rows, grid.cols), dtype=np.uint8)
-    cv2.fillPoly(mask, [np.round(points * (1 << _SHIFT)).astype(np.int32)], 255, cv2.LINE_AA, _SHIFT)
-    return mask.astype(np.float32) * np.float32(1.0 / 255.0)
+    # Coverage by 4x4 supersampling: OpenCV's LINE_AA polygons grow about half a pixel
+    # outward, and a hard fill on the coarse grid would step by whole cells.
+    fine = (points + 0.5) * _SUPERSAMPLE - 0.5
+    mask = np.zeros((grid.rows * _SUPERSAMPLE, grid.cols * _SUPERSAMPLE), dtype=np.uint8)
+    cv2.fillPoly(mask, [np.round(fine * (1 << _SHIFT)).astype(np.int32)], 255, cv2.LINE_8, _SHIFT)
+    coverage = cv2.resize(mask, (grid.cols, grid.rows), interpolation=cv2.INTER_AREA)
+    return coverage.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
 def feather(mask: np.ndarray, inset: float, blur: float) -> np.ndarray:
