@@ -209,3 +209,18 @@ def test_resolution_change_mid_stream(source_path, frames):
     smaller = cv2.resize(frames[11], (240, 240))
     assert engine.process(smaller, 12 / 30.0).shape == smaller.shape
     assert len(engine.last_report.boxes) == 1
+
+
+def test_still_group_photo_swaps_every_face(source_path):
+    """A still picture is searched harder than a video frame: all six faces of if_t1."""
+    photo = cv2.imread(str(media("if_t1.jpg")))
+    engine = _engine(source_path, max_faces=10)
+    output = engine.process_image(photo)
+    assert len(engine.last_report.boxes) == 6
+    outside = np.ones(photo.shape[:2], dtype=bool)
+    for x0, y0, x1, y1 in engine.last_report.boxes:
+        outside[y0:y1, x0:x1] = False
+        assert np.abs(output[y0:y1, x0:x1].astype(int) - photo[y0:y1, x0:x1]).mean() > 2.0
+    assert np.array_equal(output[outside], photo[outside])
+    engine.process(photo)          # a stream starting afterwards has no history from the still
+    assert len(engine.last_report.boxes) < 6

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     source, target = sample_pictures()
     engine = engine_from_args(args)
     engine.set_source(source, args.face_index)
-    result = engine.process(target, 0.0)
+    result = engine.process_image(target)
     if not engine.last_report.boxes:
         raise FaceSwapError("No face was swapped in the demo picture; run `faceswap doctor` to check the install.")
     height = target.shape[0]

@@ -40,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     written = 0
     try:
         for frame in source.frames():
-            result = engine.process(frame.image, frame.timestamp)
+            if source.is_still:
+                result = engine.process_image(frame.image)
+            else:
+                result = engine.process(frame.image, frame.timestamp)
             if args.output and sink is None:
                 sink = open_sink(args.output, source, result.shape[1], result.shape[0])
             if sink is not None:

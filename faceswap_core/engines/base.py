@@ -94,6 +94,14 @@ class Engine(abc.ABC):
             return frame.copy()
         return self._process(frame, timestamp)
 
+    def process_image(self, image: np.ndarray) -> np.ndarray:
+        """One still picture rather than a stream: no tracking history is used or kept,
+        and an engine may search harder (small faces in a group photo)."""
+        self.reset()
+        result = self.process(image, 0.0)
+        self.reset()
+        return result
+
     def reset(self) -> None:
         """Forget tracked faces (a new video, a cut, a resolution change)."""
 

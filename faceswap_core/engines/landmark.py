@@ -108,10 +108,25 @@ class LandmarkEngine(Engine):
             self._mesh = FaceMeshDetector(max_faces=self.options.max_faces, static=False)
         faces = self._mesh.detect(frame)[: self.options.max_faces]
         smoothed = self._tracker.smooth([face.points for face in faces], timestamp)
+        return self._swap_all(frame, smoothed, started)
+
+    def process_image(self, image: np.ndarray) -> np.ndarray:
+        if not self.options.enabled or not self.has_source:
+            return super().process_image(image)
+        self.reset()
+        started = time.perf_counter()
+        detector = FaceMeshDetector(max_faces=MAX_PHOTO_FACES, static=True)
+        try:
+            faces = detect_in_photo(detector, image)[: self.options.max_faces]
+        finally:
+            detector.close()
+        return self._swap_all(image, [face.points for face in faces], started)
+
+    def _swap_all(self, frame: np.ndarray, faces: list[np.ndarray], started: float) -> np.ndarray:
         stage_ms = {"detect": (time.perf_counter() - started) * 1e3, "warp": 0.0, "colour": 0.0, "blend": 0.0}
         output = frame.copy()
         boxes = []
-        for points in smoothed:
+        for points in faces:
             box = self._swap_face(frame, output, points, stage_ms)
             if box is not None:
                 boxes.append(box)
