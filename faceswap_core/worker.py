@@ -27,6 +27,7 @@ from .channel import Channel, ChannelError
 from .errors import FaceSwapError
 
 IDLE_SLEEP_S = 0.002        # poll interval while waiting for a frame
+WAITING_SLEEP_S = 0.02      # poll interval while no frames are wanted (no photo, error)
 LIVENESS_EVERY_S = 0.25     # how often the owner and the file are checked
 
 
@@ -180,7 +181,8 @@ class Worker:
                 self.channel.set("in_ack", self.channel.get("in_seq"))
                 worked = False
             if not worked:
-                time.sleep(IDLE_SLEEP_S)
+                running = self.channel.state() == ch.STATE_RUNNING
+                time.sleep(IDLE_SLEEP_S if running else WAITING_SLEEP_S)
         return 0
 
     def close(self) -> None:

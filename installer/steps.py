@@ -63,11 +63,11 @@ def run(options: Options, out: TextIO, ask: Callable[[str], str] | None) -> int:
 def _offline_links(offline: Path | None) -> str | None:
     if offline is None:
         return None
-    folders = wheel_folders(offline)
-    if not folders or not any(folder.glob("*.whl") for folder in folders):
+    with_wheels = [folder for folder in wheel_folders(offline) if any(folder.glob("*.whl"))]
+    if not with_wheels:
         raise InstallError(f"{offline} has no wheel files; prepare it on a machine with internet using "
                            f"'install.py --prepare-offline {offline}' and copy it over.")
-    return str(folders[0])
+    return str(with_wheels[0])
 
 
 def setup_venv(options: Options, choice: runtime_choice.RuntimeChoice, offline: str | None, out: TextIO) -> Path:
@@ -77,7 +77,7 @@ def setup_venv(options: Options, choice: runtime_choice.RuntimeChoice, offline: 
     wanted = {"installer": INSTALLER_VERSION, "project": worker_venv.project_fingerprint(options.project_root),
               "project_root": str(options.project_root), "runtime": choice.requirement}
     if health.runs and health.working and _same_stamp(worker_venv.read_stamp(options.venv), wanted) \
-            and choice.package in health.ort_names() and not options.upgrade:
+            and health.ort_names() == [choice.package] and not options.upgrade:
         out.write(f"The worker's environment {options.venv} is installed and working: nothing to do.\n")
         return python
     if not health.runs or not base_python.supported(health.version):
@@ -127,8 +127,10 @@ def install_packages(python: Path, options: Options, choice: runtime_choice.Runt
     """pip install the project (editable, so OBS and the worker run the same code) and the runtime."""
     others = [name for name in health.ort_names() if name != choice.package]
     if others:
+        # They share the onnxruntime folder: remove every one (the chosen one too, its files
+        # may be half overwritten), then install the chosen one fresh.
         out.write(f"Removing {', '.join(others)}: only one ONNX Runtime package may be installed.\n")
-        if worker_venv.pip(python, ["uninstall", "-y", *others], out) != 0:
+        if worker_venv.pip(python, ["uninstall", "-y", *health.ort_names()], out) != 0:
             raise InstallError(f"Could not remove {', '.join(others)}; close programs using {options.venv} "
                                "and run the installer again.")
     out.write("Installing the worker's packages (about 300 MB the first time) ...\n")
@@ -145,22 +147,23 @@ def install_packages(python: Path, options: Options, choice: runtime_choice.Runt
 
 def repair_packages(python: Path, options: Options, choice: runtime_choice.RuntimeChoice, health: Health,
                     offline: str | None, out: TextIO) -> Health:
-    """Reinstall the distributions behind modules that fail to import, then rebuild if needed."""
+    """Reinstall what fails to import, lowest layer first (a broken numpy breaks OpenCV, mediapipe
+    and onnxruntime too, so fixing numpy alone may fix all); rebuild the venv if that is not enough."""
     out.write(f"Repairing packages that fail to import: {', '.join(health.broken)}.\n")
-    dists = {worker_venv.WORKER_MODULES.get(module) or choice.requirement for module in health.broken
-             if module != "faceswap_core.worker"}
-    args = ["install", "--force-reinstall", "--no-deps", *sorted(dists)]
-    if "faceswap_core.worker" in health.broken:
-        args += ["-e", str(options.project_root)]
-    worker_venv.pip(python, args, out, offline_dir=offline)
-    health = worker_venv.probe(python)
-    if health.broken:
-        out.write("Packages still fail to import; rebuilding the environment from scratch.\n")
-        base = _base_python(options, out)
-        worker_venv.create(base.command, options.venv, clear=True, out=out)
-        install_packages(python, options, choice, worker_venv.probe(python), offline, out)
+    for module in worker_venv.REPAIR_ORDER:
+        if module not in health.broken:
+            continue
+        dist = worker_venv.WORKER_MODULES.get(module)
+        target = ["-e", str(options.project_root)] if module == "faceswap_core.worker" else [dist or choice.requirement]
+        worker_venv.pip(python, ["install", "--force-reinstall", "--no-deps", *target], out, offline_dir=offline)
         health = worker_venv.probe(python)
-    return health
+        if not health.broken:
+            return health
+    out.write("Packages still fail to import; rebuilding the environment from scratch.\n")
+    base = _base_python(options, out)
+    worker_venv.create(base.command, options.venv, clear=True, out=out)
+    install_packages(python, options, choice, worker_venv.probe(python), offline, out)
+    return worker_venv.probe(python)
 
 
 def write_obs_config(options: Options, python: Path, choice: runtime_choice.RuntimeChoice, out: TextIO) -> None:

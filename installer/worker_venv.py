@@ -24,6 +24,8 @@ STAMP_NAME = "obs-faceswap-install.json"
 # module the worker imports -> the distribution that provides it (for targeted reinstalls)
 WORKER_MODULES = {"numpy": "numpy", "cv2": "opencv-contrib-python", "mediapipe": "mediapipe",
                   "faceswap_core.worker": None, "onnxruntime": None}
+# Lowest layer first: reinstalling numpy can mend every module above it.
+REPAIR_ORDER = ("numpy", "cv2", "onnxruntime", "mediapipe", "faceswap_core.worker")
 PROBE_SCRIPT = r"""
 import importlib, json, sys
 from importlib import metadata
@@ -103,7 +105,11 @@ def create(base_command: Sequence[str], venv_dir: str | os.PathLike, clear: bool
     out.write(f"Creating the worker's Python environment in {venv_dir} ...\n")
     out.flush()
     if clear and Path(venv_dir).exists():
-        shutil.rmtree(venv_dir)   # --clear keeps a broken python link on some platforms
+        try:
+            shutil.rmtree(venv_dir)   # --clear keeps a broken python link on some platforms
+        except OSError as error:
+            raise InstallError(f"Could not remove the broken {venv_dir} ({error.strerror}); close OBS (it may be "
+                               "running the worker) and run the installer again.") from None
     done = subprocess.run([*base_command, "-m", "venv", str(venv_dir)], capture_output=True, text=True)
     if done.returncode != 0:
         raise InstallError(f"Could not create {venv_dir} ({_last_line(done)}); check that the folder is "

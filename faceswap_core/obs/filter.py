@@ -11,6 +11,8 @@ from .supervisor import WorkerSupervisor
 
 
 class FaceSwapFilter:
+    """What libobs's `data` pointer stands for (the registry maps it to this object)."""
+
     def __init__(self, api, source, settings_data, active: bool):
         self.api = api
         self.source = source

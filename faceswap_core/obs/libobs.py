@@ -133,9 +133,18 @@ class LibObs:
     def __init__(self, path: str | None = None):
         path = path or library_path()
         mode = getattr(ctypes, "RTLD_GLOBAL", 0)
-        self.blocking = _Functions(ctypes.CDLL(path, mode=mode), BLOCKING_FUNCTIONS)
-        self.render = _Functions(ctypes.PyDLL(path, mode=mode), RENDER_FUNCTIONS)
-        self._blog = ctypes.CDLL(path, mode=mode).blog
+        try:
+            blocking = ctypes.CDLL(path, mode=mode)
+            render = ctypes.PyDLL(path, mode=mode)
+        except OSError:
+            if sys.platform == "win32":
+                raise
+            # macOS app bundles load libobs by an @rpath name: the process's own symbols
+            # (dlopen(NULL)) include it, since OBS itself is linked against it.
+            blocking, render = ctypes.CDLL(None, mode=mode), ctypes.PyDLL(None, mode=mode)
+        self.blocking = _Functions(blocking, BLOCKING_FUNCTIONS)
+        self.render = _Functions(render, RENDER_FUNCTIONS)
+        self._blog = blocking.blog
         self._blog.restype = None
 
     def log(self, level: int, message: str) -> None:

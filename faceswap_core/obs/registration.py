@@ -152,9 +152,6 @@ class FilterRegistry:
             obs.obs_data_set_string(data, properties.STATUS_KEY.encode(), instance.status_text().encode("utf-8", "replace"))
             obs.obs_data_release(data)
 
-    def status_of_all(self) -> list[str]:
-        return [instance.status_text() for instance in list(self.instances.values())]
-
     def _report(self, where: str) -> None:
         self.api.log(L.LOG_ERROR, f"error in {where}: {traceback.format_exc()}")
 

@@ -34,7 +34,7 @@ class ChannelBinding:
         self.in_address = base + channel.in_offset
         self.out_address = base + channel.out_offset
         self.capacity = channel.capacity
-        self.fields = {name: packer for name, packer in ch._STRUCTS.items()}
+        self.fields = ch._STRUCTS
 
     def get(self, name):
         packer, offset = self.fields[name]

@@ -45,7 +45,8 @@ def run(display: str, image: Path, photo: Path, seconds: float, with_filter: boo
     command = [sys.executable, str(helpers.REPO / "tests/obs/libobs_host.py"), "--image", str(image), "--out", str(out),
                "--frames", "0", "--bench-seconds", str(seconds), "--python", sys.executable]
     command += ["--photo", str(photo)] if with_filter else ["--no-filter"]
-    subprocess.run(command, env=dict(os.environ, DISPLAY=display), check=True, capture_output=True, timeout=300)
+    env = dict(os.environ, DISPLAY=display, PYTHONPATH=helpers.OBS_SCRIPTING)
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
     return json.loads((out / "summary.json").read_text())
 
 

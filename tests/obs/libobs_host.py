@@ -1,15 +1,17 @@
 """A standalone libobs host: plain Python, no OBS window, the project's script module.
 
-Run under an X display (Xvfb):
+Run under an X display (Xvfb), with OBS's scripting folder on PYTHONPATH for obspython:
 
-    python tests/obs/libobs_host.py --image face.png --photo obama.jpg --out DIR
+    PYTHONPATH=/usr/lib/x86_64-linux-gnu/obs-scripting \
+        python tests/obs/libobs_host.py --image face.png --photo obama.jpg --out DIR
 
 It starts libobs with OpenGL, loads the needed plugins one by one, loads obs_faceswap.py
 like OBS does (script_load), makes an image source, adds the "Face Swap" filter, and
 captures the rendered output through a raw video callback. Frames are written as raw
 BGRA files with a JSON summary (status line, render timings, latency, cleanup checks).
-Every libobs call goes through a GIL-releasing ctypes.CDLL handle (see
-shared/docs/obs-integration.md: SWIG calls can deadlock with a Python video_render).
+Every libobs call that can block goes through a GIL-releasing ctypes.CDLL handle (SWIG
+calls keep the GIL and can deadlock with a Python video_render); obspython is used only
+for a read-only version query.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class Host:
         o.obs_remove_raw_video_callback.argtypes = [RAW_CALLBACK, c_void_p]
         o.obs_get_average_frame_time_ns.restype = c_uint64
         o.obs_add_data_path.argtypes = [c_char_p]
+        o.obs_reset_audio.restype = c_bool
+        o.obs_reset_audio.argtypes = [c_void_p]
         self.width, self.height = width, height
         if not o.obs_startup(b"en-US", None, None):
             raise RuntimeError("obs_startup failed")
@@ -87,6 +91,9 @@ class Host:
         code = o.obs_reset_video(ctypes.byref(info))
         if code != 0:
             raise RuntimeError(f"obs_reset_video failed with {code} (is DISPLAY set?)")
+        audio = (c_uint32 * 2)(48000, 2)   # struct obs_audio_info: 48 kHz, SPEAKERS_STEREO
+        if not o.obs_reset_audio(ctypes.byref(audio)):   # media sources need an audio subsystem
+            raise RuntimeError("obs_reset_audio failed")
         for name in PLUGINS:
             module = c_void_p()
             if o.obs_open_module(ctypes.byref(module), f"{PLUGIN_DIR}/{name}.so".encode(),
@@ -159,7 +166,9 @@ def wait_for(condition, timeout: float) -> bool:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--image", required=True, help="the image source's file (the 'camera')")
+    parser.add_argument("--image", default="", help="the image source's file (the 'camera')")
+    parser.add_argument("--media", default="", help="a video file played by a media source (an async source, "
+                                                    "like a webcam) instead of --image; needs --size")
     parser.add_argument("--photo", default="", help="the filter's source photo")
     parser.add_argument("--python", default="", help="the worker interpreter (default: the filter's)")
     parser.add_argument("--out", required=True)
@@ -170,6 +179,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=90.0)
     parser.add_argument("--reload", action="store_true", help="unload and reload the script mid-run")
     parser.add_argument("--second-image", default="", help="switch the source to this PNG (a size change)")
+    parser.add_argument("--crop-left", type=int, default=0,
+                        help="put OBS's Crop/Pad filter (this many pixels off the left) before Face Swap")
     parser.add_argument("--stress-seconds", type=float, default=0.0,
                         help="change settings and build properties from another thread while rendering")
     args = parser.parse_args(argv)
@@ -177,12 +188,17 @@ def main(argv=None) -> int:
     width, height = (int(v) for v in args.size.split("x")) if args.size else image_size(args.image)
     summary = {"width": width, "height": height}
     host = Host(width, height)
+    summary["obs_version"] = obs_version()
     sys.path.insert(0, REPO)
     import obs_faceswap  # the script module, loaded like OBS loads it
     from faceswap_core.obs import registration
 
     obs_faceswap.script_load(None)
-    image = host.create("image_source", "camera", {"file": os.path.abspath(args.image)})
+    if args.media:
+        image = host.create("ffmpeg_source", "camera", {"local_file": os.path.abspath(args.media), "looping": True,
+                                                         "is_local_file": True, "hw_decode": False})
+    else:
+        image = host.create("image_source", "camera", {"file": os.path.abspath(args.image)})
     host.obs.obs_set_output_source(0, image)
     swap = None
     write_frame(os.path.join(args.out, "original.bgra"), host.next_frame(), width, height)
@@ -190,9 +206,15 @@ def main(argv=None) -> int:
         settings = {"source_photo": os.path.abspath(args.photo) if args.photo else ""}
         if args.python:
             settings["python"] = args.python
+        if args.crop_left:
+            crop = host.create("crop_filter", "Crop", {"left": args.crop_left, "relative": True})
+            host.obs.obs_source_filter_add(image, crop)
+            host.obs.obs_source_release(crop)
         swap = host.create("obs_faceswap_filter", "Face Swap", settings)
         host.obs.obs_source_filter_add(image, swap)
         instance = next(iter(registration.registry().instances.values()))
+        write_frame(os.path.join(args.out, "before_first_result.bgra"), host.next_frame(), width, height)
+        summary["had_result_at_first_frame"] = instance.renderer.has_result
         summary["worker_pid"] = instance.supervisor.worker_pid() if instance.supervisor else None
         summary["channel"] = instance.supervisor.channel.path if instance.supervisor else None
         started = time.monotonic()
@@ -201,6 +223,8 @@ def main(argv=None) -> int:
         summary["swapped"] = swapped
         summary["status"] = instance.status_text()
         summary["worker_pid"] = instance.supervisor.worker_pid()
+        summary["filter_input_size"] = list(instance.renderer.size)
+        summary["status_shown"] = click_refresh_status(host, swap)
         if args.stress_seconds:
             summary.update(stress_ui_callbacks(host, swap, instance, args.stress_seconds))
         if args.reload:
@@ -222,6 +246,31 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, "summary.json"), "w") as handle:
         json.dump(summary, handle, indent=1)
     return 0
+
+
+def click_refresh_status(host: Host, swap) -> str:
+    """Build the properties, press "Refresh status", read what the status field shows."""
+    o = host.obs
+    o.obs_source_properties.restype = c_void_p
+    o.obs_source_properties.argtypes = [c_void_p]
+    o.obs_properties_get.restype = c_void_p
+    o.obs_properties_get.argtypes = [c_void_p, c_char_p]
+    o.obs_property_button_clicked.restype = c_bool
+    o.obs_property_button_clicked.argtypes = [c_void_p, c_void_p]
+    o.obs_properties_destroy.argtypes = [c_void_p]
+    o.obs_source_get_settings.restype = c_void_p
+    o.obs_source_get_settings.argtypes = [c_void_p]
+    o.obs_data_get_string.restype = c_char_p
+    o.obs_data_get_string.argtypes = [c_void_p, c_char_p]
+    props = o.obs_source_properties(swap)
+    settings = o.obs_source_get_settings(swap)
+    o.obs_data_set_string(settings, b"status", b"")
+    button = o.obs_properties_get(props, b"refresh_status")
+    clicked = o.obs_property_button_clicked(button, swap) if button else False
+    shown = (o.obs_data_get_string(settings, b"status") or b"").decode()
+    o.obs_data_release(settings)
+    o.obs_properties_destroy(props)
+    return shown if clicked else f"(button not clicked: {bool(button)})"
 
 
 def stress_ui_callbacks(host: Host, swap, instance, seconds: float) -> dict:
@@ -326,6 +375,19 @@ def _alive(pid) -> bool:
 def median(values):
     values = sorted(values)
     return values[len(values) // 2] if values else 0
+
+
+def obs_version() -> str:
+    """OBS's version through obspython (on PYTHONPATH), the module OBS scripts import.
+
+    Only a read-only call: SWIG keeps the GIL during libobs calls, so anything that can
+    block stays on the ctypes.CDLL handle (see the module docstring).
+    """
+    try:
+        import obspython
+    except ImportError:
+        return "unknown (obspython is not on PYTHONPATH)"
+    return obspython.obs_get_version_string()
 
 
 def image_size(path: str) -> tuple[int, int]:

@@ -36,8 +36,10 @@ def host_run(display, target_png, tmp_path_factory):
 
 def test_filter_swaps_the_face_in_rendered_frames(host_run, target_png, judge, source_face):
     summary, out = host_run
+    assert summary["obs_version"].startswith(("28.", "29.", "30.", "31.", "32.")), summary["obs_version"]
     assert summary["swapped"], summary
     assert summary["status"].startswith("running"), summary["status"]
+    assert summary["status_shown"].startswith("running |") and "fps" in summary["status_shown"], summary
     original = cv2.imread(str(target_png))
     frame = helpers.read_bgra(out / "frame1.bgra", summary["width"], summary["height"])
     before, after = helpers.judge_swap(judge, source_face, original, frame[:, :, :3])
@@ -49,6 +51,9 @@ def test_rest_of_frame_equals_input(host_run, target_png, judge):
     original = cv2.imread(str(target_png))
     passthrough = helpers.read_bgra(out / "original.bgra", summary["width"], summary["height"])
     assert np.array_equal(passthrough[:, :, :3], original), "the unfiltered image source differs from the PNG"
+    early = helpers.read_bgra(out / "before_first_result.bgra", summary["width"], summary["height"])
+    assert not summary["had_result_at_first_frame"]
+    assert np.array_equal(early[:, :, :3], original), "before the first result the filter must show the original"
     frame = helpers.read_bgra(out / "frame1.bgra", summary["width"], summary["height"])
     changed = np.abs(frame[:, :, :3].astype(int) - original).max(axis=2) > 0
     assert changed.any(), "nothing changed"
@@ -109,3 +114,28 @@ def test_frames_bigger_than_1080p_grow_the_channel(display, target_png, tmp_path
     output = helpers.read_bgra(tmp_path / "out" / "frame0.bgra", 2048, 1152)[:, :, :3]
     before, after = helpers.judge_swap(judge, source_face, big, output)
     assert after < before
+
+
+def test_async_source_like_a_webcam(display, tmp_path, judge, source_face):
+    """A media source playing a talking-head clip: async frames in YUV, like a webcam."""
+    clip = media("lp_d3.mp4")
+    summary = run_host(display, tmp_path / "out", "--media", str(clip), "--size", "512x512",
+                       "--photo", str(media("fr_obama.jpg")), "--python", helpers.worker_python(), "--frames", "1")
+    assert summary["swapped"], summary
+    output = helpers.read_bgra(tmp_path / "out" / "frame0.bgra", 512, 512)[:, :, :3]
+    before, after = helpers.judge_swap(judge, source_face, helpers.frame_of(clip, 30), output)
+    assert after < before, f"identity distance to the source photo: clip {before:.3f}, output {after:.3f}"
+
+
+def test_after_another_filter(display, target_png, tmp_path, judge, source_face):
+    """Face Swap after OBS's Crop/Pad filter: its input is the cropped frame, not the source."""
+    summary = run_host(display, tmp_path / "out", "--image", str(target_png), "--crop-left", "64",
+                       "--photo", str(media("fr_obama.jpg")), "--python", helpers.worker_python(), "--frames", "1")
+    assert summary["swapped"], summary
+    assert summary["filter_input_size"] == [448, 512]
+    output = helpers.read_bgra(tmp_path / "out" / "frame0.bgra", 512, 512)[:, :448, :3]
+    cropped = cv2.imread(str(target_png))[:, 64:]
+    before, after = helpers.judge_swap(judge, source_face, cropped, output)
+    assert after < before
+    unchanged = np.abs(output.astype(int) - cropped).max(axis=2) == 0
+    assert unchanged[:, :40].all() and unchanged[:, -40:].all(), "the cropped frame's edges must pass through"

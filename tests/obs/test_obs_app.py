@@ -76,6 +76,9 @@ def _parent(pid: int) -> int:
 def test_script_loaded_and_filter_present(app):
     filters = app.client.get_source_filter_list(CAMERA).filters
     assert [f["filterKind"] for f in filters] == ["obs_faceswap_filter"]
+    deadline = time.monotonic() + 10
+    while not obs_workers(app) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(obs_workers(app)) == 1
     files = helpers.channel_files(app.process.pid)
     assert len(files) == 1
@@ -98,25 +101,38 @@ def test_disabling_the_filter_shows_the_original(app, judge, source_face, target
 def test_settings_apply_live(app, judge, source_face, target_png):
     original = cv2.imread(str(target_png))
     app.client.set_source_filter_settings(CAMERA, FILTER, {"enabled": False}, overlay=True)
-    time.sleep(0.1)
-    assert_original(app.screenshot(), original, "'Enable swap' unticked")
+    # libobs applies a video filter's new settings on the next video tick (graphics thread)
+    deadline = time.monotonic() + 5
+    shot = app.screenshot()
+    while np.abs(shot.astype(int) - original.astype(int)).mean() >= 1.0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        shot = app.screenshot()
+    assert_original(shot, original, "'Enable swap' unticked")
     app.client.set_source_filter_settings(CAMERA, FILTER, {"enabled": True}, overlay=True)
     wait_swapped(app, judge, source_face, original)
+    # a setting the worker applies: opacity 0 shows the camera's own face, through the swap path
+    app.client.set_source_filter_settings(CAMERA, FILTER, {"opacity": 0.0}, overlay=True)
+    deadline = time.monotonic() + 10
+    while is_swapped(judge, source_face, original, app.screenshot()):
+        assert time.monotonic() < deadline, "opacity 0 did not reach the worker"
+        time.sleep(0.2)
+    app.client.set_source_filter_settings(CAMERA, FILTER, {"opacity": 1.0}, overlay=True)
+    wait_swapped(app, judge, source_face, original, timeout=10)
 
 
-def test_killed_worker_shows_original_then_recovers(app, judge, source_face, target_png):
+def test_killed_worker_shows_original_then_recovers(app, judge, source_face, target_png, record_property):
     original = cv2.imread(str(target_png))
     wait_swapped(app, judge, source_face, original)
     (pid,) = obs_workers(app)
     os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
     deadline = time.monotonic() + 5   # the kernel tears a big process down in a few ms to tens of ms
     while helpers.processes_running(pid) and time.monotonic() < deadline:
         time.sleep(0.001)
     time.sleep(1 / 30)  # one frame after the worker is dead
     assert_original(app.screenshot(), original, "one frame after the worker died")
-    started = time.monotonic()
-    wait_swapped(app, judge, source_face, original, timeout=15)
-    assert time.monotonic() - started < 15
+    wait_swapped(app, judge, source_face, original, timeout=10)   # "back within a few seconds"
+    record_property("swap_back_after_kill_s", round(time.monotonic() - killed_at, 2))
     assert obs_workers(app) and pid not in obs_workers(app)
 
 

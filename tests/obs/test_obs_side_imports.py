@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 import helpers
 
@@ -89,3 +92,26 @@ def test_default_interpreter_is_the_installers(tmp_path, monkeypatch):
     assert default_interpreter() == str(python)
     monkeypatch.setenv("OBS_FACESWAP_CONFIG", str(tmp_path / "absent.json"))
     assert default_interpreter() == "/elsewhere/python"
+
+
+def test_libobs_prototypes_resolve_in_the_real_library():
+    """Every function the filter calls exists in the installed libobs (names and handles)."""
+    if not os.path.exists(helpers.LIBOBS):
+        pytest.skip(f"{helpers.LIBOBS} is absent: apt-get install obs-studio")
+    from faceswap_core.obs.libobs import BLOCKING_FUNCTIONS, RENDER_FUNCTIONS, LibObs
+
+    api = LibObs(helpers.LIBOBS)
+    assert all(hasattr(api.blocking, name) for name in BLOCKING_FUNCTIONS)
+    assert all(hasattr(api.render, name) for name in RENDER_FUNCTIONS)
+
+
+def test_source_info_prefix_matches_obs_29_layout():
+    """Offsets of obs_source_info fields as in libobs/obs-source.h (64-bit)."""
+    import ctypes
+
+    from faceswap_core.obs.source_info import ObsSourceInfo
+
+    assert ObsSourceInfo.get_name.offset == 16
+    assert ObsSourceInfo.video_render.offset == 16 + 13 * 8
+    assert ObsSourceInfo.filter_remove.offset == 16 + 24 * 8
+    assert ctypes.sizeof(ObsSourceInfo) == 16 + 25 * 8
