@@ -2,7 +2,8 @@
 
     python tests/obs/make_docs_screenshot.py
 
-Starts OBS with the generated test config (the filter on a talking-head image), waits for
+Starts OBS with the generated test config (the filter on an image source showing the demo's
+public-domain portrait of Grace Hopper, the source photo the demo's astronaut), waits for
 the swap, opens the source's Filters window through obs-websocket (it shows the selected
 filter's properties next to the preview), makes it tall with xdotool (apt: xdotool; optional)
 and grabs the screen with ffmpeg's x11grab.
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 
 import helpers  # noqa: E402
-from judge import MEDIA  # noqa: E402
+from faceswap_core.commands.demo import sample_pictures  # noqa: E402
 from obs_app import CAMERA, ObsApp, ObsConfig  # noqa: E402
 
 OUT = helpers.REPO / "docs" / "images" / "obs-filter-properties.png"
@@ -37,10 +38,13 @@ def grab(display: str, path: Path) -> np.ndarray:
 def main() -> int:
     xvfb, display = helpers.start_xvfb()
     root = Path(tempfile.mkdtemp(prefix="fs-docs-"))
-    image = root / "camera.png"
-    cv2.imwrite(str(image), helpers.frame_of(MEDIA / "lp_d3.mp4", 30))
-    app = ObsApp(ObsConfig(root, image, 512, 512, {"source_photo": str(MEDIA / "fr_obama.jpg"), "python": sys.executable}),
-                 display)
+    # Public-domain people only in the README: the demo's pictures (see commands/demo.py).
+    source, camera = sample_pictures()
+    image, photo = root / "camera.png", root / "astronaut.png"
+    cv2.imwrite(str(image), camera)
+    cv2.imwrite(str(photo), source)
+    app = ObsApp(ObsConfig(root, image, camera.shape[1], camera.shape[0],
+                           {"source_photo": str(photo), "python": sys.executable}), display)
     try:
         client = app.connect()
         time.sleep(6)   # the worker starts and the swap shows
