@@ -126,6 +126,7 @@ def _mutations():
     return st.tuples(st.integers(0, 5000), st.binary(min_size=1, max_size=64), st.booleans())
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")   # Pillow warns about every corrupt EXIF tag
 def test_fuzzed_photos_never_escape_as_other_errors(tmp_path_factory):
     """Random corruptions of a real JPEG and PNG: an image or a FaceSwapError, nothing else."""
     hypothesis = pytest.importorskip("hypothesis", reason="hypothesis is not installed: pip install -e '.[test]'")
