@@ -61,35 +61,38 @@ class _Builder:
         normed = self.node("InstanceNormalization", [x, scale, bias], epsilon=1e-5)
         style = self.node("Gemm", [latent, self.weight((512, 2 * channels), 0.02), self.const(np.zeros(2 * channels, np.float32))])
         self.params += 2 * channels
-        shaped = self.node("Reshape", [style, self.const(np.array([1, 2, channels, 1, 1], np.int64))])
+        shaped = self.node("Reshape", [style, self.const(np.array([-1, 2, channels, 1, 1], np.int64))])  # any batch
         gamma, beta = self.node("Gather", [shaped, self.const(np.array(0, np.int64))], axis=1), None
         beta = self.node("Gather", [shaped, self.const(np.array(1, np.int64))], axis=1)
         one_plus = self.node("Add", [gamma, self.const(np.array(1.0, np.float32))])
         return self.node("Add", [self.node("Mul", [normed, one_plus]), beta])
 
 
-def build(path: str, seed: int = 0) -> tuple[int, int]:
+def build(path: str, seed: int = 0, divide: int = 1) -> tuple[int, int]:
+    """divide > 1 makes every layer that many times narrower (same operators and shapes
+    otherwise): a small copy for tests of the runtimes."""
     b = _Builder(seed)
+    c1, c2, c3, c4 = (128 // divide, 256 // divide, 512 // divide, 1024 // divide)
     target = helper.make_tensor_value_info("target", TensorProto.FLOAT, [1, 3, 128, 128])
     source = helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 512])
     output = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 128, 128])
     relu = lambda x: b.node("LeakyRelu", [x], alpha=0.2)  # noqa: E731
-    x = relu(b.conv("target", 3, 128, 7, 128))
-    x = relu(b.conv(x, 128, 256, 3, 64, stride=2))
-    x = relu(b.conv(x, 256, 512, 3, 32, stride=2))
-    x = relu(b.conv(x, 512, 1024, 3, 32))
+    x = relu(b.conv("target", 3, c1, 7, 128))
+    x = relu(b.conv(x, c1, c2, 3, 64, stride=2))
+    x = relu(b.conv(x, c2, c3, 3, 32, stride=2))
+    x = relu(b.conv(x, c3, c4, 3, 32))
     for _ in range(6):
-        y = b.node("Relu", [b.adain(b.conv(x, 1024, 1024, 3, 32), 1024, "source")])
-        y = b.adain(b.conv(y, 1024, 1024, 3, 32), 1024, "source")
+        y = b.node("Relu", [b.adain(b.conv(x, c4, c4, 3, 32), c4, "source")])
+        y = b.adain(b.conv(y, c4, c4, 3, 32), c4, "source")
         x = b.node("Add", [x, y])
     scales = b.const(np.array([1, 1, 2, 2], np.float32))
     empty = b.const(np.array([], np.float32))
     x = b.node("Resize", [x, empty, scales], mode="linear")
-    x = relu(b.conv(x, 1024, 512, 3, 64))
+    x = relu(b.conv(x, c4, c3, 3, 64))
     x = b.node("Resize", [x, empty, scales], mode="linear")
-    x = relu(b.conv(x, 512, 256, 3, 128))
-    x = relu(b.conv(x, 256, 128, 3, 128))
-    x = b.node("Tanh", [b.conv(x, 128, 3, 7, 128)])
+    x = relu(b.conv(x, c3, c2, 3, 128))
+    x = relu(b.conv(x, c2, c1, 3, 128))
+    x = b.node("Tanh", [b.conv(x, c1, 3, 7, 128)])
     half = b.const(np.array(0.5, np.float32))
     x = b.node("Mul", [b.node("Add", [x, b.const(np.array(1.0, np.float32))]), half])
     b.nodes.append(helper.make_node("Identity", [x], ["output"], name="to_output"))

@@ -15,7 +15,8 @@ from ..errors import FaceSwapError
 from ..neural.detector import Detection, ScrfdDetector
 from ..neural.mapping import DEFAULT_MAX_DISTANCE, FaceMapping, Identity
 from ..neural.paste import paste_face
-from ..neural.providers import ModelSession, choose_providers, short_name
+from ..neural.providers import choose_providers, short_name
+from ..neural.runners import RUNTIMES, open_runner
 from ..neural.recognizer import ArcFaceRecognizer
 from ..neural.swapper import InSwapper, read_emap
 from ..neural.tracking import DetectionCache
@@ -66,22 +67,51 @@ class NeuralEngine(Engine):
                  provider: str = "auto", precision: str = "auto", det_size: int = 640,
                  mapping: str = "all", max_distance: float = DEFAULT_MAX_DISTANCE,
                  reference_photo: str | None = None, pairs: list[tuple[str, str]] | None = None,
-                 model_paths: dict[str, str] | None = None, redetect_after: float = 0.1, threads: int = 0):
+                 model_paths: dict[str, str] | None = None, redetect_after: float = 0.1, threads: int = 0,
+                 runtime: str = "onnxruntime", device: str = "auto", gpu_frames: bool | None = None,
+                 device_id: int = 0):
         super().__init__(options)
+        if runtime not in RUNTIMES:
+            raise FaceSwapError(f"Unknown model runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}.")
         paths = dict(model_paths) if model_paths else resolve_model_paths(model_dir, precision)
-        cache_dir = str(model_dir or catalog.default_model_dir())
-        choice = choose_providers(provider, cache_dir=cache_dir)
-        sessions = {role: ModelSession(paths[role], choice, threads=threads, label=f"The {role} model {os.path.basename(paths[role])}")
-                    for role in ("detector", "recognizer", "swapper")}
-        used = sessions["swapper"].provider
-        if provider not in (None, "auto") and used != choice.primary:
-            raise FaceSwapError(
-                f"ONNX Runtime has the {short_name(choice.primary)} provider but could not start it (its GPU "
-                "libraries, e.g. CUDA/cuDNN, are missing or do not match); fix that or use --provider cpu.")
-        self.provider = short_name(used)
+        labels = {role: f"The {role} model {os.path.basename(paths[role])}" for role in ("detector", "recognizer", "swapper")}
+        self.runtime = runtime
+        if runtime == "torch":
+            from ..neural.runner_torch import resolve_device
+
+            where = resolve_device(device)
+            # fp16 where it is safe: the detector and the swap (its latent is computed in fp32
+            # outside the graph); identity vectors stay fp32. The CPU has no fast fp16;
+            # --precision fp32 keeps everything fp32 (GPUs that give NaNs in fp16).
+            half = "fp16" if where.type in ("cuda", "mps") and precision != "fp32" else "fp32"
+            precisions = {"detector": half, "recognizer": "fp32", "swapper": half}
+            sessions = {role: open_runner(paths[role], "torch", device=str(where), precision=precisions[role],
+                                          threads=threads, label=labels[role], channels_last=role != "recognizer")
+                        for role in labels}
+            self.provider = sessions["swapper"].provider
+        else:
+            cache_dir = str(model_dir or catalog.default_model_dir())
+            choice = choose_providers(provider, cache_dir=cache_dir, device_id=device_id)
+            sessions = {role: open_runner(paths[role], "onnxruntime", choice=choice, threads=threads, label=labels[role])
+                        for role in labels}
+            used = sessions["swapper"].provider
+            if provider not in (None, "auto") and used != choice.primary:
+                raise FaceSwapError(
+                    f"ONNX Runtime has the {short_name(choice.primary)} provider but could not start it (its GPU "
+                    "libraries, e.g. CUDA/cuDNN, are missing or do not match); fix that or use --provider cpu.")
+            self.provider = short_name(used)
         self.detector = ScrfdDetector(sessions["detector"], det_size)
         self.recognizer = ArcFaceRecognizer(sessions["recognizer"])
         self.swapper = InSwapper(sessions["swapper"], read_emap(paths["swapper"]))
+        self._gpu = None
+        if gpu_frames is None:
+            gpu_frames = runtime == "torch"
+        if gpu_frames:
+            if runtime != "torch":
+                raise FaceSwapError("The GPU frame path runs on the torch runtime; use --runtime torch.")
+            from ..neural.gpu_pipeline import GpuFramePath
+
+            self._gpu = GpuFramePath(self.detector, sessions["swapper"], crop_size=self.swapper.size)
         self.mapping = FaceMapping(mapping, max_distance)
         self._default: Identity | None = None
         self._bound: Identity | None = None
@@ -160,14 +190,15 @@ class NeuralEngine(Engine):
     def close(self) -> None:
         self.reset()
 
-    def detect(self, frame: np.ndarray, timestamp: float | None = None) -> list[Detection]:
-        """Faces in a frame, largest first; reuses the last detection while faces barely move."""
+    def detect(self, frame: np.ndarray, timestamp: float | None = None, device_frame=None) -> list[Detection]:
+        """Faces in a frame, largest first; reuses the last detection while faces barely move.
+        device_frame: the frame already on the GPU frame path's device, detected there."""
         image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
         if timestamp is not None:
             cached = self._cache.reuse(image, timestamp)
             if cached is not None:
                 return cached
-        faces = self.detector.detect(image)
+        faces = self._gpu.detect(device_frame) if device_frame is not None else self.detector.detect(image)
         if timestamp is not None:
             faces = self._cache.store(image, faces, timestamp)
         return faces
@@ -184,6 +215,8 @@ class NeuralEngine(Engine):
         return sources
 
     def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
+        if self._gpu is not None:
+            return self._process_on_device(frame, timestamp)
         started = time.perf_counter()
         image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
         detected = self.detect(image, timestamp)  # the same list object while it is reused
@@ -212,4 +245,26 @@ class NeuralEngine(Engine):
                 boxes.append(box)
         stage_ms["total"] = (time.perf_counter() - started) * 1e3
         self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms)
+        return output
+
+    def _process_on_device(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
+        """The same frame as _process, with the frame's pixel work on the torch device."""
+        started = time.perf_counter()
+        image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
+        device_frame = self._gpu.upload(image)
+        detected = self.detect(image, timestamp, device_frame)
+        faces = detected[: self.options.max_faces]
+        keypoints = self._tracker.smooth([f.keypoints for f in faces], timestamp)
+        stage_ms = {"detect": (time.perf_counter() - started) * 1e3}
+        mark = time.perf_counter()
+        sources = self._assign(image, detected, faces, keypoints)
+        stage_ms["recognize"] = (time.perf_counter() - mark) * 1e3
+        chosen = [(points, source) for points, source in zip(keypoints, sources) if source is not None]
+        mark = time.perf_counter()
+        output, results = self._gpu.process(frame, [p for p, _ in chosen], [s.latent for _, s in chosen],
+                                            self.options, device_frame)
+        stage_ms["swap_paste"] = (time.perf_counter() - mark) * 1e3
+        stage_ms.update({f"device_{k}": v for k, v in self._gpu.last_ms.items()})
+        stage_ms["total"] = (time.perf_counter() - started) * 1e3
+        self.last_report = FrameReport(boxes=[r.box for r in results], stage_ms=stage_ms)
         return output

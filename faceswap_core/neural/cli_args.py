@@ -14,6 +14,14 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("neural engine (--engine neural)")
     group.add_argument("--provider", default="auto", choices=["auto", *PROVIDERS],
                        help="ONNX Runtime execution provider (default: the best one installed)")
+    group.add_argument("--runtime", default="onnxruntime", choices=["onnxruntime", "torch"],
+                       help="what runs the models: ONNX Runtime (--provider), or PyTorch (--device; needs the gpu "
+                            "extra), which keeps the whole frame on the GPU")
+    group.add_argument("--device", default="auto", metavar="DEVICE",
+                       help="with --runtime torch: auto, cuda (NVIDIA, or AMD with PyTorch's ROCm build), cuda:N, mps "
+                            "(Apple), cpu")
+    group.add_argument("--gpu", type=int, default=0, metavar="N",
+                       help="with --runtime onnxruntime: which GPU the provider uses (default 0)")
     group.add_argument("--model-dir", default=None, metavar="DIR",
                        help="models folder (default: $FACESWAP_MODEL_DIR or the per-user data folder)")
     group.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16"],
@@ -40,6 +48,9 @@ def engine_kwargs(args: argparse.Namespace) -> dict:
         raise FaceSwapError("Use either --reference or --pair, not both.")
     return {
         "provider": args.provider,
+        "runtime": getattr(args, "runtime", "onnxruntime"),
+        "device": getattr(args, "device", "auto"),
+        "device_id": getattr(args, "gpu", 0),
         "model_dir": args.model_dir,
         "precision": args.precision,
         "det_size": args.det_size,

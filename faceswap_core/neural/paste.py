@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -57,24 +58,26 @@ def eye_polygons(keypoints: np.ndarray) -> list[np.ndarray]:
     return [_ellipse(eye, axis, 0.24 * distance, 0.13 * distance) for eye in (left, right)]
 
 
-def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matrix: np.ndarray,
-               keypoints: np.ndarray, options: SwapOptions, stage_ms: dict[str, float] | None = None
-               ) -> tuple[int, int, int, int] | None:
-    """Blend the swapped crop into output (in place) inside the crop's box; returns the box."""
-    started = time.perf_counter()
-    size = swapped.shape[0]
+@dataclass(frozen=True)
+class PasteGeometry:
+    """Where and how one swapped crop goes back: its box grid and coarse masks (CPU-side,
+    a few thousand numbers), shared by the CPU paste and the GPU frame path."""
+
+    grid: BoxGrid
+    inner: np.ndarray          # coarse mask of the eroded crop square (where colour is measured)
+    alpha: np.ndarray          # coarse soft mask of the swap, before the holes
+    holes: list[np.ndarray]    # coarse masks of the target's mouth / eyes to keep
+
+
+def paste_geometry(matrix: np.ndarray, keypoints: np.ndarray, size: int, frame_shape: tuple[int, ...],
+                   options: SwapOptions) -> PasteGeometry | None:
+    """The box and masks for a size x size crop with this frame->crop matrix; None when the
+    box is (nearly) outside the frame."""
     corners = crop_corners(matrix, size)
     # a margin of zeros around the crop, so the erosion and blur below work from its edges
-    grid = BoxGrid.around(corners, frame.shape, margin=0.04)
+    grid = BoxGrid.around(corners, frame_shape, margin=0.04)
     if grid is None:
         return None
-    inverse = cv2.invertAffineTransform(matrix)
-    inverse[:, 2] -= (grid.x0, grid.y0)
-    warped = cv2.warpAffine(swapped, inverse, (grid.width, grid.height), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
-    target = grid.crop(frame)
-    warped_at = time.perf_counter()
-
     cell_px = grid.width / grid.cols
     face_px = math.sqrt(abs(cv2.contourArea(corners)))  # insightface's mask_size
     # insightface: a k x k erosion, k = max(size // 10, 10), shrinks the square by k / 2 per
@@ -92,8 +95,27 @@ def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matri
         holes.append(masks.fill_polygon(grid, mouth_polygon(keypoints), options.mouth_mask_size))
     if options.keep_eyes:
         holes += [masks.fill_polygon(grid, eye, EYE_HOLE_SCALE) for eye in eye_polygons(keypoints)]
+    return PasteGeometry(grid, inner, alpha, holes)
+
+
+def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matrix: np.ndarray,
+               keypoints: np.ndarray, options: SwapOptions, stage_ms: dict[str, float] | None = None
+               ) -> tuple[int, int, int, int] | None:
+    """Blend the swapped crop into output (in place) inside the crop's box; returns the box."""
+    started = time.perf_counter()
+    size = swapped.shape[0]
+    geometry = paste_geometry(matrix, keypoints, size, frame.shape, options)
+    if geometry is None:
+        return None
+    grid = geometry.grid
+    inverse = cv2.invertAffineTransform(matrix)
+    inverse[:, 2] -= (grid.x0, grid.y0)
+    warped = cv2.warpAffine(swapped, inverse, (grid.width, grid.height), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+    target = grid.crop(frame)
+    warped_at = time.perf_counter()
     if stage_ms is None:
         stage_ms = {}
     stage_ms["paste_warp"] = stage_ms.get("paste_warp", 0.0) + (warped_at - started) * 1e3
-    composite(output, grid, target, warped, inner, alpha, holes, options, stage_ms)
+    composite(output, grid, target, warped, geometry.inner, geometry.alpha, geometry.holes, options, stage_ms)
     return grid.box

@@ -117,17 +117,34 @@ class ProviderChoice:
         return self.providers[0]
 
 
-def provider_options(provider: str, cache_dir: str | None = None) -> dict:
-    """Sensible options per provider: TensorRT caches its engines (minutes to build once)."""
+def provider_options(provider: str, cache_dir: str | None = None, *, device_id: int = 0, fp16: bool = True) -> dict:
+    """Complete options per provider, as ONNX Runtime's provider_options take them.
+
+    GPU providers get the device to run on (device_id; several GPUs in one machine).
+    TensorRT builds an engine per model and input shape, which takes minutes: it is cached
+    under cache_dir/tensorrt (engines and the timing cache), and builds in fp16 when fp16 is
+    set (the swap's `source` latent is computed in fp32 outside the graph either way).
+    CUDA's fp16 comes from the fp16 model file instead (it has no precision option).
+    """
+    device_id = int(device_id)
+    if device_id < 0:
+        raise FaceSwapError(f"The GPU number must be 0 or more, not {device_id}.")
     if provider == "TensorrtExecutionProvider":
-        options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True}
+        options = {"device_id": device_id, "trt_fp16_enable": bool(fp16), "trt_engine_cache_enable": True}
         if cache_dir:
-            options["trt_engine_cache_path"] = os.path.join(cache_dir, "tensorrt")
+            folder = os.path.join(cache_dir, "tensorrt")
+            options["trt_engine_cache_path"] = folder
             options["trt_timing_cache_enable"] = True
+            options["trt_timing_cache_path"] = folder
         return options
     if provider == "CUDAExecutionProvider":
-        # EXHAUSTIVE (the default) searches convolution algorithms for seconds on the first frame.
-        return {"cudnn_conv_algo_search": "HEURISTIC"}
+        # EXHAUSTIVE (the default) searches convolution algorithms for seconds on the first frame;
+        # kSameAsRequested keeps the arena from doubling past what the models need (OBS shares the GPU).
+        return {"device_id": device_id, "cudnn_conv_algo_search": "HEURISTIC",
+                "arena_extend_strategy": "kSameAsRequested", "do_copy_in_default_stream": True,
+                "cudnn_conv_use_max_workspace": "1"}
+    if provider in ("ROCMExecutionProvider", "DmlExecutionProvider"):
+        return {"device_id": device_id}
     if provider == "CoreMLExecutionProvider" and _ort_version() >= (1, 20):
         # Named options arrived in 1.20; older builds take none (and refuse unknown ones).
         return {"ModelFormat": "MLProgram", "MLComputeUnits": "ALL"}
@@ -149,7 +166,8 @@ def _ort_version() -> tuple[int, int]:
 
 
 def choose_providers(
-    requested: str | None = "auto", available: list[str] | None = None, cache_dir: str | None = None
+    requested: str | None = "auto", available: list[str] | None = None, cache_dir: str | None = None,
+    *, device_id: int = 0, fp16: bool = True,
 ) -> ProviderChoice:
     """Resolve 'auto' or a named provider against what this onnxruntime build offers."""
     if available is None:
@@ -175,8 +193,12 @@ def choose_providers(
                 f"uninstall that and pip install {PACKAGE_FOR[short]}, or choose --provider auto."
             )
         chosen = [full] if full != CPU else []
+    if chosen and chosen[0] == PROVIDERS["tensorrt"] and PROVIDERS["cuda"] in available:
+        # Nodes TensorRT cannot take run on CUDA rather than falling back to the CPU.
+        chosen.append(PROVIDERS["cuda"])
     chosen.append(CPU)
-    return ProviderChoice(tuple(chosen), tuple(provider_options(p, cache_dir) for p in chosen))
+    return ProviderChoice(tuple(chosen), tuple(provider_options(p, cache_dir, device_id=device_id, fp16=fp16)
+                                               for p in chosen))
 
 
 @dataclass
@@ -234,6 +256,7 @@ class ModelSession:
         self.input_names = [i.name for i in self.inputs]
         self.output_names = [o.name for o in self.outputs]
         self.device = BINDING_DEVICE.get(self.providers[0], "cpu")
+        self.device_id = int(choice.options[0].get("device_id", 0)) if choice.options else 0
         self.use_binding = (self.device != "cpu") if use_binding is None else bool(use_binding)
         self._bound = _Bound(self.session.io_binding()) if self.use_binding else None
         self._constants: dict[str, np.ndarray] = {}
@@ -254,7 +277,7 @@ class ModelSession:
         if self._bound is not None:
             ort = _import_ort()
             try:
-                ort_value = ort.OrtValue.ortvalue_from_numpy(value, self.device, 0)
+                ort_value = ort.OrtValue.ortvalue_from_numpy(value, self.device, self.device_id)
             except Exception:  # a build that cannot allocate on this device: keep it in RAM
                 ort_value = ort.OrtValue.ortvalue_from_numpy(value)
             self._bound.constants[name] = ort_value

@@ -212,4 +212,5 @@ class FaceMeshDetector:
         return faces
 
     def close(self) -> None:
-        self._graph.close()
+        with native_stderr_silenced():   # its threads log as they wind down, too
+            self._graph.close()

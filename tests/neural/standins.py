@@ -116,7 +116,7 @@ def build_swapper(path: Path, *, seed: int = 2, fp16: bool = False, nan: bool = 
         _init("half", np.array(0.5, npt)),
         _init("gain", np.array(4.0, npt)),
         _init("tint_w", rng.normal(0, 1.5, size=(512, 3)).astype(npt) * npt(np.sqrt(512) / 8)),
-        _init("tint_shape", np.array([1, 3, 1, 1], np.int64)),
+        _init("tint_shape", np.array([-1, 3, 1, 1], np.int64)),  # -1: any batch
         _init("emap", emap),  # last, as in the real model
     ]
     nodes = [

@@ -1,0 +1,205 @@
+"""The GPU frame path (upload, detection, batched alignment and swap, paste-back, colour
+correction, blending, download of the boxes) against the CPU path, on real frames with the
+real SCRFD-500M detector and the stand-in swapper, run on torch's CPU build here.
+
+What the CPU path paints and what the frame path paints must agree to within rounding
+(OpenCV's fixed-point sampling), and nothing outside the face boxes may change.
+"""
+
+from __future__ import annotations
+
+import torch_check
+
+torch_check.require_torch()
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from judge import media, read_frames, shared_model
+from faceswap_core.engines import create_engine
+from faceswap_core.errors import FaceSwapError
+from faceswap_core.neural.detector import ScrfdDetector
+from faceswap_core.neural.gpu_pipeline import GpuFramePath
+from faceswap_core.neural.paste import paste_face
+from faceswap_core.neural.providers import ModelSession
+from faceswap_core.neural.runner_torch import TorchRunner
+from faceswap_core.neural.swapper import InSwapper, read_emap
+from faceswap_core.options import SwapOptions
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (pinned upload on a side "
+                          "stream, CUDA graphs); none here: the device machine runs it")
+
+
+@pytest.fixture(scope="module")
+def paths(models):
+    return {"detector": str(shared_model("scrfd_500m_bnkps.onnx")), "recognizer": str(models["rec"]),
+            "swapper": str(models["swap"])}
+
+
+@pytest.fixture(scope="module")
+def standin_nan(tmp_path_factory):
+    import standins
+
+    return standins.build_swapper(tmp_path_factory.mktemp("nan") / "nan.onnx", nan=True)
+
+
+@pytest.fixture(scope="module")
+def cpu_side(paths):
+    detector = ScrfdDetector(ModelSession(paths["detector"]))
+    swapper = InSwapper(ModelSession(paths["swapper"]), read_emap(paths["swapper"]))
+    return detector, swapper
+
+
+@pytest.fixture(scope="module")
+def path(paths):
+    return GpuFramePath(ScrfdDetector(TorchRunner(paths["detector"], device="cpu")),
+                        TorchRunner(paths["swapper"], device="cpu"))
+
+
+def _frames():
+    frames = [read_frames(media(clip), limit=1)[0] for clip in ("lp_d12.mp4", "lp_d3.mp4")]
+    return frames + [cv2.imread(str(media("if_t1.jpg")))]
+
+
+def _cpu_paint(frame, swapper, keypoints, latents, options):
+    output = frame.copy()
+    boxes = []
+    for points, latent in zip(keypoints, latents):
+        crop, matrix = swapper.crop(frame, points)
+        boxes.append(paste_face(output, frame, swapper.run(crop, latent), matrix, points, options))
+    return output, boxes
+
+
+def test_detection_on_the_device_finds_the_same_faces(path, cpu_side):
+    detector, _ = cpu_side
+    for frame in _frames():
+        ours = path.detect(path.upload(frame))
+        theirs = detector.detect(frame)
+        assert len(ours) == len(theirs) >= 1
+        for a, b in zip(ours, theirs):
+            # the letterbox's uint8 rounding differs from OpenCV's by a level on some pixels
+            assert np.abs(a.box - b.box).max() < 1.0 and np.abs(a.keypoints - b.keypoints).max() < 1.0
+            assert abs(a.score - b.score) < 0.01
+
+
+@pytest.mark.parametrize("options", [SwapOptions(), SwapOptions(mouth_mask=False, colour_correction=False),
+                                     SwapOptions(keep_eyes=True, opacity=0.6, mouth_mask_size=1.8)],
+                         ids=["default", "plain", "eyes-opacity"])
+def test_frames_match_the_cpu_path_and_only_boxes_change(path, cpu_side, options):
+    detector, swapper = cpu_side
+    changed = 0
+    for index, frame in enumerate(_frames()):
+        keypoints = [f.keypoints for f in detector.detect(frame)]
+        latents = [swapper.latent(np.sin(np.arange(512.0) * (i + index + 1))) for i in range(len(keypoints))]
+        expected, boxes = _cpu_paint(frame, swapper, keypoints, latents, options)
+        ours, results = path.process(frame, keypoints, latents, options)
+        assert [r.box for r in results] == boxes
+        outside = np.ones(frame.shape[:2], bool)
+        for x0, y0, x1, y1 in boxes:
+            outside[y0:y1, x0:x1] = False
+        assert np.array_equal(ours[outside], frame[outside])
+        diff = np.abs(ours.astype(int) - expected.astype(int))[~outside]
+        assert diff.max() <= 4 and diff.mean() < 0.25 and (diff > 1).mean() < 0.02, (diff.max(), diff.mean(), (diff > 1).mean())
+        changed += int((expected != frame).any(axis=2).sum())
+        for stage in ("upload", "align+swap", "paste", "download"):
+            assert stage in path.last_ms
+    assert changed > 50_000  # the stand-in swap changes the faces a lot: errors would show
+
+
+def test_all_faces_go_through_the_swapper_in_one_call(path, cpu_side):
+    detector, swapper = cpu_side
+    frame = cv2.imread(str(media("if_t1.jpg")))
+    keypoints = [f.keypoints for f in detector.detect(frame)]
+    assert path.batches and len(keypoints) == 6
+    calls = []
+    original = path.swapper.run_tensors
+    path.swapper.run_tensors = lambda feeds: calls.append(tuple(feeds["target"].shape)) or original(feeds)
+    try:
+        path.swap(path.upload(frame), keypoints, [swapper.latent(np.ones(512))] * 6)
+    finally:
+        del path.swapper.run_tensors
+    assert calls == [(6, 3, 128, 128)]
+
+
+def test_engine_on_the_torch_runtime_paints_what_the_onnxruntime_engine_paints(paths):
+    options = SwapOptions(smoothing=0.0)
+    cpu = create_engine("neural", options, model_paths=paths, redetect_after=0.0)
+    gpu = create_engine("neural", options, model_paths=paths, redetect_after=0.0, runtime="torch", device="cpu")
+    assert gpu.provider == "torch-cpu" and gpu._gpu is not None and cpu._gpu is None
+    for engine in (cpu, gpu):
+        engine.set_source_file(str(media("fr_obama.jpg")))
+    # the source photo's keypoints differ by float rounding between runtimes, hence not 1e-6
+    np.testing.assert_allclose(gpu._default.latent, cpu._default.latent, atol=5e-4)
+    frames = read_frames(media("lp_d18.mp4"), limit=3)
+    for index, frame in enumerate(frames):
+        expected = cpu.process(frame, index / 25)
+        ours = gpu.process(np.dstack([frame, np.full(frame.shape[:2], 77, np.uint8)]), index / 25)
+        assert ours.shape[2] == 4 and np.all(ours[:, :, 3] == 77)
+        assert gpu.last_report.boxes == cpu.last_report.boxes and len(gpu.last_report.boxes) == 1
+        x0, y0, x1, y1 = cpu.last_report.boxes[0]
+        diff = np.abs(ours[:, :, :3].astype(int) - expected.astype(int))
+        # detections differ by float rounding here too (not only the painting): a little looser
+        inside = diff[y0:y1, x0:x1]
+        assert diff.max() <= 10 and inside.mean() < 0.3 and (inside > 2).mean() < 0.01
+        for stage in ("detect", "swap_paste", "device_align+swap", "total"):
+            assert stage in gpu.last_report.stage_ms
+
+
+def test_submit_then_detect_the_next_frame_then_collect_gives_the_same_frame(path, cpu_side):
+    """The pipelined order (queue frame i's swap, upload and detect frame i+1, collect i)
+    paints what one process() call paints."""
+    _, swapper = cpu_side
+    frames = read_frames(media("lp_d12.mp4"), limit=2)
+    first = path.upload(frames[0])
+    faces = path.detect(first)
+    latents = [swapper.latent(np.cos(np.arange(512.0)))]
+    expected, _ = path.process(frames[0], [faces[0].keypoints], latents, SwapOptions())
+    pending = path.submit(frames[0], [faces[0].keypoints], latents, SwapOptions(), first)
+    following = path.detect(path.upload(frames[1]))
+    output, results = path.collect(pending)
+    assert len(following) == 1 and len(results) == 1
+    assert np.array_equal(output, expected)
+
+
+def test_frame_path_needs_the_torch_runtime(paths):
+    with pytest.raises(FaceSwapError, match="torch runtime"):
+        create_engine("neural", SwapOptions(), model_paths=paths, gpu_frames=True)
+    with pytest.raises(FaceSwapError, match="Unknown model runtime"):
+        create_engine("neural", SwapOptions(), model_paths=paths, runtime="tflite")
+
+
+def test_nan_from_the_swap_names_the_fp32_fix(paths, standin_nan):
+    path = GpuFramePath(ScrfdDetector(TorchRunner(paths["detector"], device="cpu")),
+                        TorchRunner(str(standin_nan), device="cpu"))
+    frame = read_frames(media("lp_d18.mp4"), limit=1)[0]
+    faces = path.detect(path.upload(frame))
+    with pytest.raises(FaceSwapError, match="fp32"):
+        path.process(frame, [faces[0].keypoints], [np.full((1, 512), 0.04, np.float32)], SwapOptions())
+
+
+def test_no_faces_returns_the_frame_untouched(path):
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    assert path.detect(path.upload(frame)) == []
+    output, results = path.process(frame, [], [], SwapOptions())
+    assert results == [] and np.array_equal(output, frame) and output is not frame
+
+
+@CUDA
+def test_cuda_upload_graphs_and_download_match_the_cpu_run(paths):
+    frame = cv2.imread(str(media("if_t1.jpg")))
+    cpu_path = GpuFramePath(ScrfdDetector(TorchRunner(paths["detector"], device="cpu")),
+                            TorchRunner(paths["swapper"], device="cpu"))
+    cuda_path = GpuFramePath(ScrfdDetector(TorchRunner(paths["detector"], device="cuda")),
+                             TorchRunner(paths["swapper"], device="cuda"))
+    assert cuda_path.use_graphs
+    assert not cuda_path.graph_note, cuda_path.graph_note  # every stage captured, none fell back
+    faces = cpu_path.detect(cpu_path.upload(frame))
+    keypoints = [f.keypoints for f in faces]
+    latents = [np.full((1, 512), 0.04, np.float32)] * len(keypoints)
+    expected, _ = cpu_path.process(frame, keypoints, latents, SwapOptions())
+    for _ in range(3):  # the first run captures the graphs, the next ones replay them
+        ours, _ = cuda_path.process(frame, keypoints, latents, SwapOptions())
+        assert np.abs(ours.astype(int) - expected.astype(int)).max() <= 2
+    assert len(cuda_path.detect(cuda_path.upload(frame))) == len(faces)

@@ -1,0 +1,112 @@
+"""Each torch image operation of the GPU frame path against the OpenCV call it replaces,
+on real frames, with torch's CPU build (the same kernels' semantics as on a GPU)."""
+
+from __future__ import annotations
+
+import torch_check
+
+torch_check.require_torch()
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from judge import media, read_frames
+from faceswap_core.neural import alignment, gpu_ops
+from faceswap_core.neural.detector import letterbox
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    return read_frames(media("lp_d12.mp4"), limit=1)[0]
+
+
+def _planes(image: np.ndarray):
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
+
+
+def _image(planes) -> np.ndarray:
+    return planes.permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("size", [(640, 640), (320, 320), (640, 480)])
+def test_letterbox_matches_cv2_resize_into_the_canvas(size):
+    image = cv2.imread(str(media("if_t1.jpg")))
+    canvas, scale = letterbox(image, size)
+    blob, det_scale = gpu_ops.letterbox_blob(_planes(image), size, 127.5, 128.0)
+    assert det_scale == pytest.approx(scale)
+    ours = blob[0].flip(0).permute(1, 2, 0).numpy() * 128.0 + 127.5     # back to BGR uint8 values
+    diff = np.abs(ours - canvas.astype(np.float32))
+    assert diff.max() <= 1.0 + 1e-4           # OpenCV's fixed-point weights round a level off
+    assert (diff > 0.5).mean() < 0.15
+    assert np.all(ours[int(round(scale * image.shape[0])):] == 0.0)                  # the padding
+
+
+def test_affine_crops_match_warp_affine_batched(frame):
+    rng = np.random.default_rng(1)
+    matrices = []
+    for _ in range(5):  # faces of several sizes and angles, one partly outside the frame
+        angle, scale = rng.uniform(-0.7, 0.7), rng.uniform(0.6, 3.0)
+        rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        shift = rng.uniform([0, 0], [frame.shape[1], frame.shape[0]])
+        points = (alignment.ARCFACE_TEMPLATE @ rot.T + shift).astype(np.float32)
+        matrices.append(alignment.estimate_norm(points, 128))
+    theta = torch.from_numpy(gpu_ops.crop_theta(np.stack(matrices), 128, frame.shape))
+    crops = gpu_ops.affine_crops(_planes(frame), theta, 128)
+    assert crops.shape == (5, 3, 128, 128)
+    for crop, matrix in zip(crops, matrices):
+        reference = cv2.warpAffine(frame, matrix, (128, 128), borderValue=0.0).astype(np.float32)
+        diff = np.abs(_image(crop) - reference)
+        assert diff.mean() < 0.2 and diff.max() <= 6.0   # OpenCV samples at 1/32 pixel steps
+
+
+def test_warp_into_box_matches_replicated_warp(frame):
+    crop = np.random.default_rng(2).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    crop = cv2.GaussianBlur(crop, (0, 0), 2.0)  # smooth, like a face, so 1/32-pixel steps matter little
+    points = (alignment.ARCFACE_TEMPLATE * 2.2 + [300, 150]).astype(np.float32)
+    matrix = alignment.estimate_norm(points, 128)
+    box = (280, 120, 620, 470)
+    inverse = cv2.invertAffineTransform(matrix)
+    inverse[:, 2] -= box[:2]
+    reference = cv2.warpAffine(crop, inverse, (box[2] - box[0], box[3] - box[1]), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    theta = torch.from_numpy(gpu_ops.box_theta(matrix, box, 128))
+    ours = _image(gpu_ops.warp_into_box(_planes(crop), theta, box))
+    diff = np.abs(ours - reference)
+    assert ours.shape == reference.shape and diff.max() <= 2.0 and diff.mean() < 0.3
+
+
+@pytest.mark.parametrize("shape,coarse", [((160, 200), (40, 50)), ((371, 290), (64, 50)), ((97, 97), (64, 64)),
+                                          ((300, 300), (64, 64))])
+def test_area_downsample_matches_inter_area(shape, coarse):
+    image = np.random.default_rng(3).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    reference = cv2.resize(image, coarse[::-1], interpolation=cv2.INTER_AREA).astype(np.float32)
+    by = torch.from_numpy(gpu_ops.area_matrix(coarse[0], shape[0]))
+    bx = torch.from_numpy(gpu_ops.area_matrix(coarse[1], shape[1]))
+    ours = _image(gpu_ops.downsample_area(_planes(image), by, bx))
+    assert np.abs(ours - reference).max() <= 1.0
+
+
+@pytest.mark.parametrize("n,sigma", [(64, 6.4), (50, 6.4), (12, 6.4), (64, 0.96), (40, 1.7)])
+def test_gaussian_matrix_matches_gaussian_blur_with_reflect101(n, sigma):
+    image = np.random.default_rng(4).uniform(0, 1, (n, n + 7)).astype(np.float32)
+    reference = cv2.GaussianBlur(image, (0, 0), sigma)
+    by = torch.from_numpy(gpu_ops.gaussian_matrix(n, sigma))
+    bx = torch.from_numpy(gpu_ops.gaussian_matrix(n + 7, sigma))
+    ours = gpu_ops.blur(torch.from_numpy(image), by, bx).numpy()
+    np.testing.assert_allclose(ours, reference, atol=2e-5)
+
+
+def test_upsample_matches_inter_linear():
+    coarse = np.random.default_rng(5).uniform(-10, 10, (48, 64, 3)).astype(np.float32)
+    reference = cv2.resize(coarse, (301, 229), interpolation=cv2.INTER_LINEAR)
+    ours = _image(gpu_ops.upsample(torch.from_numpy(coarse).permute(2, 0, 1), 229, 301))
+    np.testing.assert_allclose(ours, reference, atol=1e-4)
+    single = gpu_ops.upsample(torch.from_numpy(coarse[:, :, 0]), 229, 301).numpy()
+    np.testing.assert_allclose(single, reference[:, :, 0], atol=1e-4)
+
+
+def test_uint8_steps_round_half_to_even_and_saturate():
+    values = torch.tensor([-3.0, 0.5, 1.5, 2.4999, 254.5, 255.5, 300.0])
+    assert gpu_ops.to_uint8_values(values).tolist() == [0.0, 0.0, 2.0, 2.0, 254.0, 255.0, 255.0]
