@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from .errors import FaceSwapError
+from .native_logs import filter_native_stderr
 
 # Subcommands in the order --help lists them.
 COMMANDS = ["swap", "demo", "bench", "models", "doctor"]
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    quiet_native_logs()
+    filter_native_stderr()
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
@@ -38,12 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("faceswap: stopped.", file=sys.stderr)
         return 130
-
-
-def quiet_native_logs() -> None:
-    """mediapipe and TensorFlow Lite log to stderr from C++; users need none of it."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 if __name__ == "__main__":

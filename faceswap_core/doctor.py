@@ -11,6 +11,7 @@ doctor must work when the worker's packages are exactly what is broken.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -60,8 +61,19 @@ def version_text(version) -> str:
 
 # ---- the worker ---------------------------------------------------------------------------
 
-def check_config(path: str, python: str | None) -> Check:
+def fallback_worker_python(project_root: Path = PROJECT_ROOT) -> str | None:
+    """The .venv next to obs_faceswap.py, which the filter uses when there is no config."""
+    for candidate in (project_root / ".venv" / "Scripts" / "python.exe", project_root / ".venv" / "bin" / "python"):
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def check_config(path: str, python: str | None, fallback: str | None = None) -> Check:
     if not os.path.isfile(path):
+        if fallback:
+            return Check(None, f"No OBS settings file ({path}); the filter falls back to {fallback}",
+                         f"run {INSTALL_COMMAND} to record the worker for OBS")
         return Check(False, f"No OBS settings file ({path}): the filter will not find the worker by itself",
                      f"run {INSTALL_COMMAND} in {PROJECT_ROOT}")
     if python is None:
@@ -111,9 +123,10 @@ def check_onnxruntime(health, python: str) -> Check:
     return Check(True, f"{installed[0]}, providers: {providers}")
 
 
-def check_gpu(machine, health, choose) -> Check:
-    """Does the installed ONNX Runtime use the GPU this computer has?"""
-    expected = choose(machine)
+def check_gpu(machine, health, choose, requested: str = "auto") -> Check:
+    """Does the installed ONNX Runtime use the GPU this computer has (or the one asked for
+    with the installer's --runtime, which the config records)?"""
+    expected = choose(machine, requested or "auto")
     seen = machine.describe()
     if not health.runs or not health.ort:
         return Check(None if expected.flavour == "cpu" else False,
@@ -129,7 +142,8 @@ def check_gpu(machine, health, choose) -> Check:
         return Check(False, f"{seen}; {expected.package} is installed but does not offer {wanted}",
                      f"run {INSTALL_COMMAND} --upgrade (and update the graphics driver)")
     if expected.flavour == "cpu":
-        return Check(True, f"{seen}: the CPU is used (landmark engine: real time; neural engine: slow)")
+        return Check(True, f"{seen}: the CPU is used (landmark engine: real time; neural engine: slow)"
+                           + (f"; {expected.reason}" if requested not in (None, "auto") else ""))
     return Check(True, f"{seen}: {wanted.replace('ExecutionProvider', '')} is available")
 
 
@@ -268,8 +282,33 @@ def python_installs(platform_name: str | None = None) -> list[tuple[int, int]]:
     return sorted(found)
 
 
+def obs_python_setting(config_dir: Path) -> str | None:
+    """The Python install chosen in OBS's Tools > Scripts > Python Settings ([Python] Path64bit,
+    in user.ini from OBS 31, global.ini before)."""
+    import configparser
+
+    for name in ("user.ini", "global.ini"):
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            parser.read_string((config_dir / name).read_text(encoding="utf-8-sig"))
+        except (OSError, configparser.Error, UnicodeDecodeError):
+            continue
+        for key in ("Path64bit", "PathARM64", "Path"):
+            value = parser.get("Python", key, fallback="").strip()
+            if value:
+                return value
+    return None
+
+
+def python_version_of_path(path: str) -> tuple[int, int] | None:
+    """'C:/Users/me/AppData/Local/Programs/Python/Python311' -> (3, 11); '.../Versions/3.12' -> (3, 12)."""
+    match = re.search(r"(?:python|Python)[ -]?3\.?(\d{1,2})(?!\d)", path) or re.search(r"(?<!\d)3\.(\d{1,2})(?!\d)", path)
+    return (3, int(match.group(1))) if match else None
+
+
 def check_obs_python(obs: ObsInstall | None, platform_name: str | None = None,
-                     linux_python: tuple[str, str] | None = None, installed: list | None = None) -> Check:
+                     linux_python: tuple[str, str] | None = None, installed: list | None = None,
+                     chosen: str | None = None) -> Check:
     name = platform_name or sys.platform
     if obs is None:
         return Check(None, "Which Python OBS loads: unknown until OBS is installed", "install OBS Studio first")
@@ -284,16 +323,26 @@ def check_obs_python(obs: ObsInstall | None, platform_name: str | None = None,
     limit = obs_python_limit(obs.version) if obs.version else (3, 12)
     if limit is None:
         return Check(False, "This OBS is too old for Python scripts", "update OBS Studio to 28 or newer")
-    usable = [v for v in installed or [] if OBS_SCRIPT_MIN_PYTHON <= v <= limit]
     label = f"OBS {version_text(obs.version)}" if obs.version else "OBS"
+    settings = "OBS: Tools > Scripts > Python Settings"
+    if chosen:
+        version = python_version_of_path(chosen)
+        if version is not None and not OBS_SCRIPT_MIN_PYTHON <= version <= limit:
+            return Check(False, f"{settings} names Python {version_text(version)} ({chosen}); {label} loads Python "
+                                f"up to {version_text(limit)}",
+                         f"install Python {version_text(limit)} from https://www.python.org/downloads/ and select it "
+                         f"in {settings}")
+        shown = f"Python {version_text(version)}" if version else "a Python"
+        return Check(True, f"{label} loads {shown} for scripts ({chosen}, set in Python Settings); it needs no packages")
+    usable = [v for v in installed or [] if OBS_SCRIPT_MIN_PYTHON <= v <= limit]
     if not usable:
         seen = ", ".join(version_text(v) for v in installed or []) or "none"
         return Check(False, f"{label} loads Python up to {version_text(limit)} for scripts; installed: {seen}",
                      f"install Python {version_text(limit)} from https://www.python.org/downloads/ and select it in "
                      "OBS: Tools > Scripts > Python Settings")
     best = version_text(max(usable))
-    return Check(True, f"{label} can load Python {best}: select it in Tools > Scripts > Python Settings "
-                       "(it needs no packages)")
+    return Check(None, f"{label} can load the installed Python {best}, but none is selected for scripts yet",
+                 f"select it in {settings}")
 
 
 def check_script(project_root: Path = PROJECT_ROOT) -> Check:
@@ -303,6 +352,54 @@ def check_script(project_root: Path = PROJECT_ROOT) -> Check:
     return Check(True, f"Script to add in OBS (Tools > Scripts > +): {script}")
 
 
+def obs_config_dir(platform_name: str | None = None) -> Path:
+    """Where OBS keeps its settings (scene collections list the scripts it loads)."""
+    name = platform_name or sys.platform
+    if name.startswith("win"):
+        return Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / "obs-studio"
+    if name == "darwin":
+        return Path.home() / "Library" / "Application Support" / "obs-studio"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "obs-studio"
+
+
+def scripts_in_obs(config_dir: Path) -> dict[str, list[str]]:
+    """Scene collection name -> the script paths OBS loads with it (Tools > Scripts records them there)."""
+    found: dict[str, list[str]] = {}
+    for collection in sorted((config_dir / "basic" / "scenes").glob("*.json")):
+        try:
+            data = json.loads(collection.read_text(encoding="utf-8"))
+            entries = data.get("modules", {}).get("scripts-tool", [])
+            found[collection.stem] = [str(entry.get("path", "")) for entry in entries if isinstance(entry, dict)]
+        except (OSError, ValueError, AttributeError):
+            continue
+    return found
+
+
+def check_script_loaded(config_dir: Path, project_root: Path = PROJECT_ROOT) -> Check:
+    """Has the user added this obs_faceswap.py in OBS (in any scene collection)?"""
+    ours = project_root / "obs_faceswap.py"
+    add = f"in OBS: Tools > Scripts > + and choose {ours}"
+    elsewhere = []
+    for collection, paths in scripts_in_obs(config_dir).items():
+        for path in paths:
+            if Path(path).name != "obs_faceswap.py":
+                continue
+            if _same_file(path, ours):
+                return Check(True, f"OBS loads this obs_faceswap.py (scene collection {collection})")
+            elsewhere.append(f"{path} ({collection})")
+    if elsewhere:
+        return Check(False, f"OBS loads obs_faceswap.py from another folder: {', '.join(elsewhere)}",
+                     f"remove it in OBS (Tools > Scripts > -), then {add[len('in OBS: '):]}")
+    return Check(None, "OBS does not load obs_faceswap.py yet", add)
+
+
+def _same_file(path: str, other: Path) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return os.path.normcase(os.path.abspath(path)) == os.path.normcase(str(other))
+
+
 # ---- all together -------------------------------------------------------------------------
 
 def gather(config: str | None = None, python: str | None = None, model_dir: str | None = None,
@@ -310,8 +407,9 @@ def gather(config: str | None = None, python: str | None = None, model_dir: str 
     """Every check, on this computer, in the order a user fixes things."""
     path = config or install_config.config_path()
     configured = install_config.configured_worker_python(path)
-    worker = python or configured or sys.executable
-    checks = [check_config(path, configured)] if python is None else []
+    fallback = fallback_worker_python()
+    worker = python or configured or fallback or sys.executable
+    checks = [check_config(path, configured, fallback)] if python is None else []
     modules = installer_modules()
     if modules is None:
         checks.append(Check(False, f"The installer is missing from {PROJECT_ROOT} (doctor runs from the obs-faceswap "
@@ -320,11 +418,14 @@ def gather(config: str | None = None, python: str | None = None, model_dir: str 
         machine, runtime_choice, worker_venv = modules
         health = worker_venv.probe(worker)
         checks += [check_worker_python(health, worker), check_worker_packages(health, worker),
-                   check_onnxruntime(health, worker), check_gpu(machine.probe(), health, runtime_choice.choose)]
+                   check_onnxruntime(health, worker),
+                   check_gpu(machine.probe(), health, runtime_choice.choose,
+                             install_config.read_config(path).get("runtime_requested", "auto") if python is None else "auto")]
     checks.append(check_models(model_dir, full=full_models))
     obs = find_obs()
-    checks += [check_obs(obs), check_obs_python(obs, linux_python=linux_obs_python(), installed=python_installs()),
-               check_script()]
+    checks += [check_obs(obs), check_obs_python(obs, linux_python=linux_obs_python(), installed=python_installs(),
+                                                chosen=obs_python_setting(obs_config_dir())),
+               check_script(), check_script_loaded(obs_config_dir())]
     return checks
 
 

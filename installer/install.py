@@ -21,7 +21,7 @@ if sys.version_info < (3, 10):
 
 import argparse  # noqa: E402
 import os  # noqa: E402
-import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from installer import base_python, machine, runtime_choice, steps  # noqa: E402
+from installer import worker_venv  # noqa: E402
 from installer.worker_venv import InstallError  # noqa: E402
 
 
@@ -84,19 +85,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def prepare_offline(folder: Path, args: argparse.Namespace, ask) -> int:
-    """Download the wheels this machine's install needs (and the models, if wanted) into folder."""
+    """Download the wheels this machine's install needs (and the models, if wanted) into folder.
+
+    pip runs in a throw-away venv of the worker's Python version (so the wheels fit it, and a
+    system Python without pip works too)."""
     base = base_python.find(args.python)
     if base is None:
         raise InstallError("No Python 3.10-3.12 was found. " + base_python.how_to_get_one())
     choice = runtime_choice.choose(machine.probe(), args.runtime)
     wheels = folder / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    print(f"Downloading wheels for {base.label} and {choice.requirement} into {wheels} ...", flush=True)
-    command = [*base.command, "-m", "pip", "download", "--dest", str(wheels), str(ROOT), choice.requirement,
-               "setuptools>=64", "wheel"]
-    if subprocess.call(command) != 0:
-        raise InstallError("Downloading the wheels failed (see pip's message above); check the internet "
-                           "connection and run it again.")
+    with tempfile.TemporaryDirectory(prefix="obs-faceswap-prepare-") as scratch:
+        worker_venv.create(base.command, Path(scratch) / "venv", clear=False, out=sys.stdout)
+        python = worker_venv.venv_python(Path(scratch) / "venv")
+        worker_venv.ensure_recent_pip(python, sys.stdout)
+        print(f"Downloading wheels for {base.label} and {choice.requirement} into {wheels} ...", flush=True)
+        pip_floor = ".".join(map(str, worker_venv.MIN_PIP))
+        if worker_venv.pip(python, ["download", "--dest", str(wheels), str(ROOT), choice.requirement,
+                                    "setuptools>=64", "wheel", f"pip>={pip_floor}"], sys.stdout) != 0:
+            raise InstallError("Downloading the wheels failed (see pip's message above); check the internet "
+                               "connection and run it again.")
     if args.models == "yes" or (args.models == "ask" and ask is not None
                                 and ask("Also download the neural models (~750 MB, non-commercial licence)? [y/N] ")
                                 .strip().lower() in ("y", "yes")):

@@ -65,7 +65,7 @@ def choose(machine: Machine, requested: str = "auto") -> RuntimeChoice:
         return package_choice("directml", "Windows with an AMD or Intel GPU: DirectML runs on it")
     if machine.os == "linux" and machine.has(AMD):
         return package_choice("cpu", "AMD GPU on Linux: onnxruntime-rocm is not on PyPI, so the CPU package is used")
-    return package_choice("cpu", "no supported GPU seen: the CPU package (the landmark engine needs no GPU)")
+    return package_choice("cpu", "no supported GPU seen, so the CPU package; the landmark engine needs no GPU")
 
 
 def _nvidia(machine: Machine) -> RuntimeChoice:

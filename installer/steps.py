@@ -54,9 +54,12 @@ def run(options: Options, out: TextIO, ask: Callable[[str], str] | None) -> int:
     python = setup_venv(options, choice, offline, out)
     write_obs_config(options, python, choice, out)
     models_ok = install_models(options, python, ask, out)
+    out.write("\n")
+    out.flush()
+    subprocess.call([str(python), "-m", "faceswap_core.doctor", "--quick", "--config", str(options.config)])
     out.write(f"\nDone in {time.monotonic() - started:.0f} s. In OBS: Tools > Scripts > + > "
               f"{options.project_root / 'obs_faceswap.py'}\n")
-    out.write(f"Check everything with: {python} -m faceswap_core.doctor\n")
+    out.write(f"Check everything again with: {python} -m faceswap_core.doctor\n")
     return 0 if models_ok else 1
 
 
@@ -133,6 +136,7 @@ def install_packages(python: Path, options: Options, choice: runtime_choice.Runt
         if worker_venv.pip(python, ["uninstall", "-y", *health.ort_names()], out) != 0:
             raise InstallError(f"Could not remove {', '.join(others)}; close programs using {options.venv} "
                                "and run the installer again.")
+    worker_venv.ensure_recent_pip(python, out, offline)
     out.write("Installing the worker's packages (about 300 MB the first time) ...\n")
     args = ["install", "-e", str(options.project_root), choice.requirement]
     if options.upgrade:
@@ -171,7 +175,8 @@ def write_obs_config(options: Options, python: Path, choice: runtime_choice.Runt
     from faceswap_core import install_config   # standard library only
 
     values = {"worker_python": str(Path(python).absolute()), "venv": str(Path(options.venv).absolute()),
-              "onnxruntime": choice.package, "project_root": str(options.project_root)}
+              "onnxruntime": choice.package, "runtime": choice.flavour, "runtime_requested": options.runtime,
+              "project_root": str(options.project_root)}
     current = install_config.read_config(str(options.config))
     if all(current.get(key) == value for key, value in values.items()):
         out.write(f"OBS settings file {options.config} is up to date.\n")

@@ -21,6 +21,7 @@ from typing import Sequence, TextIO
 from .runtime_choice import ORT_DISTRIBUTIONS
 
 STAMP_NAME = "obs-faceswap-install.json"
+MIN_PIP = (23, 0)
 # module the worker imports -> the distribution that provides it (for targeted reinstalls)
 WORKER_MODULES = {"numpy": "numpy", "cv2": "opencv-contrib-python", "mediapipe": "mediapipe",
                   "faceswap_core.worker": None, "onnxruntime": None}
@@ -133,6 +134,8 @@ def pip(python: str | os.PathLike, args: Sequence[str], out: TextIO, offline_dir
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1"}
     env.pop("PYTHONPATH", None)
     env.pop("PIP_REQUIRE_VIRTUALENV", None)
+    if out is sys.stdout:   # the user's terminal: pip draws its own live download bars
+        return subprocess.call(command, env=env)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                bufsize=1)
     assert process.stdout is not None
@@ -140,6 +143,28 @@ def pip(python: str | os.PathLike, args: Sequence[str], out: TextIO, offline_dir
         out.write("    " + text)
         out.flush()
     return process.wait()
+
+
+def pip_version(python: str | os.PathLike) -> tuple[int, ...]:
+    """The venv's pip version, () when pip is missing."""
+    try:
+        done = subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    parts = done.stdout.split()
+    if done.returncode != 0 or len(parts) < 2:
+        return ()
+    return tuple(int(p) for p in parts[1].split(".") if p.isdigit())
+
+
+def ensure_recent_pip(python: str | os.PathLike, out: TextIO, offline_dir: str | None = None) -> None:
+    """Editable installs of a pyproject-only project need pip 21.3+; Python 3.10.0 bundles 21.2."""
+    if pip_version(python) >= MIN_PIP:
+        return
+    out.write(f"Updating pip in the worker's environment (needs {'.'.join(map(str, MIN_PIP))} or newer) ...\n")
+    if pip(python, ["install", "--upgrade", f"pip>={'.'.join(map(str, MIN_PIP))}"], out, offline_dir=offline_dir) != 0:
+        raise InstallError("Could not update pip in the worker's environment (see above); check the internet "
+                           "connection (or the --offline folder) and run the installer again.")
 
 
 def project_fingerprint(project_root: str | os.PathLike) -> str:

@@ -7,15 +7,14 @@ previous mesh, which is what makes it cheap on video.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-os.environ.setdefault("GLOG_minloglevel", "2")       # mediapipe's C++ logging: silence it
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("GLOG_minloglevel", "2")       # what of mediapipe's logging this reaches;
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # the rest: faceswap_core.native_logs
 
 import mediapipe as mp  # noqa: E402
 from mediapipe.python.solutions import face_mesh_connections as _connections  # noqa: E402
@@ -136,28 +135,6 @@ class MeshTopology:
         return float(np.linalg.norm(points[self.left_eye].mean(axis=0) - points[self.right_eye].mean(axis=0)))
 
 
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Send file descriptor 2 to the null device for a moment.
-
-    mediapipe and TensorFlow Lite log their set-up from C++ straight to stderr, before
-    any log level can be set; users need none of it, and it would bury real messages.
-    """
-    try:
-        saved = os.dup(2)
-    except OSError:   # no stderr at all (some GUI launches): nothing to silence
-        yield
-        return
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
-
-
 @dataclass
 class DetectedFace:
     points: np.ndarray   # (468, 2) float32, pixel coordinates in the frame
@@ -181,14 +158,13 @@ class FaceMeshDetector:
     def __init__(self, max_faces: int = 4, static: bool = False, min_confidence: float = 0.5):
         self.max_faces = max_faces
         self.static = static
-        with native_stderr_silenced():
-            self._graph = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=static,
-                max_num_faces=max_faces,
-                refine_landmarks=True,   # iris-aware eyes and lips: +0.4 ms, steadier eyes
-                min_detection_confidence=min_confidence,
-                min_tracking_confidence=min_confidence,
-            )
+        self._graph = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=static,
+            max_num_faces=max_faces,
+            refine_landmarks=True,   # iris-aware eyes and lips: +0.4 ms, steadier eyes
+            min_detection_confidence=min_confidence,
+            min_tracking_confidence=min_confidence,
+        )
 
     def detect(self, image: np.ndarray, max_side: int = DETECT_MAX_SIDE) -> list[DetectedFace]:
         """Faces in a BGR or BGRA image, largest first."""
@@ -199,10 +175,7 @@ class FaceMeshDetector:
         small = image if scale == 1.0 else cv2.resize(
             image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_LINEAR)
         code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        rgb = cv2.cvtColor(small, code)
-        # The graph logs each new face's subgraph set-up, at any frame (errors still raise).
-        with native_stderr_silenced():
-            result = self._graph.process(rgb)
+        result = self._graph.process(cv2.cvtColor(small, code))
         faces = []
         for landmarks in result.multi_face_landmarks or ():
             points = np.array([(p.x, p.y) for p in landmarks.landmark], dtype=np.float32)
@@ -212,5 +185,4 @@ class FaceMeshDetector:
         return faces
 
     def close(self) -> None:
-        with native_stderr_silenced():   # its threads log as they wind down, too
-            self._graph.close()
+        self._graph.close()

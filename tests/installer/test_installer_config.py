@@ -54,3 +54,19 @@ def test_reader_uses_only_the_standard_library():
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_obs_side_uses_the_installers_config(tmp_path, monkeypatch):
+    """The filter's default Worker Python (faceswap_core.obs.properties) is what the config names."""
+    from faceswap_core.obs import properties
+
+    worker = tmp_path / "venv" / "bin" / "python"
+    worker.parent.mkdir(parents=True)
+    worker.write_text("")
+    config = tmp_path / "obs-faceswap.json"
+    install_config.write_config({"worker_python": str(worker)}, str(config))
+    monkeypatch.setenv(install_config.CONFIG_ENV, str(config))
+    monkeypatch.delenv("OBS_FACESWAP_PYTHON", raising=False)
+    assert properties.default_interpreter() == str(worker)
+    worker.unlink()   # a config whose Python is gone: fall back, never hand OBS a missing program
+    assert properties.default_interpreter() != str(worker)

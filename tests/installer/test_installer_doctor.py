@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -125,6 +126,12 @@ def test_an_nvidia_gpu_with_the_cpu_package_says_run_the_installer(healthy):
     assert check.ok is False and "onnxruntime-gpu" in check.what and "install.py again" in check.fix
 
 
+def test_a_deliberate_cpu_choice_on_an_nvidia_machine_is_accepted(healthy):
+    """The installer's --runtime cpu (recorded in the config) is what the doctor then expects."""
+    check = doctor.check_gpu(RTX, healthy, runtime_choice.choose, "cpu")
+    assert check.ok is True and "you asked for --runtime cpu" in check.what
+
+
 def test_a_gpu_package_without_its_provider_is_reported():
     health = Health(True, (3, 11, 7), {}, (("onnxruntime-directml", "1.20.0"),), ("CPUExecutionProvider",))
     check = doctor.check_gpu(Machine("windows", "x86_64", (Gpu(AMD, "AMD Radeon RX 6600"),)), health,
@@ -218,8 +225,41 @@ def test_old_obs_and_obs_python_on_windows():
     only_new = doctor.check_obs_python(obs30, "win32", installed=[(3, 12), (3, 13)])
     assert only_new.ok is False and "up to 3.11" in only_new.what and "install Python 3.11" in only_new.fix
     assert "Python Settings" in only_new.fix
-    good = doctor.check_obs_python(obs30, "win32", installed=[(3, 10), (3, 11), (3, 13)])
-    assert good.ok is True and "3.11" in good.what
+    not_chosen = doctor.check_obs_python(obs30, "win32", installed=[(3, 10), (3, 11), (3, 13)])
+    assert not_chosen.ok is None and "3.11" in not_chosen.what and "Python Settings" in not_chosen.fix
+
+
+def write_obs_ini(config_dir: Path, name: str, python_path: str) -> None:
+    """OBS's settings file as it saves the Python Settings choice (Windows path style)."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / name).write_text("\ufeff[General]\nFirstRun=false\n\n[Python]\nPath64bit=" + python_path + "\n",
+                                   encoding="utf-8")
+
+
+def test_the_python_chosen_in_obs_settings_is_checked_against_the_obs_version(tmp_path):
+    """Windows and macOS OBS settings files are written here by hand in OBS's format."""
+    config_dir = tmp_path / "obs-studio"
+    assert doctor.obs_python_setting(config_dir) is None
+    write_obs_ini(config_dir, "global.ini", "C:/Users/me/AppData/Local/Programs/Python/Python313")
+    chosen = doctor.obs_python_setting(config_dir)
+    assert chosen == "C:/Users/me/AppData/Local/Programs/Python/Python313"
+    too_new = doctor.check_obs_python(ObsInstall("obs64.exe", (30, 2, 3)), "win32", chosen=chosen)
+    assert too_new.ok is False and "names Python 3.13" in too_new.what and "up to 3.12" in too_new.what
+    assert "install Python 3.12" in too_new.fix
+    write_obs_ini(config_dir, "user.ini", "C:/Users/me/AppData/Local/Programs/Python/Python312")   # OBS 31+
+    fine = doctor.check_obs_python(ObsInstall("obs64.exe", (31, 0)), "win32", chosen=doctor.obs_python_setting(config_dir))
+    assert fine.ok is True and "Python 3.12" in fine.what
+    mac = doctor.check_obs_python(ObsInstall("/Applications/OBS.app", (29, 1)), "darwin",
+                                  chosen="/Library/Frameworks/Python.framework/Versions/3.11")
+    assert mac.ok is False and "names Python 3.11" in mac.what and "up to 3.10" in mac.what
+
+
+@pytest.mark.parametrize("path, version", [("C:/Python310", (3, 10)), ("C:\\Program Files\\Python312", (3, 12)),
+                                           ("/Library/Frameworks/Python.framework/Versions/3.11", (3, 11)),
+                                           ("/opt/homebrew/opt/python@3.12/Frameworks/Python.framework", (3, 12)),
+                                           ("D:/tools/py", None)])
+def test_python_version_from_an_install_path(path, version):
+    assert doctor.python_version_of_path(path) == version
 
 
 def test_linux_obs_without_python_scripting(tmp_path):
@@ -236,6 +276,13 @@ def test_config_checks(tmp_path):
     path = str(tmp_path / "obs-faceswap.json")
     missing = doctor.check_config(path, None)
     assert missing.ok is False and "install.py" in missing.fix
+    with_venv = doctor.check_config(path, None, "/project/.venv/bin/python")
+    assert with_venv.ok is None and "falls back to /project/.venv/bin/python" in with_venv.what
+    venv_python = tmp_path / "project" / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text("")
+    assert doctor.fallback_worker_python(tmp_path / "project") == str(venv_python)
+    assert doctor.fallback_worker_python(tmp_path) is None
     install_config.write_config({"worker_python": str(tmp_path / "gone")}, path)
     stale = doctor.check_config(path, install_config.configured_worker_python(path))
     assert stale.ok is False and "does not exist" in stale.what
@@ -268,3 +315,63 @@ def test_faceswap_doctor_command_with_a_broken_config(tmp_path):
     assert any(line.startswith("  FAIL") and "does not exist" in line for line in lines)
     assert any(line.strip().startswith("fix: run python") and "install.py" in line for line in lines)
     assert any("Script to add in OBS" in line for line in lines)
+
+
+def write_scene_collection(config_dir: Path, name: str, scripts: list[str]) -> None:
+    """A scene collection as OBS saves it after Tools > Scripts > + (the part the doctor reads)."""
+    scenes = config_dir / "basic" / "scenes"
+    scenes.mkdir(parents=True, exist_ok=True)
+    (scenes / f"{name}.json").write_text(json.dumps({"name": name, "sources": [], "modules": {
+        "scripts-tool": [{"path": path, "settings": {}} for path in scripts]}}))
+
+
+def test_script_added_in_obs_or_not(tmp_path):
+    config_dir = tmp_path / "obs-studio"
+    missing = doctor.check_script_loaded(config_dir)
+    assert missing.ok is None and str(ROOT / "obs_faceswap.py") in missing.fix
+    write_scene_collection(config_dir, "Stream", ["/opt/other/obs_faceswap.py"])
+    other = doctor.check_script_loaded(config_dir)
+    assert other.ok is False and "/opt/other/obs_faceswap.py (Stream)" in other.what and "Tools > Scripts > -" in other.fix
+    write_scene_collection(config_dir, "Untitled", ["/x/some_other_script.lua", str(ROOT / "obs_faceswap.py")])
+    loaded = doctor.check_script_loaded(config_dir)
+    assert loaded.ok is True and "Untitled" in loaded.what
+    (config_dir / "basic" / "scenes" / "Broken.json").write_text("{not json")
+    assert doctor.check_script_loaded(config_dir).ok is True
+
+
+@pytest.mark.obs
+def test_doctor_reads_the_scripts_a_real_obs_saved(tmp_path):
+    """Headless OBS (the OBS tests' own setup) loads the script and saves its scene collection
+    on exit; the doctor must find the script in what OBS itself wrote."""
+    if not (shutil.which("obs") and shutil.which("Xvfb")):
+        pytest.skip("needs Debian's obs-studio and Xvfb (tests/run.sh installs them as root)")
+    sys.path.insert(0, str(ROOT / "tests" / "obs"))
+    import helpers
+    from obs_app import ObsApp, ObsConfig
+
+    image = tmp_path / "camera.png"
+    image.write_bytes(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                                    "1f15c4890000000d49444154789c6360f8cfc0000003010100c9fe92ef"
+                                    "0000000049454e44ae426082"))   # a 1x1 PNG
+    xvfb, display = helpers.start_xvfb()
+    try:
+        app = ObsApp(ObsConfig(tmp_path, image, 64, 64, {"python": sys.executable}), display)
+        try:
+            app.connect()
+        finally:
+            app.stop()
+    finally:
+        xvfb.terminate()
+    config_dir = tmp_path / "config" / "obs-studio"
+    saved = [json.loads(path.read_text()) for path in (config_dir / "basic" / "scenes").glob("*.json")]
+    assert any("quick_transitions" in data for data in saved)   # a key only OBS writes: it re-saved the file
+    check = doctor.check_script_loaded(config_dir)
+    assert check.ok is True, check
+
+
+def test_obs_config_folder_per_system(monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/cfg")
+    assert doctor.obs_config_dir("linux") == Path("/cfg/obs-studio")
+    monkeypatch.setenv("APPDATA", "C:/Users/me/AppData/Roaming")
+    assert doctor.obs_config_dir("win32") == Path("C:/Users/me/AppData/Roaming/obs-studio")
+    assert doctor.obs_config_dir("darwin").parts[-3:] == ("Library", "Application Support", "obs-studio")

@@ -46,7 +46,7 @@ def offline_install(offline_folder, tmp_path_factory):
 
 def test_prepared_folder_has_the_wheels(offline_folder):
     names = [path.name.lower() for path in (offline_folder / "wheels").glob("*.whl")]
-    for package in ("mediapipe-0.10.21", "onnxruntime-", "numpy-1.", "opencv_contrib_python-", "setuptools-"):
+    for package in ("mediapipe-0.10.21", "onnxruntime-", "numpy-1.", "opencv_contrib_python-", "setuptools-", "pip-"):
         assert any(name.startswith(package) for name in names), (package, names)
 
 
