@@ -7,6 +7,8 @@ and closer to the source identity, that is evidence, not the engine grading itse
 
 from __future__ import annotations
 
+import importlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,10 +61,19 @@ class JudgedFace:
         return float(np.linalg.norm(left - right))
 
 
+def _require(module: str, reason: str):
+    """Import a test-only dependency; skip without it, except in CI, where its absence
+    would silently turn every judged test into a skip."""
+    if os.environ.get("CI"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module, reason=reason)
+
+
 class FaceJudge:
     def __init__(self):
-        dlib = pytest.importorskip("dlib", reason="dlib-bin is not installed: pip install -e '.[test]'")
-        models = pytest.importorskip("face_recognition_models", reason="face-recognition-models is not installed")
+        dlib = _require("dlib", "dlib-bin is not installed: pip install -e '.[test]'")
+        models = _require("face_recognition_models", "face-recognition-models is not installed (or its "
+                          "pkg_resources is missing: pip install 'setuptools<81')")
         self._dlib = dlib
         self._detector = dlib.get_frontal_face_detector()
         self._shape = dlib.shape_predictor(models.pose_predictor_model_location())

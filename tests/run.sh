@@ -39,11 +39,13 @@ echo "== installing the project and its test extras"
 .venv/bin/python -m pip install -q --no-deps 'insightface==2.1'
 # The PyTorch runner's parity tests run on torch's CPU build. Not the `gpu` extra: its
 # torchvision would pull a multi-GB CUDA torch; onnx2torch runs without torchvision here.
-if .venv/bin/python -m pip install -q 'torch==2.13.0' && .venv/bin/python -m pip install -q --no-deps 'onnx2torch==1.5.15'; then
+# torch asks for setuptools and would upgrade it past 80, which drops pkg_resources that
+# the dlib judge's model package needs: keep the pin in the same resolve.
+if .venv/bin/python -m pip install -q 'torch==2.13.0' 'setuptools<81' && .venv/bin/python -m pip install -q --no-deps 'onnx2torch==1.5.15'; then
     export FACESWAP_REQUIRE_TORCH=1   # installed: a torch that fails to import is then an error, not a skip
 else
     echo "== torch could not be installed: the PyTorch runner's tests will skip"
 fi
 
 echo "== running tests"
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+exec .venv/bin/python -m pytest -q -rs -p no:cacheprovider "$@"
