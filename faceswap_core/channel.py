@@ -41,6 +41,7 @@ ERROR_SIZE = 256
 SETTINGS_OFFSET = 512
 SETTINGS_SIZE = HEADER_SIZE - SETTINGS_OFFSET
 FILE_PREFIX = "obs-faceswap-"
+SEQ_MASK = (1 << 64) - 1   # sequence numbers are u64 and wrap
 
 # Worker states, as shown in the filter's status line.
 STATE_STOPPED = 0     # no worker (not started yet, or exited)
@@ -232,11 +233,11 @@ class Channel:
         data = json.dumps(settings, sort_keys=True).encode("utf-8")
         if len(data) > SETTINGS_SIZE:
             raise ValueError(f"settings are {len(data)} bytes; at most {SETTINGS_SIZE} fit")
-        seq = self.get("settings_seq")
-        self.set("settings_seq", seq + 1)   # odd: being written
+        seq = self.get("settings_seq") & ~1 & SEQ_MASK   # even, whatever a bad worker wrote there
+        self.set("settings_seq", (seq + 1) & SEQ_MASK)   # odd: being written
         self.mm[SETTINGS_OFFSET:SETTINGS_OFFSET + len(data)] = data
         self.set("settings_len", len(data))
-        self.set("settings_seq", seq + 2)   # even: complete
+        self.set("settings_seq", (seq + 2) & SEQ_MASK)   # even: complete
 
     def read_settings(self) -> tuple[int, dict] | None:
         """(sequence, settings), or None while a write is in progress or the data is bad."""

@@ -8,6 +8,7 @@ file name or a hash.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from dataclasses import dataclass
@@ -133,10 +134,18 @@ def model_path(model: ModelFile, model_dir: str | os.PathLike | None = None) -> 
     return Path(model_dir or default_model_dir()) / model.filename
 
 
-def require(model: ModelFile, model_dir: str | os.PathLike | None = None) -> Path:
-    """The model's path when it is there with the right size; else one sentence with the fix.
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
-    Only the size is checked here (instant); `faceswap models verify` checks SHA-256.
+
+def require(model: ModelFile, model_dir: str | os.PathLike | None = None) -> Path:
+    """The model's path when it is there with the right size and SHA-256; else one sentence
+    with the fix. Hashing is checked on every load (about a second for all three models at
+    engine start): a file damaged or swapped after its download is never fed to ONNX Runtime.
     """
     path = model_path(model, model_dir)
     where = f" --dir {model_dir}" if model_dir else ""
@@ -149,6 +158,11 @@ def require(model: ModelFile, model_dir: str | os.PathLike | None = None) -> Pat
     if size != model.bytes:
         raise FaceSwapError(
             f"The {model.role} model {path} is damaged ({size:,} bytes, expected {model.bytes:,}); "
+            f"run: faceswap models install --force {model.name}{where}"
+        )
+    if sha256_file(path) != model.sha256:
+        raise FaceSwapError(
+            f"The {model.role} model {path} is damaged or not the expected file (its SHA-256 differs); "
             f"run: faceswap models install --force {model.name}{where}"
         )
     return path

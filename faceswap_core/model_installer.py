@@ -20,18 +20,10 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from .errors import FaceSwapError
-from .model_catalog import CATALOG, Archive, ModelFile, default_model_dir
+from .model_catalog import CATALOG, Archive, ModelFile, default_model_dir, sha256_file
 
 CHUNK = 1 << 20
 USER_AGENT = "obs-faceswap-model-installer"
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = CHUNK) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

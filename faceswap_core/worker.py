@@ -29,6 +29,8 @@ from .errors import FaceSwapError
 IDLE_SLEEP_S = 0.002        # poll interval while waiting for a frame
 WAITING_SLEEP_S = 0.02      # poll interval while no frames are wanted (no photo, error)
 LIVENESS_EVERY_S = 0.25     # how often the owner and the file are checked
+HEARTBEAT_EVERY_S = 0.1     # the filter declares a worker hung when this stops (see supervisor)
+FRAME_ERRORS_LOGGED = 3     # tracebacks printed for engine errors on frames (then every 1000th)
 
 
 class OwnerWatch:
@@ -62,6 +64,59 @@ class OwnerWatch:
         return self.gone.is_set()
 
 
+class Heartbeat:
+    """Stamps heartbeat_ns from its own thread, so a frozen or stopped process shows.
+
+    A thread and not the main loop: loading an engine or a photo legitimately takes
+    longer than the filter's patience; SIGSTOP, a deadlock holding the GIL or a machine
+    that stops scheduling us stop every thread alike.
+    """
+
+    def __init__(self, channel: Channel):
+        self.channel = channel
+        self._stop = threading.Event()
+        self.beat()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Before the channel closes: no stamp may land on an unmapped channel."""
+        self._stop.set()
+        self._thread.join(1.0)
+
+    def beat(self) -> None:
+        if self.channel.mm is not None:
+            self.channel.set("heartbeat_ns", ch.now_ns())
+
+    def _run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_EVERY_S):
+            try:
+                self.beat()
+            except (ValueError, TypeError):   # the channel was closed under us: we are exiting
+                return
+
+
+def check_owner(channel: Channel, path: str, owner_pid: int) -> None:
+    """Only the filter that started us may hand us frames; raises ChannelError otherwise.
+
+    The channel must have been created by our parent process (the filter's OBS), be a
+    regular file of our own user and private to it (mode 0600), so no other user can
+    have written, or be able to write, frames into it, and no other OBS or stale file
+    can be wired to us. On Windows a venv's python.exe is a launcher that runs the real
+    interpreter as its child, so there the creator must be the --owner-pid we were given.
+    """
+    creator = channel.get("owner_pid")
+    expected = owner_pid if os.name == "nt" else os.getppid()
+    if creator != expected:
+        raise ChannelError(f"channel was created by process {creator}, not by our parent {expected}")
+    if os.name == "posix":
+        info = os.stat(path, follow_symlinks=False)
+        if info.st_uid != os.getuid():
+            raise ChannelError("channel file belongs to another user")
+        if info.st_mode & 0o077:
+            raise ChannelError(f"channel file is accessible to others (mode {info.st_mode & 0o777:o})")
+
+
 class Worker:
     """Settings in, frames in, swapped frames out; one engine at a time."""
 
@@ -77,6 +132,7 @@ class Worker:
         self.settings_seq = -1
         self.fps = 0.0
         self.last_frame_done = None
+        self.frame_errors = 0
 
     # -- settings ------------------------------------------------------------------
     def apply_settings(self) -> None:
@@ -93,6 +149,7 @@ class Worker:
         name = str(settings.get("engine") or DEFAULT_ENGINE)
         try:
             if self.engine is None or name != self.engine_name:
+                self.report(ch.STATE_STARTING, "")   # loading: the filter shows originals meanwhile
                 if self.engine is not None:
                     self.engine.close()
                 self.engine, self.engine_name, self.source_key = None, None, None
@@ -139,24 +196,47 @@ class Worker:
         view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.in_offset, (stride, 4, 1))
         frame = view.copy()
         del view
-        out = self.engine.process(frame)
-        if out.shape != frame.shape or out.dtype != np.uint8:
-            raise RuntimeError(f"engine returned {out.shape} {out.dtype} for {frame.shape}")
+        out = self.swap_or_pass_through(frame)
         target = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.out_offset, (width * 4, 4, 1))
         target[...] = out
         del target
         channel.set("out_width", width)
         channel.set("out_height", height)
         channel.set("out_stride", width * 4)
-        channel.set("out_faces", len(self.engine.last_report.boxes))
+        channel.set("out_faces", len(self.engine.last_report.boxes) if out is not frame else 0)
         channel.set("out_in_time_ns", in_time)
         done = ch.now_ns()
         channel.set("out_done_ns", done)
         channel.set("process_us", min(int((time.perf_counter() - started) * 1e6), 2**32 - 1))
-        channel.set("out_seq", channel.get("out_seq") + 1)
+        channel.set("out_seq", (channel.get("out_seq") + 1) & ch.SEQ_MASK)
         channel.set("in_ack", seq)  # last: the filter may hand over the next frame now
         self._count_frame(done)
         return True
+
+    def swap_or_pass_through(self, frame):
+        """The engine's result, or the frame itself when the engine fails on it.
+
+        One bad frame (a bug, a numeric corner case) must not end the stream: the frame
+        goes back unchanged and the next one is tried again. FaceSwapError is the user's
+        to fix (a bad photo) and goes up to the main loop.
+        """
+        np = self.np
+        try:
+            out = self.engine.process(frame)
+            if out.shape != frame.shape or out.dtype != np.uint8:
+                raise RuntimeError(f"engine returned {out.shape} {out.dtype} for {frame.shape}")
+            return out
+        except FaceSwapError:
+            raise
+        except Exception as error:
+            self.frame_errors += 1
+            if self.frame_errors <= FRAME_ERRORS_LOGGED or self.frame_errors % 1000 == 0:
+                print(f"faceswap worker: engine error on a frame ({self.frame_errors} so far); it passes through:",
+                      file=sys.stderr)
+                traceback.print_exc()
+            self.channel.set_error(f"Engine error on a frame (shown unswapped): {type(error).__name__}: {error}"[
+                : ch.ERROR_SIZE - 1])
+            return frame
 
     def _count_frame(self, done_ns: int) -> None:
         if self.last_frame_done is not None:
@@ -169,7 +249,6 @@ class Worker:
     def run(self) -> int:
         while not self.watch.owner_gone():
             self.apply_settings()
-            self.channel.set("heartbeat_ns", ch.now_ns())
             try:
                 worked = self.process_pending()
             except ChannelError as error:
@@ -207,10 +286,17 @@ def main(argv: list[str] | None = None) -> int:
     except ChannelError as error:
         print(f"faceswap worker: {error}", file=sys.stderr)
         return 2
+    try:
+        check_owner(channel, args.channel, args.owner_pid)
+    except (ChannelError, OSError) as error:
+        print(f"faceswap worker: refusing the channel: {error}", file=sys.stderr)
+        channel.close(unlink=False)
+        return 2
     watch = OwnerWatch(channel, args.owner_pid, watch_stdin=not args.no_stdin_watch)
     channel.set("worker_pid", os.getpid())
     channel.set_error("")
     channel.set("worker_state", ch.STATE_STARTING)
+    heartbeat = Heartbeat(channel)
     worker = None
     code = 0
     try:
@@ -223,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         channel.set_error(f"Worker crashed: {type(error).__name__}: {error}"[: ch.ERROR_SIZE - 1])
         code = 1
     finally:
+        heartbeat.stop()
         if worker is not None:
             worker.close()
         owner_gone = watch.owner_gone()

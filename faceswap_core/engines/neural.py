@@ -29,7 +29,7 @@ PRECISIONS = ("auto", "fp32", "fp16")
 
 
 def resolve_model_paths(model_dir: str | os.PathLike | None, precision: str = "auto") -> dict[str, str]:
-    """Catalog entries -> paths for detector, recognizer and swapper, checked by size.
+    """Catalog entries -> paths for detector, recognizer and swapper, checked by size and SHA-256.
 
     Every missing or damaged file is named in one message with the one command that fixes all.
     """

@@ -16,7 +16,8 @@ class FaceSwapFilter:
     def __init__(self, api, source, settings_data, active: bool):
         self.api = api
         self.source = source
-        self.settings = properties.read_settings(api, settings_data)
+        self.ignored_settings: list[str] = []
+        self.settings = properties.read_settings(api, settings_data, self.ignored_settings)
         self.renderer = FrameRenderer(api)
         self.supervisor: WorkerSupervisor | None = None
         self.render_failed = False
@@ -39,7 +40,9 @@ class FaceSwapFilter:
 
     # -- OBS callbacks ------------------------------------------------------------------
     def update(self, settings_data) -> None:
-        self.settings = properties.read_settings(self.api, settings_data)
+        ignored: list[str] = []
+        self.settings = properties.read_settings(self.api, settings_data, ignored)
+        self.ignored_settings = ignored
         supervisor = self.supervisor
         if supervisor is not None:
             supervisor.publish_settings(self.settings)
@@ -86,4 +89,6 @@ class FaceSwapFilter:
         error = (channel.error() if channel is not None and channel.mm is not None else "") or supervisor.last_error
         if error:
             parts.append(f"last error: {error}")
+        if self.ignored_settings:
+            parts.append(f"unreadable saved settings, defaults used: {', '.join(sorted(set(self.ignored_settings)))}")
         return " | ".join(parts)

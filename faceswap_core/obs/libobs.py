@@ -33,6 +33,12 @@ OBS_PATH_FILE = 0
 OBS_TEXT_INFO = 3
 OBS_COMBO_TYPE_LIST = 2
 OBS_COMBO_FORMAT_STRING = 3
+# enum obs_data_type, obs_data_number_type (libobs/obs-data.h)
+OBS_DATA_NULL = 0
+OBS_DATA_STRING = 1
+OBS_DATA_NUMBER = 2
+OBS_DATA_BOOLEAN = 3
+OBS_DATA_NUM_DOUBLE = 2
 # log levels (libobs/util/base.h)
 LOG_ERROR = 100
 LOG_WARNING = 200
@@ -50,6 +56,10 @@ BLOCKING_FUNCTIONS = {
     "obs_data_get_int": (c_int64, [P, c_char_p]),
     "obs_data_get_double": (c_double, [P, c_char_p]),
     "obs_data_get_bool": (c_bool, [P, c_char_p]),
+    "obs_data_item_byname": (P, [P, c_char_p]),
+    "obs_data_item_gettype": (c_int, [P]),
+    "obs_data_item_numtype": (c_int, [P]),
+    "obs_data_item_release": (None, [POINTER(c_void_p)]),
     "obs_data_set_string": (None, [P, c_char_p, c_char_p]),
     "obs_data_set_default_string": (None, [P, c_char_p, c_char_p]),
     "obs_data_set_default_int": (None, [P, c_char_p, c_int64]),

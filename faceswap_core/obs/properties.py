@@ -6,12 +6,15 @@ The engine list is spelled out here because the OBS side may not import the engi
 
 from __future__ import annotations
 
+import ctypes
+import math
 import os
 import shutil
 import sys
 from dataclasses import dataclass
 
 from ..install_config import configured_worker_python
+from . import libobs as L
 
 ENGINE_CHOICES = (("landmark", "Landmark (CPU, no download)"), ("neural", "Neural (GPU, InsightFace models)"))
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp);;All files (*.*)"
@@ -88,24 +91,57 @@ def apply_defaults(api, data) -> None:
             obs.obs_data_set_default_double(data, key, float(setting.default))
 
 
-def read_settings(api, data) -> dict:
-    """obs_data -> a plain dict of our settings (values clamped to their ranges)."""
+def read_settings(api, data, ignored: list | None = None) -> dict:
+    """obs_data -> a plain dict of our settings (values clamped to their ranges).
+
+    A saved scene collection can hold anything (edited by hand, another version, a
+    broken file): a value of the wrong type, a number that is not finite, or an unknown
+    engine reads as the setting's default, and its key is appended to `ignored` so the
+    status line can say so.
+    """
     obs = api.blocking
     values = {}
     for setting in SETTINGS:
         key = setting.key.encode()
+        kind, numtype = _stored_type(obs, data, key)
+        expected = {"bool": L.OBS_DATA_BOOLEAN, "int": L.OBS_DATA_NUMBER, "float": L.OBS_DATA_NUMBER}.get(
+            setting.kind, L.OBS_DATA_STRING)
+        if kind not in (L.OBS_DATA_NULL, expected):
+            values[setting.key] = setting.default
+            if ignored is not None:
+                ignored.append(setting.key)
+            continue
         if setting.kind in ("path", "engine", "interpreter"):
             raw = obs.obs_data_get_string(data, key)
             values[setting.key] = raw.decode("utf-8", "replace") if raw else ""
         elif setting.kind == "bool":
             values[setting.key] = bool(obs.obs_data_get_bool(data, key))
-        elif setting.kind == "int":
-            values[setting.key] = int(min(max(obs.obs_data_get_int(data, key), setting.low), setting.high))
-        elif setting.kind == "float":
-            values[setting.key] = float(min(max(obs.obs_data_get_double(data, key), setting.low), setting.high))
-    if not values.get("engine"):
+        elif setting.kind in ("int", "float"):
+            number = (obs.obs_data_get_double(data, key) if numtype == L.OBS_DATA_NUM_DOUBLE or setting.kind == "float"
+                      else obs.obs_data_get_int(data, key))
+            if not math.isfinite(number):
+                number = setting.default
+                if ignored is not None:
+                    ignored.append(setting.key)
+            number = min(max(number, setting.low), setting.high)
+            values[setting.key] = int(round(number)) if setting.kind == "int" else float(number)
+    if values.get("engine") not in {name for name, _ in ENGINE_CHOICES}:
+        if values.get("engine") and ignored is not None:
+            ignored.append("engine")
         values["engine"] = "landmark"
     return values
+
+
+def _stored_type(obs, data, key: bytes) -> tuple[int, int]:
+    """(obs_data_type, number type) of the value stored under key; (NULL, 0) if none."""
+    item = ctypes.c_void_p(obs.obs_data_item_byname(data, key))
+    if not item.value:
+        return L.OBS_DATA_NULL, 0
+    try:
+        kind = obs.obs_data_item_gettype(item)
+        return kind, obs.obs_data_item_numtype(item) if kind == L.OBS_DATA_NUMBER else 0
+    finally:
+        obs.obs_data_item_release(ctypes.byref(item))
 
 
 def build_properties(api, refresh_callback, instance_key) -> int:

@@ -10,6 +10,7 @@ besides Python's small integers.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import time
 
@@ -17,6 +18,8 @@ from .. import channel as ch
 from . import libobs as L
 
 LATENCY_SMOOTHING = 0.1
+SEQ_MASK = (1 << 64) - 1          # sequence numbers are u64 in the header and wrap
+LATENCY_SAMPLES = 4096            # recent per-result latencies kept (the soak reads them)
 
 
 class ChannelBinding:
@@ -68,6 +71,8 @@ class FrameRenderer:
         self._clear = (ctypes.c_float * 8)()
         self._clear_address = (ctypes.addressof(self._clear) + 15) & ~15   # vec4 is 16-byte aligned
         self.latency_ms = 0.0
+        self.latencies_ms = collections.deque(maxlen=LATENCY_SAMPLES)
+        self.draws = {"result": 0, "original": 0, "nothing": 0}   # what each video_render drew
         self.frames_sent = 0
         self.results_drawn = 0
         self.render_ms = 0.0
@@ -80,10 +85,12 @@ class FrameRenderer:
         started = time.perf_counter()
         target = gs.obs_filter_get_target(source)
         if not target or not gs.obs_filter_get_parent(source):
+            self.draws["nothing"] += 1
             return   # being added or removed; skip_video_filter would dereference the parent
         width = gs.obs_source_get_base_width(target)
         height = gs.obs_source_get_base_height(target)
         if not width or not height:
+            self.draws["original"] += 1
             self.pass_through(source)
             return
         if (width, height) != self.size:
@@ -91,14 +98,17 @@ class FrameRenderer:
         if not (supervisor.worker_up and self._bind(supervisor)
                 and self.binding.get("worker_state") == ch.STATE_RUNNING):
             self._forget()              # worker down or not swapping: the original, directly
+            self.draws["original"] += 1
             self.pass_through(source)
             self.render_ms = (time.perf_counter() - started) * 1000.0
             return
         texture = self._render_parent(source, width, height)
         if texture is None:
+            self.draws["original"] += 1
             self.pass_through(source)
             return
         self._exchange(texture, width, height, supervisor)
+        self.draws["result" if self.has_result else "original"] += 1
         self._draw(self.result if self.has_result else texture, width, height)
         self.render_ms = (time.perf_counter() - started) * 1000.0
 
@@ -151,6 +161,7 @@ class FrameRenderer:
                 self.has_result = True
                 self.results_drawn += 1
                 latency = (ch.now_ns() - b.get("out_in_time_ns")) / 1e6
+                self.latencies_ms.append(latency)
                 self.latency_ms = latency if self.latency_ms == 0.0 else (
                     (1 - LATENCY_SMOOTHING) * self.latency_ms + LATENCY_SMOOTHING * latency)
         # 2. the frame staged last call goes to the worker, if it is free
@@ -163,7 +174,7 @@ class FrameRenderer:
                 b.set("in_height", height)
                 b.set("in_stride", width * 4)
                 b.set("in_time_ns", self.stage_time[self.staged])
-                b.set("in_seq", b.get("in_seq") + 1)
+                b.set("in_seq", (b.get("in_seq") + 1) & SEQ_MASK)
                 self.handed_at_ns = ch.now_ns()
                 self.frames_sent += 1
             self.staged = -1

@@ -1,8 +1,13 @@
 """Starts, watches and restarts one filter's worker process; owns its channel file.
 
-One thread per filter instance, blocked in waitpid almost all the time (no CPU, no
-libobs calls): when the worker dies it flips `worker_up` at once, so the very next
+One thread per filter instance, waiting on the worker almost all the time (no libobs
+calls): when the worker dies it flips `worker_up` at once, so the very next
 video_render draws the original frame, then restarts the worker with back-off.
+
+It also notices a worker that is alive but not working (stopped with SIGSTOP, frozen, or
+stuck on one frame): its heartbeat (stamped every 0.1 s by a thread of its own) goes
+stale for HANG_S, or one frame stays unanswered for FRAME_HANG_S. Such a worker is
+treated like a dead one: originals at once, then killed and replaced.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ MAX_BACKOFF_S = 10.0
 STABLE_AFTER_S = 10.0      # a worker that ran this long resets the back-off
 STOP_GRACE_S = 1.0         # then SIGKILL: the worker has nothing to save
 DEFAULT_CAPACITY = (1920, 1080)
+WATCH_EVERY_S = 0.1        # how often a running worker's heartbeat is looked at
+HANG_S = 1.5               # no heartbeat this long: the worker is hung
+START_HANG_S = 60.0        # while it starts or loads an engine (imports, CUDA) it may take longer
+FRAME_HANG_S = 15.0        # one frame unanswered this long: stuck inside the engine
 
 
 class WorkerSupervisor:
@@ -36,8 +45,12 @@ class WorkerSupervisor:
         self.worker_up = False
         self.last_error = ""
         self.restarts = 0
+        self.hangs = 0             # workers replaced because they stopped answering
+        self.start_attempts = 0    # processes started or tried (tests: no retry storm)
         self.next_start_at = 0.0
         self._process: subprocess.Popen | None = None
+        self._started_ns = 0
+        self._pending_seq, self._pending_since = 0, 0
         self._stopping = threading.Event()
         self._restart = threading.Event()
         self._wake = threading.Event()
@@ -98,7 +111,7 @@ class WorkerSupervisor:
                 self._sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
-            code = process.wait()
+            code, hang = self._wait_or_hang(process)
             self.worker_up = False
             stderr_tail = _read_tail(process)
             with self._lock:
@@ -113,12 +126,56 @@ class WorkerSupervisor:
                 continue
             if time.monotonic() - started > STABLE_AFTER_S:
                 backoff = MIN_BACKOFF_S
-            reported = channel.error() if channel is not None and channel.mm is not None else ""
-            self.last_error = reported or stderr_tail or f"The worker stopped (exit code {code})."
+            reported = hang or (channel.error() if channel is not None and channel.mm is not None else "")
+            self.last_error = reported or _explain(stderr_tail) or f"The worker stopped (exit code {code})."
             self._log(200, f"worker exited with code {code}; restarting in {backoff:.1f} s: {self.last_error}")
             self.restarts += 1
             self._sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    def _wait_or_hang(self, process: subprocess.Popen) -> tuple[int, str]:
+        """(exit code, why we killed it or ''): a hung worker is declared down, then killed."""
+        while True:
+            try:
+                return process.wait(WATCH_EVERY_S), ""
+            except subprocess.TimeoutExpired:
+                pass
+            reason = self._hang_reason()
+            if reason and not self._stopping.is_set():
+                self.last_error = reason        # for the status line until a new worker runs
+                self.worker_up = False          # the next frame shows the original
+                self.hangs += 1
+                self._log(200, f"worker {process.pid}: {reason}; killing it")
+                try:
+                    process.kill()
+                except OSError:
+                    pass
+                return process.wait(), reason
+
+    def _hang_reason(self) -> str:
+        """Why the running worker counts as hung, or '' while it is fine."""
+        try:
+            return self._check_progress(self.channel)
+        except (ValueError, TypeError):   # the channel was closed under us (stop, resize)
+            return ""
+
+    def _check_progress(self, channel) -> str:
+        if channel is None or channel.mm is None:
+            return ""
+        now = ch.now_ns()
+        beat = channel.get("heartbeat_ns")
+        state = channel.state()
+        patience = START_HANG_S if state == ch.STATE_STARTING or not beat else HANG_S
+        since = beat or self._started_ns
+        if now - since > patience * 1e9:
+            return f"The worker stopped responding for {patience:.1f} s and was replaced."
+        in_seq, in_ack = channel.get("in_seq"), channel.get("in_ack")
+        if in_seq != in_ack and state == ch.STATE_RUNNING:
+            if in_seq != self._pending_seq:
+                self._pending_seq, self._pending_since = in_seq, now
+            elif now - self._pending_since > FRAME_HANG_S * 1e9:
+                return f"The worker spent over {FRAME_HANG_S:.0f} s on one frame and was replaced."
+        return ""
 
     def _sleep(self, seconds: float) -> None:
         self.next_start_at = time.monotonic() + seconds
@@ -146,7 +203,11 @@ class WorkerSupervisor:
         interpreter = self._settings.get("python") or default_interpreter()
         channel.set("in_ack", channel.get("in_seq"))   # no frame is in flight for a new worker
         channel.set("worker_state", ch.STATE_STARTING)
+        channel.set("heartbeat_ns", 0)                  # the old worker's beats do not count
         channel.set_error("")
+        self._started_ns = ch.now_ns()
+        self._pending_seq, self._pending_since = channel.get("in_seq"), self._started_ns
+        self.start_attempts += 1
         command = [interpreter, "-m", "faceswap_core.worker", "--channel", channel.path, "--owner-pid", str(os.getpid())]
         try:
             stderr = tempfile.TemporaryFile()
@@ -159,7 +220,8 @@ class WorkerSupervisor:
                 creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
             )
         except OSError as error:
-            self.last_error = f"Cannot start the worker Python '{interpreter}': {error.strerror or error}."
+            self.last_error = (f"Cannot start the worker Python '{interpreter}': {error.strerror or error}. "
+                               "Run the installer, or set Worker Python.")
             channel.set("worker_state", ch.STATE_STOPPED)
             self._log(100, self.last_error)
             return None
@@ -195,6 +257,13 @@ def _worker_environment() -> dict:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def _explain(stderr_tail: str) -> str:
+    """The worker's last words, with the fix when they say its Python lacks our packages."""
+    if "No module named" in stderr_tail:
+        return f"{stderr_tail} (this Worker Python lacks obs-faceswap: run the installer, or set Worker Python)"
+    return stderr_tail
 
 
 def _close_stdin(process: subprocess.Popen) -> None:

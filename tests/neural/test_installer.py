@@ -268,3 +268,18 @@ def test_install_archive_members_from_a_folder(tmp_path):
     with pytest.raises(FaceSwapError, match="not the expected pack.zip"):
         installer.install([_model(None, det, "det", archive=archive)], tmp_path / "other", source_dir=offline,
                           stream=io.StringIO())
+
+
+def test_loading_checks_sha256_not_only_the_size(tmp_path):
+    """A model file of the right size but other content (damaged, or swapped for another
+    file after download) is refused before ONNX Runtime ever reads it."""
+    good = os.urandom(5000)
+    model = catalog.ModelFile("tiny", "tiny.onnx", len(good), hashlib.sha256(good).hexdigest(),
+                              catalog.NON_COMMERCIAL, ("neural",), "detector", "test model")
+    (tmp_path / "tiny.onnx").write_bytes(good)
+    assert catalog.require(model, tmp_path) == tmp_path / "tiny.onnx"
+    tampered = bytearray(good)
+    tampered[100] ^= 0xFF
+    (tmp_path / "tiny.onnx").write_bytes(bytes(tampered))
+    with pytest.raises(FaceSwapError, match="SHA-256 differs.*faceswap models install --force tiny"):
+        catalog.require(model, tmp_path)

@@ -56,7 +56,7 @@ RAW_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, POINTER(VideoData))
 class Host:
     """libobs started for one output size; frames captured from the main view."""
 
-    def __init__(self, width: int, height: int, fps: int = 30):
+    def __init__(self, width: int, height: int, fps: int = 30, capture: bool = True):
         self.obs = ctypes.CDLL("libobs.so.0", mode=ctypes.RTLD_GLOBAL)
         o = self.obs
         o.obs_startup.restype = c_bool
@@ -103,7 +103,9 @@ class Host:
         self.latest = None
         self.frames_seen = 0
         self._callback = RAW_CALLBACK(self._on_frame)
-        o.obs_add_raw_video_callback(None, self._callback, None)
+        self.capturing = capture   # off: no per-frame copy into Python (long measurements)
+        if capture:
+            o.obs_add_raw_video_callback(None, self._callback, None)
 
     def _on_frame(self, param, frame):
         video = frame.contents
@@ -144,7 +146,8 @@ class Host:
     def shutdown(self):
         o = self.obs
         o.obs_set_output_source(0, None)
-        o.obs_remove_raw_video_callback(self._callback, None)
+        if self.capturing:
+            o.obs_remove_raw_video_callback(self._callback, None)
         o.obs_shutdown()
 
 

@@ -40,6 +40,7 @@ class ObsConfig:
     filter_settings: dict = field(default_factory=dict)
     recordings: Path | None = None
     port: int = field(default_factory=free_port)
+    extra_cameras: dict = field(default_factory=dict)   # name -> that source's Face Swap settings
 
     def write(self) -> Path:
         """XDG_CONFIG_HOME for this run."""
@@ -66,7 +67,13 @@ class ObsConfig:
             "RecEncoder=x264\nVBitrate=4000\nPreset=ultrafast\nFileNameWithoutSpace=true\n\n"
             "[Audio]\nSampleRate=48000\nChannelSetup=Mono\n"
         )
-        filter_settings = dict(self.filter_settings)
+        cameras = {CAMERA: dict(self.filter_settings), **self.extra_cameras}
+        items = [{
+            "name": name, "id": index + 1, "visible": True, "locked": False, "rot": 0.0,
+            "pos": {"x": 0.0, "y": 0.0}, "scale": {"x": 1.0, "y": 1.0}, "align": 5,
+            "bounds_type": 0, "bounds_align": 0, "bounds": {"x": 0.0, "y": 0.0},
+            "crop_left": 0, "crop_top": 0, "crop_right": 0, "crop_bottom": 0,
+        } for index, name in enumerate(cameras)]
         collection = {
             "name": NAME,
             "current_scene": SCENE,
@@ -75,21 +82,16 @@ class ObsConfig:
             "sources": [
                 {
                     "id": "scene", "versioned_id": "scene", "name": SCENE, "enabled": True,
-                    "settings": {"id_counter": 1, "custom_size": False, "items": [{
-                        "name": CAMERA, "id": 1, "visible": True, "locked": False, "rot": 0.0,
-                        "pos": {"x": 0.0, "y": 0.0}, "scale": {"x": 1.0, "y": 1.0}, "align": 5,
-                        "bounds_type": 0, "bounds_align": 0, "bounds": {"x": 0.0, "y": 0.0},
-                        "crop_left": 0, "crop_top": 0, "crop_right": 0, "crop_bottom": 0,
-                    }]},
+                    "settings": {"id_counter": len(items), "custom_size": False, "items": items},
                 },
-                {
-                    "id": "image_source", "versioned_id": "image_source", "name": CAMERA, "enabled": True,
+                *({
+                    "id": "image_source", "versioned_id": "image_source", "name": name, "enabled": True,
                     "settings": {"file": str(self.image)},
                     "filters": [{
                         "id": "obs_faceswap_filter", "versioned_id": "obs_faceswap_filter",
-                        "name": FILTER, "enabled": True, "settings": filter_settings,
+                        "name": FILTER, "enabled": True, "settings": settings,
                     }],
-                },
+                } for name, settings in cameras.items()),
             ],
             "modules": {"scripts-tool": [{"path": str(REPO / "obs_faceswap.py"), "settings": {}}]},
             "transitions": [],
@@ -161,6 +163,17 @@ class ObsApp:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+    def memory_leaks(self) -> int | None:
+        """OBS's "Number of memory leaks" from its newest log file (after it exited)."""
+        import re
+
+        logs = sorted((self.config.root / "config" / "obs-studio" / "logs").glob("*.txt"), key=os.path.getmtime)
+        for path in reversed(logs):
+            found = re.findall(r"Number of memory leaks: (\d+)", path.read_text(errors="replace"))
+            if found:
+                return int(found[-1])
+        return None
 
     def log_tail(self, size: int = 3000) -> str:
         try:

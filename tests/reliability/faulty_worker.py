@@ -1,0 +1,153 @@
+"""The real worker with one fault injected; the filter starts it as its "Worker Python".
+
+    make_faulty_python(tmp_path, "raise-every:5") -> an executable the filter's
+    "Worker Python" setting can point at. The filter runs it exactly as it runs a real
+    interpreter (`<it> -m faceswap_core.worker --channel ... --owner-pid ...`); it execs
+    this test venv's Python on this file, which patches the worker and runs its main().
+
+Faults (one per launcher):
+    raise-every:N     the engine raises RuntimeError on every Nth frame
+    slow:SECONDS      the engine takes this long per frame (a frame is in flight a while)
+    corrupt-header    after each frame, random values in every header field the worker
+                      may write, and some it must not (sequence numbers, magic, capacity)
+    wrong-size        every result claims a size other than the frame's
+    audit:PATH        record network and unpickling events (Python audit hooks) to PATH
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_faulty_python(folder: Path, fault: str) -> str:
+    """An executable that starts the worker with `fault` injected (a /bin/sh launcher)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    launcher = folder / f"python-{fault.split(':', 1)[0]}"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).resolve()}" "{fault}" "$@"\n')
+    launcher.chmod(0o755)
+    return str(launcher)
+
+
+def _raise_every(n: int) -> None:
+    from faceswap_core import engines
+
+    original = engines.create_engine
+
+    def create_engine(*args, **kwargs):
+        engine = original(*args, **kwargs)
+        process = engine.process
+        count = [0]
+
+        def faulty(frame):
+            count[0] += 1
+            if count[0] % n == 0:
+                raise RuntimeError(f"injected fault on frame {count[0]}")
+            return process(frame)
+
+        engine.process = faulty
+        return engine
+
+    engines.create_engine = create_engine
+
+
+def _slow(seconds: float) -> None:
+    import time
+
+    from faceswap_core import engines
+
+    original = engines.create_engine
+
+    def create_engine(*args, **kwargs):
+        engine = original(*args, **kwargs)
+        process = engine.process
+
+        def slow(frame):
+            time.sleep(seconds)
+            return process(frame)
+
+        engine.process = slow
+        return engine
+
+    engines.create_engine = create_engine
+
+
+def _after_each_frame(damage) -> None:
+    from faceswap_core import worker
+
+    original = worker.Worker.process_pending
+
+    def process_pending(self):
+        done = original(self)
+        if done:
+            damage(self.channel)
+        return done
+
+    worker.Worker.process_pending = process_pending
+
+
+def _corrupt(channel) -> None:
+    """Garbage in the header, as a buggy or hostile worker could write it."""
+    rng = random.Random()
+    u32, u64 = (1 << 32) - 1, (1 << 64) - 1
+    edge32 = [0, 1, 3, 4095, 4096, 16384, 16385, u32 // 4, u32 // 4 + 1, u32 - 1, u32]
+    edge64 = [0, 1, u64 - 1, u64, 1 << 63]
+    for name in ("out_width", "out_height", "out_stride", "out_faces", "fps_x100", "process_us", "worker_state"):
+        channel.set(name, rng.choice(edge32 + [rng.randrange(u32 + 1)]))
+    for name in ("out_seq", "out_in_time_ns", "out_done_ns", "settings_seq", "in_seq", "in_ack"):
+        if rng.random() < 0.5:
+            channel.set(name, rng.choice(edge64 + [rng.randrange(u64 + 1)]))
+    if rng.random() < 0.2:
+        channel.set("slot_capacity", rng.choice(edge64))
+        channel.mm[0:8] = os.urandom(8)
+    channel.mm[256:512] = os.urandom(256)   # the error text: not UTF-8, no terminator
+    channel.set("worker_state", 3)          # RUNNING most of the time, so the filter reads results
+
+
+def _wrong_size(channel) -> None:
+    width, height = channel.get("out_width"), channel.get("out_height")
+    channel.set("out_width", width + 1)
+    channel.set("out_height", max(1, height - 1))
+    channel.set("out_stride", (width + 1) * 4)
+    channel.set("out_seq", channel.get("out_seq") + 1)
+
+
+def _audit(path: str) -> None:
+    """Every socket call and every unpickled class, written to `path` as it happens."""
+    def hook(event, args):
+        if event.startswith("socket.") or event == "pickle.find_class":
+            with open(path, "a") as handle:
+                handle.write(f"{event} {args!r}\n")
+
+    sys.addaudithook(hook)
+
+
+def main(argv: list[str]) -> int:
+    fault, rest = argv[0], argv[1:]
+    if rest[:2] != ["-m", "faceswap_core.worker"]:
+        raise SystemExit(f"faulty_worker: expected '-m faceswap_core.worker ...', got {rest}")
+    sys.path.insert(0, str(REPO))
+    kind, _, value = fault.partition(":")
+    if kind == "raise-every":
+        _raise_every(int(value))
+    elif kind == "slow":
+        _slow(float(value))
+    elif kind == "corrupt-header":
+        _after_each_frame(_corrupt)
+    elif kind == "wrong-size":
+        _after_each_frame(_wrong_size)
+    elif kind == "audit":
+        _audit(value)
+    elif kind != "none":
+        raise SystemExit(f"faulty_worker: unknown fault {fault}")
+    from faceswap_core import worker
+
+    return worker.main(rest[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,184 @@
+"""The worker and its supervisor under faults, without OBS: real processes, real mmap.
+
+    - an engine exception on one frame: that frame comes back unchanged, the next is swapped
+    - only the filter that started the worker can feed it (parent, user, file mode)
+    - SIGSTOP and a frame stuck in the engine are noticed and the worker replaced
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap_core import channel as ch
+from faceswap_core.channel import Channel
+from faceswap_core.obs import supervisor as supervision
+from faceswap_core.obs.supervisor import WorkerSupervisor
+from faulty_worker import make_faulty_python
+from judge import media
+
+import helpers
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def wait_until(condition, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start(python, channel, *extra):
+    return subprocess.Popen([python, "-m", "faceswap_core.worker", "--channel", channel.path,
+                             "--owner-pid", str(os.getpid()), *extra],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+
+
+def hand_over(channel, frame):
+    height, width = frame.shape[:2]
+    view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.in_offset, (width * 4, 4, 1))
+    view[...] = frame
+    del view
+    channel.set("in_width", width)
+    channel.set("in_height", height)
+    channel.set("in_stride", width * 4)
+    channel.set("in_time_ns", ch.now_ns())
+    channel.set("in_seq", channel.get("in_seq") + 1)
+    wait_until(channel.worker_free, what="the frame to be answered")
+    width, height, stride = channel.output_geometry()
+    view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.out_offset, (stride, 4, 1))
+    result = view.copy()
+    del view
+    return result
+
+
+@pytest.fixture
+def channel(tmp_path):
+    created = Channel.create(512, 512, directory=str(tmp_path))
+    yield created
+    created.close()
+
+
+@pytest.fixture(scope="module")
+def camera_frame():
+    return cv2.cvtColor(helpers.frame_of(media("lp_d3.mp4"), 30), cv2.COLOR_BGR2BGRA)
+
+
+def test_engine_error_on_a_frame_passes_that_frame_through(channel, camera_frame, tmp_path):
+    channel.write_settings({"source_photo": str(media("fr_obama.jpg"))})
+    worker = start(make_faulty_python(tmp_path, "raise-every:2"), channel)
+    try:
+        wait_until(lambda: channel.state() == ch.STATE_RUNNING, what="the worker to run")
+        swapped = hand_over(channel, camera_frame)          # frame 1: the engine works
+        assert channel.get("out_faces") == 1 and not np.array_equal(swapped, camera_frame)
+        failed = hand_over(channel, camera_frame)           # frame 2: the engine raises
+        assert np.array_equal(failed, camera_frame), "the failed frame must come back unchanged"
+        assert channel.get("out_faces") == 0
+        assert "Engine error on a frame" in channel.error() and "injected fault" in channel.error()
+        again = hand_over(channel, camera_frame)            # frame 3: swapped again, same process
+        assert channel.get("out_faces") == 1 and not np.array_equal(again, camera_frame)
+        assert worker.poll() is None and channel.state() == ch.STATE_RUNNING
+        assert channel.get("out_seq") == 3
+    finally:
+        worker.kill()
+        worker.wait()
+    assert b"injected fault on frame 2" in worker.stderr.read()
+
+
+# -- only the filter that started it ----------------------------------------------------------------
+def refused(channel, python=sys.executable) -> str:
+    worker = start(python, channel, "--no-stdin-watch")
+    try:
+        assert worker.wait(30) == 2, "the worker accepted a channel it must refuse"
+    finally:
+        worker.kill()
+    return worker.stderr.read().decode()
+
+
+def test_worker_refuses_a_channel_its_parent_did_not_create(channel):
+    channel.set("owner_pid", 1)   # e.g. another process pointing a worker at OBS's channel
+    assert "not by our parent" in refused(channel)
+    assert channel.state() == ch.STATE_STOPPED and channel.get("worker_pid") == 0, "it must not touch the channel"
+
+
+def test_worker_refuses_a_channel_others_can_open(channel):
+    os.chmod(channel.path, 0o644)
+    assert "accessible to others" in refused(channel)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the file to another user")
+def test_worker_refuses_a_channel_of_another_user(channel):
+    nobody = pwd.getpwnam("nobody")
+    os.chown(channel.path, nobody.pw_uid, nobody.pw_gid)
+    assert "another user" in refused(channel)
+
+
+def test_channel_names_are_unguessable_and_private(tmp_path):
+    channels = [Channel.create(16, 16, directory=str(tmp_path)) for _ in range(20)]
+    try:
+        tokens = {os.path.basename(c.path).rsplit("-", 1)[1] for c in channels}
+        assert len(tokens) == 20 and all(len(token) == 32 for token in tokens)   # 128 random bits each
+        assert all(os.stat(c.path).st_mode & 0o777 == 0o600 for c in channels)
+        assert all(os.stat(c.path).st_uid == os.getuid() for c in channels)
+    finally:
+        for created in channels:
+            created.close()
+
+
+# -- hangs ----------------------------------------------------------------------------------------------
+def test_sigstopped_worker_is_replaced_within_two_seconds():
+    logged = []
+    supervisor = WorkerSupervisor({"python": sys.executable, "source_photo": ""},
+                                  log=lambda level, text: logged.append(text))
+    try:
+        wait_until(lambda: supervisor.worker_up and supervisor.channel.state() == ch.STATE_NO_SOURCE,
+                   what="the worker to run")
+        pid = supervisor.worker_pid()
+        os.kill(pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        wait_until(lambda: not supervisor.worker_up, timeout=5, what="the hang to be noticed")
+        assert time.monotonic() - stopped <= 2.5
+        wait_until(lambda: supervisor.worker_up and supervisor.worker_pid() not in (None, pid), timeout=5,
+                   what="a new worker")
+        assert supervisor.hangs == 1
+        wait_until(lambda: not helpers.processes_running(pid), timeout=3, what="the stopped worker to go")
+        assert any("stopped responding" in line for line in logged), logged   # in OBS's log
+    finally:
+        supervisor.stop()
+
+
+def test_frame_stuck_in_the_engine_is_noticed(monkeypatch, tmp_path, camera_frame):
+    """The heartbeat thread runs on, but one frame never comes back: replaced after FRAME_HANG_S."""
+    monkeypatch.setattr(supervision, "FRAME_HANG_S", 1.0)
+    slow = make_faulty_python(tmp_path, "slow:30")
+    supervisor = WorkerSupervisor({"python": slow, "source_photo": str(media("fr_obama.jpg"))})
+    try:
+        wait_until(lambda: supervisor.worker_up and supervisor.channel.state() == ch.STATE_RUNNING,
+                   what="the worker to run")
+        channel, pid = supervisor.channel, supervisor.worker_pid()
+        height, width = camera_frame.shape[:2]
+        view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.in_offset, (width * 4, 4, 1))
+        view[...] = camera_frame
+        del view
+        channel.set("in_width", width)
+        channel.set("in_height", height)
+        channel.set("in_stride", width * 4)
+        channel.set("in_seq", channel.get("in_seq") + 1)
+        handed = time.monotonic()
+        wait_until(lambda: not supervisor.worker_up, timeout=5, what="the stuck frame to be noticed")
+        assert 1.0 <= time.monotonic() - handed <= 2.5
+        assert supervisor.hangs == 1 and "on one frame" in supervisor.last_error
+        wait_until(lambda: not helpers.processes_running(pid), timeout=3, what="the stuck worker to go")
+    finally:
+        supervisor.stop()
