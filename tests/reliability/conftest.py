@@ -51,7 +51,3 @@ def camera_images(tmp_path_factory):
     save("big", big)
     return paths
 
-
-def pytest_configure(config):
-    # Until pyproject.toml lists it (the same line belongs there).
-    config.addinivalue_line("markers", "soak: the 2-minute reliability soak (tests/reliability/soak.py)")
