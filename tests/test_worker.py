@@ -18,9 +18,9 @@ from judge import FaceJudge, identity_distance, media
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def start_worker(channel, *extra, owner=None):
+def start_worker(channel, *extra, owner=None, python=sys.executable):
     return subprocess.Popen(
-        [sys.executable, "-m", "faceswap_core.worker", "--channel", channel.path,
+        [python, "-m", "faceswap_core.worker", "--channel", channel.path,
          "--owner-pid", str(owner or os.getpid()), *extra],
         stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pwd
 import signal
-import subprocess
 import sys
 import time
 
@@ -23,6 +22,9 @@ from faceswap_core.channel import Channel
 from faceswap_core.obs import supervisor as supervision
 from faceswap_core.obs.supervisor import WorkerSupervisor
 from faulty_worker import make_faulty_python
+from test_worker import channel  # noqa: F401  (the fixture)
+from test_worker import hand_over as write_frame
+from test_worker import read_result, start_worker, wait_until
 from judge import media
 
 import helpers
@@ -30,44 +32,15 @@ import helpers
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def wait_until(condition, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def start(python, channel, *extra):
-    return subprocess.Popen([python, "-m", "faceswap_core.worker", "--channel", channel.path,
-                             "--owner-pid", str(os.getpid()), *extra],
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    return start_worker(channel, *extra, python=python)
 
 
 def hand_over(channel, frame):
-    height, width = frame.shape[:2]
-    view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.in_offset, (width * 4, 4, 1))
-    view[...] = frame
-    del view
-    channel.set("in_width", width)
-    channel.set("in_height", height)
-    channel.set("in_stride", width * 4)
-    channel.set("in_time_ns", ch.now_ns())
-    channel.set("in_seq", channel.get("in_seq") + 1)
+    """Hand a frame to the worker, wait for its answer, and read it back."""
+    write_frame(channel, frame)
     wait_until(channel.worker_free, what="the frame to be answered")
-    width, height, stride = channel.output_geometry()
-    view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.out_offset, (stride, 4, 1))
-    result = view.copy()
-    del view
-    return result
-
-
-@pytest.fixture
-def channel(tmp_path):
-    created = Channel.create(512, 512, directory=str(tmp_path))
-    yield created
-    created.close()
+    return read_result(channel)
 
 
 @pytest.fixture(scope="module")
