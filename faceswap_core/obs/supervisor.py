@@ -231,9 +231,20 @@ class WorkerSupervisor:
         if self._stopping.is_set():
             self._kill_worker()
         self.worker_up = True
+        threading.Thread(target=self._down_on_exit, args=(process,), name="faceswap-worker-exit",
+                         daemon=True).start()
         self.last_error = ""
         self._log(300, f"worker {process.pid} started with {interpreter}")
         return process
+
+    def _down_on_exit(self, process: subprocess.Popen) -> None:
+        """Block in wait() so a death reaches the render thread at once: the supervising
+        loop looks at the worker only every WATCH_EVERY_S (for hangs), which is more than
+        a frame."""
+        process.wait()
+        with self._lock:
+            if self._process is process:
+                self.worker_up = False
 
     def _kill_worker(self) -> None:
         with self._lock:
