@@ -214,18 +214,24 @@ class NeuralEngine(Engine):
         self._assigned = (detected, sources)
         return sources
 
-    def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
-        if self._gpu is not None:
-            return self._process_on_device(frame, timestamp)
-        started = time.perf_counter()
-        image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
-        detected = self.detect(image, timestamp)  # the same list object while it is reused
+    def _faces_and_sources(self, image: np.ndarray, timestamp: float, started: float, device_frame=None):
+        """Detect (or reuse), smooth, and pick each face's source photo: both paths start so.
+        Returns (keypoints, sources, stage_ms with detect and recognize)."""
+        detected = self.detect(image, timestamp, device_frame)  # the same list object while it is reused
         faces = detected[: self.options.max_faces]
         keypoints = self._tracker.smooth([f.keypoints for f in faces], timestamp)
         stage_ms = {"detect": (time.perf_counter() - started) * 1e3}
         mark = time.perf_counter()
         sources = self._assign(image, detected, faces, keypoints)
         stage_ms["recognize"] = (time.perf_counter() - mark) * 1e3
+        return keypoints, sources, stage_ms
+
+    def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
+        if self._gpu is not None:
+            return self._process_on_device(frame, timestamp)
+        started = time.perf_counter()
+        image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
+        keypoints, sources, stage_ms = self._faces_and_sources(image, timestamp, started)
         output = frame.copy()
         boxes = []
         stage_ms.update(align=0.0, swap=0.0)
@@ -252,13 +258,7 @@ class NeuralEngine(Engine):
         started = time.perf_counter()
         image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
         device_frame = self._gpu.upload(image)
-        detected = self.detect(image, timestamp, device_frame)
-        faces = detected[: self.options.max_faces]
-        keypoints = self._tracker.smooth([f.keypoints for f in faces], timestamp)
-        stage_ms = {"detect": (time.perf_counter() - started) * 1e3}
-        mark = time.perf_counter()
-        sources = self._assign(image, detected, faces, keypoints)
-        stage_ms["recognize"] = (time.perf_counter() - mark) * 1e3
+        keypoints, sources, stage_ms = self._faces_and_sources(image, timestamp, started, device_frame)
         chosen = [(points, source) for points, source in zip(keypoints, sources) if source is not None]
         mark = time.perf_counter()
         output, results = self._gpu.process(frame, [p for p, _ in chosen], [s.latent for _, s in chosen],
