@@ -140,14 +140,7 @@ def test_frame_stuck_in_the_engine_is_noticed(monkeypatch, tmp_path, camera_fram
         wait_until(lambda: supervisor.worker_up and supervisor.channel.state() == ch.STATE_RUNNING,
                    what="the worker to run")
         channel, pid = supervisor.channel, supervisor.worker_pid()
-        height, width = camera_frame.shape[:2]
-        view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.in_offset, (width * 4, 4, 1))
-        view[...] = camera_frame
-        del view
-        channel.set("in_width", width)
-        channel.set("in_height", height)
-        channel.set("in_stride", width * 4)
-        channel.set("in_seq", channel.get("in_seq") + 1)
+        write_frame(channel, camera_frame)
         handed = time.monotonic()
         wait_until(lambda: not supervisor.worker_up, timeout=5, what="the stuck frame to be noticed")
         assert 1.0 <= time.monotonic() - handed <= 2.5
