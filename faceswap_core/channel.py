@@ -2,8 +2,15 @@
 
 Standard library only: both OBS's embedded Python and the worker import this module.
 
-One file per filter instance, created by the OBS side, private to the user (mode 0600,
-O_EXCL, a random 128-bit name) in /dev/shm (the temp dir where there is none). Layout:
+One channel per filter instance, created by the OBS side. On Linux it is an anonymous
+memfd, sealed at its size (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) before anything maps
+it, and the worker inherits its descriptor (`fd:N`). Why: any process of the user can
+reach an open file through /proc/<pid>/fd, and shrinking a mapped file kills whoever
+touches the lost pages with SIGBUS; OBS must never die of that, so the size is made
+unchangeable. Having no name, it cannot be guessed, and a crash cannot leave it behind.
+Where there is no memfd (Windows, macOS), and wherever a caller names a directory, it is
+a file private to the user (mode 0600, O_EXCL, a random 128-bit name) in the temp dir.
+Layout:
 
     [0, 4096)            header: magic, version, sizes, sequence numbers, geometry,
                          worker state/stats, last error, live settings (JSON)
@@ -26,10 +33,16 @@ import json
 import mmap
 import os
 import secrets
+import stat
 import struct
 import sys
 import tempfile
 import time
+
+try:
+    import fcntl
+except ImportError:   # Windows: no memfd, the channel is a file
+    fcntl = None
 
 MAGIC = b"OBSFSWP\x00"
 VERSION = 1
@@ -41,6 +54,8 @@ ERROR_SIZE = 256
 SETTINGS_OFFSET = 512
 SETTINGS_SIZE = HEADER_SIZE - SETTINGS_OFFSET
 FILE_PREFIX = "obs-faceswap-"
+MEMFD_NAME = "obs-faceswap-channel"   # a label in /proc/<pid>/fd, not a name anyone can open
+FD_PREFIX = "fd:"                      # an address naming an inherited descriptor, not a file
 SEQ_MASK = (1 << 64) - 1   # sequence numbers are u64 and wrap
 
 # Worker states, as shown in the filter's status line.
@@ -108,6 +123,11 @@ def channel_dir() -> str:
     return tempfile.gettempdir()
 
 
+def memfd_supported() -> bool:
+    """Whether channels can be sealed memfds (Linux) rather than files."""
+    return hasattr(os, "memfd_create") and hasattr(fcntl, "F_ADD_SEALS")
+
+
 def slot_capacity_for(width: int, height: int) -> int:
     """Bytes per slot for a BGRA frame, rounded up to whole pages."""
     size = max(1, width) * max(1, height) * 4
@@ -119,10 +139,17 @@ def file_size_for(capacity: int) -> int:
 
 
 class Channel:
-    """A mapped channel file; field access by name, slots by offset."""
+    """A mapped channel; field access by name, slots by offset.
 
-    def __init__(self, path: str, fd: int, mm: mmap.mmap, owner: bool):
+    `address` is what the worker is told (`--channel`), and `pass_fds` what it must
+    inherit for that address to mean anything: the memfd, or nothing for a file.
+    `path` is the file, or None for a memfd.
+    """
+
+    def __init__(self, path: str | None, fd: int, mm: mmap.mmap, owner: bool):
         self.path = path
+        self.address = path if path is not None else f"{FD_PREFIX}{fd}"
+        self.pass_fds = () if path is not None else (fd,)
         self._fd = fd
         self.mm = mm
         self.owner = owner
@@ -133,43 +160,46 @@ class Channel:
     # -- lifetime ------------------------------------------------------------------
     @classmethod
     def create(cls, width: int, height: int, directory: str | None = None) -> "Channel":
-        """A new private channel big enough for width x height BGRA frames (OBS side)."""
+        """A new private channel big enough for width x height BGRA frames (OBS side):
+        a sealed memfd where there is one, else a file in `directory` (or channel_dir())."""
         capacity = slot_capacity_for(width, height)
-        directory = directory or channel_dir()
-        path = os.path.join(directory, f"{FILE_PREFIX}{os.getpid()}-{secrets.token_hex(16)}")
-        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-        fd = os.open(path, flags, 0o600)
+        size = file_size_for(capacity)
+        if directory is None and memfd_supported():
+            path, fd = None, _sealed_memfd(size)
+        else:
+            path = os.path.join(directory or channel_dir(), f"{FILE_PREFIX}{os.getpid()}-{secrets.token_hex(16)}")
+            fd = _private_file(path, size)
         try:
-            os.ftruncate(fd, file_size_for(capacity))
-            mm = mmap.mmap(fd, file_size_for(capacity))
+            mm = mmap.mmap(fd, size)
         except BaseException:
             os.close(fd)
-            _unlink_quietly(path)
+            if path is not None:
+                _unlink_quietly(path)
             raise
-        channel = cls.__new__(cls)
-        channel.path, channel._fd, channel.mm, channel.owner = path, fd, mm, True
-        channel.set("magic", MAGIC)
-        channel.set("version", VERSION)
-        channel.set("header_size", HEADER_SIZE)
-        channel.set("slot_capacity", capacity)
-        channel.set("owner_pid", os.getpid())
-        channel.capacity = capacity
-        channel.in_offset = HEADER_SIZE
-        channel.out_offset = HEADER_SIZE + capacity
-        return channel
+        for name, value in (("magic", MAGIC), ("version", VERSION), ("header_size", HEADER_SIZE),
+                            ("slot_capacity", capacity), ("owner_pid", os.getpid())):
+            packer, offset = _STRUCTS[name]
+            packer.pack_into(mm, offset, value)
+        return cls(path, fd, mm, owner=True)
 
     @classmethod
-    def attach(cls, path: str) -> "Channel":
-        """Map an existing channel (worker side); raises ChannelError unless it is valid."""
-        flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-        try:
-            fd = os.open(path, flags)
-        except OSError as error:
-            raise ChannelError(f"cannot open channel {path}: {error.strerror}") from None
+    def attach(cls, address: str) -> "Channel":
+        """Map an existing channel (worker side); raises ChannelError unless it is valid.
+
+        `fd:N` is a memfd inherited from the filter, anything else a file's path."""
+        if address.startswith(FD_PREFIX):
+            path, fd = None, _inherited_memfd(address)
+        else:
+            path = address
+            flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+            try:
+                fd = os.open(path, flags)
+            except OSError as error:
+                raise ChannelError(f"cannot open channel {path}: {error.strerror}") from None
         try:
             size = os.fstat(fd).st_size
             if size < HEADER_SIZE:
-                raise ChannelError(f"channel file is {size} bytes, smaller than its header")
+                raise ChannelError(f"channel {address} is {size} bytes, smaller than its header")
             mm = mmap.mmap(fd, size)
         except BaseException:
             os.close(fd)
@@ -183,7 +213,7 @@ class Channel:
         return cls(path, fd, mm, owner=False)
 
     def close(self, unlink: bool | None = None) -> None:
-        """Unmap; the owner (or whoever is told to) also removes the file."""
+        """Unmap; the owner (or whoever is told to) also removes the file, if it is one."""
         if self.mm is not None:
             try:
                 self.mm.close()
@@ -193,11 +223,14 @@ class Channel:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if self.owner if unlink is None else unlink:
+        if self.path is not None and (self.owner if unlink is None else unlink):
             _unlink_quietly(self.path)
 
     def is_linked(self) -> bool:
-        """False once the file was removed (the owner went away)."""
+        """False once the file was removed (the owner went away). A memfd has no name to
+        remove: it is linked while open, and its owner's pid and our stdin tell instead."""
+        if self.path is None:
+            return self._fd is not None
         try:
             return os.fstat(self._fd).st_nlink > 0 and os.path.exists(self.path)
         except OSError:
@@ -293,7 +326,7 @@ def validate_header(buffer, size: int) -> None:
     if capacity <= 0 or capacity % PAGE or capacity > MAX_SIDE * MAX_SIDE * 4:
         raise ChannelError(f"slot capacity {capacity} is invalid")
     if file_size_for(capacity) != size:
-        raise ChannelError(f"channel file is {size} bytes; its header says {file_size_for(capacity)}")
+        raise ChannelError(f"channel is {size} bytes; its header says {file_size_for(capacity)}")
     settings_len = _STRUCTS["settings_len"][0].unpack_from(buffer, 136)[0]
     if settings_len > SETTINGS_SIZE:
         raise ChannelError(f"settings length {settings_len} exceeds {SETTINGS_SIZE}")
@@ -338,6 +371,59 @@ def _pid_alive(pid: int) -> bool:
             return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
     except (OSError, IndexError):
         return True
+
+
+def _sealed_memfd(size: int) -> int:
+    """An anonymous shared-memory descriptor of `size` bytes whose size nobody can change.
+
+    Sealed before anything maps it; F_SEAL_SEAL makes the seals themselves final.
+    """
+    fd = os.memfd_create(MEMFD_NAME, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        os.ftruncate(fd, size)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _private_file(path: str, size: int) -> int:
+    """A new file of `size` bytes only our user can open; never an existing one or a link."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.ftruncate(fd, size)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(path)
+        raise
+    return fd
+
+
+def _inherited_memfd(address: str) -> int:
+    """The descriptor an `fd:N` address names, once it is known to be sealed against
+    shrinking: mapping anything else could kill us with SIGBUS when it shrinks."""
+    number = address[len(FD_PREFIX):]
+    if not number.isdigit():
+        raise ChannelError(f"channel address {address} does not name a descriptor")
+    fd = int(number)
+    try:
+        info = os.fstat(fd)
+    except OSError as error:
+        raise ChannelError(f"cannot use channel {address}: {error.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ChannelError(f"refusing channel {address}: it is not shared memory (not a regular file)")
+    if not memfd_supported():
+        raise ChannelError(f"channel {address} names a descriptor, but this system cannot seal one")
+    try:
+        seals = fcntl.fcntl(fd, fcntl.F_GET_SEALS)
+    except OSError:   # a file that cannot be sealed at all
+        seals = 0
+    if not seals & fcntl.F_SEAL_SHRINK:
+        raise ChannelError(f"refusing channel {address}: it is not sealed against shrinking, "
+                           "and a shrink would crash whoever maps it")
+    return fd
 
 
 def _unlink_quietly(path: str) -> None:

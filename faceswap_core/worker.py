@@ -2,15 +2,18 @@
 
 Started by the filter with the configured interpreter:
 
-    python -m faceswap_core.worker --channel /dev/shm/obs-faceswap-... --owner-pid 1234
+    python -m faceswap_core.worker --channel fd:5 --owner-pid 1234
 
-It maps the channel (validating every header field first), applies the settings the
-filter publishes in the header, and answers each frame the filter hands over with its
-swapped version. It reports its state, speed and last error back through the header.
+`fd:5` is the channel's sealed memfd, inherited from the filter (Linux); where there is
+no memfd the filter passes the channel file's path instead. The worker maps the channel
+(validating every header field first), applies the settings the filter publishes in the
+header, and answers each frame the filter hands over with its swapped version. It
+reports its state, speed and last error back through the header.
 
 It exits by itself when the filter or OBS goes away: its stdin (a pipe from OBS) reaches
 end of file, the owner process disappears, or the channel file is removed. When it is
-the last one holding a channel whose owner is gone, it removes the file.
+the last one holding a channel file whose owner is gone, it removes the file (a memfd
+goes with the last process holding it).
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ FRAME_ERRORS_LOGGED = 3     # tracebacks printed for engine errors on frames (th
 
 
 class OwnerWatch:
-    """Knows when the filter side is gone: stdin EOF, owner pid gone, or file removed."""
+    """Knows when the filter side is gone: stdin EOF, owner pid gone, or file removed
+    (a memfd cannot be removed; stdin and the owner's pid cover it)."""
 
     def __init__(self, channel: Channel, owner_pid: int, watch_stdin: bool):
         self.channel = channel
@@ -96,21 +100,23 @@ class Heartbeat:
                 return
 
 
-def check_owner(channel: Channel, path: str, owner_pid: int) -> None:
+def check_owner(channel: Channel, owner_pid: int) -> None:
     """Only the filter that started us may hand us frames; raises ChannelError otherwise.
 
-    The channel must have been created by our parent process (the filter's OBS), be a
-    regular file of our own user and private to it (mode 0600), so no other user can
-    have written, or be able to write, frames into it, and no other OBS or stale file
-    can be wired to us. On Windows a venv's python.exe is a launcher that runs the real
-    interpreter as its child, so there the creator must be the --owner-pid we were given.
+    The channel must have been created by our parent process (the filter's OBS), so no
+    other OBS or stale channel can be wired to us. On Windows a venv's python.exe is a
+    launcher that runs the real interpreter as its child, so there the creator must be
+    the --owner-pid we were given. A channel file must also belong to our user and be
+    private to it (mode 0600), so no other user can have written, or be able to write,
+    frames into it. A memfd has no name another user could open; what matters for it is
+    that nobody can shrink it under us, and attach() refused it unless it is sealed so.
     """
     creator = channel.get("owner_pid")
     expected = owner_pid if os.name == "nt" else os.getppid()
     if creator != expected:
         raise ChannelError(f"channel was created by process {creator}, not by our parent {expected}")
-    if os.name == "posix":
-        info = os.stat(path, follow_symlinks=False)
+    if os.name == "posix" and channel.path is not None:
+        info = os.stat(channel.path, follow_symlinks=False)
         if info.st_uid != os.getuid():
             raise ChannelError("channel file belongs to another user")
         if info.st_mode & 0o077:
@@ -271,7 +277,8 @@ class Worker:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m faceswap_core.worker", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--channel", required=True, help="path of the channel file the filter created")
+    parser.add_argument("--channel", required=True,
+                        help="the channel the filter created: fd:N for its inherited memfd, else the file's path")
     parser.add_argument("--owner-pid", type=int, default=0, help="exit when this process is gone")
     parser.add_argument("--no-stdin-watch", action="store_true", help="do not exit on stdin EOF (tests)")
     return parser.parse_args(argv)
@@ -287,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"faceswap worker: {error}", file=sys.stderr)
         return 2
     try:
-        check_owner(channel, args.channel, args.owner_pid)
+        check_owner(channel, args.owner_pid)
     except (ChannelError, OSError) as error:
         print(f"faceswap worker: refusing the channel: {error}", file=sys.stderr)
         channel.close(unlink=False)

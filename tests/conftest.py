@@ -1,8 +1,52 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
-# tests/judge.py and helpers import as top-level modules from every test folder.
+import pytest
+
+# tests/judge.py and tests/obs/helpers.py import as top-level modules from every test folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "obs"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import helpers  # noqa: E402
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A test marked `obs` skips, saying what to install, where Debian's obs-studio or Xvfb is absent."""
+    if item.get_closest_marker("obs"):
+        helpers.require_obs()
+
+
+@pytest.fixture(scope="session")
+def display():
+    """One Xvfb display for the whole session (OBS, libobs hosts, screen capture): each start
+    takes a display number and a second, and no test needs a display of its own."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is absent: apt-get install xvfb xauth")
+    process, name = helpers.start_xvfb()
+    yield name
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def judge():
+    """The independent identity judge (dlib), loaded once: OBS and reliability tests share it."""
+    from judge import FaceJudge
+
+    return FaceJudge()
+
+
+@pytest.fixture(scope="session")
+def source_face(judge):
+    """The source photo's face as the judge sees it: a swap moves the output towards it."""
+    import cv2
+    from judge import media
+
+    face = judge.largest(cv2.imread(str(media("fr_obama.jpg"))))
+    assert face is not None
+    return face

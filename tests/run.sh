@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OBS_PACKAGES="obs-studio xvfb xauth libgl1-mesa-dri libegl-mesa0"
+OBS_PACKAGES="obs-studio xvfb xauth libgl1-mesa-dri libegl-mesa0 xdotool"   # xdotool: the Scripts window
 if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     missing=""
     for package in $OBS_PACKAGES; do

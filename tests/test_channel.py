@@ -1,14 +1,21 @@
-"""The shared-memory channel: private file, validated header, settings hand-over, cleanup."""
+"""The shared-memory channel: a sealed memfd (Linux) or a private file (the fallback),
+validated header, settings hand-over, cleanup."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from faceswap_core import channel as ch
 from faceswap_core.channel import Channel, ChannelError
+
+SHRINKER = Path(__file__).resolve().parent / "reliability" / "shrink_channel.py"
 
 
 @pytest.fixture
@@ -16,6 +23,32 @@ def channel(tmp_path):
     created = Channel.create(64, 48, directory=str(tmp_path))
     yield created
     created.close()
+
+
+@pytest.mark.skipif(not ch.memfd_supported(), reason="no memfd sealing here: channels are files")
+def test_default_channel_is_a_sealed_memfd_no_other_process_can_resize():
+    import fcntl
+
+    channel = Channel.create(64, 48)
+    try:
+        (fd,) = channel.pass_fds
+        assert channel.path is None and channel.address == f"fd:{fd}"
+        assert os.readlink(f"/proc/self/fd/{fd}").startswith(f"/memfd:{ch.MEMFD_NAME}")
+        ours = f"{ch.FILE_PREFIX}{os.getpid()}-"
+        assert [name for name in os.listdir(ch.channel_dir()) if name.startswith(ours)] == [], "a file was made"
+        sealed = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
+        assert fcntl.fcntl(fd, fcntl.F_GET_SEALS) & sealed == sealed
+        size = ch.file_size_for(channel.capacity)
+        attack = subprocess.run([sys.executable, str(SHRINKER), f"/proc/{os.getpid()}/fd/{fd}"],
+                                capture_output=True, text=True, timeout=30)
+        assert attack.returncode == 0, attack.stderr
+        assert json.loads(attack.stdout) == {"size_before": size, "shrink": "EPERM", "grow": "EPERM",
+                                             "size_after": size}
+        channel.write_settings({"opacity": 0.5})      # writes still work, to the last byte
+        channel.mm[size - 1] = 0xFF
+        assert channel.read_settings()[1] == {"opacity": 0.5} and channel.mm[size - 1] == 0xFF
+    finally:
+        channel.close()
 
 
 def test_file_is_private_unguessable_and_sized(channel, tmp_path):

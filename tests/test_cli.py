@@ -136,20 +136,8 @@ def test_bench_reports_every_stage_and_size(tmp_path):
         assert all(float(value) > 0 for value in cells[2:])
 
 
-@pytest.fixture(scope="module")
-def xvfb_display():
-    from obs import helpers
-
-    if not os.path.exists("/usr/bin/Xvfb"):
-        pytest.skip("Xvfb is absent: apt-get install xvfb")
-    process, name = helpers.start_xvfb()
-    yield name
-    process.terminate()
-    process.wait(10)
-
-
-def test_screen_capture_and_preview_on_a_virtual_display(tmp_path, xvfb_display):
-    env = {**os.environ, "DISPLAY": xvfb_display}
+def test_screen_capture_and_preview_on_a_virtual_display(tmp_path, display):
+    env = {**os.environ, "DISPLAY": display}
     output = tmp_path / "screen.mp4"
     result = subprocess.run([*FACESWAP, "swap", "--source", str(media("fr_obama.jpg")), "--input", "screen:1",
                              "--output", str(output), "--preview", "--max-frames", "3"],

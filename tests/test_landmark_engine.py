@@ -154,6 +154,25 @@ def test_keep_eyes_option(source_path, frames):
     assert np.abs(kept - target).mean() < 4.0 < np.abs(swapped - target).mean()
 
 
+def test_blinks_show_the_targets_shut_lids(source_path):
+    """lp_d10 blinks at frames 222-225: the shut lids are the target's own, an open eye the source's."""
+    frames = read_frames(media("lp_d10.mp4"), 226)
+    engine = _engine(source_path)
+    outputs = [engine.process(frame, index / 30.0) for index, frame in enumerate(frames)]
+    detector = FaceMeshDetector(1, static=True)
+    topology = MeshTopology.from_mediapipe()
+    differences = {}
+    for index in (210, 223):
+        points = detector.detect(frames[index])[0].points
+        for eye in topology.eyes:
+            (x0, y0), (x1, y1) = points[eye].min(axis=0).astype(int), points[eye].max(axis=0).astype(int)
+            region = (slice(y0 - 2, y1 + 3), slice(x0 + 3, x1 - 2))
+            change = np.abs(outputs[index][region].astype(int) - frames[index][region].astype(int)).mean()
+            differences.setdefault(index, []).append(change)
+    detector.close()
+    assert max(differences[223]) < 4.0 < min(differences[210]), differences
+
+
 def test_opacity_scales_the_change(source_path, frames):
     target = frames[-1].astype(np.float64)
     full = _run(_engine(source_path, opacity=1.0), frames).astype(np.float64) - target

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
+from faceswap_core.vision import eyes
 from faceswap_core.vision.face_mesh import MeshTopology
 from faceswap_core.vision.grid import BoxGrid
 from faceswap_core.vision.smoothing import FaceTracker, OneEuroFilter, filter_for
@@ -96,3 +98,38 @@ def test_box_grid_upsample_is_exact_linear_interpolation():
     inner = (slice(10, -10), slice(10, -10))   # the upsample clamps at the outer half cell
     assert np.abs(full[..., 0][inner] - xs[inner]).max() < 1e-3
     assert np.abs(full[..., 1][inner] - ys[inner]).max() < 1e-3
+
+
+def _eye_outline(width: float, height: float, centre=(50.0, 40.0), angle: float = 0.0) -> np.ndarray:
+    """An almond-shaped closed outline like mediapipe's 16-point eye loop."""
+    t = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
+    local = np.stack([np.cos(t) * width / 2, np.sin(t) * height / 2], axis=1)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return (local @ rotation.T + np.array(centre)).astype(np.float32)
+
+
+def test_eye_openness_is_scale_and_rotation_free_and_orders_open_over_shut():
+    open_eye = eyes.openness(_eye_outline(30, 12))
+    assert eyes.openness(_eye_outline(90, 36, angle=0.4)) == pytest.approx(open_eye, rel=1e-3)
+    assert eyes.openness(_eye_outline(30, 1)) < eyes.CLOSED < eyes.OPEN < open_eye
+
+
+def test_lid_weight_ramps_from_open_to_shut():
+    weights = [eyes.lid_weight(value) for value in np.linspace(0.0, 0.3, 31)]
+    assert weights[0] == 1.0 and weights[-1] == 0.0
+    assert all(a >= b for a, b in zip(weights, weights[1:]))
+    assert 0.0 < eyes.lid_weight((eyes.OPEN + eyes.CLOSED) / 2) < 1.0
+
+
+def test_lid_region_covers_a_shut_eye_and_its_lids():
+    shut = _eye_outline(40, 0.5, angle=0.3)
+    region = eyes.lid_region(shut)
+    mask = np.zeros((100, 120), np.uint8)
+    cv2.fillPoly(mask, [np.round(region).astype(np.int32)], 1)
+    corners = shut[[0, 8]]
+    assert all(mask[int(round(y)), int(round(x))] for x, y in corners)          # both corners inside
+    normal = np.array([-np.sin(0.3), np.cos(0.3)])
+    for side in (-1, 1):                                                         # lids above and below
+        x, y = np.array([50.0, 40.0]) + side * 8 * normal
+        assert mask[int(round(y)), int(round(x))]
+    assert mask.sum() < 40 * 40                                                  # not the whole face

@@ -1,4 +1,5 @@
-"""The worker process, for real: a channel file, `python -m faceswap_core.worker`, the engine."""
+"""The worker process, for real: a channel (the memfd it inherits, or a file), `python -m
+faceswap_core.worker`, the engine."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def start_worker(channel, *extra, owner=None, python=sys.executable):
+    """The worker as the filter starts it: told the channel's address, handed its memfd."""
     return subprocess.Popen(
-        [python, "-m", "faceswap_core.worker", "--channel", channel.path,
+        [python, "-m", "faceswap_core.worker", "--channel", channel.address,
          "--owner-pid", str(owner or os.getpid()), *extra],
-        stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, pass_fds=channel.pass_fds,
     )
 
 
@@ -56,7 +58,16 @@ def read_result(channel):
 
 
 @pytest.fixture
-def channel(tmp_path):
+def channel():
+    """The channel the filter makes: a sealed memfd on Linux, a file elsewhere."""
+    created = Channel.create(512, 512)
+    yield created
+    created.close()
+
+
+@pytest.fixture
+def channel_file(tmp_path):
+    """A channel file, the fallback where there is no memfd."""
     created = Channel.create(512, 512, directory=str(tmp_path))
     yield created
     created.close()
@@ -72,12 +83,16 @@ def target():
     return frame
 
 
-def test_worker_swaps_frames_through_the_channel(channel, target):
+@pytest.mark.parametrize("kind", ["channel", "channel_file"])
+def test_worker_swaps_frames_through_the_channel(kind, request, target):
+    channel = request.getfixturevalue(kind)
     channel.write_settings({"engine": "landmark", "source_photo": str(media("fr_obama.jpg")), "face_index": 0})
     worker = start_worker(channel)
     try:
         wait_until(lambda: channel.state() == ch.STATE_RUNNING, what="the worker to run")
         assert channel.get("worker_pid") == worker.pid
+        if channel.path is None:   # it maps the memfd it inherited, under the same number
+            assert os.readlink(f"/proc/{worker.pid}/fd/{channel.pass_fds[0]}").startswith(f"/memfd:{ch.MEMFD_NAME}")
         frame = cv2.cvtColor(target, cv2.COLOR_BGR2BGRA)
         for _ in range(3):
             hand_over(channel, frame)
@@ -101,7 +116,7 @@ def test_worker_swaps_frames_through_the_channel(channel, target):
         worker.stdin.close()   # EOF: the worker exits by itself
         assert worker.wait(10) == 0
     assert channel.state() == ch.STATE_STOPPED
-    assert os.path.exists(channel.path), "the worker must not remove a file whose owner is alive"
+    assert channel.path is None or os.path.exists(channel.path), "the worker removed a file whose owner is alive"
 
 
 def test_worker_reports_an_unusable_photo_and_keeps_running(channel, tmp_path):
@@ -142,16 +157,18 @@ def test_worker_refuses_a_bad_header_without_touching_memory(channel):
     assert bytes(channel.mm[:ch.HEADER_SIZE]) == before
 
 
-def test_worker_exits_when_the_file_is_removed(channel):
-    worker = start_worker(channel, "--no-stdin-watch")
-    wait_until(lambda: channel.get("worker_pid") == worker.pid, what="the worker to attach")
-    os.unlink(channel.path)
+def test_worker_exits_when_the_file_is_removed(channel_file):
+    worker = start_worker(channel_file, "--no-stdin-watch")
+    wait_until(lambda: channel_file.get("worker_pid") == worker.pid, what="the worker to attach")
+    os.unlink(channel_file.path)
     assert worker.wait(10) == 0
 
 
-def test_worker_removes_the_file_when_its_owner_is_gone(channel):
+@pytest.mark.parametrize("kind", ["channel", "channel_file"])
+def test_worker_exits_when_its_owner_is_gone_and_removes_a_file(kind, request):
+    channel = request.getfixturevalue(kind)
     ghost = subprocess.Popen([sys.executable, "-c", "pass"])
     ghost.wait()
     worker = start_worker(channel, "--no-stdin-watch", owner=ghost.pid)
     assert worker.wait(30) == 0
-    assert not os.path.exists(channel.path)
+    assert channel.path is None or not os.path.exists(channel.path)

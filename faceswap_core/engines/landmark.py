@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import FaceSwapError
 from ..options import SwapOptions
-from ..vision import masks
+from ..vision import eyes, masks
 from ..vision.compose import EYE_HOLE_SCALE, composite
 from ..vision.face_mesh import DetectedFace, FaceMeshDetector, MeshTopology
 from ..vision.grid import BoxGrid
@@ -153,12 +153,22 @@ class LandmarkEngine(Engine):
         if options.mouth_mask:
             holes.append(masks.fill_polygon(grid, points[topology.outer_lips], options.mouth_mask_size))
         if options.keep_eyes:
-            holes += [masks.fill_polygon(grid, points[eye], EYE_HOLE_SCALE)
-                      for eye in (topology.left_eye, topology.right_eye)]
+            holes += [masks.fill_polygon(grid, points[eye], EYE_HOLE_SCALE) for eye in topology.eyes]
+        else:
+            holes += self._closing_lids(grid, points)
         stage_ms["warp"] += (time.perf_counter() - started) * 1e3
         inner = masks.feather(oval, MASK_INSET * cells, 0.0)
         composite(output, grid, target, warped, inner, alpha, holes, options, stage_ms)
         return grid.box
+
+    def _closing_lids(self, grid: BoxGrid, points: np.ndarray) -> list[np.ndarray]:
+        """Holes where the target's eyes are closing, as strong as the eye is shut."""
+        holes = []
+        for eye in self._topology.eyes:
+            weight = eyes.lid_weight(eyes.openness(points[eye]))
+            if weight > 0.0:
+                holes.append(masks.fill_polygon(grid, eyes.lid_region(points[eye])) * np.float32(weight))
+        return holes
 
 
 def detect_in_photo(detector: FaceMeshDetector, image: np.ndarray) -> list[DetectedFace]:

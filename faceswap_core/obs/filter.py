@@ -35,7 +35,7 @@ class FaceSwapFilter:
             supervisor.stop()
 
     def destroy(self) -> None:
-        self.renderer.destroy()   # first: drops its mapping, so the channel file can go at once
+        self.renderer.destroy()   # first: drops its mapping, so the channel can go at once
         self.stop_worker()
 
     # -- OBS callbacks ------------------------------------------------------------------

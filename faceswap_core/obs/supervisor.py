@@ -1,4 +1,4 @@
-"""Starts, watches and restarts one filter's worker process; owns its channel file.
+"""Starts, watches and restarts one filter's worker process; owns its channel.
 
 One thread per filter instance, waiting on the worker almost all the time (no libobs
 calls): when the worker dies it flips `worker_up` at once, so the very next
@@ -83,7 +83,7 @@ class WorkerSupervisor:
         self._wake.set()
 
     def stop(self) -> None:
-        """End the worker and the thread and remove the channel file; idempotent."""
+        """End the worker and the thread and close the channel (removing its file); idempotent."""
         self._stopping.set()
         self._wake.set()
         with self._lock:
@@ -208,7 +208,8 @@ class WorkerSupervisor:
         self._started_ns = ch.now_ns()
         self._pending_seq, self._pending_since = channel.get("in_seq"), self._started_ns
         self.start_attempts += 1
-        command = [interpreter, "-m", "faceswap_core.worker", "--channel", channel.path, "--owner-pid", str(os.getpid())]
+        command = [interpreter, "-m", "faceswap_core.worker", "--channel", channel.address,
+                   "--owner-pid", str(os.getpid())]
         try:
             stderr = tempfile.TemporaryFile()
         except OSError:
@@ -216,7 +217,7 @@ class WorkerSupervisor:
         try:
             process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr,
-                cwd=PROJECT_ROOT, env=_worker_environment(), close_fds=True,
+                cwd=PROJECT_ROOT, env=_worker_environment(), close_fds=True, pass_fds=channel.pass_fds,
                 creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
             )
         except OSError as error:

@@ -130,6 +130,10 @@ class MeshTopology:
             triangles=_triangles(_connections.FACEMESH_TESSELATION, holes),
         )
 
+    @property
+    def eyes(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.left_eye, self.right_eye
+
     def eye_distance(self, points: np.ndarray) -> float:
         """Distance between the eye centres: the face's own unit of length."""
         return float(np.linalg.norm(points[self.left_eye].mean(axis=0) - points[self.right_eye].mean(axis=0)))

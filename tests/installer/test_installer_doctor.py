@@ -340,28 +340,20 @@ def test_script_added_in_obs_or_not(tmp_path):
 
 
 @pytest.mark.obs
-def test_doctor_reads_the_scripts_a_real_obs_saved(tmp_path):
+def test_doctor_reads_the_scripts_a_real_obs_saved(tmp_path, display):
     """Headless OBS (the OBS tests' own setup) loads the script and saves its scene collection
     on exit; the doctor must find the script in what OBS itself wrote."""
-    if not (shutil.which("obs") and shutil.which("Xvfb")):
-        pytest.skip("needs Debian's obs-studio and Xvfb (tests/run.sh installs them as root)")
-    sys.path.insert(0, str(ROOT / "tests" / "obs"))
-    import helpers
-    from obs_app import ObsApp, ObsConfig
+    from obs_app import ObsApp, ObsConfig   # tests/conftest.py skips it without obs-studio and Xvfb
 
     image = tmp_path / "camera.png"
     image.write_bytes(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                                     "1f15c4890000000d49444154789c6360f8cfc0000003010100c9fe92ef"
                                     "0000000049454e44ae426082"))   # a 1x1 PNG
-    xvfb, display = helpers.start_xvfb()
+    app = ObsApp(ObsConfig(tmp_path, image, 64, 64, {"python": sys.executable}), display)
     try:
-        app = ObsApp(ObsConfig(tmp_path, image, 64, 64, {"python": sys.executable}), display)
-        try:
-            app.connect()
-        finally:
-            app.stop()
+        app.connect()
     finally:
-        xvfb.terminate()
+        app.stop()
     config_dir = tmp_path / "config" / "obs-studio"
     saved = [json.loads(path.read_text()) for path in (config_dir / "basic" / "scenes").glob("*.json")]
     assert any("quick_transitions" in data for data in saved)   # a key only OBS writes: it re-saved the file

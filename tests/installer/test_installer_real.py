@@ -107,12 +107,12 @@ def test_installer_writes_the_config_obs_reads(clone, venv_python):
     assert found.stdout.strip() == str(venv_python), found.stderr
 
 
-def test_worker_runs_from_the_installed_venv(clone, venv_python, tmp_path):
+def test_worker_runs_from_the_installed_venv(clone, venv_python):
     project, home = clone
-    channel = Channel.create(320, 240, directory=str(tmp_path))
-    worker = subprocess.Popen([str(venv_python), "-m", "faceswap_core.worker", "--channel", channel.path,
+    channel = Channel.create(320, 240)   # as the filter makes it: on Linux a memfd the worker inherits
+    worker = subprocess.Popen([str(venv_python), "-m", "faceswap_core.worker", "--channel", channel.address,
                                "--owner-pid", str(os.getpid())], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
-                              cwd=home, env=user_env(home))
+                              cwd=home, env=user_env(home), pass_fds=channel.pass_fds)
     try:
         deadline = time.monotonic() + 60
         while channel.get("worker_pid") != worker.pid and time.monotonic() < deadline and worker.poll() is None:

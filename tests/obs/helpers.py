@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from libobs_host import channels_held as channel_files  # noqa: F401  (the channels a process holds)
 
 REPO = Path(__file__).resolve().parents[2]
 OBS_SCRIPTING = "/usr/lib/x86_64-linux-gnu/obs-scripting"
@@ -80,25 +81,45 @@ def processes_running(pid: int) -> bool:
         return False
 
 
-def worker_pids() -> list[int]:
-    """Every faceswap_core.worker process on the machine (for leak checks)."""
+def worker_pids(parent: int | None = None) -> list[int]:
+    """Every live faceswap_core.worker process on the machine, or those `parent` started (leak checks)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                command = handle.read().split(b"\x00")
-        except OSError:
-            continue
-        if b"faceswap_core.worker" in command and processes_running(int(entry)):
-            pids.append(int(entry))
+        if "faceswap_core.worker" in command_line(int(entry)) and processes_running(int(entry)):
+            if parent is None or parent_pid(int(entry)) == parent:
+                pids.append(int(entry))
     return pids
 
 
-def channel_files(pid: int | None = None) -> list[str]:
-    prefix = "obs-faceswap-" + (f"{pid}-" if pid is not None else "")
-    return sorted(name for name in os.listdir("/dev/shm") if name.startswith(prefix))
+def command_line(pid: int) -> list[str]:
+    """The process's arguments ([] once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().decode(errors="replace").split("\x00")[:-1]
+    except OSError:
+        return []
+
+
+def parent_pid(pid: int) -> int:
+    """The parent's pid, -1 once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def is_swapped(judge, source_face, original_bgr: np.ndarray, shot_bgr: np.ndarray) -> bool:
+    """Polling form of judge_swap: False, not a failure, while the shot shows no face."""
+    from judge import identity_distance
+
+    after = judge.largest(shot_bgr)
+    if after is None:
+        return False
+    before = judge.largest(original_bgr)
+    return identity_distance(after.descriptor, source_face.descriptor) < identity_distance(before.descriptor, source_face.descriptor)
 
 
 def judge_swap(judge, source_face, original_bgr: np.ndarray, output_bgr: np.ndarray) -> tuple[float, float]:

@@ -158,6 +158,31 @@ def write_frame(path: str, frame, width: int, height: int) -> None:
             handle.write(data[row * linesize: row * linesize + width * 4])
 
 
+def channels_held(pid: int) -> list[str]:
+    """The filter channels a process holds, as paths: its memfds (/proc/PID/fd/N, one per
+    memfd: Python's mmap keeps a descriptor of its own) and its files in /dev/shm (the
+    fallback). What a leak check looks at: a memfd lives as long as a descriptor to it,
+    a file until it is removed."""
+    from faceswap_core import channel as ch
+
+    folder = f"/proc/{pid}/fd"
+    try:
+        descriptors = sorted(os.listdir(folder), key=int)
+    except OSError:   # the process is gone, and its descriptors with it
+        descriptors = []
+    memfds = {}
+    for fd in descriptors:
+        path = f"{folder}/{fd}"
+        try:
+            if os.readlink(path).startswith(f"/memfd:{ch.MEMFD_NAME} "):
+                memfds.setdefault(os.stat(path).st_ino, path)
+        except OSError:
+            continue
+    prefix = f"{ch.FILE_PREFIX}{pid}-"
+    files = [f"/dev/shm/{name}" for name in os.listdir("/dev/shm") if name.startswith(prefix)]
+    return sorted(memfds.values()) + sorted(files)
+
+
 def wait_for(condition, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -219,7 +244,6 @@ def main(argv=None) -> int:
         write_frame(os.path.join(args.out, "before_first_result.bgra"), host.next_frame(), width, height)
         summary["had_result_at_first_frame"] = instance.renderer.has_result
         summary["worker_pid"] = instance.supervisor.worker_pid() if instance.supervisor else None
-        summary["channel"] = instance.supervisor.channel.path if instance.supervisor else None
         started = time.monotonic()
         swapped = wait_for(lambda: instance.renderer.has_result and instance.renderer.results_drawn >= 3, args.timeout)
         summary["first_result_s"] = round(time.monotonic() - started, 2)
@@ -246,6 +270,7 @@ def main(argv=None) -> int:
     obs_faceswap.script_unload()
     host.shutdown()
     summary["instances_left"] = len(registration.registry().instances)
+    summary["channels_left"] = channels_held(os.getpid())
     with open(os.path.join(args.out, "summary.json"), "w") as handle:
         json.dump(summary, handle, indent=1)
     return 0
@@ -319,9 +344,9 @@ def reload_script(host: Host, script, instance, width, height, args) -> dict:
     """Tools > Scripts > reload: unload (workers stop, frames pass through), re-import, load."""
     import importlib
 
-    old_pid, old_channel = instance.supervisor.worker_pid(), instance.supervisor.channel.path
+    old_pid = instance.supervisor.worker_pid()
     script.script_unload()
-    result = {"unload_removed_channel": not os.path.exists(old_channel),
+    result = {"unload_removed_channel": channels_held(os.getpid()) == [],
               "unload_stopped_worker": not _alive(old_pid)}
     write_frame(os.path.join(args.out, "unloaded.bgra"), host.next_frame(), width, height)
     result["unloaded_status"] = instance.status_text()
@@ -330,7 +355,7 @@ def reload_script(host: Host, script, instance, width, height, args) -> dict:
     drawn = instance.renderer.results_drawn
     result["reload_swapped"] = wait_for(
         lambda: instance.renderer.has_result and instance.renderer.results_drawn >= drawn + 3, args.timeout)
-    result["old_worker_pid"], result["old_channel"] = old_pid, old_channel
+    result["old_worker_pid"] = old_pid
     result["worker_pid_after_reload"] = instance.supervisor.worker_pid()
     return result
 

@@ -6,6 +6,7 @@ the last one shuts it down with SIGINT.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import time
@@ -35,21 +36,11 @@ def app(display, target_png, tmp_path_factory):
     running.stop()
 
 
-def is_swapped(judge, source_face, original, shot) -> bool:
-    before = judge.largest(original)
-    after = judge.largest(shot)
-    if after is None:
-        return False
-    from judge import identity_distance
-
-    return identity_distance(after.descriptor, source_face.descriptor) < identity_distance(before.descriptor, source_face.descriptor)
-
-
 def wait_swapped(app, judge, source_face, original, timeout=SWAP_TIMEOUT_S):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         shot = app.screenshot()
-        if is_swapped(judge, source_face, original, shot):
+        if helpers.is_swapped(judge, source_face, original, shot):
             return shot
         time.sleep(0.3)
     pytest.fail(f"no swapped screenshot within {timeout} s; OBS log: {app.log_tail()}")
@@ -62,15 +53,7 @@ def assert_original(shot, original, what):
 
 
 def obs_workers(app) -> list[int]:
-    return [pid for pid in helpers.worker_pids() if _parent(pid) == app.process.pid]
-
-
-def _parent(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return -1
+    return helpers.worker_pids(parent=app.process.pid)
 
 
 def test_script_loaded_and_filter_present(app):
@@ -80,9 +63,14 @@ def test_script_loaded_and_filter_present(app):
     while not obs_workers(app) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(obs_workers(app)) == 1
-    files = helpers.channel_files(app.process.pid)
-    assert len(files) == 1
-    assert os.stat(f"/dev/shm/{files[0]}").st_mode & 0o777 == 0o600
+    channels = helpers.channel_files(app.process.pid)
+    assert len(channels) == 1 and channels[0].startswith(f"/proc/{app.process.pid}/fd/"), channels
+    descriptor = os.open(channels[0], os.O_RDONLY)   # the memfd, the way another process could reach it
+    try:
+        seals = fcntl.fcntl(descriptor, fcntl.F_GET_SEALS)
+    finally:
+        os.close(descriptor)
+    assert seals & fcntl.F_SEAL_SHRINK, "OBS's channel can be shrunk under it (SIGBUS)"
 
 
 def test_screenshot_shows_the_swap(app, judge, source_face, target_png):
@@ -113,7 +101,7 @@ def test_settings_apply_live(app, judge, source_face, target_png):
     # a setting the worker applies: opacity 0 shows the camera's own face, through the swap path
     app.client.set_source_filter_settings(CAMERA, FILTER, {"opacity": 0.0}, overlay=True)
     deadline = time.monotonic() + 10
-    while is_swapped(judge, source_face, original, app.screenshot()):
+    while helpers.is_swapped(judge, source_face, original, app.screenshot()):
         assert time.monotonic() < deadline, "opacity 0 did not reach the worker"
         time.sleep(0.2)
     app.client.set_source_filter_settings(CAMERA, FILTER, {"opacity": 1.0}, overlay=True)
@@ -155,7 +143,7 @@ def test_recording_contains_the_swap(app, judge, source_face, target_png):
     capture.release()
     assert len(frames) >= 30, f"{path} has {len(frames)} frames"
     assert frames[len(frames) // 2].shape == original.shape
-    assert is_swapped(judge, source_face, original, frames[len(frames) // 2]), "the recording is not swapped"
+    assert helpers.is_swapped(judge, source_face, original, frames[len(frames) // 2]), "the recording is not swapped"
 
 
 def test_sigint_leaves_no_worker_and_no_file(app):

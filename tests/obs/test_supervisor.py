@@ -37,7 +37,6 @@ def test_bad_interpreter_is_reported_then_a_good_one_starts(tmp_path):
 
 def test_crash_is_seen_at_once_and_restarted_with_backoff():
     supervisor = WorkerSupervisor({"python": sys.executable, "source_photo": ""})
-    path = supervisor.channel.path
     try:
         wait_until(lambda: supervisor.channel.state() == ch.STATE_NO_SOURCE, what="the worker to run")
         first = supervisor.worker_pid()
@@ -51,21 +50,20 @@ def test_crash_is_seen_at_once_and_restarted_with_backoff():
         assert "exit code" in supervisor.last_error or supervisor.last_error == ""
     finally:
         supervisor.stop()
-    assert not os.path.exists(path)
+    assert helpers.channel_files(os.getpid()) == []
     assert not helpers.processes_running(first)
 
 
-def test_stop_ends_the_worker_and_removes_the_file():
+def test_stop_ends_the_worker_and_closes_the_channel():
     supervisor = WorkerSupervisor({"python": sys.executable, "source_photo": ""})
-    path = supervisor.channel.path
-    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert len(helpers.channel_files(os.getpid())) == 1
     wait_until(lambda: supervisor.worker_pid() is not None, what="the worker to start")
     pid = supervisor.worker_pid()
     started = time.monotonic()
     supervisor.stop()
     assert time.monotonic() - started < 3
     assert not helpers.processes_running(pid)
-    assert not os.path.exists(path)
+    assert helpers.channel_files(os.getpid()) == []
     supervisor.stop()   # idempotent
 
 
@@ -73,12 +71,12 @@ def test_bigger_frames_get_a_bigger_channel():
     supervisor = WorkerSupervisor({"python": sys.executable, "source_photo": ""})
     try:
         wait_until(lambda: supervisor.worker_up, what="the worker to start")
-        old_path, old_capacity = supervisor.channel.path, supervisor.channel.capacity
+        old = supervisor.channel
         supervisor.need_frame_size(2560, 1440)
-        wait_until(lambda: supervisor.channel.path != old_path and supervisor.worker_up
+        wait_until(lambda: supervisor.channel is not old and supervisor.worker_up
                    and supervisor.channel.state() == ch.STATE_NO_SOURCE, what="the new channel")
-        assert supervisor.channel.capacity >= 2560 * 1440 * 4 > old_capacity
-        assert not os.path.exists(old_path)
+        assert supervisor.channel.capacity >= 2560 * 1440 * 4 > old.capacity
+        assert len(helpers.channel_files(os.getpid())) == 1, "the old channel is still held"
         assert supervisor.channel.read_settings()[1]["source_photo"] == ""   # settings carried over
     finally:
         supervisor.stop()

@@ -1,26 +1,13 @@
-"""Fixtures for the reliability tests: reuse tests/obs's helpers (Xvfb, media, processes)."""
+"""Fixtures for the reliability tests: reuse tests/obs's helpers (media, processes) and tests/conftest.py's display."""
 
 import sys
 from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS))                   # judge.py
-sys.path.insert(0, str(TESTS / "obs"))           # helpers.py, libobs_host.py, obs_app.py
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # faulty_worker.py; tests/conftest.py has helpers, display
 
 import helpers  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def display():
-    """An Xvfb display (Mesa llvmpipe), stopped after the session."""
-    helpers.require_obs()
-    process, name = helpers.start_xvfb()
-    yield name
-    process.terminate()
-    process.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ One libobs start for several scenarios (CI time). Each scenario adds its own fil
 to its own source, provokes one fault, records what it saw, and removes what it added;
 a scenario that raises is recorded with its traceback and the next one runs. At the
 end the host shuts libobs down (or, with --exit-busy, exits while a worker is busy) and
-records what is left: worker processes, channel files, libobs's memory-leak count, and
+records what is left: worker processes, channels, libobs's memory-leak count, and
 every socket call the OBS side made (a Python audit hook). All goes to summary.json.
 """
 
@@ -19,6 +19,7 @@ import ctypes
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -30,7 +31,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "obs"))
 sys.path.insert(0, REPO)
 
-from libobs_host import Host, image_size, wait_for  # noqa: E402
+from libobs_host import Host, channels_held, image_size, wait_for  # noqa: E402
+
+SHRINKER = os.path.join(HERE, "shrink_channel.py")
 
 class SocketAudit:
     """Every socket.* audit event of this process (the OBS side's Python included)."""
@@ -180,8 +183,8 @@ def our_workers() -> list[int]:
 
 
 def our_channel_files() -> list[str]:
-    prefix = f"obs-faceswap-{os.getpid()}-"
-    return sorted(name for name in os.listdir("/dev/shm") if name.startswith(prefix))
+    """The channels this host holds (memfds, or files in /dev/shm)."""
+    return channels_held(os.getpid())
 
 
 def rss_kb(pid: int) -> int:
@@ -196,9 +199,9 @@ def rss_kb(pid: int) -> int:
 
 
 def settle(bench: Bench, timeout: float = 5.0) -> dict:
-    """After a scenario: no worker of ours and no channel file of ours may remain."""
+    """After a scenario: no worker of ours and no channel of ours may remain."""
     ok = wait_for(lambda: not our_workers() and not our_channel_files(), timeout)
-    return {"clean": ok, "stray_workers": our_workers(), "stray_files": our_channel_files()}
+    return {"clean": ok, "stray_workers": our_workers(), "stray_channels": our_channel_files()}
 
 
 # -- scenarios -----------------------------------------------------------------------------------
@@ -327,13 +330,13 @@ def scenario_remove_in_flight(bench: Bench) -> dict:
     swap, instance = bench.add_filter(camera, {"python": bench.args.slow_python})
     result = {"swapped_first": bench.wait_swapped(instance, more=1)}
     channel = instance.supervisor.channel
-    pid, path = instance.supervisor.worker_pid(), channel.path
+    pid = instance.supervisor.worker_pid()
     result["in_flight"] = wait_for(lambda: channel.get("in_seq") != channel.get("in_ack"), 5)
     removed_at = time.monotonic()
     result["remove_blocked_s"] = round(bench.remove(camera, swap), 2)
     # OBS 29 destroys a removed source on its destruction task thread, soon after
     result["worker_gone"] = wait_for(lambda: not _alive(pid), 3)
-    result["file_gone"] = wait_for(lambda: not os.path.exists(path), 3)
+    result["channel_gone"] = wait_for(lambda: not our_channel_files(), 3)
     result["gone_after_s"] = round(time.monotonic() - removed_at, 2)
     return result
 
@@ -363,8 +366,8 @@ def scenario_eight(bench: Bench) -> dict:
     pairs = [(camera, *bench.add_filter(camera)) for camera in [bench.camera(bench.args.small_image) for _ in range(8)]]
     result = {"all_swapped": all(bench.wait_swapped(instance, timeout=90) for _, _, instance in pairs)}
     result["workers"] = len(our_workers())
-    result["channel_files"] = len(our_channel_files())
-    result["distinct_channels"] = len({instance.supervisor.channel.path for _, _, instance in pairs})
+    result["channels"] = len(our_channel_files())
+    result["distinct_channels"] = len({instance.supervisor.channel.address for _, _, instance in pairs})
     result["render_failed"] = any(instance.render_failed for _, _, instance in pairs)
     result["remove_blocked_s"] = round(sum(bench.remove(camera, swap) for camera, swap, _ in pairs), 2)
     return result
@@ -432,15 +435,33 @@ def scenario_reload(bench: Bench) -> dict:
     camera = bench.camera()
     swap, instance = bench.add_filter(camera)
     result = {"swapped_first": bench.wait_swapped(instance)}
-    old_pid, old_path = instance.supervisor.worker_pid(), instance.supervisor.channel.path
+    old_pid = instance.supervisor.worker_pid()
     for _ in range(3):
         obs_faceswap.script_unload()
         obs_faceswap = importlib.reload(obs_faceswap)
         obs_faceswap.script_load(None)
     result["old_worker_gone"] = wait_for(lambda: not _alive(old_pid), 3)
-    result["old_file_gone"] = not os.path.exists(old_path)
     result["swapped_after"] = bench.wait_swapped(instance)
     result["workers"] = len(our_workers())
+    result["channels"] = len(our_channel_files())   # the old ones closed, only the new one left
+    result["remove_blocked_s"] = round(bench.remove(camera, swap), 2)
+    return result
+
+
+def scenario_shrink_channel(bench: Bench) -> dict:
+    """While the filter swaps, another process of the user tries to shrink and grow its
+    channel through /proc/<host>/fd/N: refused, and the same worker swaps on (no SIGBUS)."""
+    camera = bench.camera()
+    swap, instance = bench.add_filter(camera)
+    result = {"swapped_first": bench.wait_swapped(instance)}
+    pid = instance.supervisor.worker_pid()
+    (channel,) = our_channel_files()
+    attack = subprocess.run([sys.executable, SHRINKER, channel], capture_output=True, text=True, timeout=30)
+    result["attack"] = json.loads(attack.stdout) if attack.returncode == 0 else attack.stderr[-2000:]
+    result["swapped_after"] = bench.wait_swapped(instance, more=10)
+    result["same_worker"] = instance.supervisor.worker_pid() == pid
+    result["restarts"] = instance.supervisor.restarts
+    result["render_failed"] = instance.render_failed
     result["remove_blocked_s"] = round(bench.remove(camera, swap), 2)
     return result
 

@@ -21,6 +21,7 @@ Without DISPLAY it starts its own Xvfb. The worker is this Python unless --pytho
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import subprocess
@@ -210,6 +211,16 @@ def verdict(result: dict, leak_baseline: int) -> list[str]:
 LIBOBS_HOST_LEAKS = 2
 
 
+def _allow_core_dump() -> None:
+    """In the host process: a crash writes a core file into OUT (core_pattern permitting)."""
+    import resource
+
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (ValueError, OSError):
+        pass
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0)
@@ -228,8 +239,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     args.warmup = args.warmup or min(60.0, max(10.0, args.minutes * 6))
     args.sample_every = args.sample_every or max(1.0, args.minutes)
+    args.out = os.path.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
     if args.host:
+        # A crash inside libobs's threads leaves no Python traceback by itself: print every
+        # thread's Python stack (which of our lines the graphics thread was on) to host.log.
+        faulthandler.enable(all_threads=True)
         result = run_host(args)
         with open(os.path.join(args.out, "soak.json"), "w") as handle:
             json.dump(result, handle, indent=1)
@@ -248,14 +263,17 @@ def main(argv=None) -> int:
                    "--warmup", str(args.warmup), "--sample-every", str(args.sample_every), "--photo", args.photo,
                    "--python", args.python, "--clip", args.clip, "--image", args.image, "--source", args.source] + (["--no-filter"] if args.no_filter else [])
         with open(os.path.join(args.out, "host.log"), "wb") as log:
-            code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  timeout=args.minutes * 60 + 300).returncode
+            code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=args.out,
+                                  preexec_fn=_allow_core_dump, timeout=args.minutes * 60 + 300).returncode
     finally:
         if xvfb is not None:
             xvfb.terminate()
             xvfb.wait(10)
     if code != 0:
-        print(f"soak host failed with {code}; see {args.out}/host.log")
+        cores = [name for name in os.listdir(args.out) if name.startswith("core")]
+        print(f"soak host failed with {code}; see {args.out}/host.log (Python stacks of every thread)"
+              + (f" and the core dump {os.path.join(args.out, cores[0])} (gdb {sys.executable} CORE, then "
+                 "'thread apply all bt')" if cores else ""))
         return 1
     with open(os.path.join(args.out, "soak.json")) as handle:
         result = json.load(handle)

@@ -3,7 +3,7 @@
 Three host runs for the whole module (CI time), each several scenarios in one libobs
 (tests/reliability/fault_host.py): worker faults; lifecycle, ending with an exit while a
 worker is busy; and a run with no network at all, traced for socket calls. After every
-scenario and at exit the host checks for stray workers and channel files; libobs's
+scenario and at exit the host checks for stray workers and channels; libobs's
 memory-leak count at exit must equal that of a host that never had a filter.
 """
 
@@ -80,7 +80,8 @@ def leak_baseline(display, camera_images, launchers, tmp_path_factory) -> int:
 @pytest.fixture(scope="module")
 def faults(display, camera_images, launchers, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("faults")
-    scenarios = ["sigstop", "sigkill-in-flight", "engine-raises", "corrupt-header", "wrong-size", "bad-python"]
+    scenarios = ["sigstop", "sigkill-in-flight", "engine-raises", "corrupt-header", "wrong-size", "bad-python",
+                 "shrink-channel"]
     arguments = host_arguments(camera_images, launchers)
     for name in scenarios:
         arguments += ["--scenario", name]
@@ -160,6 +161,17 @@ def test_missing_or_bare_worker_python_gives_a_clear_status_and_no_retry_storm(f
     assert result["original_shown"]
 
 
+def test_another_process_cannot_shrink_the_channel_under_obs(faults):
+    """Shrinking a mapped channel would crash OBS (SIGBUS) at its next frame; the seals refuse it."""
+    result = scenario(faults, "shrink-channel")
+    attack = result["attack"]
+    assert isinstance(attack, dict), f"the attacker could not even try: {attack}"
+    assert attack["shrink"] == "EPERM" and attack["grow"] == "EPERM", attack
+    assert attack["size_after"] == attack["size_before"], attack
+    assert result["swapped_first"] and result["swapped_after"] and result["same_worker"], result
+    assert result["restarts"] == 0 and not result["render_failed"], result
+
+
 def test_fault_run_exits_clean(faults, leak_baseline):
     assert_clean_exit(faults, leak_baseline)
 
@@ -173,8 +185,8 @@ def test_rapid_enable_disable(lifecycle):
 
 def test_remove_filter_with_a_frame_in_flight(lifecycle):
     result = scenario(lifecycle, "remove-in-flight")
-    assert result["in_flight"] and result["worker_gone"] and result["file_gone"], result
-    assert result["gone_after_s"] <= 1.5, "the worker and its file must go within the stop grace"
+    assert result["in_flight"] and result["worker_gone"] and result["channel_gone"], result
+    assert result["gone_after_s"] <= 1.5, "the worker and its channel must go within the stop grace"
     assert result["remove_blocked_s"] <= 1.5, "removing a filter blocked OBS's thread too long"
 
 
@@ -188,7 +200,7 @@ def test_new_photo_every_frame(lifecycle):
 def test_eight_filters_on_eight_sources(lifecycle):
     result = scenario(lifecycle, "eight")
     assert result["all_swapped"], result
-    assert result["workers"] == 8 and result["channel_files"] == 8 and result["distinct_channels"] == 8, result
+    assert result["workers"] == 8 and result["channels"] == 8 and result["distinct_channels"] == 8, result
     assert not result["render_failed"]
 
 
@@ -222,8 +234,8 @@ def test_malformed_saved_settings_load_with_defaults_and_a_status(lifecycle):
 
 def test_script_reloaded_while_swapping(lifecycle):
     result = scenario(lifecycle, "reload")
-    assert result["old_worker_gone"] and result["old_file_gone"] and result["swapped_after"], result
-    assert result["workers"] == 1
+    assert result["old_worker_gone"] and result["swapped_after"], result
+    assert result["workers"] == 1 and result["channels"] == 1, "the old channels must be closed"
 
 
 def test_exit_while_the_worker_is_busy(lifecycle, leak_baseline):

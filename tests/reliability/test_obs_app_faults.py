@@ -3,12 +3,14 @@
 One OBS run for the module (CI time) with four cameras in one scene, each with its own
 Face Swap filter and worker: a healthy one (SIGSTOPped below), one whose engine raises
 on every 3rd frame, one whose saved settings are malformed (wrong types, a deleted
-photo), and one with a slow engine (busy when OBS exits). The last test exits OBS with
-SIGINT while that worker holds a frame and checks what is left, including OBS's own
-memory-leak count in its log.
+photo), and one with a slow engine (busy when OBS exits). Before the end the script is
+reloaded from OBS's Scripts window (xdotool presses the button: obs-websocket cannot). The
+last test exits OBS with SIGINT while that worker holds a frame and checks what is left,
+including OBS's own memory-leak count in its log.
 
 "Swapped" here means the face region differs from the camera image (no identity judge:
-tests/obs already proves identity; these tests are about staying up).
+tests/obs already proves identity; these tests are about staying up), except after the
+reloads, where the identity judge proves the new workers swap.
 """
 
 from __future__ import annotations
@@ -25,9 +27,15 @@ import helpers
 from faulty_worker import make_faulty_python
 from judge import media
 from obs_app import CAMERA, ObsApp, ObsConfig
+from obs_gui import ObsWindows
 
 pytestmark = pytest.mark.obs
 RAISING, MALFORMED, BUSY = "Raising", "Malformed", "Busy"
+FILTERS = 4                  # one Face Swap filter per camera
+RELOADS = 3
+SCRIPT_LOADED = "]: Loaded python script: obs_faceswap.py"   # OBS's scripting plugin logs these
+SCRIPT_UNLOADED = "]: Unloaded python script: obs_faceswap.py"
+LOG_BYTES = 1 << 24          # the whole log: OBS writes a few kB a minute here
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +60,32 @@ def app(display, camera_images, tmp_path_factory):
 def workers_of(app) -> dict[str, int]:
     """OBS's worker processes by camera name (told apart by their launcher's fault)."""
     found = {}
-    for pid in helpers.worker_pids():
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                command = handle.read().decode(errors="replace")
-        except (OSError, ValueError):
-            continue
-        if parent != app.process.pid:
-            continue
-        name = {"raise-every": RAISING, "\x00none\x00": MALFORMED, "slow:": BUSY}
+    name = {"raise-every": RAISING, "\x00none\x00": MALFORMED, "slow:": BUSY}
+    for pid in helpers.worker_pids(parent=app.process.pid):
+        command = "\x00".join(helpers.command_line(pid)) + "\x00"
         found[next((camera for key, camera in name.items() if key in command), CAMERA)] = pid
     return found
+
+
+def wait_workers(app, count: int, when: str, gone=()) -> list[int]:
+    """Exactly `count` live workers of OBS, none of them in `gone` (the ones a reload stopped)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        workers = helpers.worker_pids(parent=app.process.pid)
+        if len(workers) == count and not set(workers) & set(gone):
+            return workers
+        time.sleep(0.1)
+    pytest.fail(f"{when}: OBS runs workers {workers}, expected {count} and none of {list(gone)}; "
+                f"log: {app.log_tail()}")
+
+
+def wait_log_count(app, line: str, count: int, step: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while app.log_tail(LOG_BYTES).count(line) < count:
+        if time.monotonic() > deadline or app.process.poll() is not None:
+            pytest.fail(f"{step}: OBS's log has {app.log_tail(LOG_BYTES).count(line)} x '{line}', "
+                        f"expected {count}; log: {app.log_tail()}")
+        time.sleep(0.1)
 
 
 def differs(shot, original) -> bool:
@@ -137,6 +158,35 @@ def test_malformed_saved_settings_load_and_pass_through(app, camera_images):
     assert is_original(app.screenshot(MALFORMED), original), "a deleted photo must leave the camera untouched"
     assert workers_of(app)[MALFORMED] == pid, "malformed settings made the worker restart"
     assert "error in " not in app.log_tail(200000), "a filter callback raised while loading the settings"
+
+
+def test_reloading_the_script_from_the_scripts_window(app, display, camera_images, judge, source_face, tmp_path):
+    """Tools > Scripts > Reload Scripts in the real app, RELOADS times in a row (a user editing
+    the script or updating obs-faceswap does this): each reload must stop the old workers,
+    start exactly one new one per filter, leave no channel behind and keep every filter
+    swapping. OBS's own leak count is checked at exit by the next test, on this same OBS."""
+    original = cv2.imread(str(camera_images["main"]))
+    windows = ObsWindows(display, app.process.pid, tmp_path)
+    old = wait_workers(app, FILTERS, "before the first reload")
+    channels = len(helpers.channel_files(app.process.pid))   # all workers up: /dev/shm files or memfds
+    for reload in range(1, RELOADS + 1):
+        windows.reload_scripts()
+        wait_log_count(app, SCRIPT_LOADED, reload + 1, f"reload {reload}: the script loaded again")
+        log = app.log_tail(LOG_BYTES)
+        assert log.count(SCRIPT_UNLOADED) == reload, f"reload {reload}: the script did not unload once per reload"
+        assert log.rindex(SCRIPT_UNLOADED) < log.rindex(SCRIPT_LOADED)
+        assert "error in " not in log, f"reload {reload}: a filter callback raised; log: {app.log_tail()}"
+        new = wait_workers(app, FILTERS, f"after reload {reload}", gone=old)
+        for camera in (CAMERA, RAISING, MALFORMED, BUSY):
+            filters = app.client.get_source_filter_list(camera).filters
+            assert [(f["filterKind"], f["filterEnabled"]) for f in filters] == [("obs_faceswap_filter", True)], camera
+        wait_shot(app, CAMERA, lambda shot: helpers.is_swapped(judge, source_face, original, shot), 60,
+                  f"no swap (by the identity judge) after reload {reload}")
+        assert app.process.poll() is None, f"OBS exited after reload {reload}; log: {app.log_tail()}"
+        assert sorted(helpers.worker_pids(parent=app.process.pid)) == sorted(new), "workers changed while idle"
+        held = helpers.channel_files(app.process.pid)
+        assert len(held) == channels, f"reload {reload} left channels behind: {held}, {channels} before reloading"
+        old = new
 
 
 def test_exit_while_a_worker_is_busy_leaves_nothing(app):

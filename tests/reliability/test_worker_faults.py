@@ -1,7 +1,8 @@
 """The worker and its supervisor under faults, without OBS: real processes, real mmap.
 
     - an engine exception on one frame: that frame comes back unchanged, the next is swapped
-    - only the filter that started the worker can feed it (parent, user, file mode)
+    - only the filter that started the worker can feed it (parent; user and mode of a file;
+      a memfd only when sealed against shrinking)
     - SIGSTOP and a frame stuck in the engine are noticed and the worker replaced
 """
 
@@ -12,6 +13,7 @@ import pwd
 import signal
 import sys
 import time
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -22,7 +24,7 @@ from faceswap_core.channel import Channel
 from faceswap_core.obs import supervisor as supervision
 from faceswap_core.obs.supervisor import WorkerSupervisor
 from faulty_worker import make_faulty_python
-from test_worker import channel  # noqa: F401  (the fixture)
+from test_worker import channel, channel_file  # noqa: F401  (the fixtures)
 from test_worker import hand_over as write_frame
 from test_worker import read_result, start_worker, wait_until
 from judge import media
@@ -85,16 +87,45 @@ def test_worker_refuses_a_channel_its_parent_did_not_create(channel):
     assert channel.state() == ch.STATE_STOPPED and channel.get("worker_pid") == 0, "it must not touch the channel"
 
 
-def test_worker_refuses_a_channel_others_can_open(channel):
-    os.chmod(channel.path, 0o644)
-    assert "accessible to others" in refused(channel)
+def test_worker_refuses_a_channel_file_others_can_open(channel_file):
+    os.chmod(channel_file.path, 0o644)
+    assert "accessible to others" in refused(channel_file)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the file to another user")
-def test_worker_refuses_a_channel_of_another_user(channel):
+def test_worker_refuses_a_channel_file_of_another_user(channel_file):
     nobody = pwd.getpwnam("nobody")
-    os.chown(channel.path, nobody.pw_uid, nobody.pw_gid)
-    assert "another user" in refused(channel)
+    os.chown(channel_file.path, nobody.pw_uid, nobody.pw_gid)
+    assert "another user" in refused(channel_file)
+
+
+def inherited(fd: int) -> SimpleNamespace:
+    """What start_worker needs of a channel, for a descriptor that is not one of ours."""
+    return SimpleNamespace(address=f"{ch.FD_PREFIX}{fd}", pass_fds=(fd,))
+
+
+@pytest.mark.skipif(not ch.memfd_supported(), reason="no memfd here")
+def test_worker_refuses_a_memfd_that_can_shrink(channel):
+    """A valid channel in a memfd without seals: someone could shrink it under the worker."""
+    fd = os.memfd_create("unsealed", os.MFD_CLOEXEC)
+    try:
+        os.write(fd, bytes(channel.mm))   # our header, our pid: only the seal is missing
+        message = refused(inherited(fd))
+        assert "not sealed against shrinking" in message and message.count("\n") == 1, message
+        assert os.pread(fd, ch.HEADER_SIZE, 0) == bytes(channel.mm[:ch.HEADER_SIZE]), "it must not touch it"
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(not ch.memfd_supported(), reason="no memfd here")
+def test_worker_refuses_a_descriptor_that_is_not_a_channel():
+    read_end, write_end = os.pipe()
+    try:
+        message = refused(inherited(read_end))
+        assert "not shared memory" in message and message.count("\n") == 1, message
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 def test_channel_names_are_unguessable_and_private(tmp_path):

@@ -1,0 +1,65 @@
+"""Blinks: where the target's eye is closing, its own eyelids show through the swap.
+
+A piecewise-affine warp squeezes the source photo's open eye into the slit of a closing
+eye: the result looks half-open, so the swapped face never blinks and the eyes look
+glued on. A mesh cannot draw an eyelid the photo does not have, so the target's own lids
+are let through instead, faded in as the eye closes (and out as it opens again).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Openness (eye outline area / width^2, scale-free): above OPEN the swap shows the source's
+# eye, below CLOSED the target's lids. Open eyes measure 0.13-0.30 on mediapipe's outline
+# (a smile narrows them), shut ones under 0.03; a blink crosses the ramp within a frame
+# or two, so it is steep: a half-faded open eye over a shut lid reads as a ghost.
+OPEN = 0.11
+CLOSED = 0.06
+# The lid region let through: an ellipse on the eye's corner-to-corner axis, in eye widths.
+LID_HALF_WIDTH = 0.62
+LID_HALF_HEIGHT = 0.26
+_ELLIPSE_STEPS = 24
+
+
+def openness(outline: np.ndarray) -> float:
+    """How open an eye is: its outline's area over its width squared (0 when shut)."""
+    x, y = outline[:, 0].astype(np.float64), outline[:, 1].astype(np.float64)
+    area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    width = _width(outline)
+    return area / (width * width) if width > 0 else 0.0
+
+
+def lid_weight(target_openness: float) -> float:
+    """0: show the source's eye; 1: show the target's lids (the eye is shut)."""
+    return float(np.clip((OPEN - target_openness) / (OPEN - CLOSED), 0.0, 1.0))
+
+
+def lid_region(outline: np.ndarray) -> np.ndarray:
+    """A polygon (frame coordinates) covering the eye and both lids, open or shut.
+
+    Built from the corners, not the outline: a shut eye's outline is a line.
+    """
+    first, second = _corners(outline)
+    centre = (first + second) / 2.0
+    axis = second - first
+    width = float(np.linalg.norm(axis))
+    along = axis / width if width > 0 else np.array([1.0, 0.0])
+    across = np.array([-along[1], along[0]])
+    angles = np.linspace(0.0, 2.0 * np.pi, _ELLIPSE_STEPS, endpoint=False)
+    return (centre
+            + np.outer(np.cos(angles) * LID_HALF_WIDTH * width, along)
+            + np.outer(np.sin(angles) * LID_HALF_HEIGHT * width, across)).astype(np.float32)
+
+
+def _corners(outline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The outline's two points farthest apart (the eye's corners)."""
+    points = outline.astype(np.float64)
+    distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
+    i, j = np.unravel_index(int(np.argmax(distances)), distances.shape)
+    return points[i], points[j]
+
+
+def _width(outline: np.ndarray) -> float:
+    first, second = _corners(outline)
+    return float(np.linalg.norm(second - first))
