@@ -60,6 +60,28 @@ BINDING_DEVICE = {
 }
 
 
+CUDA_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
+
+def _preload_cuda_libraries(ort) -> None:
+    """Load CUDA and cuDNN from the nvidia-* wheels before the first CUDA session.
+
+    The installer's route for NVIDIA cards is onnxruntime-gpu[cuda,cudnn]: CUDA and cuDNN
+    come as pip wheels, which the CUDA provider does not search by itself; without this
+    it finds no libcudnn, and ONNX Runtime quietly runs on the CPU (seconds per frame).
+    preload_dlls (ONNX Runtime 1.21+) looks in those wheels first, then the system's
+    paths, and does nothing harmful where a system CUDA or PyTorch's is already loaded.
+    Older versions lack it and need a system CUDA, as their docs say.
+    """
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return
+    try:
+        preload()
+    except Exception:   # noqa: BLE001 - a missing library shows when the session starts
+        pass
+
+
 def _import_ort():
     try:
         import onnxruntime
@@ -238,6 +260,8 @@ class ModelSession:
         # Idle ORT threads otherwise spin for a while after each run, taking the cores from
         # the pre/post-processing in between and from OBS itself (its encoder, its UI).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if choice.primary in CUDA_PROVIDERS:
+            _preload_cuda_libraries(ort)
         try:
             self.session = ort.InferenceSession(
                 path, sess_options=options, providers=list(choice.providers), provider_options=list(choice.options)

@@ -131,3 +131,20 @@ def test_two_onnxruntime_packages_are_named_as_the_problem(monkeypatch):
     monkeypatch.setattr(providers, "installed_ort_packages", lambda: ["onnxruntime 1.32.0", "onnxruntime-gpu 1.32.0"])
     with pytest.raises(FaceSwapError, match="Several ONNX Runtime packages.*uninstall all of them.*onnxruntime-gpu alone"):
         choose_providers("cuda", ["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("name,preloads", [("cuda", 1), ("tensorrt", 1), ("cpu", 0)])
+def test_cuda_libraries_are_preloaded_before_a_cuda_session(recognizer_model, monkeypatch, name, preloads):
+    # No CUDA here: the choice is made for a described GPU box, and ONNX Runtime (CPU build)
+    # then runs the session on the CPU. What is checked is the order: the nvidia-* wheels'
+    # libraries are loaded before the session that needs them, and only for CUDA/TensorRT.
+    import onnxruntime
+
+    calls = []
+    monkeypatch.setattr(onnxruntime, "preload_dlls", lambda *args, **kwargs: calls.append(args), raising=False)
+    original = onnxruntime.InferenceSession
+    monkeypatch.setattr(onnxruntime, "InferenceSession",
+                        lambda *args, **kwargs: (calls.append("session"), original(*args, **kwargs))[1])
+    session = ModelSession(str(recognizer_model), choose_providers(name, GPU_BOX))
+    assert calls == [()] * preloads + ["session"]
+    assert session.provider == "CPUExecutionProvider"
