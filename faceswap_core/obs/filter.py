@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from .. import channel as ch
 from . import properties
 from .render import FrameRenderer
 from .supervisor import WorkerSupervisor
+
+
+# After filter_remove, libobs clears the filter's parent with no lock against a render in
+# progress; a render that asks libobs to draw the parent then reads NULL and crashes OBS.
+# Renders draw nothing until the removal is surely over (or the filter was put back).
+REMOVAL_SETTLE_S = 0.25
 
 
 class FaceSwapFilter:
@@ -21,6 +28,8 @@ class FaceSwapFilter:
         self.renderer = FrameRenderer(api)
         self.supervisor: WorkerSupervisor | None = None
         self.render_failed = False
+        self._render_lock = threading.Lock()   # held by each render; filter_remove waits for it
+        self._removed_at = 0.0                 # monotonic time of the last filter_remove, 0 if none
         if active:
             self.start_worker()
 
@@ -47,7 +56,27 @@ class FaceSwapFilter:
         if supervisor is not None:
             supervisor.publish_settings(self.settings)
 
+    def removing(self) -> None:
+        """filter_remove (OBS's UI thread): wait for a render in progress to finish, then
+        keep renders from touching the parent while libobs clears it."""
+        with self._render_lock:
+            self._removed_at = time.monotonic()
+
     def render(self) -> None:
+        with self._render_lock:
+            if self._removed_at:
+                if time.monotonic() - self._removed_at < REMOVAL_SETTLE_S:
+                    return                  # being taken off its source: draw nothing
+                self._removed_at = 0.0      # put back on a source since: render again
+            try:
+                self._render()
+            except Exception:
+                # A bug must not take OBS down or spam the log each frame: pass through from now on.
+                self.render_failed = True
+                self.renderer.pass_through(self.source)
+                raise
+
+    def _render(self) -> None:
         supervisor = self.supervisor
         if self.render_failed or supervisor is None or not self.settings.get("enabled", True):
             if supervisor is None:

@@ -41,13 +41,15 @@ class FilterRegistry:
             "get_properties": si.GET_PROPERTIES(self._get_properties),
             "update": si.UPDATE(self._update),
             "video_render": si.VIDEO_RENDER(self._video_render),
+            "filter_remove": si.FILTER_REMOVE(self._filter_remove),
             "refresh": si.BUTTON_CLICKED(self._refresh_clicked),
         }
         self.info = si.ObsSourceInfo()
         self.info.id = ctypes.cast(self._id, ctypes.c_char_p)
         self.info.type = L.OBS_SOURCE_TYPE_FILTER
         self.info.output_flags = L.OBS_SOURCE_VIDEO
-        for name in ("get_name", "create", "destroy", "get_defaults", "get_properties", "update", "video_render"):
+        for name in ("get_name", "create", "destroy", "get_defaults", "get_properties", "update", "video_render",
+                     "filter_remove"):
             setattr(self.info, name, self.callbacks[name])
         self.registered = False
 
@@ -129,13 +131,15 @@ class FilterRegistry:
         try:
             instance.render()
         except Exception:
-            # A bug must not take OBS down or spam the log each frame: pass through from now on.
-            instance.render_failed = True
             self._report("video_render")
+
+    def _filter_remove(self, key, parent):
+        instance = self.instances.get(key or 0)
+        if instance is not None:
             try:
-                instance.renderer.pass_through(instance.source)
+                instance.removing()
             except Exception:
-                pass
+                self._report("filter_remove")
 
     def _refresh_clicked(self, props, prop, key):
         instance = self.instances.get(key or 0)

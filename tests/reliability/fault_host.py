@@ -18,6 +18,7 @@ import argparse
 import ctypes
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -338,6 +339,34 @@ def scenario_remove_in_flight(bench: Bench) -> dict:
     result["worker_gone"] = wait_for(lambda: not _alive(pid), 3)
     result["channel_gone"] = wait_for(lambda: not our_channel_files(), 3)
     result["gone_after_s"] = round(time.monotonic() - removed_at, 2)
+    return result
+
+
+def scenario_remove_race(bench: Bench) -> dict:
+    """Take the filter off its source and put it back 600 times while it renders, from
+    another thread than the graphics thread (OBS's UI thread does this). libobs clears
+    the filter's parent when it is removed, with no lock against a video_render running
+    at that moment; a render that then asks libobs to draw the parent reads NULL."""
+    camera = bench.camera()
+    swap, instance = bench.add_filter(camera)
+    result = {"swapped_first": bench.wait_swapped(instance)}
+    chance = random.Random(6)
+    # OBS's UI thread needs no GIL to remove a filter; this thread does, and by default gets
+    # it only between renders. Handing the GIL over every 20 us lets the removals land
+    # inside renders, as the UI thread's do.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(2e-5)
+    try:
+        for _ in range(600):
+            bench.o.obs_source_filter_remove(camera, swap)
+            time.sleep(chance.uniform(0.0, 0.006))
+            bench.o.obs_source_filter_add(camera, swap)
+            time.sleep(chance.uniform(0.0, 0.006))
+    finally:
+        sys.setswitchinterval(interval)
+    result["swapped_after"] = bench.wait_swapped(instance)
+    result["render_failed"] = instance.render_failed
+    result["remove_blocked_s"] = round(bench.remove(camera, swap), 2)
     return result
 
 

@@ -2,6 +2,8 @@
 
     .venv/bin/python tests/reliability/soak.py --minutes 30 --out /tmp/soak     # the benchmark
     .venv/bin/python tests/reliability/soak.py --minutes 2 --out /tmp/soak      # what CI runs
+    .venv/bin/python tests/reliability/soak.py --minutes 20 --fps 60 --malloc-check --out /tmp/hunt
+                                                                                 # a crash hunt
 
 The camera is a 720p frame of a talking-head clip (../shared/media/lp_d3.mp4, scaled to
 720 px high and centred on 1280x720) in an image source, or with --source media the clip
@@ -94,7 +96,7 @@ def run_host(args) -> dict:
     from fault_host import our_channel_files, our_workers, rss_kb
     from libobs_host import Host, wait_for
 
-    host = Host(WIDTH, HEIGHT, FPS, capture=False)
+    host = Host(WIDTH, HEIGHT, args.fps, capture=False)
     o = host.obs
     o.obs_get_lagged_frames.restype = ctypes.c_uint32
     o.obs_get_total_frames.restype = ctypes.c_uint32
@@ -134,7 +136,7 @@ def run_host(args) -> dict:
     draws = {key: renderer.draws[key] - draws0[key] for key in draws0}
     result = {
         "minutes": args.minutes, "source": args.source, "warmup_s": args.warmup, "measured_s": round(measured, 1),
-        "size": f"{WIDTH}x{HEIGHT}", "fps": FPS, "swapping": swapping,
+        "size": f"{WIDTH}x{HEIGHT}", "fps": args.fps, "swapping": swapping,
         "frames_rendered": sum(draws.values()), "draws": draws,
         "results_drawn": renderer.results_drawn - results0,
         "worker_fps": round((renderer.results_drawn - results0) / measured, 1),
@@ -235,6 +237,10 @@ def main(argv=None) -> int:
                         help="image: a still 720p frame (default; libobs's media source itself grows a few "
                              "MB per minute, see --no-filter); media: the clip, looping")
     parser.add_argument("--no-filter", action="store_true", help="a control run: the same source, no filter")
+    parser.add_argument("--fps", type=int, default=FPS, help="libobs's frame rate (a crash hunt renders faster)")
+    parser.add_argument("--malloc-check", action="store_true",
+                        help="glibc's checking allocator in the host and worker (MALLOC_CHECK_=3, freed memory "
+                             "overwritten): heap corruption aborts where it is noticed, not later")
     parser.add_argument("--host", action="store_true", help=argparse.SUPPRESS)   # the child process
     args = parser.parse_args(argv)
     args.warmup = args.warmup or min(60.0, max(10.0, args.minutes * 6))
@@ -252,6 +258,8 @@ def main(argv=None) -> int:
     args.clip = args.clip or make_clip(os.path.join(args.out, "camera-720p.mp4"))
     args.image = args.image or make_image(args.clip, os.path.join(args.out, "camera-720p.png"))
     env = dict(os.environ, PYTHONPATH=OBS_SCRIPTING)
+    if args.malloc_check:
+        env.update(LD_PRELOAD="libc_malloc_debug.so.0", MALLOC_CHECK_="3", MALLOC_PERTURB_="165")
     xvfb = None
     if not env.get("DISPLAY"):
         sys.path.insert(0, os.path.join(REPO, "tests", "obs"))
@@ -261,7 +269,8 @@ def main(argv=None) -> int:
     try:
         command = [sys.executable, os.path.abspath(__file__), "--host", "--out", args.out, "--minutes", str(args.minutes),
                    "--warmup", str(args.warmup), "--sample-every", str(args.sample_every), "--photo", args.photo,
-                   "--python", args.python, "--clip", args.clip, "--image", args.image, "--source", args.source] + (["--no-filter"] if args.no_filter else [])
+                   "--python", args.python, "--clip", args.clip, "--image", args.image, "--source", args.source,
+                   "--fps", str(args.fps)] + (["--no-filter"] if args.no_filter else [])
         with open(os.path.join(args.out, "host.log"), "wb") as log:
             code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=args.out,
                                   preexec_fn=_allow_core_dump, timeout=args.minutes * 60 + 300).returncode

@@ -91,7 +91,8 @@ def faults(display, camera_images, launchers, tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def lifecycle(display, camera_images, launchers, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("lifecycle")
-    scenarios = ["toggle", "remove-in-flight", "photo-churn", "eight", "resize", "malformed-settings", "reload"]
+    scenarios = ["toggle", "remove-in-flight", "remove-race", "photo-churn", "eight", "resize", "malformed-settings",
+                 "reload"]
     arguments = host_arguments(camera_images, launchers) + ["--exit-busy"]
     for name in scenarios:
         arguments += ["--scenario", name]
@@ -188,6 +189,13 @@ def test_remove_filter_with_a_frame_in_flight(lifecycle):
     assert result["in_flight"] and result["worker_gone"] and result["channel_gone"], result
     assert result["gone_after_s"] <= 1.5, "the worker and its channel must go within the stop grace"
     assert result["remove_blocked_s"] <= 1.5, "removing a filter blocked OBS's thread too long"
+
+
+def test_taking_the_filter_off_while_it_renders(lifecycle):
+    """600 removals from another thread, landing inside renders: before the fix three runs
+    in four crashed the host (libobs cleared the parent while the render drew it)."""
+    result = scenario(lifecycle, "remove-race")
+    assert result["swapped_first"] and result["swapped_after"] and not result["render_failed"], result
 
 
 def test_new_photo_every_frame(lifecycle):
