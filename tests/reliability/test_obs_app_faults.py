@@ -140,11 +140,14 @@ def test_engine_errors_do_not_stop_the_stream(app, camera_images):
     original = cv2.imread(str(camera_images["main"]))
     wait_shot(app, RAISING, lambda shot: differs(shot, original), 40, "no swap")
     pid = workers_of(app)[RAISING]
-    swapped = 0
-    for _ in range(10):
+    # One result in three is the original (the frame the engine raised on), so each shot is
+    # swapped with p = 2/3. 30 shots, at least 10 swapped: a false alarm about once in 20,000
+    # runs (10 shots needing 5 failed by chance about one run in 13, and did in CI).
+    shots = []
+    for _ in range(30):
         time.sleep(0.2)
-        swapped += differs(app.screenshot(RAISING), original)
-    assert swapped >= 5, "with one frame in three failing, most screenshots must still be swapped"
+        shots.append(differs(app.screenshot(RAISING), original))
+    assert sum(shots) >= 10, f"with one frame in three failing, the stream must go on swapping: {shots}"
     assert workers_of(app)[RAISING] == pid, "an engine error on a frame cost the worker"
 
 
