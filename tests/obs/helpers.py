@@ -81,6 +81,17 @@ def processes_running(pid: int) -> bool:
         return False
 
 
+def stop_leaving_nothing(app, workers: list[int]) -> None:
+    """Stop OBS tidily: it exits 0, and no worker and no channel of its outlive it."""
+    pid = app.process.pid
+    assert app.stop() == 0
+    deadline = time.monotonic() + 5
+    while any(processes_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(processes_running(w) for w in workers), "a worker outlived OBS"
+    assert channel_files(pid) == [], "a shared-memory channel outlived OBS"
+
+
 def worker_pids(parent: int | None = None) -> list[int]:
     """Every live faceswap_core.worker process on the machine, or those `parent` started (leak checks)."""
     pids = []

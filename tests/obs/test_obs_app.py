@@ -147,15 +147,9 @@ def test_recording_contains_the_swap(app, judge, source_face, target_png):
 
 
 def test_sigint_leaves_no_worker_and_no_file(app):
-    pid = app.process.pid
     workers = obs_workers(app)
     assert workers
-    assert app.stop() == 0
-    deadline = time.monotonic() + 5
-    while any(helpers.processes_running(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(helpers.processes_running(w) for w in workers), "a worker outlived OBS"
-    assert helpers.channel_files(pid) == [], "a shared-memory file outlived OBS"
+    helpers.stop_leaving_nothing(app, workers)
 
 
 def test_crashed_obs_leaves_no_worker_and_no_file(display, target_png, tmp_path):

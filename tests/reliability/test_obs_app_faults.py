@@ -195,11 +195,5 @@ def test_reloading_the_script_from_the_scripts_window(app, display, camera_image
 def test_exit_while_a_worker_is_busy_leaves_nothing(app):
     workers = list(workers_of(app).values())
     assert workers
-    pid = app.process.pid
-    assert app.stop() == 0
-    deadline = time.monotonic() + 5
-    while any(helpers.processes_running(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(helpers.processes_running(w) for w in workers), "a worker outlived OBS"
-    assert helpers.channel_files(pid) == [], "a shared-memory file outlived OBS"
+    helpers.stop_leaving_nothing(app, workers)
     assert app.memory_leaks() == 0, f"OBS reported leaks at exit; log: {app.log_tail()}"
