@@ -73,7 +73,10 @@ class FaceSwapFilter:
             except Exception:
                 # A bug must not take OBS down or spam the log each frame: pass through from now on.
                 self.render_failed = True
-                self.renderer.pass_through(self.source)
+                try:
+                    self.renderer.pass_through(self.source)
+                except Exception:
+                    pass            # the first error is the one to report
                 raise
 
     def _render(self) -> None:

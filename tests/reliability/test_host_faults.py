@@ -138,6 +138,16 @@ def test_engine_exception_on_a_frame_keeps_the_stream_and_the_worker(faults):
     assert "Engine error on a frame" in result["status"], result["status"]
 
 
+def test_a_bug_in_video_render_is_reported_once_and_passes_through(display, camera_images, launchers, tmp_path):
+    # A run of its own: the other runs assert that no callback ever reports an error.
+    summary = run_fault_host(display, tmp_path, *host_arguments(camera_images, launchers),
+                             "--scenario", "render-raises")
+    result = scenario(summary, "render-raises")
+    assert result["swapped_first"] and result["failed"] and result["frames_after"], result
+    assert summary["log"].count("error in video_render") == 1, "one report, not one per frame"
+    assert summary["after_exit"]["clean"] and summary["instances_left"] == 0
+
+
 def test_corrupt_header_from_the_worker_never_breaks_rendering(faults):
     result = scenario(faults, "corrupt-header")
     assert not result["render_failed"], "a corrupt header made video_render raise"
