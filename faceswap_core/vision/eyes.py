@@ -26,7 +26,8 @@ def openness(outline: np.ndarray) -> float:
     """How open an eye is: its outline's area over its width squared (0 when shut)."""
     x, y = outline[:, 0].astype(np.float64), outline[:, 1].astype(np.float64)
     area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-    width = _width(outline)
+    first, second = _corners(outline)
+    width = float(np.linalg.norm(second - first))
     return area / (width * width) if width > 0 else 0.0
 
 
@@ -58,8 +59,3 @@ def _corners(outline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
     i, j = np.unravel_index(int(np.argmax(distances)), distances.shape)
     return points[i], points[j]
-
-
-def _width(outline: np.ndarray) -> float:
-    first, second = _corners(outline)
-    return float(np.linalg.norm(second - first))
