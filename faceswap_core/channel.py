@@ -23,8 +23,8 @@ always wins; a ring would only queue stale frames (latency) that are dropped any
 
 Each direction has exactly one writer, so no lock is needed: a writer fills the pixels
 and the geometry first and bumps the sequence number last; the reader looks at the
-sequence number first. Every 64-bit counter is 8-byte aligned (a single store on every
-platform OBS runs on).
+sequence number first. Every field is naturally aligned and read and written with one
+load or store (HeaderFields), so the other side never sees half a value.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ STATE_NAMES = {
     STATE_ERROR: "error",
 }
 
-# name -> (struct format, offset); every field little-endian and naturally aligned.
+# name -> (struct format, offset); every field naturally aligned, in the machine's byte
+# order (both ends of a channel run on one machine; OBS runs only on little-endian ones).
 FIELDS = {
     "magic": ("8s", 0),
     "version": ("<I", 8),
@@ -104,7 +105,38 @@ FIELDS = {
     "settings_len": ("<I", 136),
     "heartbeat_ns": ("<Q", 144),
 }
-_STRUCTS = {name: (struct.Struct(fmt), offset) for name, (fmt, offset) in FIELDS.items()}
+_WORDS = {"<I": "I", "<Q": "Q"}   # struct format -> memoryview item format
+
+
+class HeaderFields:
+    """The header's numeric fields, each read and written with one aligned load or store.
+
+    Not struct.pack_into: CPython's packer clears a field before it writes it, so the
+    other process can read 0 in between (a heartbeat read as 0 got a healthy worker
+    replaced; under load a writer preempted mid-write makes the window milliseconds).
+    An item of a typed memoryview is one native load or store. The views export the
+    buffer: release() them before the mapping is closed.
+    """
+
+    def __init__(self, buffer):
+        header = memoryview(buffer)[:HEADER_SIZE]
+        self._views = {item: header.cast(item) for item in _WORDS.values()}
+        self._header = header
+        self._slots = {name: (self._views[_WORDS[fmt]], offset // struct.calcsize(fmt))
+                       for name, (fmt, offset) in FIELDS.items() if fmt in _WORDS}
+
+    def get(self, name: str) -> int:
+        view, index = self._slots[name]
+        return view[index]
+
+    def set(self, name: str, value: int) -> None:
+        view, index = self._slots[name]
+        view[index] = value
+
+    def release(self) -> None:
+        for view in self._views.values():
+            view.release()
+        self._header.release()
 
 
 class ChannelError(Exception):
@@ -153,6 +185,7 @@ class Channel:
         self._fd = fd
         self.mm = mm
         self.owner = owner
+        self._fields = HeaderFields(mm)
         self.capacity = self.get("slot_capacity")
         self.in_offset = HEADER_SIZE
         self.out_offset = HEADER_SIZE + self.capacity
@@ -176,10 +209,12 @@ class Channel:
             if path is not None:
                 _unlink_quietly(path)
             raise
-        for name, value in (("magic", MAGIC), ("version", VERSION), ("header_size", HEADER_SIZE),
+        mm[0:len(MAGIC)] = MAGIC
+        fields = HeaderFields(mm)
+        for name, value in (("version", VERSION), ("header_size", HEADER_SIZE),
                             ("slot_capacity", capacity), ("owner_pid", os.getpid())):
-            packer, offset = _STRUCTS[name]
-            packer.pack_into(mm, offset, value)
+            fields.set(name, value)
+        fields.release()
         return cls(path, fd, mm, owner=True)
 
     @classmethod
@@ -215,6 +250,7 @@ class Channel:
     def close(self, unlink: bool | None = None) -> None:
         """Unmap; the owner (or whoever is told to) also removes the file, if it is one."""
         if self.mm is not None:
+            self._fields.release()
             try:
                 self.mm.close()
             except BufferError:
@@ -237,13 +273,15 @@ class Channel:
             return False
 
     # -- fields ----------------------------------------------------------------------
-    def get(self, name: str):
-        packer, offset = _STRUCTS[name]
-        return packer.unpack_from(self.mm, offset)[0]
+    def get(self, name: str) -> int:
+        if self.mm is None:
+            raise ValueError("the channel is closed")
+        return self._fields.get(name)
 
-    def set(self, name: str, value) -> None:
-        packer, offset = _STRUCTS[name]
-        packer.pack_into(self.mm, offset, value)
+    def set(self, name: str, value: int) -> None:
+        if self.mm is None:
+            raise ValueError("the channel is closed")
+        self._fields.set(name, value)
 
     def state(self) -> int:
         return self.get("worker_state")
@@ -316,18 +354,20 @@ def validate_header(buffer, size: int) -> None:
     magic = bytes(buffer[0:8])
     if magic != MAGIC:
         raise ChannelError("not an obs-faceswap channel (bad magic)")
-    version = _STRUCTS["version"][0].unpack_from(buffer, 8)[0]
+    fields = HeaderFields(buffer)
+    try:
+        version, header_size = fields.get("version"), fields.get("header_size")
+        capacity, settings_len = fields.get("slot_capacity"), fields.get("settings_len")
+    finally:
+        fields.release()
     if version != VERSION:
         raise ChannelError(f"channel version {version}; this worker speaks version {VERSION}")
-    header_size = _STRUCTS["header_size"][0].unpack_from(buffer, 12)[0]
     if header_size != HEADER_SIZE:
         raise ChannelError(f"header size {header_size}, expected {HEADER_SIZE}")
-    capacity = _STRUCTS["slot_capacity"][0].unpack_from(buffer, 16)[0]
     if capacity <= 0 or capacity % PAGE or capacity > MAX_SIDE * MAX_SIDE * 4:
         raise ChannelError(f"slot capacity {capacity} is invalid")
     if file_size_for(capacity) != size:
         raise ChannelError(f"channel is {size} bytes; its header says {file_size_for(capacity)}")
-    settings_len = _STRUCTS["settings_len"][0].unpack_from(buffer, 136)[0]
     if settings_len > SETTINGS_SIZE:
         raise ChannelError(f"settings length {settings_len} exceeds {SETTINGS_SIZE}")
 

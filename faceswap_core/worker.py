@@ -19,7 +19,9 @@ goes with the last process holding it).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
+import signal
 import sys
 import threading
 import time
@@ -286,6 +288,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if hasattr(signal, "SIGUSR1"):
+        # Before the filter kills us as hung, it asks where every thread is: the stacks go
+        # to stderr (a file the filter reads), so OBS's log says where the worker was stuck.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:

@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,45 @@ def test_close_removes_the_file_of_its_owner_only(tmp_path):
     owner.close()
     assert not os.path.exists(owner.path)
     owner.close()  # idempotent
+
+
+# Another process writing two fields as fast as it can, never a 0, for `seconds`.
+FIELD_WRITER = """
+import sys, time
+from faceswap_core.channel import Channel
+channel = Channel.attach(sys.argv[1])
+end, n = time.monotonic() + float(sys.argv[2]), 1
+while time.monotonic() < end:
+    channel.set("heartbeat_ns", n)
+    channel.set("fps_x100", n & 0xFFFF or 1)
+    n += 1
+channel.close()
+"""
+
+
+def test_the_other_process_never_sees_a_field_half_written(channel):
+    """Fields change while the other process reads them (heartbeat, sequence numbers,
+    state); a read must see the old value or the new one. struct.pack_into clears a
+    field before writing it, and a heartbeat read as 0 got a healthy worker replaced
+    in a soak; with it, this reader saw 0 thousands of times a second."""
+    repo = Path(__file__).resolve().parents[1]
+    writer = subprocess.Popen([sys.executable, "-c", FIELD_WRITER, channel.path, "4"], cwd=repo)
+    try:
+        started = time.monotonic()
+        while not channel.get("heartbeat_ns"):
+            assert time.monotonic() - started < 30 and writer.poll() is None, "the writer did not start"
+        reads, zeros, values = 0, 0, set()
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            beat, fps = channel.get("heartbeat_ns"), channel.get("fps_x100")
+            zeros += (beat == 0) + (fps == 0)
+            values.add(beat)
+            reads += 1
+        assert writer.poll() is None, "the writer stopped while we read: nothing was tested"
+        assert len(values) > 1000, f"only {len(values)} distinct values in {reads} reads: the writer was not writing"
+        assert zeros == 0, f"{zeros} reads of 0 in {reads}: a field was seen half-written"
+    finally:
+        writer.wait(10)
 
 
 def test_attach_sees_what_the_owner_wrote(channel):

@@ -37,15 +37,13 @@ class ChannelBinding:
         self.in_address = base + channel.in_offset
         self.out_address = base + channel.out_offset
         self.capacity = channel.capacity
-        self.fields = ch._STRUCTS
+        self.fields = ch.HeaderFields(self.mm)   # released with the binding, after the channel
 
     def get(self, name):
-        packer, offset = self.fields[name]
-        return packer.unpack_from(self.mm, offset)[0]
+        return self.fields.get(name)
 
     def set(self, name, value):
-        packer, offset = self.fields[name]
-        packer.pack_into(self.mm, offset, value)
+        self.fields.set(name, value)
 
 
 class FrameRenderer:

@@ -13,6 +13,7 @@ treated like a dead one: originals at once, then killed and replaced.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import tempfile
 import threading
@@ -31,6 +32,8 @@ WATCH_EVERY_S = 0.1        # how often a running worker's heartbeat is looked at
 HANG_S = 1.5               # no heartbeat this long: the worker is hung
 START_HANG_S = 60.0        # while it starts or loads an engine (imports, CUDA) it may take longer
 FRAME_HANG_S = 15.0        # one frame unanswered this long: stuck inside the engine
+STACKS_WAIT_S = 0.3        # for a hung worker to print its stacks before it is killed
+STDERR_KEPT = 16384        # bytes of the worker's stderr read back (the stacks fit)
 
 
 class WorkerSupervisor:
@@ -113,7 +116,11 @@ class WorkerSupervisor:
                 continue
             code, hang = self._wait_or_hang(process)
             self.worker_up = False
-            stderr_tail = _read_tail(process)
+            stderr = _read_stderr(process)
+            stacks = _stacks(stderr) if hang else ""
+            if stacks:
+                self._log(300, f"worker {process.pid} was stuck here:\n{stacks}")
+            stderr_tail = _last_line(stderr)
             with self._lock:
                 self._process = None
             channel = self.channel
@@ -145,12 +152,30 @@ class WorkerSupervisor:
                 self.last_error = reason        # for the status line until a new worker runs
                 self.worker_up = False          # the next frame shows the original
                 self.hangs += 1
-                self._log(200, f"worker {process.pid}: {reason}; killing it")
+                self._log(200, f"worker {process.pid}: {reason.rstrip('.')}; killing it ({self._describe(process)})")
+                _ask_for_stacks(process)
                 try:
                     process.kill()
                 except OSError:
                     pass
                 return process.wait(), reason
+
+    def _describe(self, process: subprocess.Popen) -> str:
+        """What the channel and the kernel say about a worker declared hung, for the log."""
+        parts = []
+        channel = self.channel
+        try:
+            beat, state = channel.get("heartbeat_ns"), channel.state()
+            now = ch.now_ns()
+            parts.append(f"channel: {ch.STATE_NAMES.get(state, state)}, "
+                         + (f"last heartbeat {(now - beat) / 1e9:.1f} s ago" if beat else "no heartbeat")
+                         + f", started {(now - self._started_ns) / 1e9:.1f} s ago")
+        except (AttributeError, ValueError, TypeError):   # closed under us
+            pass
+        kernel = _kernel_view(process.pid)
+        if kernel:
+            parts.append(f"kernel: {kernel}")
+        return "; ".join(parts)
 
     def _hang_reason(self) -> str:
         """Why the running worker counts as hung, or '' while it is fine."""
@@ -165,9 +190,12 @@ class WorkerSupervisor:
         now = ch.now_ns()
         beat = channel.get("heartbeat_ns")
         state = channel.state()
-        patience = START_HANG_S if state == ch.STATE_STARTING or not beat else HANG_S
-        since = beat or self._started_ns
-        if now - since > patience * 1e9:
+        if not beat:    # not one stamp yet: the process has not reached our code
+            if now - self._started_ns > START_HANG_S * 1e9:
+                return f"The worker did not start within {START_HANG_S:.0f} s and was replaced."
+            return ""
+        patience = START_HANG_S if state == ch.STATE_STARTING else HANG_S
+        if now - beat > patience * 1e9:
             return f"The worker stopped responding for {patience:.1f} s and was replaced."
         in_seq, in_ack = channel.get("in_seq"), channel.get("in_ack")
         if in_seq != in_ack and state == ch.STATE_RUNNING:
@@ -286,8 +314,8 @@ def _close_stdin(process: subprocess.Popen) -> None:
         pass
 
 
-def _read_tail(process: subprocess.Popen) -> str:
-    """The last line the worker printed to stderr (an import error, a traceback's gist)."""
+def _read_stderr(process: subprocess.Popen) -> str:
+    """The end of what the worker printed to stderr (an import error, a traceback, stacks)."""
     _close_stdin(process)
     stream = getattr(process, "_faceswap_stderr", None)
     if stream is None or stream is subprocess.DEVNULL:
@@ -295,10 +323,53 @@ def _read_tail(process: subprocess.Popen) -> str:
     try:
         stream.seek(0, os.SEEK_END)
         size = stream.tell()
-        stream.seek(max(0, size - 2048))
-        lines = [line.strip() for line in stream.read().decode("utf-8", "replace").splitlines() if line.strip()]
-        return lines[-1][:200] if lines else ""
+        stream.seek(max(0, size - STDERR_KEPT))
+        return stream.read().decode("utf-8", "replace")
     except OSError:
         return ""
     finally:
         stream.close()
+
+
+def _last_line(text: str) -> str:
+    """The worker's last words, for the status line (an exception's gist comes last)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def _stacks(text: str) -> str:
+    """The thread stacks faulthandler printed on SIGUSR1, from their first header on."""
+    starts = [text.find(marker) for marker in ("Thread 0x", "Current thread 0x")]
+    starts = [start for start in starts if start >= 0]
+    return text[min(starts):].strip() if starts else ""
+
+
+def _ask_for_stacks(process: subprocess.Popen) -> None:
+    """POSIX: SIGUSR1 makes a worker that runs Python write every thread's stack to its
+    stderr (faulthandler, which needs no GIL, so a deadlock answers too). One that does
+    not run our code yet dies of it, which is what is about to happen anyway."""
+    if not hasattr(signal, "SIGUSR1"):
+        return
+    try:
+        os.kill(process.pid, signal.SIGUSR1)
+    except OSError:
+        return
+    try:
+        process.wait(STACKS_WAIT_S)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _kernel_view(pid: int) -> str:
+    """Linux: what the kernel says a stuck process is doing (state, the kernel function it
+    waits in, its command line, to tell a process that never reached exec); else ''."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+            state = next((line.split(":", 1)[1].strip() for line in status if line.startswith("State:")), "?")
+        with open(f"/proc/{pid}/wchan", encoding="utf-8") as wchan:
+            waiting = wchan.read().strip()
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            command = cmdline.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return f"state {state}, waiting in {waiting if waiting not in ('', '0') else 'user space'}, running {command[:160]}"

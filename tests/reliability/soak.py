@@ -26,6 +26,7 @@ import argparse
 import faulthandler
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 OBS_SCRIPTING = "/usr/lib/x86_64-linux-gnu/obs-scripting"
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 GROWTH_LIMIT_MB = 50.0
+STALL_S = 30.0              # libobs's frame counter standing still this long: the host hangs
 
 
 def make_clip(path: str, seconds: float = 0) -> str:
@@ -126,8 +128,16 @@ def run_host(args) -> dict:
     latencies, samples = [], []
     started = time.monotonic()
     deadline = started + args.minutes * 60 - args.warmup
+    frames_before, still_since = o.obs_get_total_frames(), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(args.sample_every)
+        frames = o.obs_get_total_frames()
+        print(f"soak: {time.monotonic() - started:.0f} s, {frames} frames, {renderer.results_drawn} results, "
+              f"{supervisor.restarts} restarts", flush=True)
+        if frames != frames_before:
+            frames_before, still_since = frames, time.monotonic()
+        elif time.monotonic() - still_since >= STALL_S:
+            _abort_for_a_core(f"libobs rendered no frame for {time.monotonic() - still_since:.0f} s")
         while renderer.latencies_ms:
             latencies.append(renderer.latencies_ms.popleft())
         samples.append({"t": round(time.monotonic() - started, 1), "obs_rss_mb": round(rss_kb(os.getpid()) / 1024, 1),
@@ -213,6 +223,43 @@ def verdict(result: dict, leak_baseline: int) -> list[str]:
 LIBOBS_HOST_LEAKS = 2
 
 
+def _wait_or_abort(host: subprocess.Popen, log_path: str, args) -> int:
+    """The host's exit code; a host whose log stops growing is aborted for its stacks.
+
+    The host prints a line per sample; when libobs's graphics thread hangs inside a
+    video_render it holds the GIL (the render path keeps it), so no Python thread of the
+    host can notice: its log stops. SIGABRT then makes faulthandler print every thread's
+    Python stack (no GIL needed) and the kernel write a core.
+    """
+    patience = max(240.0, 3 * args.sample_every)
+    deadline = time.monotonic() + args.minutes * 60 + 300
+    size, grown_at = -1, time.monotonic()
+    while True:
+        try:
+            return host.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if os.path.getsize(log_path) != size:
+            size, grown_at = os.path.getsize(log_path), now
+        if now - grown_at > patience or now > deadline:
+            print(f"soak host silent for {now - grown_at:.0f} s: aborting it for its stacks and a core dump")
+            host.send_signal(signal.SIGABRT)
+            try:
+                return host.wait(120)
+            except subprocess.TimeoutExpired:
+                host.kill()
+                return host.wait()
+
+
+def _abort_for_a_core(why: str) -> None:
+    """In the host: a frozen libobs is a hang to examine, not to wait out. Every thread's
+    Python stack goes to host.log and SIGABRT leaves a core with the native ones."""
+    print(f"soak: {why}: the host hangs; aborting for a core dump", flush=True)
+    faulthandler.dump_traceback(all_threads=True)
+    os.abort()
+
+
 def _allow_core_dump() -> None:
     """In the host process: a crash writes a core file into OUT (core_pattern permitting)."""
     import resource
@@ -272,8 +319,9 @@ def main(argv=None) -> int:
                    "--python", args.python, "--clip", args.clip, "--image", args.image, "--source", args.source,
                    "--fps", str(args.fps)] + (["--no-filter"] if args.no_filter else [])
         with open(os.path.join(args.out, "host.log"), "wb") as log:
-            code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=args.out,
-                                  preexec_fn=_allow_core_dump, timeout=args.minutes * 60 + 300).returncode
+            host = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=args.out,
+                                    preexec_fn=_allow_core_dump)
+            code = _wait_or_abort(host, log.name, args)
     finally:
         if xvfb is not None:
             xvfb.terminate()

@@ -158,6 +158,8 @@ def test_sigstopped_worker_is_replaced_within_two_seconds():
         assert supervisor.hangs == 1
         wait_until(lambda: not helpers.processes_running(pid), timeout=3, what="the stopped worker to go")
         assert any("stopped responding" in line for line in logged), logged   # in OBS's log
+        if sys.platform.startswith("linux"):   # the log says what the kernel saw: a stopped process
+            assert any("kernel: state T (stopped)" in line for line in logged), logged
     finally:
         supervisor.stop()
 
@@ -166,7 +168,9 @@ def test_frame_stuck_in_the_engine_is_noticed(monkeypatch, tmp_path, camera_fram
     """The heartbeat thread runs on, but one frame never comes back: replaced after FRAME_HANG_S."""
     monkeypatch.setattr(supervision, "FRAME_HANG_S", 1.0)
     slow = make_faulty_python(tmp_path, "slow:30")
-    supervisor = WorkerSupervisor({"python": slow, "source_photo": str(media("fr_obama.jpg"))})
+    logged = []
+    supervisor = WorkerSupervisor({"python": slow, "source_photo": str(media("fr_obama.jpg"))},
+                                  log=lambda level, text: logged.append(text))
     try:
         wait_until(lambda: supervisor.worker_up and supervisor.channel.state() == ch.STATE_RUNNING,
                    what="the worker to run")
@@ -177,5 +181,35 @@ def test_frame_stuck_in_the_engine_is_noticed(monkeypatch, tmp_path, camera_fram
         assert 1.0 <= time.monotonic() - handed <= 2.5
         assert supervisor.hangs == 1 and "on one frame" in supervisor.last_error
         wait_until(lambda: not helpers.processes_running(pid), timeout=3, what="the stuck worker to go")
+        if hasattr(signal, "SIGUSR1"):   # asked before the kill, the worker said where it was stuck
+            wait_until(lambda: any("was stuck here" in line for line in logged), timeout=3, what="its stacks")
+            stacks = next(line for line in logged if "was stuck here" in line)
+            assert f"worker {pid} was stuck here" in stacks
+            assert "faulty_worker.py" in stacks and " in slow" in stacks, stacks   # the sleeping frame
+            assert "heartbeat" in stacks or stacks.count("Thread 0x") >= 1, stacks   # every thread
+    finally:
+        supervisor.stop()
+
+
+def test_worker_that_never_starts_is_replaced_and_described(monkeypatch, tmp_path):
+    """An interpreter that never reaches our code (here: it sleeps instead) stamps no heartbeat:
+    replaced after START_HANG_S, the reason says it did not start, the log says what it was."""
+    monkeypatch.setattr(supervision, "START_HANG_S", 1.0)
+    launcher = tmp_path / "python-never"
+    launcher.write_text("#!/bin/sh\nexec sleep 600\n")
+    launcher.chmod(0o755)
+    logged = []
+    supervisor = WorkerSupervisor({"python": str(launcher), "source_photo": ""},
+                                  log=lambda level, text: logged.append(text))
+    try:
+        wait_until(lambda: supervisor.hangs >= 1, timeout=5, what="the start to be given up")
+        assert "did not start within 1 s" in supervisor.last_error
+        killed = [line for line in logged if "killing it" in line]
+        assert killed and "did not start" in killed[0]
+        if sys.platform.startswith("linux"):
+            assert "running sleep 600" in killed[0], killed
+        assert not any("was stuck here" in line for line in logged)   # no Python ran: no stacks
+        pid = int(killed[0].split()[1].rstrip(":"))
+        wait_until(lambda: not helpers.processes_running(pid), timeout=3, what="the sleeping process to go")
     finally:
         supervisor.stop()
