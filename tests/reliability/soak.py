@@ -182,6 +182,7 @@ def control_run(host, camera, args, script) -> dict:
     while time.monotonic() < started + args.minutes * 60 - args.warmup:
         time.sleep(args.sample_every)
         samples.append({"t": round(time.monotonic() - started, 1), "obs_rss_mb": round(rss_kb(os.getpid()) / 1024, 1)})
+        print(f"soak: {samples[-1]['t']:.0f} s, {host.obs.obs_get_total_frames()} frames (no filter)", flush=True)
     lagged, total = host.obs.obs_get_lagged_frames(), host.obs.obs_get_total_frames()
     host.obs.obs_source_release(camera)
     script.script_unload()
