@@ -34,7 +34,6 @@ import mmap
 import os
 import secrets
 import stat
-import struct
 import sys
 import tempfile
 import time
@@ -72,42 +71,40 @@ STATE_NAMES = {
     STATE_ERROR: "error",
 }
 
-# name -> (struct format, offset); every field naturally aligned, in the machine's byte
-# order (both ends of a channel run on one machine; OBS runs only on little-endian ones).
+# name -> (format, offset): unsigned 32-bit "I" or 64-bit "Q" integers (and the magic
+# bytes), naturally aligned, in the machine's byte order (both ends of a channel run on
+# one machine; OBS runs only on little-endian ones).
 FIELDS = {
     "magic": ("8s", 0),
-    "version": ("<I", 8),
-    "header_size": ("<I", 12),
-    "slot_capacity": ("<Q", 16),
-    "owner_pid": ("<I", 24),
-    "worker_pid": ("<I", 28),
-    "worker_state": ("<I", 32),
+    "version": ("I", 8),
+    "header_size": ("I", 12),
+    "slot_capacity": ("Q", 16),
+    "owner_pid": ("I", 24),
+    "worker_pid": ("I", 28),
+    "worker_state": ("I", 32),
     # input: written by OBS
-    "in_seq": ("<Q", 40),
-    "in_width": ("<I", 56),
-    "in_height": ("<I", 60),
-    "in_stride": ("<I", 64),
-    "in_time_ns": ("<Q", 72),
+    "in_seq": ("Q", 40),
+    "in_width": ("I", 56),
+    "in_height": ("I", 60),
+    "in_stride": ("I", 64),
+    "in_time_ns": ("Q", 72),
     # written by the worker when it is done with in_seq (it is free again)
-    "in_ack": ("<Q", 48),
+    "in_ack": ("Q", 48),
     # output: written by the worker
-    "out_seq": ("<Q", 80),
-    "out_width": ("<I", 88),
-    "out_height": ("<I", 92),
-    "out_stride": ("<I", 96),
-    "out_faces": ("<I", 100),
-    "out_in_time_ns": ("<Q", 104),
-    "out_done_ns": ("<Q", 112),
-    "fps_x100": ("<I", 120),
-    "process_us": ("<I", 124),
+    "out_seq": ("Q", 80),
+    "out_width": ("I", 88),
+    "out_height": ("I", 92),
+    "out_stride": ("I", 96),
+    "out_faces": ("I", 100),
+    "out_in_time_ns": ("Q", 104),
+    "out_done_ns": ("Q", 112),
+    "fps_x100": ("I", 120),
+    "process_us": ("I", 124),
     # live settings: written by OBS
-    "settings_seq": ("<Q", 128),
-    "settings_len": ("<I", 136),
-    "heartbeat_ns": ("<Q", 144),
+    "settings_seq": ("Q", 128),
+    "settings_len": ("I", 136),
+    "heartbeat_ns": ("Q", 144),
 }
-_WORDS = {"<I": "I", "<Q": "Q"}   # struct format -> memoryview item format
-
-
 class HeaderFields:
     """The header's numeric fields, each read and written with one aligned load or store.
 
@@ -120,10 +117,10 @@ class HeaderFields:
 
     def __init__(self, buffer):
         header = memoryview(buffer)[:HEADER_SIZE]
-        self._views = {item: header.cast(item) for item in _WORDS.values()}
+        self._views = {item: header.cast(item) for item in ("I", "Q")}
         self._header = header
-        self._slots = {name: (self._views[_WORDS[fmt]], offset // struct.calcsize(fmt))
-                       for name, (fmt, offset) in FIELDS.items() if fmt in _WORDS}
+        self._slots = {name: (self._views[fmt], offset // self._views[fmt].itemsize)
+                       for name, (fmt, offset) in FIELDS.items() if fmt in self._views}
 
     def get(self, name: str) -> int:
         view, index = self._slots[name]

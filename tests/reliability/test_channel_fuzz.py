@@ -36,7 +36,7 @@ def u64s():
 
 def field_values():
     """Any value for any header field, the way a broken worker could leave them."""
-    strategies = {name: (u64s() if fmt == "<Q" else u32s()) for name, (fmt, _) in ch.FIELDS.items() if fmt != "8s"}
+    strategies = {name: (u64s() if fmt == "Q" else u32s()) for name, (fmt, _) in ch.FIELDS.items() if fmt != "8s"}
     return st.fixed_dictionaries({}, optional=strategies)
 
 
