@@ -271,13 +271,10 @@ class Channel:
 
     # -- fields ----------------------------------------------------------------------
     def get(self, name: str) -> int:
-        if self.mm is None:
-            raise ValueError("the channel is closed")
+        """Raises ValueError once the channel is closed (its views are released)."""
         return self._fields.get(name)
 
     def set(self, name: str, value: int) -> None:
-        if self.mm is None:
-            raise ValueError("the channel is closed")
         self._fields.set(name, value)
 
     def state(self) -> int:
