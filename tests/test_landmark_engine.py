@@ -173,6 +173,36 @@ def test_blinks_show_the_targets_shut_lids(source_path):
     assert max(differences[223]) < 4.0 < min(differences[210]), differences
 
 
+def _grown(points, loop, scale):
+    centre = points[loop].mean(axis=0)
+    return np.round(centre + (points[loop] - centre) * scale).astype(np.int32)
+
+
+def test_colour_comes_from_the_targets_skin_not_its_features(source_path, frames):
+    """A dark open mouth or dark brows on the target must not darken the swapped skin
+    around them: the colour correction measures skin only (the old whole-face measure
+    darkened the ring around a blacked-out mouth by 11 levels, around brows by 6.5)."""
+    frame = frames[0]
+    detector = FaceMeshDetector(1, static=True)
+    points = detector.detect(frame)[0].points
+    detector.close()
+    topology = MeshTopology.from_mediapipe()
+    engine = _engine(source_path)
+    plain = engine.process_image(frame).astype(np.float64)
+    for loops in ([topology.outer_lips], list(topology.brows)):
+        painted = frame.copy()
+        ring = np.zeros(frame.shape[:2], np.uint8)
+        for loop in loops:
+            cv2.fillPoly(painted, [_grown(points, loop, 1.0)], (20, 15, 15))
+            cv2.fillPoly(ring, [_grown(points, loop, 1.8)], 1)
+        for loop in loops:
+            cv2.fillPoly(ring, [_grown(points, loop, 1.3)], 0)
+        around = ring.astype(bool) & (painted == frame).all(axis=2)   # skin the paint left alone
+        assert around.sum() > 1000
+        darker = plain[around].mean() - engine.process_image(painted)[around].astype(np.float64).mean()
+        assert darker < 3.5, (len(loops), darker)
+
+
 def test_opacity_scales_the_change(source_path, frames):
     target = frames[-1].astype(np.float64)
     full = _run(_engine(source_path, opacity=1.0), frames).astype(np.float64) - target

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap_core.vision import eyes
+from faceswap_core.vision import eyes, masks
 from faceswap_core.vision.face_mesh import MeshTopology
 from faceswap_core.vision.grid import BoxGrid
 from faceswap_core.vision.smoothing import FaceTracker, OneEuroFilter, filter_for
@@ -25,6 +25,21 @@ def test_topology_loops(topology):
     assert len(topology.outer_lips) == 20 and len(topology.inner_lips) == 20
     assert 0 in topology.outer_lips and 13 in topology.inner_lips
     assert set(topology.left_eye).isdisjoint(topology.right_eye)
+    for brow in topology.brows:     # one closed outline: every point once, 10 of them
+        assert len(brow) == len(set(brow)) == 10
+    assert set(topology.left_brow).isdisjoint(topology.right_brow)
+
+
+def test_polygon_union_fills_where_polygons_overlap():
+    """Grown feature outlines overlap; OpenCV's even-odd fill of several contours would
+    leave the overlap empty, the union must not."""
+    grid = BoxGrid(0, 0, 64, 64, 64, 64)
+    first = np.array([[8, 8], [40, 8], [40, 40], [8, 40]], dtype=np.float32)
+    second = first + 16
+    union = masks.fill_polygons(grid, [(first, 1.0), (second, 1.0)])
+    assert union[30, 30] == 1.0 and union[20, 20] == 1.0 and union[50, 50] == 1.0
+    assert union[5, 60] == 0.0
+    assert np.array_equal(masks.fill_polygons(grid, [(first, 1.5)]), masks.fill_polygon(grid, first, 1.5))
 
 
 def test_warp_of_an_affine_motion_is_that_affine_map(topology):

@@ -28,6 +28,12 @@ MIN_LEVEL_FACE_SIZE = 48   # coarsest pyramid level
 MASK_INSET = 0.05
 MASK_FEATHER = 0.035
 
+# Features left out of the colour statistics, each outline grown around its centre so the
+# brows' edges, the lids and lashes (eyeliner), and an open mouth's shadow go with them.
+SKIN_BROW_SCALE = 1.4
+SKIN_EYE_SCALE = 1.8
+SKIN_LIPS_SCALE = 1.15
+
 
 @dataclass(frozen=True)
 class _SourceLevel:
@@ -156,10 +162,25 @@ class LandmarkEngine(Engine):
             holes += [masks.fill_polygon(grid, points[eye], EYE_HOLE_SCALE) for eye in topology.eyes]
         else:
             holes += self._closing_lids(grid, points)
-        stage_ms["warp"] += (time.perf_counter() - started) * 1e3
-        inner = masks.feather(oval, MASK_INSET * cells, 0.0)
-        composite(output, grid, target, warped, inner, alpha, holes, options, stage_ms)
+        masked = time.perf_counter()
+        stage_ms["warp"] += (masked - started) * 1e3
+        skin = masks.feather(oval, MASK_INSET * cells, 0.0)
+        if options.colour_correction:
+            skin = skin * (1.0 - self._features(grid, points))
+            stage_ms["colour"] += (time.perf_counter() - masked) * 1e3
+        composite(output, grid, target, warped, skin, alpha, holes, options, stage_ms)
         return grid.box
+
+    def _features(self, grid: BoxGrid, points: np.ndarray) -> np.ndarray:
+        """Where the face is not skin. The colour correction measures the skin's light only:
+        the target's dark brows, eyeliner or open mouth in that measure would darken the
+        swapped skin around them (a halo where the source has skin), and the source's own
+        features would lighten it."""
+        topology = self._topology
+        polygons = [(points[brow], SKIN_BROW_SCALE) for brow in topology.brows]
+        polygons += [(points[eye], SKIN_EYE_SCALE) for eye in topology.eyes]
+        polygons.append((points[topology.outer_lips], SKIN_LIPS_SCALE))
+        return masks.fill_polygons(grid, polygons)
 
     def _closing_lids(self, grid: BoxGrid, points: np.ndarray) -> list[np.ndarray]:
         """Holes where the target's eyes are closing, as strong as the eye is shut."""

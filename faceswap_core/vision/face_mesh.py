@@ -48,6 +48,22 @@ def _cycles(edges: frozenset) -> list[list[int]]:
     return loops
 
 
+def _outline(edges: frozenset) -> list[int]:
+    """One loop around a feature drawn as two directed chains (a brow's lower and upper
+    edge): mediapipe lists both from the outer end inwards, so the loop runs along one
+    and back along the other."""
+    following = dict(edges)
+    starts = sorted(set(following) - set(following.values()))
+    chains = []
+    for point in starts:
+        chain = [point]
+        while chain[-1] in following:
+            chain.append(following[chain[-1]])
+        chains.append(chain)
+    first, second = chains
+    return first + second[::-1]
+
+
 def _triangles(edges: frozenset, holes: list[list[int]]) -> np.ndarray:
     """The mesh's triangles, with its holes (eyes, open mouth) filled.
 
@@ -104,13 +120,15 @@ _UPPER_LIP_TOP = 0
 
 @dataclass(frozen=True)
 class MeshTopology:
-    """Index loops into the 468 points: which points outline the face, lips and eyes."""
+    """Index loops into the 468 points: which points outline the face, lips, eyes and brows."""
 
     face_oval: np.ndarray
     outer_lips: np.ndarray
     inner_lips: np.ndarray
     left_eye: np.ndarray
     right_eye: np.ndarray
+    left_brow: np.ndarray
+    right_brow: np.ndarray
     triangles: np.ndarray   # (T, 3) the mesh's faces, for the warp
 
     @classmethod
@@ -127,12 +145,18 @@ class MeshTopology:
             inner_lips=np.array(lips[1]),
             left_eye=np.array(left_eye),
             right_eye=np.array(right_eye),
+            left_brow=np.array(_outline(_connections.FACEMESH_LEFT_EYEBROW)),
+            right_brow=np.array(_outline(_connections.FACEMESH_RIGHT_EYEBROW)),
             triangles=_triangles(_connections.FACEMESH_TESSELATION, holes),
         )
 
     @property
     def eyes(self) -> tuple[np.ndarray, np.ndarray]:
         return self.left_eye, self.right_eye
+
+    @property
+    def brows(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.left_brow, self.right_brow
 
     def eye_distance(self, points: np.ndarray) -> float:
         """Distance between the eye centres: the face's own unit of length."""

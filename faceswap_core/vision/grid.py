@@ -68,11 +68,17 @@ class BoxGrid:
         gx, gy = np.meshgrid(xs, ys)
         return np.stack([gx.ravel(), gy.ravel()], axis=1)
 
+    def coarse_transform(self) -> tuple[np.ndarray, np.ndarray]:
+        """(scale, offset), each (2,) float32: coarse = frame * scale + offset."""
+        cell_x, cell_y = self._cell()
+        scale = np.array([1.0 / cell_x, 1.0 / cell_y], dtype=np.float32)
+        offset = np.array([(0.5 - self.x0) / cell_x - 0.5, (0.5 - self.y0) / cell_y - 0.5], dtype=np.float32)
+        return scale, offset
+
     def to_coarse(self, points: np.ndarray) -> np.ndarray:
         """Frame coordinates -> coarse pixel coordinates (for drawing polygons)."""
-        cell_x, cell_y = self._cell()
-        return np.stack([(points[:, 0] - self.x0 + 0.5) / cell_x - 0.5,
-                         (points[:, 1] - self.y0 + 0.5) / cell_y - 0.5], axis=1)
+        scale, offset = self.coarse_transform()
+        return points * scale + offset
 
     def upsample(self, coarse: np.ndarray) -> np.ndarray:
         return cv2.resize(coarse, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
