@@ -203,6 +203,33 @@ def test_colour_comes_from_the_targets_skin_not_its_features(source_path, frames
         assert darker < 3.5, (len(loops), darker)
 
 
+def test_turned_head_near_cheek_is_not_the_photos_stretched_edge(source_path):
+    """lp_d3 frame 284 turns to the side: its near cheek is far larger than the frontal
+    photo's, so the photo's face edge (silhouette, ear, background) would be stretched over
+    it as a bright patch (it was: about 6 levels from the input along that edge; now 2).
+    The swap fades out where it reads the photo's edge, so the target's own cheek shows
+    there, while the face itself is swapped."""
+    frames = read_frames(media("lp_d3.mp4"), 285)
+    engine = _engine(source_path)
+    for index, frame in enumerate(frames):
+        output = engine.process(frame, index / 30.0)
+    frame = frames[-1]
+    detector = FaceMeshDetector(1, static=True)
+    points = detector.detect(frame)[0].points
+    detector.close()
+    oval = MeshTopology.from_mediapipe().face_oval
+
+    def inside(scale):
+        mask = np.zeros(frame.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [_grown(points, oval, scale)], 1)
+        return mask.astype(bool)
+
+    near_side = np.arange(frame.shape[1])[None, :] < points[oval].mean(axis=0)[0]   # the camera-side cheek
+    edge = inside(1.0) & ~inside(0.85) & near_side
+    change = lambda region: np.abs(output[region].astype(int) - frame[region].astype(int)).mean()  # noqa: E731
+    assert change(edge) < 4.0 and change(inside(0.6)) > 12.0, (change(edge), change(inside(0.6)))
+
+
 def test_opacity_scales_the_change(source_path, frames):
     target = frames[-1].astype(np.float64)
     full = _run(_engine(source_path, opacity=1.0), frames).astype(np.float64) - target

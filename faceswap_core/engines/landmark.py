@@ -17,7 +17,7 @@ from ..vision.compose import EYE_HOLE_SCALE, composite
 from ..vision.face_mesh import DetectedFace, FaceMeshDetector, MeshTopology
 from ..vision.grid import BoxGrid
 from ..vision.smoothing import FaceTracker
-from ..vision.warp import warp_face
+from ..vision.warp import sample_coarse, warp_face
 from .base import Engine, FrameReport, SourceInfo
 
 MAX_PHOTO_FACES = 10
@@ -27,6 +27,11 @@ MIN_LEVEL_FACE_SIZE = 48   # coarsest pyramid level
 # Mask geometry in fractions of the face's size on the coarse grid.
 MASK_INSET = 0.05
 MASK_FEATHER = 0.035
+
+# The photo's face fades out over this band inside its own outline (fractions of its size):
+# the outline's edge holds the silhouette, ears or background.
+SOURCE_EDGE_INSET = 0.04
+SOURCE_EDGE_FEATHER = 0.03
 
 # Features left out of the colour statistics, each outline grown around its centre so the
 # brows' edges, the lids and lashes (eyeliner), and an open mouth's shadow go with them.
@@ -40,6 +45,7 @@ class _SourceLevel:
     image: np.ndarray       # BGR uint8 crop around the face
     points: np.ndarray      # (468, 2) float32 in the crop's coordinates
     face_size: float
+    coverage: np.ndarray    # float32 (crop size) 1 on the face, fading to 0 before its outline
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,7 @@ class LandmarkEngine(Engine):
                 f"The photo has {len(faces)} face(s); choose a face index from 0 to {len(faces) - 1} "
                 "(0 is the largest).")
         face = faces[face_index]
-        self._source = _prepare_levels(image, face.points)
+        self._source = _prepare_levels(image, face.points, self._topology.face_oval)
         x0, y0, x1, y1 = face.box
         return SourceInfo(len(faces), face_index, (int(x0), int(y0), int(x1), int(y1)))
 
@@ -148,13 +154,18 @@ class LandmarkEngine(Engine):
             return None
         started = time.perf_counter()
         level = self._source.level_for(DetectedFace(points).size)
-        warped = warp_face(level.image, level.points, points, topology.triangles, grid)
-        if warped is None:
+        warp = warp_face(level.image, level.points, points, topology.triangles, grid)
+        if warp is None:
             return None
+        warped, coarse_map = warp
+        # A turned head shows its near cheek far larger than the photo does: the photo's
+        # face edge would be stretched over it as a bright or dark patch. Where the swap
+        # reads that edge it fades out, and the target's own cheek shows.
+        coverage = sample_coarse(level.coverage, coarse_map)
         target = grid.crop(frame)
         cells = float(max(grid.cols, grid.rows))
         oval = masks.fill_polygon(grid, points[topology.face_oval])
-        alpha = masks.feather(oval, MASK_INSET * cells, MASK_FEATHER * cells)
+        alpha = masks.feather(oval, MASK_INSET * cells, MASK_FEATHER * cells) * coverage
         holes = []
         if options.mouth_mask:
             holes.append(masks.fill_polygon(grid, points[topology.outer_lips], options.mouth_mask_size))
@@ -164,7 +175,7 @@ class LandmarkEngine(Engine):
             holes += self._closing_lids(grid, points)
         masked = time.perf_counter()
         stage_ms["warp"] += (masked - started) * 1e3
-        skin = masks.feather(oval, MASK_INSET * cells, 0.0)
+        skin = masks.feather(oval, MASK_INSET * cells, 0.0) * coverage
         if options.colour_correction:
             skin = skin * (1.0 - self._features(grid, points))
             stage_ms["colour"] += (time.perf_counter() - masked) * 1e3
@@ -220,7 +231,7 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _prepare_levels(image: np.ndarray, points: np.ndarray) -> _PreparedSource:
+def _prepare_levels(image: np.ndarray, points: np.ndarray, oval: np.ndarray) -> _PreparedSource:
     """Crop around the face, scale its finest level to SOURCE_FACE_SIZE, halve down."""
     import cv2
 
@@ -237,10 +248,24 @@ def _prepare_levels(image: np.ndarray, points: np.ndarray) -> _PreparedSource:
                           interpolation=cv2.INTER_AREA)
         local = local * scale
         size *= scale
-    levels = [_SourceLevel(crop, local, size)]
+    levels = [_SourceLevel(crop, local, size, _face_coverage(crop.shape, local[oval], size))]
     while size / 2 >= MIN_LEVEL_FACE_SIZE:
         crop = cv2.pyrDown(crop)
-        local = (local + 0.5) / 2 - 0.5
+        local = ((local + 0.5) / 2 - 0.5).astype(np.float32)
         size /= 2
-        levels.append(_SourceLevel(crop, local.astype(np.float32), size))
+        levels.append(_SourceLevel(crop, local, size, _face_coverage(crop.shape, local[oval], size)))
     return _PreparedSource(tuple(levels))
+
+
+def _face_coverage(shape: tuple[int, ...], outline: np.ndarray, face_size: float) -> np.ndarray:
+    """1 inside the face outline, fading to 0 over SOURCE_EDGE_FEATHER before the outline
+    shrunk by SOURCE_EDGE_INSET (of the face's size)."""
+    import cv2
+
+    shift = 4
+    mask = np.zeros(shape[:2], dtype=np.uint8)
+    cv2.fillPoly(mask, [np.round(outline * (1 << shift)).astype(np.int32)], 255, cv2.LINE_AA, shift)
+    inset = max(1, round(SOURCE_EDGE_INSET * face_size))
+    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * inset + 1, 2 * inset + 1)))
+    return cv2.GaussianBlur(mask.astype(np.float32) * np.float32(1.0 / 255.0), (0, 0),
+                            max(0.5, SOURCE_EDGE_FEATHER * face_size))

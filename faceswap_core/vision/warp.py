@@ -76,11 +76,18 @@ def _barycentric(points: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, n
 
 
 def warp_face(src_image: np.ndarray, src_points: np.ndarray, dst_points: np.ndarray,
-              triangles: np.ndarray, grid: BoxGrid) -> np.ndarray | None:
-    """The source face drawn into the target box, (height, width, 3) uint8."""
+              triangles: np.ndarray, grid: BoxGrid) -> tuple[np.ndarray, np.ndarray] | None:
+    """The source face drawn into the target box, (height, width, 3) uint8, and the coarse
+    coordinate map that drew it (to read other source-space layers with `sample_coarse`)."""
     coarse = coordinate_map(src_points, dst_points, triangles, grid)
     if coarse is None:
         return None
     full = grid.upsample(coarse)
-    return cv2.remap(src_image, full[:, :, 0], full[:, :, 1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.remap(src_image, full[:, :, 0], full[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return warped, coarse
+
+
+def sample_coarse(layer: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+    """A float32 source-space layer read at each coarse sample's source position; 0 off it."""
+    return cv2.remap(layer, coarse[:, :, 0], coarse[:, :, 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
