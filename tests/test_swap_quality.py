@@ -5,8 +5,12 @@ For each clip (lp_d3, lp_d10, lp_d19 with glasses) and fr_obama.jpg as the sourc
   the inter-ocular distance: dlib's HOG boxes snap to a scale pyramid, so the same face
   can come back in a box 1.44x larger, and IoU would only measure that) and its 68
   landmarks agree with the input's: mean error over the clip under 5% of the inter-ocular
-  distance, no frame over 10% (a different face legitimately moves dlib's jaw and brow
-  points a little: the worst frames are where the chin leaves the picture);
+  distance, no frame over 10%. Issue 2 asks for every frame under 5%; that does not hold,
+  and no swap that changes the face can promise it under this judge: dlib's landmarks of
+  the unchanged input move up to 3.8% from a half-pixel shift and a JPEG re-encode, a
+  half-opacity swap still leaves 41 lp_d10 frames over 5%, and most of the full swap's
+  error is a constant per-point difference between the two faces (the photo's nose,
+  smile lines and brows), not misplacement (`tools/landmark_error.py --floor`, `--opacity`);
 - every frame, the output is closer to the source identity than the input was;
 - every pixel outside the engine's reported face boxes is bit-identical to the input;
 - frame-to-frame landmark motion of the output is at most 1.2x the input's (no jitter added).
