@@ -44,13 +44,15 @@ except ImportError:   # Windows: no memfd, the channel is a file
     fcntl = None
 
 MAGIC = b"OBSFSWP\x00"
-VERSION = 1
+VERSION = 2
 HEADER_SIZE = 4096
 PAGE = 4096
 MAX_SIDE = 16384
 ERROR_OFFSET = 256
 ERROR_SIZE = 256
-SETTINGS_OFFSET = 512
+NOTE_OFFSET = 512     # tips about the photo while running: not errors, shown apart from them
+NOTE_SIZE = 512
+SETTINGS_OFFSET = 1024
 SETTINGS_SIZE = HEADER_SIZE - SETTINGS_OFFSET
 FILE_PREFIX = "obs-faceswap-"
 MEMFD_NAME = "obs-faceswap-channel"   # a label in /proc/<pid>/fd, not a name anyone can open
@@ -283,13 +285,25 @@ class Channel:
     def worker_free(self) -> bool:
         return self.get("in_ack") == self.get("in_seq")
 
-    # -- error text ----------------------------------------------------------------------
+    # -- texts (worker writes, OBS shows) -------------------------------------------------
     def set_error(self, text: str) -> None:
-        data = text.encode("utf-8", "replace")[: ERROR_SIZE - 1]
-        self.mm[ERROR_OFFSET:ERROR_OFFSET + ERROR_SIZE] = data + b"\x00" * (ERROR_SIZE - len(data))
+        self._set_text(ERROR_OFFSET, ERROR_SIZE, text)
 
     def error(self) -> str:
-        raw = bytes(self.mm[ERROR_OFFSET:ERROR_OFFSET + ERROR_SIZE])
+        return self._text(ERROR_OFFSET, ERROR_SIZE)
+
+    def set_note(self, text: str) -> None:
+        self._set_text(NOTE_OFFSET, NOTE_SIZE, text)
+
+    def note(self) -> str:
+        return self._text(NOTE_OFFSET, NOTE_SIZE)
+
+    def _set_text(self, offset: int, size: int, text: str) -> None:
+        data = text.encode("utf-8", "replace")[: size - 1]
+        self.mm[offset:offset + size] = data + b"\x00" * (size - len(data))
+
+    def _text(self, offset: int, size: int) -> str:
+        raw = bytes(self.mm[offset:offset + size])
         return raw.split(b"\x00", 1)[0].decode("utf-8", "replace")
 
     # -- settings (OBS writes, worker reads) ---------------------------------------

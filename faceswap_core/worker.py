@@ -179,12 +179,13 @@ class Worker:
                 self.engine.set_source_file(photo, face_index)
                 self.source_key = (photo, face_index)
                 self.engine.reset()
-            self.report(ch.STATE_RUNNING, "")
+            self.report(ch.STATE_RUNNING, "", " ".join(self.engine.source_info.tips))
         except FaceSwapError as error:
             self.report(ch.STATE_ERROR, str(error))
 
-    def report(self, state: int, error: str) -> None:
+    def report(self, state: int, error: str, note: str = "") -> None:
         self.channel.set_error(error)
+        self.channel.set_note(note)
         self.channel.set("worker_state", state)
 
     # -- frames --------------------------------------------------------------------------

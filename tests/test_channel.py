@@ -145,6 +145,17 @@ def test_error_text_is_bounded(channel):
     assert channel.error() == "Choose a photo."
 
 
+def test_note_is_bounded_and_apart_from_error_and_settings(channel):
+    channel.write_settings({"source_photo": "/tmp/a.jpg"})
+    channel.set_error("e" * 1000)
+    channel.set_note("n" * 1000)
+    assert channel.note() == "n" * (ch.NOTE_SIZE - 1)
+    assert channel.error() == "e" * (ch.ERROR_SIZE - 1)
+    assert channel.read_settings()[1] == {"source_photo": "/tmp/a.jpg"}
+    channel.set_note("")
+    assert channel.note() == "" and channel.error() == "e" * (ch.ERROR_SIZE - 1)
+
+
 @pytest.mark.parametrize("offset, data, message", [
     (0, b"NOTOURS\x00", "magic"),
     (8, (99).to_bytes(4, "little"), "version"),

@@ -59,6 +59,7 @@ def test_swap_image_to_image(tmp_path):
     cv2.imwrite(str(frame), image)
     result = run("swap", "--source", media("fr_obama.jpg"), "--input", frame, "--output", output)
     assert result.returncode == 0, result.stderr
+    assert "Tip: The photo's mouth is open or smiling broadly" in result.stderr
     swapped = cv2.imread(str(output))
     judge = FaceJudge()
     source = judge.largest(cv2.imread(str(media("fr_obama.jpg"))))

@@ -98,6 +98,7 @@ def test_worker_swaps_frames_through_the_channel(kind, request, target):
             hand_over(channel, frame)
             wait_until(channel.worker_free, what="the frame to be processed")
         assert channel.get("out_seq") == 3
+        assert "smiling broadly" in channel.note() and channel.error() == ""   # the photo's tip, not an error
         result = read_result(channel)
         assert result.shape == frame.shape
         assert (result[:, :, 3] == 255).all()
@@ -111,7 +112,7 @@ def test_worker_swaps_frames_through_the_channel(kind, request, target):
         # live settings: swap off -> the worker stops wanting frames
         channel.write_settings({"engine": "landmark", "source_photo": "", "face_index": 0})
         wait_until(lambda: channel.state() == ch.STATE_NO_SOURCE, timeout=5, what="the no-source state")
-        assert "source photo" in channel.error()
+        assert "source photo" in channel.error() and channel.note() == ""
     finally:
         worker.stdin.close()   # EOF: the worker exits by itself
         assert worker.wait(10) == 0

@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     if info.faces_found > 1:
         print(f"The source photo has {info.faces_found} faces; using face {info.face_index} "
               "(choose another with --face-index).", file=sys.stderr)
+    for tip in info.tips:
+        print(f"Tip: {tip}", file=sys.stderr)
     source = open_source(args.input)
     preview = PreviewWindow() if args.preview else None
     sink: FrameSink | None = None

@@ -33,6 +33,7 @@ class SourceInfo:
     faces_found: int
     face_index: int
     box: tuple[int, int, int, int]
+    tips: tuple[str, ...] = ()   # what would make the photo swap better (one sentence each)
 
 
 class Engine(abc.ABC):

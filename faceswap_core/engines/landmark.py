@@ -16,6 +16,7 @@ from ..vision import eyes, masks
 from ..vision.compose import EYE_HOLE_SCALE, composite
 from ..vision.face_mesh import DetectedFace, FaceMeshDetector, MeshTopology
 from ..vision.grid import BoxGrid
+from ..vision.photo_tips import photo_tips
 from ..vision.smoothing import FaceTracker
 from ..vision.warp import sample_coarse, warp_face
 from .base import Engine, FrameReport, SourceInfo
@@ -90,7 +91,8 @@ class LandmarkEngine(Engine):
         face = faces[face_index]
         self._source = _prepare_levels(image, face.points, self._topology.face_oval)
         x0, y0, x1, y1 = face.box
-        return SourceInfo(len(faces), face_index, (int(x0), int(y0), int(x1), int(y1)))
+        return SourceInfo(len(faces), face_index, (int(x0), int(y0), int(x1), int(y1)),
+                          photo_tips(face.points, self._topology))
 
     # -- frames --------------------------------------------------------------------
     def set_options(self, options: SwapOptions) -> None:

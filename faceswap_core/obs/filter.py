@@ -90,7 +90,7 @@ class FaceSwapFilter:
 
     # -- status line ------------------------------------------------------------------------
     def status_text(self) -> str:
-        """One line: worker state, speed, latency, last error."""
+        """One line: worker state, speed, latency, tips about the photo, last error."""
         try:
             return self._status_text()
         except (TypeError, ValueError, AttributeError):   # the channel closed under us
@@ -118,6 +118,9 @@ class FaceSwapFilter:
             parts.append(f"{channel.get('fps_x100') / 100:.1f} fps")
             parts.append(f"latency {self.renderer.latency_ms:.0f} ms")
             parts.append(f"{channel.get('out_faces')} face(s)")
+            note = channel.note()
+            if note:
+                parts.append(f"photo tip: {note}")
         error = (channel.error() if channel is not None and channel.mm is not None else "") or supervisor.last_error
         if error:
             parts.append(f"last error: {error}")

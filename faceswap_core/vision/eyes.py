@@ -23,10 +23,10 @@ _ELLIPSE_STEPS = 24
 
 
 def openness(outline: np.ndarray) -> float:
-    """How open an eye is: its outline's area over its width squared (0 when shut)."""
+    """How open an eye (or the mouth) is: its outline's area over its width squared (0 when shut)."""
     x, y = outline[:, 0].astype(np.float64), outline[:, 1].astype(np.float64)
     area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-    first, second = _corners(outline)
+    first, second = corners(outline)
     width = float(np.linalg.norm(second - first))
     return area / (width * width) if width > 0 else 0.0
 
@@ -41,7 +41,7 @@ def lid_region(outline: np.ndarray) -> np.ndarray:
 
     Built from the corners, not the outline: a shut eye's outline is a line.
     """
-    first, second = _corners(outline)
+    first, second = corners(outline)
     centre = (first + second) / 2.0
     axis = second - first
     width = float(np.linalg.norm(axis))
@@ -53,8 +53,8 @@ def lid_region(outline: np.ndarray) -> np.ndarray:
             + np.outer(np.sin(angles) * LID_HALF_HEIGHT * width, across)).astype(np.float32)
 
 
-def _corners(outline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The outline's two points farthest apart (the eye's corners)."""
+def corners(outline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The outline's two points farthest apart (an eye's or the mouth's corners)."""
     points = outline.astype(np.float64)
     distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
     i, j = np.unravel_index(int(np.argmax(distances)), distances.shape)

@@ -40,6 +40,7 @@ def test_filter_swaps_the_face_in_rendered_frames(host_run, target_png, judge, s
     assert summary["swapped"], summary
     assert summary["status"].startswith("running"), summary["status"]
     assert summary["status_shown"].startswith("running |") and "fps" in summary["status_shown"], summary
+    assert "photo tip: The photo's mouth is open or smiling broadly" in summary["status_shown"], summary
     original = cv2.imread(str(target_png))
     frame = helpers.read_bgra(out / "frame1.bgra", summary["width"], summary["height"])
     before, after = helpers.judge_swap(judge, source_face, original, frame[:, :, :3])

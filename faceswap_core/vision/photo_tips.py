@@ -1,0 +1,42 @@
+"""Tips about the source photo, measured on its face mesh once when it is loaded.
+
+The landmark engine wears the photo's face as it is: its expression, its pose and its
+resolution come along. A streamer who picks a laughing, turned or tiny face sees smile
+lines that never go away, a stretched cheek or a soft face, and cannot tell why; one
+sentence saying what to pick instead fixes that before it is on stream.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import eyes
+from .face_mesh import DetectedFace, MeshTopology
+
+NOSE_TIP = 1               # mediapipe's canonical mesh numbers the nose tip 1
+MOUTH_OPEN = 0.12          # inner lips' openness: closed under 0.04, talking 0.06-0.11, a smile with teeth 0.13+
+BROAD_SMILE = 1.05         # mouth width / eye distance: relaxed or talking 0.73-0.99, a broad smile 1.13+
+TURNED = 0.25              # nose tip off the eyes' midpoint, along the eye axis, in eye distances
+MIN_SHARP_FACE = 120       # pixels (geometric mean of the face's width and height)
+
+
+def photo_tips(points: np.ndarray, topology: MeshTopology) -> tuple[str, ...]:
+    """Sentences for what would make this photo swap better; empty when nothing would."""
+    tips = []
+    eye_distance = topology.eye_distance(points)
+    corners = eyes.corners(points[topology.outer_lips])
+    mouth_width = float(np.linalg.norm(corners[1] - corners[0])) / eye_distance
+    if eyes.openness(points[topology.inner_lips]) > MOUTH_OPEN or mouth_width > BROAD_SMILE:
+        tips.append("The photo's mouth is open or smiling broadly, and its smile lines stay on your face "
+                    "while you talk: a relaxed photo with a closed mouth looks more natural.")
+    left, right = (points[eye].mean(axis=0) for eye in topology.eyes)
+    axis = (left - right) / eye_distance
+    if abs(float(np.dot(points[NOSE_TIP] - (left + right) / 2.0, axis))) / eye_distance > TURNED:
+        tips.append("The face in the photo is turned to one side: use a front-facing photo.")
+    if min(eyes.openness(points[eye]) for eye in topology.eyes) < eyes.CLOSED:
+        tips.append("An eye in the photo is closed, so the swapped eyes look shut: use a photo with open eyes.")
+    size = DetectedFace(points).size
+    if size < MIN_SHARP_FACE:
+        tips.append(f"The face in the photo is only {size:.0f} pixels across and will look soft: "
+                    f"use a photo where it is at least {MIN_SHARP_FACE}.")
+    return tuple(tips)
