@@ -46,7 +46,7 @@ class _SourceLevel:
     image: np.ndarray       # BGR uint8 crop around the face
     points: np.ndarray      # (468, 2) float32 in the crop's coordinates
     face_size: float
-    coverage: np.ndarray    # float32 (crop size) 1 on the face, fading to 0 before its outline
+    coverage: np.ndarray    # float32 (crop size) 1 on the face, fading out inside its outline
 
 
 @dataclass(frozen=True)
@@ -260,8 +260,8 @@ def _prepare_levels(image: np.ndarray, points: np.ndarray, oval: np.ndarray) -> 
 
 
 def _face_coverage(shape: tuple[int, ...], outline: np.ndarray, face_size: float) -> np.ndarray:
-    """1 inside the face outline, fading to 0 over SOURCE_EDGE_FEATHER before the outline
-    shrunk by SOURCE_EDGE_INSET (of the face's size)."""
+    """1 well inside the face outline, 0 outside it: the outline shrunk by SOURCE_EDGE_INSET
+    and its edge blurred over SOURCE_EDGE_FEATHER (fractions of the face's size)."""
     import cv2
 
     shift = 4
