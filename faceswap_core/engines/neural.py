@@ -22,6 +22,7 @@ from ..neural.swapper import InSwapper, read_emap
 from ..neural.tracking import DetectionCache
 from ..options import SwapOptions
 from ..vision.photo import load_photo
+from ..vision.photo_tips import keypoint_tips
 from ..vision.smoothing import FaceTracker
 from .base import Engine, FrameReport, SourceInfo
 
@@ -146,7 +147,7 @@ class NeuralEngine(Engine):
         self._assigned = None
         self._bind(identity)
         box = face.int_box(image.shape[1], image.shape[0])
-        return SourceInfo(count, face_index, box)
+        return SourceInfo(count, face_index, box, keypoint_tips(face.keypoints))
 
     def set_reference(self, image: np.ndarray, face_index: int = 0) -> None:
         """Swap only the person in this photo (face mapping 'reference')."""

@@ -117,6 +117,16 @@ def test_source_photo_errors(model_paths, tmp_path):
     assert not engine.has_source
 
 
+def test_a_turned_source_face_gets_the_front_facing_tip(model_paths):
+    """From SCRFD's five keypoints: a frontal photo gets no tip, if_t1.jpg's profile face does."""
+    engine = _engine(model_paths)
+    assert engine.set_source_file(str(media("fr_obama.jpg"))).tips == ()
+    group = str(media("if_t1.jpg"))
+    tips = [engine.set_source_file(group, index).tips for index in range(len(engine.detect(load_photo(group))))]
+    assert any("front-facing" in " ".join(tip) for tip in tips)
+    assert any(tip == () for tip in tips)
+
+
 def test_detection_is_reused_while_faces_barely_move(model_paths):
     engine = _engine(model_paths, redetect_after=0.5)
     engine.set_source_file(str(media("fr_obama.jpg")))
