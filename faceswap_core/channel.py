@@ -13,7 +13,7 @@ a file private to the user (mode 0600, O_EXCL, a random 128-bit name) in the tem
 Layout:
 
     [0, 4096)            header: magic, version, sizes, sequence numbers, geometry,
-                         worker state/stats, last error, live settings (JSON)
+                         worker state/stats, last error, photo note, live settings (JSON)
     [4096, 4096+C)       input slot: one BGRA frame written by OBS
     [4096+C, 4096+2C)    output slot: one BGRA frame written by the worker
 
