@@ -1,16 +1,19 @@
 """The landmark engine on every frame of real talking-head clips, judged by dlib.
 
 For each clip (lp_d3, lp_d10, lp_d19 with glasses) and fr_obama.jpg as the source:
-- the judge finds the output face where the input face was (box centres closer than half
-  the inter-ocular distance: dlib's HOG boxes snap to a scale pyramid, so the same face
-  can come back in a box 1.44x larger, and IoU would only measure that) and its 68
-  landmarks agree with the input's: mean error over the clip under 5% of the inter-ocular
-  distance, no frame over 10%. Issue 2 asks for every frame under 5%; that does not hold,
+- the judge finds the output face where the input face was (box centres closer than a
+  third of the inter-ocular distance: dlib's HOG boxes snap to a scale pyramid, so the same
+  face can come back in a box 1.44x larger, and IoU would only measure that) and its 68
+  landmarks agree with the input's, in % of the inter-ocular distance (outer eye corners,
+  the 300-W convention: see judge.py): under 5% on at least 98% of the frames, under 3.5%
+  on average, no frame over 7%. Issue 2 asks for every frame under 5%; that does not hold,
   and no swap that changes the face can promise it under this judge: dlib's landmarks of
-  the unchanged input move up to 3.8% from a half-pixel shift and a JPEG re-encode, a
-  half-opacity swap still leaves 41 lp_d10 frames over 5%, and most of the full swap's
-  error is a constant per-point difference between the two faces (the photo's nose,
-  smile lines and brows), not misplacement (`tools/landmark_error.py --floor`, `--opacity`);
+  the unchanged input move up to 2.7% from a half-pixel shift and a JPEG re-encode, most
+  of the swap's error is a constant per-point difference between the two faces (the
+  photo's nose, smile lines and brows), and lp_d10's worst frames are dlib misreading the
+  *input*: with her eyes shut or her brows raised it puts her brows between brows and eyes,
+  and on the output it finds the photo's brows where hers really are
+  (`tools/landmark_error.py --floor`, `--overlay`);
 - every frame, the output is closer to the source identity than the input was;
 - every pixel outside the engine's reported face boxes is bit-identical to the input;
 - frame-to-frame landmark motion of the output is at most 1.2x the input's (no jitter added).
@@ -104,9 +107,12 @@ def test_output_face_found_where_input_face_was(results, clip):
     result = results(clip)
     assert result.frames > 100
     assert result.undetected == [], f"no face judged in frames {result.undetected[:10]}"
-    assert max(result.centre_offset) < 0.5
-    assert np.mean(result.landmark_error) < 0.05
-    assert max(result.landmark_error) < 0.10
+    assert max(result.centre_offset) < 1 / 3
+    errors = np.array(result.landmark_error)
+    over = np.flatnonzero(errors > 0.05)
+    assert len(over) <= 0.02 * len(errors), f"frames over 5%: {over.tolist()}"
+    assert errors.mean() < 0.035
+    assert errors.max() < 0.07, f"frame {errors.argmax()}: {errors.max():.3f}"
 
 
 @pytest.mark.parametrize("clip", CLIPS)
