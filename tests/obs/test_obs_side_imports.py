@@ -55,7 +55,7 @@ def test_settings_keys_are_swap_options():
     option_names = {field.name for field in fields(SwapOptions)}
     shown = {s.key for s in SETTINGS} - {"source_photo", "face_index", "engine", "python"}
     assert shown <= option_names
-    assert {"enabled", "mouth_mask", "mouth_mask_size", "opacity", "max_faces"} <= shown
+    assert {"enabled", "mouth_mask", "mouth_mask_size", "keep_eyes", "opacity", "smoothing", "max_faces"} <= shown
 
 
 def test_only_the_render_path_uses_the_gil_holding_handle():
