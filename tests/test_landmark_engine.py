@@ -203,6 +203,37 @@ def test_colour_comes_from_the_targets_skin_not_its_features(source_path, frames
         assert darker < 3.5, (len(loops), darker)
 
 
+def test_a_reflection_on_glasses_does_not_tint_the_swap(source_path, monkeypatch):
+    """A screen's purple sheen on a lens is light on the glass: measured as skin, it turned
+    the swapped brows and lids purple (lp_d12 shows it). A sheen painted over lp_d3's brows,
+    where lenses reflect, must leave the swapped face's colour there as it was; without the
+    reflection discount it adds 20-25 levels of blue and red."""
+    from faceswap_core.vision import colour, eyes
+
+    frame = read_frames(media("lp_d3.mp4"), 31)[30]
+    detector = FaceMeshDetector(1, static=True)
+    points = detector.detect(frame)[0].points
+    detector.close()
+    sheen = np.zeros(frame.shape[:2], np.uint8)
+    for eye in MeshTopology.from_mediapipe().eyes:
+        first, second = eyes.corners(points[eye])
+        width = float(np.linalg.norm(second - first))
+        centre = (first + second) / 2 - np.array([0.0, 0.45 * width])
+        cv2.ellipse(sheen, (int(centre[0]), int(centre[1])), (int(0.7 * width), int(0.3 * width)), 0, 0, 360, 1, -1)
+    region = sheen.astype(bool)
+    glared = frame.copy()
+    glared[region] = (0.45 * frame[region] + 0.55 * np.array([235, 120, 210])).astype(np.uint8)
+
+    engine = _engine(source_path)
+    clean = engine.process_image(frame)[region].mean(axis=0)
+    tint = engine.process_image(glared)[region].mean(axis=0) - clean
+    monkeypatch.setattr(colour, "reflections", lambda cells, mask, lenses: np.zeros_like(mask))
+    undiscounted = engine.process_image(glared)[region].mean(axis=0) - clean
+    assert region.sum() > 2000
+    assert np.abs(tint).max() < 5.0, tint
+    assert undiscounted[0] > 15.0 and undiscounted[2] > 10.0, undiscounted   # the test can see a tint
+
+
 def test_turned_head_near_cheek_is_not_the_photos_stretched_edge(source_path):
     """lp_d3 frame 284 turns to the side: its near cheek is far larger than the frontal
     photo's, so the photo's face edge (silhouette, ear, background) would be stretched over

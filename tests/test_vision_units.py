@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap_core.vision import eyes, masks
+from faceswap_core.vision import colour, eyes, masks
 from faceswap_core.vision.face_mesh import MeshTopology
 from faceswap_core.vision.grid import BoxGrid
 from faceswap_core.vision.smoothing import FaceTracker, OneEuroFilter, filter_for
@@ -134,6 +134,45 @@ def test_lid_weight_ramps_from_open_to_shut():
     assert weights[0] == 1.0 and weights[-1] == 0.0
     assert all(a >= b for a, b in zip(weights, weights[1:]))
     assert 0.0 < eyes.lid_weight((eyes.OPEN + eyes.CLOSED) / 2) < 1.0
+
+
+def test_reflections_are_what_differs_from_the_skin_inside_the_lenses():
+    """A purple sheen on a lens is a reflection; the same sheen outside the lenses, a shadow
+    inside them, or a face lit purple all over is not."""
+    rng = np.random.default_rng(3)
+    skin = np.array([120, 140, 190], np.float32)                        # BGR
+    cells = np.clip(skin + rng.normal(0, 2, (40, 32, 3)), 0, 255).astype(np.uint8)
+    mask = np.ones((40, 32), np.float32)
+    lenses = np.zeros((40, 32), np.float32)
+    lenses[8:18, 4:14] = 1.0
+    sheen = np.array([215, 120, 200], np.uint8)
+
+    glare = cells.copy()
+    glare[10:14, 6:10] = sheen                                          # on the lens
+    glare[30:34, 6:10] = sheen                                          # on the cheek
+    found = colour.reflections(glare, mask, lenses)
+    assert found[10:14, 6:10].min() == 1.0
+    assert found[30:34, 6:10].max() == 0.0 and found[lenses == 0].max() == 0.0
+    assert found[8:18, 10:14].max() < 0.2                              # the rest of the lens is skin
+
+    shadow = cells.copy()
+    shadow[10:14, 6:10] = (shadow[10:14, 6:10] * 0.6).astype(np.uint8)
+    assert colour.reflections(shadow, mask, lenses).max() < 0.2
+
+    purple_light = np.clip(cells.astype(np.float32) * [1.5, 0.8, 1.0], 0, 255).astype(np.uint8)
+    assert colour.reflections(purple_light, mask, lenses).max() < 0.2
+
+
+def test_lens_region_reaches_the_brow_and_past_the_corners():
+    outline = _eye_outline(40, 0.5)
+    mask = np.zeros((100, 120), np.uint8)
+    cv2.fillPoly(mask, [np.round(eyes.lens_region(outline)).astype(np.int32)], 1)
+    width = np.ptp(outline[:, 0])
+    centre = outline.mean(axis=0)
+    for dx, dy in ((0.85, 0), (-0.85, 0), (0, -0.75), (0, 0.75)):       # in eye widths
+        x, y = centre + np.array([dx, dy]) * width
+        assert mask[int(round(y)), int(round(x))], (dx, dy)
+    assert not mask[int(round(centre[1] - 0.85 * width)), int(round(centre[0]))]
 
 
 def test_lid_region_covers_a_shut_eye_and_its_lids():

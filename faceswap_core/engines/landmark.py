@@ -178,10 +178,12 @@ class LandmarkEngine(Engine):
         masked = time.perf_counter()
         stage_ms["warp"] += (masked - started) * 1e3
         skin = masks.feather(oval, MASK_INSET * cells, 0.0) * coverage
+        lenses = None
         if options.colour_correction:
             skin = skin * (1.0 - self._features(grid, points))
+            lenses = masks.fill_polygons(grid, [(eyes.lens_region(points[eye]), 1.0) for eye in topology.eyes])
             stage_ms["colour"] += (time.perf_counter() - masked) * 1e3
-        composite(output, grid, target, warped, skin, alpha, holes, options, stage_ms)
+        composite(output, grid, target, warped, skin, alpha, holes, options, stage_ms, lenses)
         return grid.box
 
     def _features(self, grid: BoxGrid, points: np.ndarray) -> np.ndarray:

@@ -23,18 +23,19 @@ EYE_HOLE_SCALE = 1.5    # eye holes grown around the eye outline
 
 def composite(output: np.ndarray, grid: BoxGrid, target: np.ndarray, warped: np.ndarray,
               colour_mask: np.ndarray, alpha: np.ndarray, holes: list[np.ndarray], options: SwapOptions,
-              stage_ms: dict[str, float]) -> None:
+              stage_ms: dict[str, float], lenses: np.ndarray | None = None) -> None:
     """Blend the warped face into output's box, in place.
 
     target: the box's original pixels; colour_mask: coarse mask of where the face's colour
     is measured; alpha: coarse soft mask of the swap; holes: coarse masks of the target's
-    features to keep. Adds the time spent to stage_ms["colour"] and stage_ms["blend"].
+    features to keep; lenses: coarse regions where glasses may reflect light, or None.
+    Adds the time spent to stage_ms["colour"] and stage_ms["blend"].
     """
     started = time.perf_counter()
     cells = float(max(grid.cols, grid.rows))
     face = warped
     if options.colour_correction:
-        shift = colour.low_frequency_shift(warped, target, colour_mask, grid, COLOUR_SIGMA * cells)
+        shift = colour.low_frequency_shift(warped, target, colour_mask, grid, COLOUR_SIGMA * cells, lenses)
         face = colour.apply_shift(warped, shift)
     coloured = time.perf_counter()
     alpha = masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)

@@ -4,6 +4,9 @@ A piecewise-affine warp squeezes the source photo's open eye into the slit of a 
 eye: the result looks half-open, so the swapped face never blinks and the eyes look
 glued on. A mesh cannot draw an eyelid the photo does not have, so the target's own lids
 are let through instead, faded in as the eye closes (and out as it opens again).
+
+Also where glasses' lenses sit around each eye (`lens_region`): the colour correction
+treats what it sees there with suspicion, since a lens can reflect a screen's light.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ CLOSED = 0.06
 # The lid region let through: an ellipse on the eye's corner-to-corner axis, in eye widths.
 LID_HALF_WIDTH = 0.62
 LID_HALF_HEIGHT = 0.26
+# Where a glasses lens sits, in eye widths: from the brow to the top of the cheek, past
+# both eye corners (lp_d12's and lp_d19's reflections fall inside).
+LENS_HALF_WIDTH = 0.9
+LENS_HALF_HEIGHT = 0.8
 _ELLIPSE_STEPS = 24
 
 
@@ -37,7 +44,17 @@ def lid_weight(target_openness: float) -> float:
 
 
 def lid_region(outline: np.ndarray) -> np.ndarray:
-    """A polygon (frame coordinates) covering the eye and both lids, open or shut.
+    """A polygon (frame coordinates) covering the eye and both lids, open or shut."""
+    return _around_corners(outline, LID_HALF_WIDTH, LID_HALF_HEIGHT)
+
+
+def lens_region(outline: np.ndarray) -> np.ndarray:
+    """A polygon (frame coordinates) covering where a glasses lens in front of this eye would be."""
+    return _around_corners(outline, LENS_HALF_WIDTH, LENS_HALF_HEIGHT)
+
+
+def _around_corners(outline: np.ndarray, half_width: float, half_height: float) -> np.ndarray:
+    """An ellipse on the eye's corner-to-corner axis, its half axes in eye widths.
 
     Built from the corners, not the outline: a shut eye's outline is a line.
     """
@@ -49,8 +66,8 @@ def lid_region(outline: np.ndarray) -> np.ndarray:
     across = np.array([-along[1], along[0]])
     angles = np.linspace(0.0, 2.0 * np.pi, _ELLIPSE_STEPS, endpoint=False)
     return (centre
-            + np.outer(np.cos(angles) * LID_HALF_WIDTH * width, along)
-            + np.outer(np.sin(angles) * LID_HALF_HEIGHT * width, across)).astype(np.float32)
+            + np.outer(np.cos(angles) * half_width * width, along)
+            + np.outer(np.sin(angles) * half_height * width, across)).astype(np.float32)
 
 
 def corners(outline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
