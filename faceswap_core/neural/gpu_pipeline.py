@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import FaceSwapError
 from ..options import SwapOptions
 from ..vision import masks
+from ..vision.colour import GAIN_FLOOR, GAIN_MAX, GAIN_MIN
 from ..vision.compose import COLOUR_SIGMA, HOLE_FEATHER
 from . import gpu_ops
 from .alignment import estimate_norm
@@ -350,8 +351,8 @@ class GpuFramePath:
                 weight = gpu_ops.blur(inner, by, bx).clamp(min=1e-3)
                 source_low = gpu_ops.blur(gpu_ops.downsample_area(warped, ay, ax) * inner, by, bx) / weight
                 target_low = gpu_ops.blur(gpu_ops.downsample_area(target, ay, ax) * inner, by, bx) / weight
-                shift = gpu_ops.upsample(target_low - source_low, grid.height, grid.width)
-                face_pixels = gpu_ops.to_uint8_values(warped + shift)
+                gain = ((target_low + GAIN_FLOOR) / (source_low + GAIN_FLOOR)).clamp(GAIN_MIN, GAIN_MAX)
+                face_pixels = gpu_ops.to_uint8_values(warped * gpu_ops.upsample(gain, grid.height, grid.width))
             alpha = gpu_ops.upsample(alpha, grid.height, grid.width) * float(options.opacity)
             mixed = gpu_ops.to_uint8_values(face_pixels * alpha + target * (1.0 - alpha))
             results.append((grid.box, mixed.permute(1, 2, 0).to(torch.uint8)))

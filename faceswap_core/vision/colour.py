@@ -4,7 +4,13 @@ The source photo was lit differently from the stream. Replacing the warped face'
 low spatial frequencies (overall colour, shading across the face) with the target's
 keeps the source's features, which live in the high frequencies, and makes the face
 sit in the scene's light. Both are measured on the coarse grid, inside the face mask,
-so this costs one upsample and one add per frame.
+so this costs one upsample and one multiply per frame.
+
+The light is changed by a gain, not an offset: a pixel is the skin's reflectance times
+the light, so the target's light over the photo's is the factor that relights it. An
+offset added the skin's colour difference to dark features too, where it is no small
+change: brows and brown irises came out blue or purple whenever the stream's skin was
+cooler than the photo's (a green backdrop's spill on lp_d0, a grey room on lp_d18).
 
 Glasses can reflect a screen or a window: a purple or blue sheen on the lenses is light on
 the glass, not on the skin, and measured as skin it tints the swapped brows and eyes.
@@ -68,23 +74,32 @@ def _masked_blur(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarra
     return weighted / np.maximum(weight, 1e-3)
 
 
-def low_frequency_shift(warped: np.ndarray, target: np.ndarray, mask: np.ndarray,
-                        grid: BoxGrid, sigma_cells: float, lenses: np.ndarray | None = None) -> np.ndarray:
-    """What to add to the warped face (full box, float32 BGR) to take the target's light.
+# The gain's limits: enough for a dim stream against a bright photo and back; a photo's
+# near-black corner (hair, a shadow) must not turn into a blown-out patch.
+GAIN_MIN = 1.0 / 3.0
+GAIN_MAX = 3.0
+# Added to both lights before dividing, in 8-bit levels, so a dark cell's ratio is not noise.
+GAIN_FLOOR = 4.0
+
+
+def low_frequency_gain(warped: np.ndarray, target: np.ndarray, mask: np.ndarray,
+                       grid: BoxGrid, sigma_cells: float, lenses: np.ndarray | None = None) -> np.ndarray:
+    """What to multiply the warped face by (full box, float32 BGR) to take the target's light.
 
     warped, target: the box's uint8 BGR pixels; mask: the coarse face mask (0..1);
     lenses: coarse regions where glasses may reflect light (see `reflections`), or None.
     """
     if float(mask.sum()) < 4.0:
-        return np.zeros((grid.height, grid.width, 3), dtype=np.float32)
+        return np.ones((grid.height, grid.width, 3), dtype=np.float32)
     target_cells = grid.downsample(target)
     if lenses is not None:
         mask = mask * (np.float32(1.0) - reflections(target_cells, mask, lenses))
     source_low = _masked_blur(grid.downsample(warped).astype(np.float32), mask, sigma_cells)
     target_low = _masked_blur(target_cells.astype(np.float32), mask, sigma_cells)
-    return grid.upsample(target_low - source_low)
+    gain = (target_low + np.float32(GAIN_FLOOR)) / (source_low + np.float32(GAIN_FLOOR))
+    return grid.upsample(np.clip(gain, GAIN_MIN, GAIN_MAX))
 
 
-def apply_shift(warped: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """warped + shift as uint8, rounded and saturated, in one OpenCV pass."""
-    return cv2.add(warped, shift, dtype=cv2.CV_8U)
+def apply_gain(warped: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """warped * gain as uint8, rounded and saturated, in one OpenCV pass."""
+    return cv2.multiply(warped, gain, dtype=cv2.CV_8U)

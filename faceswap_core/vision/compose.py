@@ -35,8 +35,8 @@ def composite(output: np.ndarray, grid: BoxGrid, target: np.ndarray, warped: np.
     cells = float(max(grid.cols, grid.rows))
     face = warped
     if options.colour_correction:
-        shift = colour.low_frequency_shift(warped, target, colour_mask, grid, COLOUR_SIGMA * cells, lenses)
-        face = colour.apply_shift(warped, shift)
+        gain = colour.low_frequency_gain(warped, target, colour_mask, grid, COLOUR_SIGMA * cells, lenses)
+        face = colour.apply_gain(warped, gain)
     coloured = time.perf_counter()
     alpha = masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)
     blend_into(output, grid, target, face, grid.upsample(alpha) * np.float32(options.opacity))

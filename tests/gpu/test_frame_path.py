@@ -27,6 +27,7 @@ from faceswap_core.neural.providers import ModelSession
 from faceswap_core.neural.runner_torch import TorchRunner
 from faceswap_core.neural.swapper import InSwapper, read_emap
 from faceswap_core.options import SwapOptions
+from faceswap_core.vision.colour import GAIN_MAX
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (pinned upload on a side "
                           "stream, CUDA graphs); none here: the device machine runs it")
@@ -101,7 +102,11 @@ def test_frames_match_the_cpu_path_and_only_boxes_change(path, cpu_side, options
             outside[y0:y1, x0:x1] = False
         assert np.array_equal(ours[outside], frame[outside])
         diff = np.abs(ours.astype(int) - expected.astype(int))[~outside]
-        assert diff.max() <= 4 and diff.mean() < 0.25 and (diff > 1).mean() < 0.02, (diff.max(), diff.mean(), (diff > 1).mean())
+        # The two warps round differently by a level here and there; the colour correction's
+        # gain multiplies that, and on the stand-in's arbitrary colours it reaches its limit
+        # (GAIN_MAX, 3): max 4 without colour correction, about twice the gain with it.
+        worst = 4 if not options.colour_correction else int(2 * GAIN_MAX)
+        assert diff.max() <= worst and diff.mean() < 0.25 and (diff > 1).mean() < 0.02, (diff.max(), diff.mean(), (diff > 1).mean())
         changed += int((expected != frame).any(axis=2).sum())
         for stage in ("upload", "align+swap", "paste", "download"):
             assert stage in path.last_ms
@@ -140,9 +145,11 @@ def test_engine_on_the_torch_runtime_paints_what_the_onnxruntime_engine_paints(p
         assert gpu.last_report.boxes == cpu.last_report.boxes and len(gpu.last_report.boxes) == 1
         x0, y0, x1, y1 = cpu.last_report.boxes[0]
         diff = np.abs(ours[:, :, :3].astype(int) - expected.astype(int))
-        # detections differ by float rounding here too (not only the painting): a little looser
+        # detections differ by float rounding here too (not only the painting), and the colour
+        # gain multiplies what differs (up to GAIN_MAX, 3, on the stand-in's arbitrary colours;
+        # with an offset instead of a gain this held at max 10 and 1% over 2 levels): looser
         inside = diff[y0:y1, x0:x1]
-        assert diff.max() <= 10 and inside.mean() < 0.3 and (inside > 2).mean() < 0.01
+        assert diff.max() <= 16 and inside.mean() < 0.3 and (inside > 4).mean() < 0.01, (diff.max(), inside.mean(), (inside > 4).mean())
         for stage in ("detect", "swap_paste", "device_align+swap", "total"):
             assert stage in gpu.last_report.stage_ms
 
