@@ -161,3 +161,24 @@ def upsample(coarse, height: int, width: int):
     batch = coarse[None, None] if squeeze else coarse[None]
     out = torch.nn.functional.interpolate(batch, size=(height, width), mode="bilinear", align_corners=False)
     return out[0, 0] if squeeze else out[0]
+
+
+def reflections(cells, lenses, skin_index, lens_index):
+    """colour.reflections on the device: cells (3, rows, cols) uint8-valued BGR, lenses
+    (rows, cols), and colour.reflection_cells' indices (uploaded as floats). The indices
+    come from the host's masks, so nothing here waits for the GPU."""
+    torch = import_torch()
+    from ..vision.colour import REFLECTION_FAR, REFLECTION_MIN_BRIGHTNESS, REFLECTION_NEAR
+
+    values = cells.reshape(3, -1) + 1.0
+    skin, inside = values[:, skin_index.long()], values[:, lens_index.long()]
+    skin_brightness, inside_brightness = skin.sum(dim=0), inside.sum(dim=0)
+    skin_chromaticity = skin[1:] * (255.0 / skin_brightness)
+    inside_chromaticity = inside[1:] * (255.0 / inside_brightness)
+    reference = torch.quantile(skin_chromaticity, 0.5, dim=1, keepdim=True)   # numpy's median
+    distance = (inside_chromaticity - reference).square().sum(dim=0).sqrt()
+    unlike = ((distance - REFLECTION_NEAR) / (REFLECTION_FAR - REFLECTION_NEAR)).clamp(0.0, 1.0)
+    lit = inside_brightness >= REFLECTION_MIN_BRIGHTNESS * torch.quantile(skin_brightness, 0.5)
+    found = torch.zeros_like(lenses).reshape(-1)
+    found[lens_index.long()] = lenses.reshape(-1)[lens_index.long()] * unlike * lit
+    return found.reshape(lenses.shape)

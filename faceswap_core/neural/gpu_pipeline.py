@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import FaceSwapError
 from ..options import SwapOptions
 from ..vision import masks
-from ..vision.colour import GAIN_FLOOR, GAIN_MAX, GAIN_MIN
+from ..vision.colour import GAIN_FLOOR, GAIN_MAX, GAIN_MIN, reflection_cells
 from ..vision.compose import COLOUR_SIGMA, HOLE_FEATHER
 from . import gpu_ops
 from .alignment import estimate_norm
@@ -325,7 +325,9 @@ class GpuFramePath:
             cells = float(max(geometry.grid.cols, geometry.grid.rows))
             alpha = masks.cut_holes(geometry.alpha, geometry.holes, HOLE_FEATHER * cells)
             colour = options.colour_correction and float(geometry.inner.sum()) >= 4.0
-            faces.append((geometry, cells, colour, gpu_ops.box_theta(matrix, geometry.grid.box, self.crop_size), alpha))
+            judged = reflection_cells(geometry.inner, geometry.lenses) if colour else None
+            faces.append((geometry, cells, colour, gpu_ops.box_theta(matrix, geometry.grid.box, self.crop_size), alpha,
+                          judged))
         uploads = []
         for face in faces:
             if face is not None:
@@ -333,12 +335,14 @@ class GpuFramePath:
                 uploads += [face[3], face[4], face[0].inner]
                 if face[2]:  # the area-resize matrices of this box size (it changes as the face moves)
                     uploads += [gpu_ops.area_matrix(grid.rows, grid.height), gpu_ops.area_matrix(grid.cols, grid.width)]
+                if face[5] is not None:  # the lens regions and which cells to judge there
+                    uploads += [face[0].lenses, *face[5]]
         device_data = iter(self._to_device(uploads))
         results = []
         for index, face in enumerate(faces):
             if face is None:
                 continue
-            geometry, cells, colour, _, _ = face
+            geometry, cells, colour, _, _, judged = face
             theta, alpha, inner = next(device_data), next(device_data), next(device_data)
             grid = geometry.grid
             warped = gpu_ops.warp_into_box(swapped[index], theta, grid.box)
@@ -348,9 +352,13 @@ class GpuFramePath:
                 sigma = round(COLOUR_SIGMA * cells, 6)
                 by, bx = self._gaussian(grid.rows, sigma), self._gaussian(grid.cols, sigma)
                 ay, ax = next(device_data), next(device_data)
+                target_cells = gpu_ops.downsample_area(target, ay, ax)
+                if judged is not None:
+                    lenses, skin_index, lens_index = next(device_data), next(device_data), next(device_data)
+                    inner = inner * (1.0 - gpu_ops.reflections(target_cells, lenses, skin_index, lens_index))
                 weight = gpu_ops.blur(inner, by, bx).clamp(min=1e-3)
                 source_low = gpu_ops.blur(gpu_ops.downsample_area(warped, ay, ax) * inner, by, bx) / weight
-                target_low = gpu_ops.blur(gpu_ops.downsample_area(target, ay, ax) * inner, by, bx) / weight
+                target_low = gpu_ops.blur(target_cells * inner, by, bx) / weight
                 gain = ((target_low + GAIN_FLOOR) / (source_low + GAIN_FLOOR)).clamp(GAIN_MIN, GAIN_MAX)
                 face_pixels = gpu_ops.to_uint8_values(warped * gpu_ops.upsample(gain, grid.height, grid.width))
             alpha = gpu_ops.upsample(alpha, grid.height, grid.width) * float(options.opacity)

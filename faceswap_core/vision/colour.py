@@ -43,21 +43,33 @@ def reflections(cells: np.ndarray, mask: np.ndarray, lenses: np.ndarray) -> np.n
     coloured light is skin: only what differs from the rest of the face is discounted,
     and by chromaticity, so a shadow (same colour, less light) is not.
     cells: the target's box downsampled to the grid (uint8 BGR); mask: where the skin is
-    measured; lenses: coarse 0..1 lens regions.
+    measured; lenses: coarse 0..1 lens regions. (The GPU frame path does the same in
+    gpu_ops.reflections.)
     """
     found = np.zeros_like(mask)
-    inside = lenses > 0.0
-    skin = (mask > 0.5) & ~inside
-    if not inside.any() or int(skin.sum()) < 8:
+    where = reflection_cells(mask, lenses)
+    if where is None:
         return found
-    # every third skin cell is plenty for a median, at a third of the cost
-    skin_brightness, skin_chromaticity = _chromaticity(cells[skin][::3])
-    lens_brightness, lens_chromaticity = _chromaticity(cells[inside])
+    skin_index, lens_index = where
+    pixels = cells.reshape(-1, 3)
+    skin_brightness, skin_chromaticity = _chromaticity(pixels[skin_index])
+    lens_brightness, lens_chromaticity = _chromaticity(pixels[lens_index])
     distance = np.sqrt(np.square(lens_chromaticity - np.median(skin_chromaticity, axis=0)).sum(axis=1))
     unlike = np.clip((distance - REFLECTION_NEAR) / (REFLECTION_FAR - REFLECTION_NEAR), 0.0, 1.0)
     lit = lens_brightness >= REFLECTION_MIN_BRIGHTNESS * float(np.median(skin_brightness))
-    found[inside] = lenses[inside] * unlike * lit
+    found.reshape(-1)[lens_index] = lenses.reshape(-1)[lens_index] * unlike * lit
     return found
+
+
+def reflection_cells(mask: np.ndarray, lenses: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Flat indices of the skin cells a reflection is judged against and of the lens cells
+    judged, or None when there is nothing to judge. Every third skin cell is plenty for a
+    median, at a third of the cost."""
+    inside = (lenses > 0.0).reshape(-1)
+    skin = (mask > 0.5).reshape(-1) & ~inside
+    if not inside.any() or int(skin.sum()) < 8:
+        return None
+    return np.flatnonzero(skin)[::3], np.flatnonzero(inside)
 
 
 def _chromaticity(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -110,3 +110,28 @@ def test_upsample_matches_inter_linear():
 def test_uint8_steps_round_half_to_even_and_saturate():
     values = torch.tensor([-3.0, 0.5, 1.5, 2.4999, 254.5, 255.5, 300.0])
     assert gpu_ops.to_uint8_values(values).tolist() == [0.0, 0.0, 2.0, 2.0, 254.0, 255.0, 255.0]
+
+
+def test_reflections_match_the_cpu_judgement():
+    """lp_d12 frame 120: a screen's purple sheen on the lenses. The device's judgement of
+    which cells are reflections is the CPU's, cell for cell."""
+    from faceswap_core.vision import colour, eyes, masks
+    from faceswap_core.vision.face_mesh import FaceMeshDetector, MeshTopology
+    from faceswap_core.vision.grid import BoxGrid
+
+    frame = read_frames(media("lp_d12.mp4"), limit=121)[120]
+    detector = FaceMeshDetector(1, static=True)
+    points = detector.detect(frame)[0].points
+    detector.close()
+    topology = MeshTopology.from_mediapipe()
+    grid = BoxGrid.around(points[topology.face_oval], frame.shape)
+    mask = masks.feather(masks.fill_polygon(grid, points[topology.face_oval]), 2.0, 0.0)
+    lenses = masks.fill_polygons(grid, [(eyes.lens_region(points[eye]), 1.0) for eye in topology.eyes])
+    cells = grid.downsample(grid.crop(frame))
+    expected = colour.reflections(cells, mask, lenses)
+    skin_index, lens_index = colour.reflection_cells(mask, lenses)
+    ours = gpu_ops.reflections(_planes(cells), torch.from_numpy(lenses),
+                               torch.from_numpy(skin_index.astype(np.float32)),
+                               torch.from_numpy(lens_index.astype(np.float32))).numpy()
+    assert (expected > 0.5).sum() > 5                       # the sheen is there to be found
+    np.testing.assert_allclose(ours, expected, atol=1e-4)

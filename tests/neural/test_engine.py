@@ -267,3 +267,21 @@ def test_max_faces_and_faces_cut_by_the_frame_edge(model_paths):
     assert out.shape == cut.shape
     assert len(engine.last_report.boxes) == 1 and engine.last_report.boxes[0][0] == 0
     assert _outside_boxes_unchanged(cut, out, engine.last_report.boxes)
+
+
+def test_lens_regions_from_five_keypoints_cover_the_eyes_and_brows_not_the_mouth():
+    """The neural engine has no eye corners: its lens regions (where the colour correction
+    discounts reflections on glasses) come from the eye keypoints and the eyes' distance."""
+    import cv2
+
+    from faceswap_core.neural.paste import lens_polygons, paste_geometry
+
+    keypoints = np.array([[200, 200], [300, 200], [250, 260], [212, 310], [288, 310]], np.float32)
+    drawn = np.zeros((500, 500), np.uint8)
+    cv2.fillPoly(drawn, [np.round(p).astype(np.int32) for p in lens_polygons(keypoints)], 1)
+    for x, y in ((200, 200), (300, 200), (200, 172), (300, 172), (170, 200), (330, 200)):  # eyes, brows, outer corners
+        assert drawn[y, x], (x, y)
+    assert not drawn[310, 250] and not drawn[260, 250]                                      # mouth, nose tip
+    matrix = np.float32([[1, 0, -150], [0, 1, -150]])
+    assert paste_geometry(matrix, keypoints, 200, (500, 500, 3), SwapOptions()).lenses.max() == 1.0
+    assert paste_geometry(matrix, keypoints, 200, (500, 500, 3), SwapOptions(colour_correction=False)).lenses is None
