@@ -143,6 +143,19 @@ class Host:
             time.sleep(0.01)
         return self.latest
 
+    def next_picture(self, timeout: float = 20.0):
+        """The next frame that shows something: a source's first frames after it becomes
+        the output can be black (an image source uploads its texture on a later tick; one
+        CI run under load read a black frame two frames in)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            data, linesize = self.next_frame(max(0.1, deadline - time.monotonic()))
+            if any(data[row * linesize: row * linesize + self.width * 4].strip(b"\x00\xff")
+                   for row in range(0, self.height, max(1, self.height // 16))):
+                return data, linesize
+            if time.monotonic() > deadline:
+                raise RuntimeError("libobs rendered only black frames")
+
     def shutdown(self):
         o = self.obs
         o.obs_set_output_source(0, None)
@@ -229,7 +242,7 @@ def main(argv=None) -> int:
         image = host.create("image_source", "camera", {"file": os.path.abspath(args.image)})
     host.obs.obs_set_output_source(0, image)
     swap = None
-    write_frame(os.path.join(args.out, "original.bgra"), host.next_frame(), width, height)
+    write_frame(os.path.join(args.out, "original.bgra"), host.next_picture(), width, height)
     if not args.no_filter:
         settings = {"source_photo": os.path.abspath(args.photo) if args.photo else ""}
         if args.python:
