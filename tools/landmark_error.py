@@ -45,19 +45,27 @@ def _per_point(before, after) -> np.ndarray:
     return np.linalg.norm(before.landmarks - after.landmarks, axis=1) / before.inter_ocular
 
 
+def _swap_engine(smoothing: float, opacity: float):
+    """The landmark engine as the measurements run it: fr_obama.jpg as the source."""
+    from judge import media
+
+    from faceswap_core.engines import create_engine
+    from faceswap_core.options import SwapOptions
+
+    engine = create_engine("landmark", SwapOptions(smoothing=smoothing, opacity=opacity))
+    engine.set_source_file(str(media("fr_obama.jpg")))
+    return engine
+
+
 def measure(clip: str, smoothing: float, opacity: float) -> list[dict]:
     """One row per frame: error per point (detected box and the input's box), identity
     distances to the source, or None where dlib finds no face."""
     import cv2
     from judge import FaceJudge, identity_distance, media, read_frames
 
-    from faceswap_core.engines import create_engine
-    from faceswap_core.options import SwapOptions
-
     judge = FaceJudge()
     source = judge.largest(cv2.imread(str(media("fr_obama.jpg"))))
-    engine = create_engine("landmark", SwapOptions(smoothing=smoothing, opacity=opacity))
-    engine.set_source_file(str(media("fr_obama.jpg")))
+    engine = _swap_engine(smoothing, opacity)
     rows = []
     for index, frame in enumerate(read_frames(media(clip))):
         output = engine.process(frame, index / 30.0)
@@ -81,13 +89,9 @@ def write_overlays(clip: str, rows: list[dict], frames: set[int], smoothing: flo
     import cv2
     from judge import media, read_frames
 
-    from faceswap_core.engines import create_engine
-    from faceswap_core.options import SwapOptions
-
     os.makedirs(folder, exist_ok=True)
     landmarks = {row["frame"]: row["landmarks"] for row in rows if row["frame"] in frames}
-    engine = create_engine("landmark", SwapOptions(smoothing=smoothing, opacity=opacity))
-    engine.set_source_file(str(media("fr_obama.jpg")))
+    engine = _swap_engine(smoothing, opacity)
     for index, frame in enumerate(read_frames(media(clip))):
         if index > max(frames):
             break
