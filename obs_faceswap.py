@@ -12,7 +12,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from faceswap_core.channel import stale_channel_files  # noqa: E402
+from faceswap_core.link import stale_channel_files  # noqa: E402
 from faceswap_core.obs import registration  # noqa: E402
 
 

@@ -2,18 +2,17 @@
 
 Started by the filter with the configured interpreter:
 
-    python -m faceswap_core.worker --channel fd:5 --owner-pid 1234
+    python -m faceswap_core.worker --channel fd:5 --token 5f3a... --owner-pid 1234
 
-`fd:5` is the channel's sealed memfd, inherited from the filter (Linux); where there is
-no memfd the filter passes the channel file's path instead. The worker maps the channel
-(validating every header field first), applies the settings the filter publishes in the
+`fd:5` is the channel's shared memory, inherited from the filter (a sealed memfd on
+Linux, POSIX shared memory on macOS); Windows passes a named mapping (`map:SIZE:NAME`).
+The worker maps the channel (validating every header field first), checks that it is
+the one meant for it (link.recognise), applies the settings the filter publishes in the
 header, and answers each frame the filter hands over with its swapped version. It
 reports its state, speed and last error back through the header.
 
 It exits by itself when the filter or OBS goes away: its stdin (a pipe from OBS) reaches
-end of file, the owner process disappears, or the channel file is removed. When it is
-the last one holding a channel file whose owner is gone, it removes the file (a memfd
-goes with the last process holding it).
+end of file, the owner process disappears, or a channel file is removed.
 """
 
 from __future__ import annotations
@@ -27,14 +26,15 @@ import threading
 import time
 import traceback
 
-from . import channel as ch
-from .channel import Channel, ChannelError
+from . import link
 from .errors import FaceSwapError
+from .link import Channel, ChannelError, liveness
 
 IDLE_SLEEP_S = 0.002        # poll interval while waiting for a frame
 WAITING_SLEEP_S = 0.02      # poll interval while no frames are wanted (no photo, error)
 LIVENESS_EVERY_S = 0.25     # how often the owner and the file are checked
 HEARTBEAT_EVERY_S = 0.1     # the filter declares a worker hung when this stops (see supervisor)
+STACKS_AFTER_S = 1.0        # no beat this long: the watchdog writes every thread's stack
 FRAME_ERRORS_LOGGED = 3     # tracebacks printed for engine errors on frames (then every 1000th)
 
 
@@ -65,34 +65,44 @@ class OwnerWatch:
         if now < self._next_check:
             return False
         self._next_check = now + LIVENESS_EVERY_S
-        if not self.channel.is_linked() or (self.owner_pid and not ch._pid_alive(self.owner_pid)):
+        if not self.channel.is_linked() or (self.owner_pid and not liveness.pid_alive(self.owner_pid)):
             self.gone.set()
         return self.gone.is_set()
 
 
 class Heartbeat:
-    """Stamps heartbeat_ns from its own thread, so a frozen or stopped process shows.
+    """Bumps the channel's heartbeat counter from its own thread, so a frozen or stopped
+    process shows.
 
     A thread and not the main loop: loading an engine or a photo legitimately takes
     longer than the filter's patience; SIGSTOP, a deadlock holding the GIL or a machine
-    that stops scheduling us stop every thread alike.
+    that stops scheduling us stop every thread alike. With `watchdog`, each beat also
+    re-arms faulthandler's own watchdog (a C thread that needs no GIL): when the beats
+    stop for STACKS_AFTER_S while the process still runs, every thread's stack goes to
+    stderr, which the filter logs. That is how a hung worker shows where it was on
+    systems with no signal to ask for stacks (Windows).
     """
 
-    def __init__(self, channel: Channel):
+    def __init__(self, channel: Channel, watchdog: bool = False):
         self.channel = channel
+        self.watchdog = watchdog
         self._stop = threading.Event()
         self.beat()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Before the channel closes: no stamp may land on an unmapped channel."""
+        """Before the channel closes: no beat may land on an unmapped channel."""
         self._stop.set()
         self._thread.join(1.0)
+        if self.watchdog:
+            faulthandler.cancel_dump_traceback_later()
 
     def beat(self) -> None:
         if self.channel.mm is not None:
-            self.channel.set("heartbeat_ns", ch.now_ns())
+            self.channel.beat()
+            if self.watchdog:
+                faulthandler.dump_traceback_later(STACKS_AFTER_S)
 
     def _run(self) -> None:
         while not self._stop.wait(HEARTBEAT_EVERY_S):
@@ -102,27 +112,14 @@ class Heartbeat:
                 return
 
 
-def check_owner(channel: Channel, owner_pid: int) -> None:
-    """Only the filter that started us may hand us frames; raises ChannelError otherwise.
-
-    The channel must have been created by our parent process (the filter's OBS), so no
-    other OBS or stale channel can be wired to us. On Windows a venv's python.exe is a
-    launcher that runs the real interpreter as its child, so there the creator must be
-    the --owner-pid we were given. A channel file must also belong to our user and be
-    private to it (mode 0600), so no other user can have written, or be able to write,
-    frames into it. A memfd has no name another user could open; what matters for it is
-    that nobody can shrink it under us, and attach() refused it unless it is sealed so.
-    """
-    creator = channel.get("owner_pid")
-    expected = owner_pid if os.name == "nt" else os.getppid()
-    if creator != expected:
-        raise ChannelError(f"channel was created by process {creator}, not by our parent {expected}")
-    if os.name == "posix" and channel.path is not None:
-        info = os.stat(channel.path, follow_symlinks=False)
-        if info.st_uid != os.getuid():
-            raise ChannelError("channel file belongs to another user")
-        if info.st_mode & 0o077:
-            raise ChannelError(f"channel file is accessible to others (mode {info.st_mode & 0o777:o})")
+def expected_creator(owner_pid: int) -> int | None:
+    """Which process must have created our channel: our parent, except on Windows, where
+    a venv's python.exe is a launcher that runs the real interpreter as its child (the
+    filter tells us its pid), and where we are told no owner (0: across Flatpak's
+    sandbox pids mean nothing, and the token alone pairs us)."""
+    if not owner_pid:
+        return None
+    return owner_pid if os.name == "nt" else os.getppid()
 
 
 class Worker:
@@ -157,7 +154,7 @@ class Worker:
         name = str(settings.get("engine") or DEFAULT_ENGINE)
         try:
             if self.engine is None or name != self.engine_name:
-                self.report(ch.STATE_STARTING, "")   # loading: the filter shows originals meanwhile
+                self.report(link.STATE_STARTING, "")   # loading: the filter shows originals meanwhile
                 if self.engine is not None:
                     self.engine.close()
                 self.engine, self.engine_name, self.source_key = None, None, None
@@ -171,7 +168,7 @@ class Worker:
             except (TypeError, ValueError):
                 face_index = 0
             if not photo:
-                self.report(ch.STATE_NO_SOURCE, "Choose a source photo in the filter's properties.")
+                self.report(link.STATE_NO_SOURCE, "Choose a source photo in the filter's properties.")
                 self.source_key = None
                 return
             if self.source_key != (photo, face_index):
@@ -179,47 +176,39 @@ class Worker:
                 self.engine.set_source_file(photo, face_index)
                 self.source_key = (photo, face_index)
                 self.engine.reset()
-            self.report(ch.STATE_RUNNING, "", " ".join(self.engine.source_info.tips))
+            self.report(link.STATE_RUNNING, "", " ".join(self.engine.source_info.tips))
         except FaceSwapError as error:
-            self.report(ch.STATE_ERROR, str(error))
+            self.report(link.STATE_ERROR, str(error))
 
     def report(self, state: int, error: str, note: str = "") -> None:
         self.channel.set_error(error)
         self.channel.set_note(note)
-        self.channel.set("worker_state", state)
+        self.channel.set_state(state)
 
     # -- frames --------------------------------------------------------------------------
     def process_pending(self) -> bool:
         """Swap the frame in the input slot if there is a new one; True if one was done."""
         channel = self.channel
-        seq = channel.get("in_seq")
-        if seq == channel.get("in_ack"):
+        exchange = channel.exchange
+        frame = exchange.take_frame()
+        if frame is None:
             return False
-        if channel.state() != ch.STATE_RUNNING or self.engine is None:
-            channel.set("in_ack", seq)  # not wanted now; free the filter to move on
+        if channel.state() != link.STATE_RUNNING or self.engine is None:
+            exchange.skip_frame()   # not wanted now; free the filter to move on
             return False
         np = self.np
-        width, height, stride = channel.input_geometry()
-        in_time = channel.get("in_time_ns")
         started = time.perf_counter()
-        view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.in_offset, (stride, 4, 1))
-        frame = view.copy()
+        view = np.ndarray((frame.height, frame.width, 4), np.uint8, channel.mm, channel.in_offset, (frame.stride, 4, 1))
+        image = view.copy()
         del view
-        out = self.swap_or_pass_through(frame)
-        target = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.out_offset, (width * 4, 4, 1))
+        out = self.swap_or_pass_through(image)
+        stride = frame.width * 4
+        target = np.ndarray((frame.height, frame.width, 4), np.uint8, channel.mm, channel.out_offset, (stride, 4, 1))
         target[...] = out
         del target
-        channel.set("out_width", width)
-        channel.set("out_height", height)
-        channel.set("out_stride", width * 4)
-        channel.set("out_faces", len(self.engine.last_report.boxes) if out is not frame else 0)
-        channel.set("out_in_time_ns", in_time)
-        done = ch.now_ns()
-        channel.set("out_done_ns", done)
-        channel.set("process_us", min(int((time.perf_counter() - started) * 1e6), 2**32 - 1))
-        channel.set("out_seq", (channel.get("out_seq") + 1) & ch.SEQ_MASK)
-        channel.set("in_ack", seq)  # last: the filter may hand over the next frame now
-        self._count_frame(done)
+        faces = len(self.engine.last_report.boxes) if out is not image else 0
+        exchange.publish_result(frame, stride, faces, int((time.perf_counter() - started) * 1e6))
+        self._count_frame(liveness.now_ns())
         return True
 
     def swap_or_pass_through(self, frame):
@@ -243,8 +232,7 @@ class Worker:
                 print(f"faceswap worker: engine error on a frame ({self.frame_errors} so far); it passes through:",
                       file=sys.stderr)
                 traceback.print_exc()
-            self.channel.set_error(f"Engine error on a frame (shown unswapped): {type(error).__name__}: {error}"[
-                : ch.ERROR_SIZE - 1])
+            self.channel.set_error(f"Engine error on a frame (shown unswapped): {type(error).__name__}: {error}")
             return frame
 
     def _count_frame(self, done_ns: int) -> None:
@@ -252,7 +240,7 @@ class Worker:
             interval = max((done_ns - self.last_frame_done) / 1e9, 1e-6)
             rate = 1.0 / interval
             self.fps = rate if self.fps == 0.0 else 0.9 * self.fps + 0.1 * rate
-            self.channel.set("fps_x100", min(int(self.fps * 100), 2**32 - 1))
+            self.channel.set_fps(self.fps)
         self.last_frame_done = done_ns
 
     def run(self) -> int:
@@ -261,15 +249,15 @@ class Worker:
             try:
                 worked = self.process_pending()
             except ChannelError as error:
-                self.report(ch.STATE_ERROR, f"Bad frame from OBS: {error}.")
-                self.channel.set("in_ack", self.channel.get("in_seq"))
+                self.report(link.STATE_ERROR, f"Bad frame from OBS: {error}.")
+                self.channel.exchange.skip_frame()
                 worked = False
             except FaceSwapError as error:   # something the user can fix; wait for new settings
-                self.report(ch.STATE_ERROR, str(error))
-                self.channel.set("in_ack", self.channel.get("in_seq"))
+                self.report(link.STATE_ERROR, str(error))
+                self.channel.exchange.skip_frame()
                 worked = False
             if not worked:
-                running = self.channel.state() == ch.STATE_RUNNING
+                running = self.channel.state() == link.STATE_RUNNING
                 time.sleep(IDLE_SLEEP_S if running else WAITING_SLEEP_S)
         return 0
 
@@ -281,15 +269,20 @@ class Worker:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m faceswap_core.worker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--channel", required=True,
-                        help="the channel the filter created: fd:N for its inherited memfd, else the file's path")
-    parser.add_argument("--owner-pid", type=int, default=0, help="exit when this process is gone")
+                        help="the channel the filter created: fd:N (inherited), map:SIZE:NAME (Windows), or a file")
+    parser.add_argument("--token", required=True, help="the channel's pairing token (hex), from the filter")
+    parser.add_argument("--owner-pid", type=int, default=0,
+                        help="the filter's OBS: exit when it is gone (0: not known here, as across Flatpak's sandbox)")
+    parser.add_argument("--stack-watchdog", action="store_true",
+                        help="write every thread's stack when the heartbeat stops (on where no signal asks for them)")
     parser.add_argument("--no-stdin-watch", action="store_true", help="do not exit on stdin EOF (tests)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if hasattr(signal, "SIGUSR1"):
+    can_signal = hasattr(signal, "SIGUSR1")
+    if can_signal:
         # Before the filter kills us as hung, it asks where every thread is: the stacks go
         # to stderr (a file the filter reads), so OBS's log says where the worker was stuck.
         faulthandler.register(signal.SIGUSR1, all_threads=True)
@@ -301,16 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"faceswap worker: {error}", file=sys.stderr)
         return 2
     try:
-        check_owner(channel, args.owner_pid)
+        link.recognise(channel, args.token, expected_creator(args.owner_pid))
     except (ChannelError, OSError) as error:
         print(f"faceswap worker: refusing the channel: {error}", file=sys.stderr)
         channel.close(unlink=False)
         return 2
     watch = OwnerWatch(channel, args.owner_pid, watch_stdin=not args.no_stdin_watch)
-    channel.set("worker_pid", os.getpid())
-    channel.set_error("")
-    channel.set("worker_state", ch.STATE_STARTING)
-    heartbeat = Heartbeat(channel)
+    channel.announce_worker(os.getpid())
+    heartbeat = Heartbeat(channel, watchdog=args.stack_watchdog or not can_signal)
     worker = None
     code = 0
     try:
@@ -320,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         code = 0
     except Exception as error:  # a bug: keep the traceback for the log, the gist for the UI
         traceback.print_exc()
-        channel.set_error(f"Worker crashed: {type(error).__name__}: {error}"[: ch.ERROR_SIZE - 1])
+        channel.set_error(f"Worker crashed: {type(error).__name__}: {error}")
         code = 1
     finally:
         heartbeat.stop()
@@ -328,8 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             worker.close()
         owner_gone = watch.owner_gone()
         if code == 0:
-            channel.set("worker_state", ch.STATE_STOPPED)
-        channel.close(unlink=owner_gone and not ch._pid_alive(args.owner_pid))
+            channel.set_state(link.STATE_STOPPED)
+        channel.close(unlink=owner_gone and not liveness.pid_alive(args.owner_pid))
     return code
 
 

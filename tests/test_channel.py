@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from faceswap_core import channel as ch
-from faceswap_core.channel import Channel, ChannelError
+from faceswap_core import link
+from faceswap_core.link import layout, liveness, memory  # noqa: F401
+from faceswap_core.link import Channel, ChannelError
 
 SHRINKER = Path(__file__).resolve().parent / "reliability" / "shrink_channel.py"
 
@@ -26,7 +27,7 @@ def channel(tmp_path):
     created.close()
 
 
-@pytest.mark.skipif(not ch.memfd_supported(), reason="no memfd sealing here: channels are files")
+@pytest.mark.skipif(not memory.memfd_supported(), reason="no memfd sealing here: channels are files")
 def test_default_channel_is_a_sealed_memfd_no_other_process_can_resize():
     import fcntl
 
@@ -34,12 +35,12 @@ def test_default_channel_is_a_sealed_memfd_no_other_process_can_resize():
     try:
         (fd,) = channel.pass_fds
         assert channel.path is None and channel.address == f"fd:{fd}"
-        assert os.readlink(f"/proc/self/fd/{fd}").startswith(f"/memfd:{ch.MEMFD_NAME}")
-        ours = f"{ch.FILE_PREFIX}{os.getpid()}-"
-        assert [name for name in os.listdir(ch.channel_dir()) if name.startswith(ours)] == [], "a file was made"
+        assert os.readlink(f"/proc/self/fd/{fd}").startswith(f"/memfd:{memory.MEMFD_NAME}")
+        ours = f"{memory.FILE_PREFIX}{os.getpid()}-"
+        assert [name for name in os.listdir("/dev/shm") if name.startswith(ours)] == [], "a file was made"
         sealed = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
         assert fcntl.fcntl(fd, fcntl.F_GET_SEALS) & sealed == sealed
-        size = ch.file_size_for(channel.capacity)
+        size = layout.size_for(channel.capacity)
         attack = subprocess.run([sys.executable, str(SHRINKER), f"/proc/{os.getpid()}/fd/{fd}"],
                                 capture_output=True, text=True, timeout=30)
         assert attack.returncode == 0, attack.stderr
@@ -56,10 +57,10 @@ def test_file_is_private_unguessable_and_sized(channel, tmp_path):
     mode = os.stat(channel.path).st_mode
     assert stat.S_IMODE(mode) == 0o600
     name = os.path.basename(channel.path)
-    assert name.startswith(f"{ch.FILE_PREFIX}{os.getpid()}-")
+    assert name.startswith(f"{memory.FILE_PREFIX}{os.getpid()}-")
     assert len(name.rsplit("-", 1)[1]) == 32   # 128 random bits
-    assert os.path.getsize(channel.path) == ch.HEADER_SIZE + 2 * channel.capacity
-    assert channel.capacity >= 64 * 48 * 4 and channel.capacity % ch.PAGE == 0
+    assert os.path.getsize(channel.path) == layout.HEADER_SIZE + 2 * channel.capacity
+    assert channel.capacity >= 64 * 48 * 4 and channel.capacity % layout.PAGE == 0
     other = Channel.create(64, 48, directory=str(tmp_path))
     assert other.path != channel.path
     other.close()
@@ -78,11 +79,11 @@ def test_close_removes_the_file_of_its_owner_only(tmp_path):
 # Another process writing two fields as fast as it can, never a 0, for `seconds`.
 FIELD_WRITER = """
 import sys, time
-from faceswap_core.channel import Channel
+from faceswap_core.link import Channel
 channel = Channel.attach(sys.argv[1])
 end, n = time.monotonic() + float(sys.argv[2]), 1
 while time.monotonic() < end:
-    channel.set("heartbeat_ns", n)
+    channel.set("heartbeat", n)
     channel.set("fps_x100", n & 0xFFFF or 1)
     n += 1
 channel.close()
@@ -98,12 +99,12 @@ def test_the_other_process_never_sees_a_field_half_written(channel):
     writer = subprocess.Popen([sys.executable, "-c", FIELD_WRITER, channel.path, "4"], cwd=repo)
     try:
         started = time.monotonic()
-        while not channel.get("heartbeat_ns"):
+        while not channel.get("heartbeat"):
             assert time.monotonic() - started < 30 and writer.poll() is None, "the writer did not start"
         reads, zeros, values = 0, 0, set()
         deadline = time.monotonic() + 1.5
         while time.monotonic() < deadline:
-            beat, fps = channel.get("heartbeat_ns"), channel.get("fps_x100")
+            beat, fps = channel.get("heartbeat"), channel.get("fps_x100")
             zeros += (beat == 0) + (fps == 0)
             values.add(beat)
             reads += 1
@@ -135,12 +136,12 @@ def test_settings_round_trip_and_sequence(channel):
     channel.set("settings_seq", 3)          # a write in progress
     assert channel.read_settings() is None
     with pytest.raises(ValueError):
-        channel.write_settings({"x": "y" * ch.SETTINGS_SIZE})
+        channel.write_settings({"x": "y" * layout.SETTINGS_SIZE})
 
 
 def test_error_text_is_bounded(channel):
     channel.set_error("x" * 1000)
-    assert channel.error() == "x" * (ch.ERROR_SIZE - 1)
+    assert channel.error() == "x" * (layout.ERROR_SIZE - 1)
     channel.set_error("Choose a photo.")
     assert channel.error() == "Choose a photo."
 
@@ -149,11 +150,11 @@ def test_note_is_bounded_and_apart_from_error_and_settings(channel):
     channel.write_settings({"source_photo": "/tmp/a.jpg"})
     channel.set_error("e" * 1000)
     channel.set_note("n" * 1000)
-    assert channel.note() == "n" * (ch.NOTE_SIZE - 1)
-    assert channel.error() == "e" * (ch.ERROR_SIZE - 1)
+    assert channel.note() == "n" * (layout.NOTE_SIZE - 1)
+    assert channel.error() == "e" * (layout.ERROR_SIZE - 1)
     assert channel.read_settings()[1] == {"source_photo": "/tmp/a.jpg"}
     channel.set_note("")
-    assert channel.note() == "" and channel.error() == "e" * (ch.ERROR_SIZE - 1)
+    assert channel.note() == "" and channel.error() == "e" * (layout.ERROR_SIZE - 1)
 
 
 @pytest.mark.parametrize("offset, data, message", [
@@ -161,8 +162,8 @@ def test_note_is_bounded_and_apart_from_error_and_settings(channel):
     (8, (99).to_bytes(4, "little"), "version"),
     (12, (123).to_bytes(4, "little"), "header size"),
     (16, (4097).to_bytes(8, "little"), "capacity"),
-    (16, (ch.PAGE * 1000).to_bytes(8, "little"), "bytes"),
-    (136, (ch.SETTINGS_SIZE + 1).to_bytes(4, "little"), "settings length"),
+    (16, (layout.PAGE * 1000).to_bytes(8, "little"), "bytes"),
+    (136, (layout.SETTINGS_SIZE + 1).to_bytes(4, "little"), "settings length"),
 ])
 def test_attach_rejects_a_bad_header(channel, offset, data, message):
     channel.mm[offset:offset + len(data)] = data
@@ -179,7 +180,7 @@ def test_attach_rejects_short_and_missing_files(tmp_path):
         Channel.attach(str(tmp_path / "absent"))
 
 
-@pytest.mark.parametrize("geometry", [(0, 10, 40), (10, 0, 40), (10, 10, 39), (10, 10, 42), (64, 49, 256), (ch.MAX_SIDE + 1, 1, 4 * ch.MAX_SIDE + 4)])
+@pytest.mark.parametrize("geometry", [(0, 10, 40), (10, 0, 40), (10, 10, 39), (10, 10, 42), (64, 49, 256), (layout.MAX_SIDE + 1, 1, 4 * layout.MAX_SIDE + 4)])
 def test_bad_frame_geometry_is_rejected(channel, geometry):
     for name, value in zip(("in_width", "in_height", "in_stride"), geometry):
         channel.set(name, value)
@@ -189,8 +190,8 @@ def test_bad_frame_geometry_is_rejected(channel, geometry):
 
 def test_stale_files_are_those_of_dead_owners(tmp_path):
     live = Channel.create(8, 8, directory=str(tmp_path))
-    dead = tmp_path / f"{ch.FILE_PREFIX}999999999-{'0' * 32}"
+    dead = tmp_path / f"{memory.FILE_PREFIX}999999999-{'0' * 32}"
     dead.write_bytes(b"")
     (tmp_path / "unrelated").write_bytes(b"")
-    assert ch.stale_channel_files(str(tmp_path)) == [str(dead)]
+    assert link.stale_channel_files([str(tmp_path)]) == [str(dead)]
     live.close()

@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap_core import channel as ch
-from faceswap_core.channel import Channel
+from faceswap_core import link
+from faceswap_core.link import layout, liveness, memory  # noqa: F401
+from faceswap_core.link import Channel
 from judge import FaceJudge, identity_distance, media
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def start_worker(channel, *extra, owner=None, python=sys.executable):
     """The worker as the filter starts it: told the channel's address, handed its memfd."""
     return subprocess.Popen(
-        [python, "-m", "faceswap_core.worker", "--channel", channel.address,
+        [python, "-m", "faceswap_core.worker", "--channel", channel.address, "--token", channel.token,
          "--owner-pid", str(owner or os.getpid()), *extra],
         stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, pass_fds=channel.pass_fds,
     )
@@ -45,7 +46,7 @@ def hand_over(channel, frame_bgra):
     channel.set("in_width", width)
     channel.set("in_height", height)
     channel.set("in_stride", width * 4)
-    channel.set("in_time_ns", ch.now_ns())
+    channel.set("in_time_ns", liveness.now_ns())
     channel.set("in_seq", channel.get("in_seq") + 1)
 
 
@@ -89,10 +90,10 @@ def test_worker_swaps_frames_through_the_channel(kind, request, target):
     channel.write_settings({"engine": "landmark", "source_photo": str(media("fr_obama.jpg")), "face_index": 0})
     worker = start_worker(channel)
     try:
-        wait_until(lambda: channel.state() == ch.STATE_RUNNING, what="the worker to run")
+        wait_until(lambda: channel.state() == link.STATE_RUNNING, what="the worker to run")
         assert channel.get("worker_pid") == worker.pid
         if channel.path is None:   # it maps the memfd it inherited, under the same number
-            assert os.readlink(f"/proc/{worker.pid}/fd/{channel.pass_fds[0]}").startswith(f"/memfd:{ch.MEMFD_NAME}")
+            assert os.readlink(f"/proc/{worker.pid}/fd/{channel.pass_fds[0]}").startswith(f"/memfd:{memory.MEMFD_NAME}")
         frame = cv2.cvtColor(target, cv2.COLOR_BGR2BGRA)
         for _ in range(3):
             hand_over(channel, frame)
@@ -111,12 +112,12 @@ def test_worker_swaps_frames_through_the_channel(kind, request, target):
         assert after < before
         # live settings: swap off -> the worker stops wanting frames
         channel.write_settings({"engine": "landmark", "source_photo": "", "face_index": 0})
-        wait_until(lambda: channel.state() == ch.STATE_NO_SOURCE, timeout=5, what="the no-source state")
+        wait_until(lambda: channel.state() == link.STATE_NO_SOURCE, timeout=5, what="the no-source state")
         assert "source photo" in channel.error() and channel.note() == ""
     finally:
         worker.stdin.close()   # EOF: the worker exits by itself
         assert worker.wait(10) == 0
-    assert channel.state() == ch.STATE_STOPPED
+    assert channel.state() == link.STATE_STOPPED
     assert channel.path is None or os.path.exists(channel.path), "the worker removed a file whose owner is alive"
 
 
@@ -124,7 +125,7 @@ def test_worker_reports_an_unusable_photo_and_keeps_running(channel, tmp_path):
     channel.write_settings({"source_photo": str(tmp_path / "missing.jpg")})
     worker = start_worker(channel)
     try:
-        wait_until(lambda: channel.state() == ch.STATE_ERROR, what="the error state")
+        wait_until(lambda: channel.state() == link.STATE_ERROR, what="the error state")
         assert channel.error() and "\n" not in channel.error()
         assert worker.poll() is None
     finally:
@@ -136,7 +137,7 @@ def test_worker_rejects_bad_frame_geometry(channel, target):
     channel.write_settings({"source_photo": str(media("fr_obama.jpg"))})
     worker = start_worker(channel)
     try:
-        wait_until(lambda: channel.state() == ch.STATE_RUNNING, what="the worker to run")
+        wait_until(lambda: channel.state() == link.STATE_RUNNING, what="the worker to run")
         channel.set("in_width", 5000)
         channel.set("in_height", 5000)
         channel.set("in_stride", 20000)
@@ -151,11 +152,11 @@ def test_worker_rejects_bad_frame_geometry(channel, target):
 
 def test_worker_refuses_a_bad_header_without_touching_memory(channel):
     channel.mm[0:8] = b"GARBAGE\x00"
-    before = bytes(channel.mm[:ch.HEADER_SIZE])
+    before = bytes(channel.mm[:layout.HEADER_SIZE])
     worker = start_worker(channel)
     assert worker.wait(30) == 2
     assert b"magic" in worker.stderr.read()
-    assert bytes(channel.mm[:ch.HEADER_SIZE]) == before
+    assert bytes(channel.mm[:layout.HEADER_SIZE]) == before
 
 
 def test_worker_exits_when_the_file_is_removed(channel_file):

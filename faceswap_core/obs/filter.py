@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .. import channel as ch
+from .. import link
 from . import properties
 from .render import FrameRenderer
 from .supervisor import WorkerSupervisor
@@ -105,19 +105,19 @@ class FaceSwapFilter:
         if not self.settings.get("enabled", True):
             return "Swap disabled: the camera passes through."
         channel = supervisor.channel
-        state = channel.state() if channel is not None and channel.mm is not None else ch.STATE_STOPPED
+        state = channel.state() if channel is not None and channel.mm is not None else link.STATE_STOPPED
         parts = []
         if supervisor.worker_up:
-            parts.append(ch.STATE_NAMES.get(state, "unknown"))
+            parts.append(link.STATE_NAMES.get(state, "unknown"))
         elif supervisor.next_start_at:
             wait = max(0.0, supervisor.next_start_at - time.monotonic())
             parts.append(f"worker down, restarting in {wait:.1f} s")
         else:
             parts.append("worker starting")
-        if supervisor.worker_up and state == ch.STATE_RUNNING and channel is not None:
-            parts.append(f"{channel.get('fps_x100') / 100:.1f} fps")
+        if supervisor.worker_up and state == link.STATE_RUNNING and channel is not None:
+            parts.append(f"{channel.fps():.1f} fps")
             parts.append(f"latency {self.renderer.latency_ms:.0f} ms")
-            parts.append(f"{channel.get('out_faces')} face(s)")
+            parts.append(f"{channel.faces()} face(s)")
             note = channel.note()
             if note:
                 parts.append(f"photo tip: {note}")

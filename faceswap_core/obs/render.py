@@ -1,11 +1,11 @@
 """video_render for one filter instance: read the parent back, hand it over, draw the result.
 
 Runs on the graphics thread with the graphics context current, through the PyDLL handle
-(GIL kept). It never waits: the worker gets a frame only when it is free (in_ack ==
-in_seq), the frame handed over is the one staged on the previous call (double-buffered
-staging, so mapping never waits for the GPU), and a result is uploaded only when a new
-one exists. GPU objects are created once per frame size; nothing is allocated per frame
-besides Python's small integers.
+(GIL kept). It never waits: the worker gets a frame only when it is free (the handshake
+is the link's Exchange), the frame handed over is the one staged on the previous call
+(double-buffered staging, so mapping never waits for the GPU), and a result is uploaded
+only when a new one exists. GPU objects are created once per frame size; per frame
+nothing is allocated besides small integers and one tuple per new result.
 """
 
 from __future__ import annotations
@@ -14,36 +14,12 @@ import collections
 import ctypes
 import time
 
-from .. import channel as ch
+from .. import link
+from ..link import liveness
 from . import libobs as L
 
 LATENCY_SMOOTHING = 0.1
-SEQ_MASK = (1 << 64) - 1          # sequence numbers are u64 in the header and wrap
 LATENCY_SAMPLES = 4096            # recent per-result latencies kept (the soak reads them)
-
-
-class ChannelBinding:
-    """The render thread's own view of the current channel: its mmap and base address.
-
-    Holding the exported buffer keeps the mapping alive even after the supervisor closed
-    and removed that channel; it is dropped when the render thread moves to a new one.
-    """
-
-    def __init__(self, channel):
-        self.channel = channel
-        self.mm = channel.mm
-        self._anchor = ctypes.c_char.from_buffer(self.mm)
-        base = ctypes.addressof(self._anchor)
-        self.in_address = base + channel.in_offset
-        self.out_address = base + channel.out_offset
-        self.capacity = channel.capacity
-        self.fields = ch.HeaderFields(self.mm)   # released with the binding, after the channel
-
-    def get(self, name):
-        return self.fields.get(name)
-
-    def set(self, name, value):
-        self.fields.set(name, value)
 
 
 class FrameRenderer:
@@ -61,7 +37,7 @@ class FrameRenderer:
         self.result = None             # the one to draw (the newest)
         self.has_result = False
         self.uploaded_seq = 0
-        self.binding: ChannelBinding | None = None
+        self.binding: link.Binding | None = None
         self._map_data = ctypes.c_void_p()
         self._map_linesize = ctypes.c_uint32()
         self._map_data_ref = ctypes.byref(self._map_data)
@@ -94,7 +70,7 @@ class FrameRenderer:
         if (width, height) != self.size:
             self._resize(width, height)
         if not (supervisor.worker_up and self._bind(supervisor)
-                and self.binding.get("worker_state") == ch.STATE_RUNNING):
+                and self.binding.exchange.state() == link.STATE_RUNNING):
             self._forget()              # worker down or not swapping: the original, directly
             self.draws["original"] += 1
             self.pass_through(source)
@@ -141,48 +117,44 @@ class FrameRenderer:
     def _exchange(self, texture, width, height, supervisor) -> None:
         gs = self.gs
         b = self.binding
+        exchange = b.exchange
         if width * height * 4 > b.capacity:
             supervisor.need_frame_size(width, height)
             self._forget()
             return
         # 1. the newest result, if there is one we have not uploaded
-        out_seq = b.get("out_seq")
-        if out_seq != self.uploaded_seq:
-            self.uploaded_seq = out_seq
-            out_width, out_height, out_stride = b.get("out_width"), b.get("out_height"), b.get("out_stride")
-            if (out_width, out_height) == (width, height) and out_stride >= width * 4 and out_stride * height <= b.capacity:
+        result = exchange.take_result(self.uploaded_seq)
+        if result is not None:
+            self.uploaded_seq = result.seq
+            if (result.width, result.height) == (width, height):
                 # upload into the texture not drawn last frame, so the upload never has to
                 # wait for the GPU to finish reading it
                 upload = self.results[0] if self.result is not self.results[0] else self.results[1]
-                gs.gs_texture_set_image(upload, b.out_address, out_stride, False)
+                gs.gs_texture_set_image(upload, b.out_address, result.stride, False)
                 self.result = upload
                 self.has_result = True
                 self.results_drawn += 1
-                latency = (ch.now_ns() - b.get("out_in_time_ns")) / 1e6
+                latency = (liveness.now_ns() - result.time_ns) / 1e6
                 self.latencies_ms.append(latency)
                 self.latency_ms = latency if self.latency_ms == 0.0 else (
                     (1 - LATENCY_SMOOTHING) * self.latency_ms + LATENCY_SMOOTHING * latency)
         # 2. the frame staged last call goes to the worker, if it is free
-        if self.staged >= 0 and b.get("in_ack") == b.get("in_seq"):
+        if self.staged >= 0 and exchange.worker_free():
             surface = self.stage[self.staged]
             if gs.gs_stagesurface_map(surface, self._map_data_ref, self._map_linesize_ref):
                 self._copy_in(b, self._map_data.value, self._map_linesize.value, width, height)
                 gs.gs_stagesurface_unmap(surface)
-                b.set("in_width", width)
-                b.set("in_height", height)
-                b.set("in_stride", width * 4)
-                b.set("in_time_ns", self.stage_time[self.staged])
-                b.set("in_seq", (b.get("in_seq") + 1) & SEQ_MASK)
-                self.handed_at_ns = ch.now_ns()
+                exchange.hand_over(width, height, width * 4, self.stage_time[self.staged])
+                self.handed_at_ns = liveness.now_ns()
                 self.frames_sent += 1
             self.staged = -1
         # 3. stage this frame for the next hand-over (alternating surfaces), unless the
         #    worker is sure to be busy at the next call (staging costs a copy on the GPU)
-        now = ch.now_ns()
+        now = liveness.now_ns()
         interval = now - self.last_call_ns if self.last_call_ns else 0
         self.last_call_ns = now
-        busy_until = self.handed_at_ns + b.get("process_us") * 1000 - interval
-        if b.get("in_ack") == b.get("in_seq") or now >= busy_until:
+        busy_until = self.handed_at_ns + exchange.worker_time_us() * 1000 - interval
+        if exchange.worker_free() or now >= busy_until:
             index = 0 if self.staged != 0 else 1
             gs.gs_stage_texture(self.stage[index], texture)
             self.stage_time[index] = now
@@ -212,9 +184,8 @@ class FrameRenderer:
         if channel is None or channel.mm is None:
             return False
         if self.binding is None or self.binding.channel is not channel:
-            self.binding = ChannelBinding(channel)
+            self.binding = channel.bind()
             self._forget()
-            self.uploaded_seq = self.binding.get("out_seq")
         return True
 
     def _forget(self) -> None:
@@ -222,7 +193,7 @@ class FrameRenderer:
         self.has_result = False
         self.staged = -1
         if self.binding is not None:
-            self.uploaded_seq = self.binding.get("out_seq")
+            self.uploaded_seq = self.binding.exchange.result_seq()
 
     def _resize(self, width, height) -> None:
         gs = self.gs

@@ -5,9 +5,10 @@ calls): when the worker dies it flips `worker_up` at once, so the very next
 video_render draws the original frame, then restarts the worker with back-off.
 
 It also notices a worker that is alive but not working (stopped with SIGSTOP, frozen, or
-stuck on one frame): its heartbeat (stamped every 0.1 s by a thread of its own) goes
-stale for HANG_S, or one frame stays unanswered for FRAME_HANG_S. Such a worker is
-treated like a dead one: originals at once, then killed and replaced.
+stuck on one frame): its heartbeat (a counter bumped every 0.1 s by a thread of its own)
+stands still for HANG_S of our own clock, or one frame stays unanswered for
+FRAME_HANG_S. Such a worker is treated like a dead one: originals at once, then killed
+and replaced. How a worker is started on each system is link.launch's.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import tempfile
 import threading
 import time
 
-from .. import channel as ch
-from ..channel import Channel
+from .. import link
+from ..link import launch, liveness
+from ..link import system as systems
 from .properties import PROJECT_ROOT, default_interpreter
 
 MIN_BACKOFF_S = 0.5
@@ -39,11 +41,12 @@ STDERR_KEPT = 16384        # bytes of the worker's stderr read back (the stacks 
 class WorkerSupervisor:
     """The worker's lifetime; `channel` and `worker_up` are read by the render thread."""
 
-    def __init__(self, settings: dict, log=None):
+    def __init__(self, settings: dict, log=None, system: str = systems.CURRENT):
         self._log = log or (lambda level, text: None)
+        self.system = system
         self._settings = dict(settings)
         self._needed = DEFAULT_CAPACITY
-        self.channel: Channel | None = Channel.create(*DEFAULT_CAPACITY)
+        self.channel: link.Channel | None = link.Channel.create(*DEFAULT_CAPACITY, system=system)
         self.channel.write_settings(self._settings)
         self.worker_up = False
         self.last_error = ""
@@ -53,6 +56,7 @@ class WorkerSupervisor:
         self.next_start_at = 0.0
         self._process: subprocess.Popen | None = None
         self._started_ns = 0
+        self._heartbeat = liveness.ChangeWatch(0, 0)
         self._pending_seq, self._pending_since = 0, 0
         self._stopping = threading.Event()
         self._restart = threading.Event()
@@ -75,7 +79,7 @@ class WorkerSupervisor:
     def need_frame_size(self, width: int, height: int) -> None:
         """The render thread saw frames bigger than the channel holds: grow it (restart)."""
         channel = self.channel
-        if channel is not None and ch.slot_capacity_for(width, height) > channel.capacity:
+        if channel is not None and width * height * 4 > channel.capacity:
             if self._needed != (width, height):
                 self._needed = (width, height)
                 self.restart()
@@ -125,7 +129,7 @@ class WorkerSupervisor:
                 self._process = None
             channel = self.channel
             if channel is not None and channel.mm is not None:
-                channel.set("worker_state", ch.STATE_STOPPED)
+                channel.set_state(link.STATE_STOPPED)
             if self._stopping.is_set():
                 break
             if self._restart.is_set():
@@ -153,7 +157,7 @@ class WorkerSupervisor:
                 self.worker_up = False          # the next frame shows the original
                 self.hangs += 1
                 self._log(200, f"worker {process.pid}: {reason.rstrip('.')}; killing it ({self._describe(process)})")
-                _ask_for_stacks(process)
+                _ask_for_stacks(process, self._log)
                 try:
                     process.kill()
                 except OSError:
@@ -165,10 +169,11 @@ class WorkerSupervisor:
         parts = []
         channel = self.channel
         try:
-            beat, state = channel.get("heartbeat_ns"), channel.state()
-            now = ch.now_ns()
-            parts.append(f"channel: {ch.STATE_NAMES.get(state, state)}, "
-                         + (f"last heartbeat {(now - beat) / 1e9:.1f} s ago" if beat else "no heartbeat")
+            beat, state = channel.heartbeat(), channel.state()
+            now = liveness.now_ns()
+            parts.append(f"channel: {link.STATE_NAMES.get(state, state)}, "
+                         + (f"heartbeat still for {self._heartbeat.still_for_ns(beat, now) / 1e9:.1f} s"
+                            if beat else "no heartbeat")
                          + f", started {(now - self._started_ns) / 1e9:.1f} s ago")
         except (AttributeError, ValueError, TypeError):   # closed under us
             pass
@@ -187,20 +192,21 @@ class WorkerSupervisor:
     def _check_progress(self, channel) -> str:
         if channel is None or channel.mm is None:
             return ""
-        now = ch.now_ns()
-        beat = channel.get("heartbeat_ns")
+        now = liveness.now_ns()
+        beat = channel.heartbeat()
         state = channel.state()
-        if not beat:    # not one stamp yet: the process has not reached our code
+        still_ns = self._heartbeat.still_for_ns(beat, now)
+        if not beat:    # not one beat yet: the process has not reached our code
             if now - self._started_ns > START_HANG_S * 1e9:
                 return f"The worker did not start within {START_HANG_S:.0f} s and was replaced."
             return ""
-        patience = START_HANG_S if state == ch.STATE_STARTING else HANG_S
-        if now - beat > patience * 1e9:
+        patience = START_HANG_S if state == link.STATE_STARTING else HANG_S
+        if still_ns > patience * 1e9:
             return f"The worker stopped responding for {patience:.1f} s and was replaced."
-        in_seq, in_ack = channel.get("in_seq"), channel.get("in_ack")
-        if in_seq != in_ack and state == ch.STATE_RUNNING:
-            if in_seq != self._pending_seq:
-                self._pending_seq, self._pending_since = in_seq, now
+        pending = channel.pending_frame_seq()
+        if pending is not None and state == link.STATE_RUNNING:
+            if pending != self._pending_seq:
+                self._pending_seq, self._pending_since = pending, now
             elif now - self._pending_since > FRAME_HANG_S * 1e9:
                 return f"The worker spent over {FRAME_HANG_S:.0f} s on one frame and was replaced."
         return ""
@@ -214,11 +220,11 @@ class WorkerSupervisor:
     def _ensure_capacity(self) -> None:
         """Replace the channel by a bigger one when frames outgrew it (no worker runs now)."""
         channel = self.channel
-        if channel is not None and ch.slot_capacity_for(*self._needed) <= channel.capacity:
+        if channel is not None and self._needed[0] * self._needed[1] * 4 <= channel.capacity:
             return
         width = max(self._needed[0], DEFAULT_CAPACITY[0])
         height = max(self._needed[1], DEFAULT_CAPACITY[1])
-        bigger = Channel.create(width, height)
+        bigger = link.Channel.create(width, height, system=self.system)
         bigger.write_settings(self._settings)
         self.channel = bigger
         if channel is not None:
@@ -229,31 +235,27 @@ class WorkerSupervisor:
         if channel is None:
             return None
         interpreter = self._settings.get("python") or default_interpreter()
-        channel.set("in_ack", channel.get("in_seq"))   # no frame is in flight for a new worker
-        channel.set("worker_state", ch.STATE_STARTING)
-        channel.set("heartbeat_ns", 0)                  # the old worker's beats do not count
-        channel.set_error("")
-        self._started_ns = ch.now_ns()
-        self._pending_seq, self._pending_since = channel.get("in_seq"), self._started_ns
+        problem = launch.interpreter_problem(interpreter, self.system)
+        if problem:
+            return self._not_started(problem)
+        channel.prepare_for_worker()
+        self._started_ns = liveness.now_ns()
+        self._heartbeat = liveness.ChangeWatch(0, self._started_ns)
+        self._pending_seq, self._pending_since = channel.pending_frame_seq(), self._started_ns
         self.start_attempts += 1
-        command = [interpreter, "-m", "faceswap_core.worker", "--channel", channel.address,
-                   "--owner-pid", str(os.getpid())]
+        command, options = launch.worker_command(self.system, interpreter, channel.address, channel.token,
+                                                 os.getpid(), channel.pass_fds, PROJECT_ROOT)
         try:
             stderr = tempfile.TemporaryFile()
         except OSError:
             stderr = subprocess.DEVNULL
         try:
             process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr,
-                cwd=PROJECT_ROOT, env=_worker_environment(), close_fds=True, pass_fds=channel.pass_fds,
-                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
-            )
+                command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr, cwd=PROJECT_ROOT,
+                env=launch.worker_environment(self.system, dict(os.environ), PROJECT_ROOT), close_fds=True,
+                **options)
         except OSError as error:
-            self.last_error = (f"Cannot start the worker Python '{interpreter}': {error.strerror or error}. "
-                               "Run the installer, or set Worker Python.")
-            channel.set("worker_state", ch.STATE_STOPPED)
-            self._log(100, self.last_error)
-            return None
+            return self._not_started(launch.start_failure(interpreter, error, self.system))
         process._faceswap_stderr = stderr   # read back after exit for the status line
         with self._lock:
             self._process = process
@@ -265,6 +267,14 @@ class WorkerSupervisor:
         self.last_error = ""
         self._log(300, f"worker {process.pid} started with {interpreter}")
         return process
+
+    def _not_started(self, reason: str) -> None:
+        self.last_error = reason
+        channel = self.channel
+        if channel is not None:
+            channel.set_state(link.STATE_STOPPED)
+        self._log(100, reason)
+        return None
 
     def _down_on_exit(self, process: subprocess.Popen) -> None:
         """Block in wait() so a death reaches the render thread at once: the supervising
@@ -279,6 +289,7 @@ class WorkerSupervisor:
         with self._lock:
             process = self._process
         if process is not None and process.poll() is None:
+            _close_stdin(process)   # a worker that killing cannot reach (Flatpak: on the host) ends on EOF
             try:
                 process.kill()
             except OSError:
@@ -287,16 +298,6 @@ class WorkerSupervisor:
     def worker_pid(self) -> int | None:
         with self._lock:
             return self._process.pid if self._process is not None else None
-
-
-def _worker_environment() -> dict:
-    """OBS's environment minus its Python settings, plus the project on PYTHONPATH."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP")}
-    env["PYTHONPATH"] = PROJECT_ROOT
-    env.setdefault("GLOG_minloglevel", "2")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def _explain(stderr_tail: str) -> str:
@@ -344,11 +345,15 @@ def _stacks(text: str) -> str:
     return text[min(starts):].strip() if starts else ""
 
 
-def _ask_for_stacks(process: subprocess.Popen) -> None:
+def _ask_for_stacks(process: subprocess.Popen, log) -> None:
     """POSIX: SIGUSR1 makes a worker that runs Python write every thread's stack to its
     stderr (faulthandler, which needs no GIL, so a deadlock answers too). One that does
-    not run our code yet dies of it, which is what is about to happen anyway."""
+    not run our code yet dies of it, which is what is about to happen anyway. Windows
+    has no such signal: there the worker's own watchdog wrote its stacks when its
+    heartbeat stopped (see worker.StackWatchdog), unless the whole process stood still."""
     if not hasattr(signal, "SIGUSR1"):
+        log(300, f"worker {process.pid}: no signal asks for stacks on this system; its own watchdog "
+                 "wrote them if its threads stopped while the process ran")
         return
     try:
         os.kill(process.pid, signal.SIGUSR1)

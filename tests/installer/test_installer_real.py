@@ -25,8 +25,9 @@ from installer_testing import (ROOT, blocked_index_env, clean_env, copy_working_
                                readme_setup_commands)
 
 sys.path.insert(0, str(ROOT))
-from faceswap_core import channel as ch  # noqa: E402
-from faceswap_core.channel import Channel  # noqa: E402
+from faceswap_core import link
+from faceswap_core.link import layout, liveness, memory  # noqa: F401
+from faceswap_core.link import Channel  # noqa: E402
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the README's Linux/macOS commands")
 
@@ -111,16 +112,16 @@ def test_worker_runs_from_the_installed_venv(clone, venv_python):
     project, home = clone
     channel = Channel.create(320, 240)   # as the filter makes it: on Linux a memfd the worker inherits
     worker = subprocess.Popen([str(venv_python), "-m", "faceswap_core.worker", "--channel", channel.address,
-                               "--owner-pid", str(os.getpid())], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                               "--token", channel.token, "--owner-pid", str(os.getpid())], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
                               cwd=home, env=user_env(home), pass_fds=channel.pass_fds)
     try:
         deadline = time.monotonic() + 60
         while channel.get("worker_pid") != worker.pid and time.monotonic() < deadline and worker.poll() is None:
             time.sleep(0.05)
         assert channel.get("worker_pid") == worker.pid, worker.stderr.read().decode() if worker.poll() is not None else ""
-        while channel.state() not in (ch.STATE_RUNNING, ch.STATE_NO_SOURCE) and time.monotonic() < deadline:
+        while channel.state() not in (link.STATE_RUNNING, link.STATE_NO_SOURCE) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert channel.state() == ch.STATE_NO_SOURCE   # alive, waiting for a photo
+        assert channel.state() == link.STATE_NO_SOURCE   # alive, waiting for a photo
         worker.stdin.close()                          # what OBS closing does: EOF, the worker exits
         assert worker.wait(20) == 0
     finally:

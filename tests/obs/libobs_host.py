@@ -176,7 +176,7 @@ def channels_held(pid: int) -> list[str]:
     memfd: Python's mmap keeps a descriptor of its own) and its files in /dev/shm (the
     fallback). What a leak check looks at: a memfd lives as long as a descriptor to it,
     a file until it is removed."""
-    from faceswap_core import channel as ch
+    from faceswap_core.link import memory
 
     folder = f"/proc/{pid}/fd"
     try:
@@ -187,11 +187,11 @@ def channels_held(pid: int) -> list[str]:
     for fd in descriptors:
         path = f"{folder}/{fd}"
         try:
-            if os.readlink(path).startswith(f"/memfd:{ch.MEMFD_NAME} "):
+            if os.readlink(path).startswith(f"/memfd:{memory.MEMFD_NAME} "):
                 memfds.setdefault(os.stat(path).st_ino, path)
         except OSError:
             continue
-    prefix = f"{ch.FILE_PREFIX}{pid}-"
+    prefix = f"{memory.FILE_PREFIX}{pid}-"
     files = [f"/dev/shm/{name}" for name in os.listdir("/dev/shm") if name.startswith(prefix)]
     return sorted(memfds.values()) + sorted(files)
 

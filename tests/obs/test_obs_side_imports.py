@@ -32,8 +32,29 @@ def test_obs_side_imports_only_the_standard_library():
                if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in ours]
     assert foreign == [], f"the OBS side imports non-standard modules: {foreign}"
     project = sorted(name for name in loaded if name.split(".")[0] == "faceswap_core")
-    allowed = {"faceswap_core", "faceswap_core.channel", "faceswap_core.install_config"}
-    assert all(name in allowed or name.startswith("faceswap_core.obs") for name in project), project
+    allowed = {"faceswap_core", "faceswap_core.install_config"}
+    assert all(name in allowed or name.startswith(("faceswap_core.obs", "faceswap_core.link")) for name in project), \
+        project
+
+
+def test_no_module_outside_the_link_names_a_header_field():
+    """The contract between the two processes is written once: the filter, the worker and
+    the supervisor speak through Channel and Exchange, never through raw field names."""
+    import re
+
+    from faceswap_core.link.layout import FIELDS
+
+    access = re.compile(r"""\.(?:get|set)\(\s*["']([a-z_0-9]+)["']""")
+    package = helpers.REPO / "faceswap_core"
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        if path.parent.name == "link":
+            continue
+        text = path.read_text(encoding="utf-8")
+        named = sorted({name for name in access.findall(text) if name in FIELDS})
+        if named:
+            offenders.append(f"{path.relative_to(helpers.REPO)}: {', '.join(named)}")
+    assert offenders == [], offenders
 
 
 def test_engine_choices_match_the_engines():

@@ -7,7 +7,8 @@ import signal
 import sys
 import time
 
-from faceswap_core import channel as ch
+from faceswap_core import link
+from faceswap_core.link import layout, liveness, memory  # noqa: F401
 from faceswap_core.obs.supervisor import WorkerSupervisor
 
 import helpers
@@ -29,7 +30,7 @@ def test_bad_interpreter_is_reported_then_a_good_one_starts(tmp_path):
         assert not supervisor.worker_up
         assert supervisor.next_start_at > 0          # backing off, not spinning
         supervisor.publish_settings({"python": sys.executable, "source_photo": ""})
-        wait_until(lambda: supervisor.channel.state() == ch.STATE_NO_SOURCE, what="the worker to run")
+        wait_until(lambda: supervisor.channel.state() == link.STATE_NO_SOURCE, what="the worker to run")
         assert supervisor.worker_up and supervisor.last_error == ""
     finally:
         supervisor.stop()
@@ -38,7 +39,7 @@ def test_bad_interpreter_is_reported_then_a_good_one_starts(tmp_path):
 def test_crash_is_seen_at_once_and_restarted_with_backoff():
     supervisor = WorkerSupervisor({"python": sys.executable, "source_photo": ""})
     try:
-        wait_until(lambda: supervisor.channel.state() == ch.STATE_NO_SOURCE, what="the worker to run")
+        wait_until(lambda: supervisor.channel.state() == link.STATE_NO_SOURCE, what="the worker to run")
         first = supervisor.worker_pid()
         killed_at = time.monotonic()
         os.kill(first, signal.SIGKILL)
@@ -74,7 +75,7 @@ def test_bigger_frames_get_a_bigger_channel():
         old = supervisor.channel
         supervisor.need_frame_size(2560, 1440)
         wait_until(lambda: supervisor.channel is not old and supervisor.worker_up
-                   and supervisor.channel.state() == ch.STATE_NO_SOURCE, what="the new channel")
+                   and supervisor.channel.state() == link.STATE_NO_SOURCE, what="the new channel")
         assert supervisor.channel.capacity >= 2560 * 1440 * 4 > old.capacity
         assert len(helpers.channel_files(os.getpid())) == 1, "the old channel is still held"
         assert supervisor.channel.read_settings()[1]["source_photo"] == ""   # settings carried over

@@ -98,7 +98,7 @@ def _corrupt(channel) -> None:
     edge64 = [0, 1, u64 - 1, u64, 1 << 63]
     for name in ("out_width", "out_height", "out_stride", "out_faces", "fps_x100", "process_us", "worker_state"):
         channel.set(name, rng.choice(edge32 + [rng.randrange(u32 + 1)]))
-    for name in ("out_seq", "out_in_time_ns", "out_done_ns", "settings_seq", "in_seq", "in_ack"):
+    for name in ("out_seq", "out_in_time_ns", "heartbeat", "settings_seq", "in_seq", "in_ack"):
         if rng.random() < 0.5:
             channel.set(name, rng.choice(edge64 + [rng.randrange(u64 + 1)]))
     if rng.random() < 0.2:

@@ -16,8 +16,9 @@ import struct
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faceswap_core import channel as ch
-from faceswap_core.channel import Channel, ChannelError
+from faceswap_core import link
+from faceswap_core.link import layout, liveness, memory  # noqa: F401
+from faceswap_core.link import Channel, ChannelError
 from faceswap_core.obs.render import FrameRenderer
 
 U32, U64 = (1 << 32) - 1, (1 << 64) - 1
@@ -36,21 +37,21 @@ def u64s():
 
 def field_values():
     """Any value for any header field, the way a broken worker could leave them."""
-    strategies = {name: (u64s() if fmt == "Q" else u32s()) for name, (fmt, _) in ch.FIELDS.items() if fmt != "8s"}
+    strategies = {name: (u64s() if fmt == "Q" else u32s()) for name, (fmt, _) in layout.FIELDS.items() if fmt != "8s"}
     return st.fixed_dictionaries({}, optional=strategies)
 
 
 # -- the parser: validate_header and Channel.attach ------------------------------------------------
 @FUZZ
-@given(header=st.binary(min_size=0, max_size=ch.HEADER_SIZE), size=st.integers(0, 1 << 40))
+@given(header=st.binary(min_size=0, max_size=layout.HEADER_SIZE), size=st.integers(0, 1 << 40))
 def test_validate_header_raises_only_channel_error(header, size):
-    buffer = header.ljust(ch.HEADER_SIZE, b"\x00")
+    buffer = header.ljust(layout.HEADER_SIZE, b"\x00")
     try:
-        ch.validate_header(buffer, size)
+        layout.validate_header(buffer, size)
     except ChannelError:
         return
     capacity = struct.unpack_from("<Q", buffer, 16)[0]
-    assert capacity > 0 and capacity % ch.PAGE == 0 and ch.file_size_for(capacity) == size
+    assert capacity > 0 and capacity % layout.PAGE == 0 and layout.size_for(capacity) == size
 
 
 @FUZZ
@@ -64,14 +65,14 @@ def test_attach_accepts_only_consistent_files(tmp_path_factory, values, magic_ok
             owner.set(name, value)
         if not magic_ok:
             owner.mm[0:8] = b"NOTOURS\x00"
-        size = max(0, ch.file_size_for(owner.capacity) + tail)
+        size = max(0, layout.size_for(owner.capacity) + tail)
         os.truncate(owner.path, size)
         try:
             attached = Channel.attach(owner.path)
         except ChannelError:
             return
         try:
-            assert len(attached.mm) == ch.file_size_for(attached.capacity) == size
+            assert len(attached.mm) == layout.size_for(attached.capacity) == size
             assert attached.out_offset + attached.capacity == size
             published = attached.read_settings()   # never raises on any settings_len / bytes
             assert published is None or isinstance(published[1], dict)
@@ -170,12 +171,12 @@ def test_renderer_never_reads_or_writes_outside_the_mapping(tmp_path_factory, mo
         monkeypatch.setattr("faceswap_core.obs.render.ctypes.memmove", CopyChecked(channel, graphics.mapping))
         renderer = FrameRenderer(FakeApi(graphics))
         supervisor = FakeSupervisor(channel)
-        channel.set("worker_state", ch.STATE_RUNNING)
+        channel.set("worker_state", link.STATE_RUNNING)
         for values in frames:
             for name, value in values.items():   # the worker's garbage, between two frames
                 channel.set(name, value)
             if "worker_state" not in values:
-                channel.set("worker_state", ch.STATE_RUNNING)   # mostly: the path that uploads results
+                channel.set("worker_state", link.STATE_RUNNING)   # mostly: the path that uploads results
             renderer.render(object(), supervisor)   # raises on any bad address
         if width * height * 4 > channel.capacity:
             assert graphics.uploads == 0, "a result was uploaded from a channel too small for the frame"
@@ -192,7 +193,7 @@ def test_renderer_uploads_a_valid_result_through_the_checked_path(tmp_path, monk
         monkeypatch.setattr("faceswap_core.obs.render.ctypes.memmove", CopyChecked(channel, graphics.mapping))
         renderer = FrameRenderer(FakeApi(graphics))
         supervisor = FakeSupervisor(channel)
-        channel.set("worker_state", ch.STATE_RUNNING)
+        channel.set("worker_state", link.STATE_RUNNING)
         renderer.render(object(), supervisor)   # binds, stages the first frame
         renderer.render(object(), supervisor)   # hands it over
         assert channel.get("in_seq") == 1 and channel.get("in_width") == 64

@@ -19,8 +19,9 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap_core import channel as ch
-from faceswap_core.channel import Channel
+from faceswap_core import link
+from faceswap_core.link import layout, liveness, memory  # noqa: F401
+from faceswap_core.link import Channel
 from faceswap_core.obs import supervisor as supervision
 from faceswap_core.obs.supervisor import WorkerSupervisor
 from faulty_worker import make_faulty_python
@@ -54,7 +55,7 @@ def test_engine_error_on_a_frame_passes_that_frame_through(channel, camera_frame
     channel.write_settings({"source_photo": str(media("fr_obama.jpg"))})
     worker = start(make_faulty_python(tmp_path, "raise-every:2"), channel)
     try:
-        wait_until(lambda: channel.state() == ch.STATE_RUNNING, what="the worker to run")
+        wait_until(lambda: channel.state() == link.STATE_RUNNING, what="the worker to run")
         swapped = hand_over(channel, camera_frame)          # frame 1: the engine works
         assert channel.get("out_faces") == 1 and not np.array_equal(swapped, camera_frame)
         failed = hand_over(channel, camera_frame)           # frame 2: the engine raises
@@ -63,7 +64,7 @@ def test_engine_error_on_a_frame_passes_that_frame_through(channel, camera_frame
         assert "Engine error on a frame" in channel.error() and "injected fault" in channel.error()
         again = hand_over(channel, camera_frame)            # frame 3: swapped again, same process
         assert channel.get("out_faces") == 1 and not np.array_equal(again, camera_frame)
-        assert worker.poll() is None and channel.state() == ch.STATE_RUNNING
+        assert worker.poll() is None and channel.state() == link.STATE_RUNNING
         assert channel.get("out_seq") == 3
     finally:
         worker.kill()
@@ -84,7 +85,7 @@ def refused(channel, python=sys.executable) -> str:
 def test_worker_refuses_a_channel_its_parent_did_not_create(channel):
     channel.set("owner_pid", 1)   # e.g. another process pointing a worker at OBS's channel
     assert "not by our parent" in refused(channel)
-    assert channel.state() == ch.STATE_STOPPED and channel.get("worker_pid") == 0, "it must not touch the channel"
+    assert channel.state() == link.STATE_STOPPED and channel.get("worker_pid") == 0, "it must not touch the channel"
 
 
 def test_worker_refuses_a_channel_file_others_can_open(channel_file):
@@ -101,10 +102,10 @@ def test_worker_refuses_a_channel_file_of_another_user(channel_file):
 
 def inherited(fd: int) -> SimpleNamespace:
     """What start_worker needs of a channel, for a descriptor that is not one of ours."""
-    return SimpleNamespace(address=f"{ch.FD_PREFIX}{fd}", pass_fds=(fd,))
+    return SimpleNamespace(address=f"{memory.FD_PREFIX}{fd}", pass_fds=(fd,), token="00" * 16)
 
 
-@pytest.mark.skipif(not ch.memfd_supported(), reason="no memfd here")
+@pytest.mark.skipif(not memory.memfd_supported(), reason="no memfd here")
 def test_worker_refuses_a_memfd_that_can_shrink(channel):
     """A valid channel in a memfd without seals: someone could shrink it under the worker."""
     fd = os.memfd_create("unsealed", os.MFD_CLOEXEC)
@@ -112,12 +113,12 @@ def test_worker_refuses_a_memfd_that_can_shrink(channel):
         os.write(fd, bytes(channel.mm))   # our header, our pid: only the seal is missing
         message = refused(inherited(fd))
         assert "not sealed against shrinking" in message and message.count("\n") == 1, message
-        assert os.pread(fd, ch.HEADER_SIZE, 0) == bytes(channel.mm[:ch.HEADER_SIZE]), "it must not touch it"
+        assert os.pread(fd, layout.HEADER_SIZE, 0) == bytes(channel.mm[:layout.HEADER_SIZE]), "it must not touch it"
     finally:
         os.close(fd)
 
 
-@pytest.mark.skipif(not ch.memfd_supported(), reason="no memfd here")
+@pytest.mark.skipif(not memory.memfd_supported(), reason="no memfd here")
 def test_worker_refuses_a_descriptor_that_is_not_a_channel():
     read_end, write_end = os.pipe()
     try:
@@ -146,7 +147,7 @@ def test_sigstopped_worker_is_replaced_within_two_seconds():
     supervisor = WorkerSupervisor({"python": sys.executable, "source_photo": ""},
                                   log=lambda level, text: logged.append(text))
     try:
-        wait_until(lambda: supervisor.worker_up and supervisor.channel.state() == ch.STATE_NO_SOURCE,
+        wait_until(lambda: supervisor.worker_up and supervisor.channel.state() == link.STATE_NO_SOURCE,
                    what="the worker to run")
         pid = supervisor.worker_pid()
         os.kill(pid, signal.SIGSTOP)
@@ -172,7 +173,7 @@ def test_frame_stuck_in_the_engine_is_noticed(monkeypatch, tmp_path, camera_fram
     supervisor = WorkerSupervisor({"python": slow, "source_photo": str(media("fr_obama.jpg"))},
                                   log=lambda level, text: logged.append(text))
     try:
-        wait_until(lambda: supervisor.worker_up and supervisor.channel.state() == ch.STATE_RUNNING,
+        wait_until(lambda: supervisor.worker_up and supervisor.channel.state() == link.STATE_RUNNING,
                    what="the worker to run")
         channel, pid = supervisor.channel, supervisor.worker_pid()
         write_frame(channel, camera_frame)

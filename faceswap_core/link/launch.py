@@ -1,0 +1,115 @@
+"""How the filter starts its worker on each system, and what keeps a worker from starting.
+
+- Linux and macOS: the configured interpreter, the channel's descriptor inherited.
+- Flatpak OBS: the worker's venv lives on the host (the sandbox has no host /usr to run
+  it with), so it runs there through `flatpak-spawn --host`, the descriptor forwarded
+  and the worker tied to OBS's session (--watch-bus). Pids differ across the sandbox:
+  the worker is told no owner pid and recognises its channel by the token alone.
+- Windows: no console window (OBS is a GUI process), error text in UTF-8 whatever the
+  code page, the venv's Scripts\\python.exe; never the Microsoft Store's python alias.
+Every function takes the system as a parameter, so each branch runs in tests anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import struct
+
+from . import system as systems
+
+FLATPAK_SPAWN = "flatpak-spawn"
+CREATE_NO_WINDOW = 0x08000000        # subprocess.CREATE_NO_WINDOW (defined on Windows only)
+STORE_ALIAS_FOLDER = "\\microsoft\\windowsapps\\"
+EBADARCH = 86                        # macOS: "Bad CPU type in executable"
+# Python's own overrides from OBS's environment must not reach the worker's Python
+DROPPED_VARIABLES = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE")
+# Mach-O (mach-o/loader.h, mach-o/fat.h): cputype of the slices we can meet
+MACHO_THIN = {0xFEEDFACF, 0xCFFAEDFE, 0xFEEDFACE, 0xCEFAEDFE}
+MACHO_FAT = {0xCAFEBABE, 0xCAFEBABF}
+CPU_TYPES = {0x01000007: "x86_64", 0x0100000C: "arm64", 7: "i386", 12: "arm"}
+
+
+def worker_environment(system: str, base: dict, project_root: str) -> dict:
+    env = {key: value for key, value in base.items() if key not in DROPPED_VARIABLES}
+    env["PYTHONPATH"] = project_root
+    env.setdefault("GLOG_minloglevel", "2")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env["PYTHONUNBUFFERED"] = "1"
+    if system == systems.WINDOWS:
+        env["PYTHONUTF8"] = "1"       # else its stderr is in the ANSI code page
+    return env
+
+
+def worker_command(system: str, interpreter: str, address: str, token: str, owner_pid: int,
+                   pass_fds: tuple, project_root: str) -> tuple[list, dict]:
+    """(argv, extra Popen keyword arguments) that start a worker for one channel."""
+    worker = ["-m", "faceswap_core.worker", "--channel", address, "--token", token]
+    if system == systems.FLATPAK:
+        spawn = [FLATPAK_SPAWN, "--host", "--watch-bus", f"--directory={project_root}",
+                 f"--env=PYTHONPATH={project_root}", "--env=PYTHONUNBUFFERED=1"]
+        spawn += [f"--forward-fd={fd}" for fd in pass_fds]
+        return spawn + [interpreter] + worker + ["--owner-pid", "0", "--stack-watchdog"], {"pass_fds": pass_fds}
+    argv = [interpreter] + worker + ["--owner-pid", str(owner_pid)]
+    if system == systems.WINDOWS:
+        return argv, {"creationflags": CREATE_NO_WINDOW}
+    return argv, {"pass_fds": pass_fds}
+
+
+def default_worker_python(system: str, venv: str) -> str:
+    """The interpreter of a venv: Windows keeps it in Scripts\\, everything else in bin/."""
+    if system == systems.WINDOWS:
+        return os.path.join(venv, "Scripts", "python.exe")
+    return os.path.join(venv, "bin", "python")
+
+
+def interpreter_problem(interpreter: str, system: str, machine: str | None = None) -> str:
+    """Why `interpreter` cannot be the worker's Python here, or ''. One sentence, with the fix."""
+    if system == systems.WINDOWS and STORE_ALIAS_FOLDER in interpreter.replace("/", "\\").lower():
+        return (f"Worker Python '{interpreter}' is the Microsoft Store's python alias, not a Python: "
+                "run the installer, or set Worker Python to the venv's Scripts\\python.exe.")
+    if system == systems.MACOS:
+        machine = machine or platform.machine()
+        slices = macho_architectures(os.path.realpath(interpreter))
+        if slices and machine not in slices:
+            return (f"Worker Python '{interpreter}' is built for {', '.join(slices)} only, but this OBS runs on "
+                    f"{machine}: run the installer with a {machine} Python (python.org's universal2 installer, "
+                    "or Homebrew's), or set Worker Python to one.")
+    return ""
+
+
+def start_failure(interpreter: str, error: OSError, system: str) -> str:
+    """What to tell the user when the worker's process could not be started at all."""
+    if system == systems.MACOS and error.errno == EBADARCH:
+        return (f"Worker Python '{interpreter}' is built for another processor and cannot run here: "
+                "run the installer with this Mac's Python, or set Worker Python.")
+    if system == systems.FLATPAK and isinstance(error, FileNotFoundError):
+        return ("OBS runs in Flatpak and flatpak-spawn is missing, so the worker cannot run on the host: "
+                "update the OBS Flatpak (com.obsproject.Studio).")
+    return (f"Cannot start the worker Python '{interpreter}': {error.strerror or error}. "
+            "Run the installer, or set Worker Python.")
+
+
+def macho_architectures(path: str) -> list[str]:
+    """The CPU architectures a Mach-O executable holds ([] when it is not one or unreadable)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return []
+    if len(head) < 8:
+        return []
+    magic_be = struct.unpack(">I", head[:4])[0]
+    if magic_be in MACHO_FAT:
+        count = struct.unpack(">I", head[4:8])[0]
+        entry = 20 if magic_be == 0xCAFEBABE else 32
+        types = []
+        for index in range(min(count, (len(head) - 8) // entry)):
+            cputype = struct.unpack(">I", head[8 + index * entry:12 + index * entry])[0]
+            types.append(CPU_TYPES.get(cputype, hex(cputype)))
+        return types
+    if magic_be in MACHO_THIN:
+        order = ">" if magic_be in (0xFEEDFACF, 0xFEEDFACE) else "<"
+        cputype = struct.unpack(order + "I", head[4:8])[0]
+        return [CPU_TYPES.get(cputype, hex(cputype))]
+    return []

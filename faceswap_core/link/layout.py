@@ -1,0 +1,187 @@
+"""The channel's bytes: where each header field sits, and the checks that make them safe.
+
+Layout of one channel (one filter instance, one worker):
+
+    [0, 4096)            header: magic, version, sizes, sequence numbers, geometry,
+                         worker state/stats, pairing token, last error, photo note,
+                         live settings (JSON)
+    [4096, 4096+C)       input slot: one BGRA frame written by OBS
+    [4096+C, 4096+2C)    output slot: one BGRA frame written by the worker
+
+Why two slots and not a ring: the filter hands over a frame only when the worker is
+free (in_ack == in_seq), so at most one frame is ever in flight and the newest frame
+always wins; a ring would only queue stale frames (latency) that are dropped anyway.
+
+Only this package names the fields: everything else goes through Channel and Exchange.
+"""
+
+from __future__ import annotations
+
+MAGIC = b"OBSFSWP\x00"
+VERSION = 3            # 3: heartbeat is a counter, the pairing token; 2: the photo note
+HEADER_SIZE = 4096
+PAGE = 4096
+MAX_SIDE = 16384
+TOKEN_OFFSET = 160     # 16 random bytes: how a worker knows the channel is the one meant for it
+TOKEN_SIZE = 16
+ERROR_OFFSET = 256
+ERROR_SIZE = 256
+NOTE_OFFSET = 512      # tips about the photo while running: not errors, shown apart from them
+NOTE_SIZE = 512
+SETTINGS_OFFSET = 1024
+SETTINGS_SIZE = HEADER_SIZE - SETTINGS_OFFSET
+SEQ_MASK = (1 << 64) - 1   # sequence numbers and the heartbeat are u64 and wrap
+U32_MAX = (1 << 32) - 1
+
+# Worker states, as shown in the filter's status line.
+STATE_STOPPED = 0     # no worker (not started yet, or exited)
+STATE_STARTING = 1    # process started, importing the engine
+STATE_NO_SOURCE = 2   # running, but no usable source photo: frames are not wanted
+STATE_RUNNING = 3     # swapping frames
+STATE_ERROR = 4       # a setting the user must fix (the error text says which)
+STATE_NAMES = {
+    STATE_STOPPED: "stopped",
+    STATE_STARTING: "starting",
+    STATE_NO_SOURCE: "waiting for a source photo",
+    STATE_RUNNING: "running",
+    STATE_ERROR: "error",
+}
+
+# name -> (format, offset): unsigned 32-bit "I" or 64-bit "Q" integers, naturally
+# aligned, in the machine's byte order (both ends of a channel run on one machine).
+FIELDS = {
+    "version": ("I", 8),
+    "header_size": ("I", 12),
+    "slot_capacity": ("Q", 16),
+    "owner_pid": ("I", 24),       # the creating process, as its own system sees it
+    "worker_pid": ("I", 28),      # the worker, as its own system sees it (differs across a sandbox)
+    "worker_state": ("I", 32),
+    # input: written by OBS
+    "in_seq": ("Q", 40),
+    "in_width": ("I", 56),
+    "in_height": ("I", 60),
+    "in_stride": ("I", 64),
+    "in_time_ns": ("Q", 72),      # OBS's clock: only OBS subtracts it
+    # written by the worker when it is done with in_seq (it is free again)
+    "in_ack": ("Q", 48),
+    # output: written by the worker
+    "out_seq": ("Q", 80),
+    "out_width": ("I", 88),
+    "out_height": ("I", 92),
+    "out_stride": ("I", 96),
+    "out_faces": ("I", 100),
+    "out_in_time_ns": ("Q", 104),  # in_time_ns of the frame this result answers, copied back
+    "fps_x100": ("I", 120),
+    "process_us": ("I", 124),
+    # live settings: written by OBS
+    "settings_seq": ("Q", 128),
+    "settings_len": ("I", 136),
+    # a counter the worker bumps from its own thread; the observer times its changes on
+    # its own clock (two processes' clocks need not agree: Windows, Pythons, sandboxes)
+    "heartbeat": ("Q", 144),
+}
+
+
+class ChannelError(Exception):
+    """The memory is not a valid channel (wrong magic, version, sizes or geometry)."""
+
+
+class HeaderFields:
+    """The header's numeric fields, each read and written with one aligned load or store.
+
+    Not struct.pack_into: CPython's packer clears a field before it writes it, so the
+    other process can read 0 in between (a heartbeat read as 0 got a healthy worker
+    replaced; under load a writer preempted mid-write makes the window milliseconds).
+    An item of a typed memoryview is one native load or store. The views export the
+    buffer: release() them before the mapping is closed.
+    """
+
+    def __init__(self, buffer):
+        header = memoryview(buffer)[:HEADER_SIZE]
+        self._views = {item: header.cast(item) for item in ("I", "Q")}
+        self._header = header
+        self._slots = {name: (self._views[fmt], offset // self._views[fmt].itemsize)
+                       for name, (fmt, offset) in FIELDS.items()}
+
+    def get(self, name: str) -> int:
+        view, index = self._slots[name]
+        return view[index]
+
+    def set(self, name: str, value: int) -> None:
+        view, index = self._slots[name]
+        view[index] = value
+
+    def release(self) -> None:
+        for view in self._views.values():
+            view.release()
+        self._header.release()
+
+
+def slot_capacity_for(width: int, height: int) -> int:
+    """Bytes per slot for a BGRA frame, rounded up to whole pages."""
+    size = max(1, width) * max(1, height) * 4
+    return (size + PAGE - 1) // PAGE * PAGE
+
+
+def size_for(capacity: int) -> int:
+    """Bytes of a whole channel whose slots hold `capacity` bytes each."""
+    return HEADER_SIZE + 2 * capacity
+
+
+def initialise(buffer, capacity: int, owner_pid: int, token: bytes) -> None:
+    """Write a new channel's fixed header (the creator, before anyone else maps it)."""
+    buffer[0:len(MAGIC)] = MAGIC
+    buffer[TOKEN_OFFSET:TOKEN_OFFSET + TOKEN_SIZE] = token
+    fields = HeaderFields(buffer)
+    try:
+        for name, value in (("version", VERSION), ("header_size", HEADER_SIZE),
+                            ("slot_capacity", capacity), ("owner_pid", owner_pid)):
+            fields.set(name, value)
+    finally:
+        fields.release()
+
+
+def geometry_problem(width: int, height: int, stride: int, capacity: int) -> str:
+    """Why a frame of this geometry cannot be read from a slot, or '' when it can."""
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        return f"frame size {width}x{height} is out of range"
+    if stride < width * 4 or stride % 4:
+        return f"stride {stride} does not fit a {width}-pixel BGRA row"
+    if stride * height > capacity:
+        return f"a {width}x{height} frame (stride {stride}) does not fit a {capacity}-byte slot"
+    return ""
+
+
+def validate_geometry(width: int, height: int, stride: int, capacity: int) -> None:
+    problem = geometry_problem(width, height, stride, capacity)
+    if problem:
+        raise ChannelError(problem)
+
+
+def validate_header(buffer, size: int) -> None:
+    """Check every header field that governs memory access; raises ChannelError.
+
+    `size` is how many bytes the mapping holds; the header must describe exactly that.
+    """
+    if size < HEADER_SIZE:
+        raise ChannelError(f"channel is {size} bytes, smaller than its header")
+    magic = bytes(buffer[0:len(MAGIC)])
+    if magic != MAGIC:
+        raise ChannelError("not an obs-faceswap channel (bad magic)")
+    fields = HeaderFields(buffer)
+    try:
+        version, header_size = fields.get("version"), fields.get("header_size")
+        capacity, settings_len = fields.get("slot_capacity"), fields.get("settings_len")
+    finally:
+        fields.release()
+    if version != VERSION:
+        raise ChannelError(f"channel version {version}; this worker speaks version {VERSION} "
+                           "(the filter and the worker come from different obs-faceswap versions: run the installer again)")
+    if header_size != HEADER_SIZE:
+        raise ChannelError(f"header size {header_size}, expected {HEADER_SIZE}")
+    if capacity <= 0 or capacity % PAGE or capacity > MAX_SIDE * MAX_SIDE * 4:
+        raise ChannelError(f"slot capacity {capacity} is invalid")
+    if size_for(capacity) != size:
+        raise ChannelError(f"channel is {size} bytes; its header says {size_for(capacity)}")
+    if settings_len > SETTINGS_SIZE:
+        raise ChannelError(f"settings length {settings_len} exceeds {SETTINGS_SIZE}")
