@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -25,8 +26,12 @@ from . import install_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTALL_COMMAND = f"python {PROJECT_ROOT / 'installer' / 'install.py'}"
-# OBS version -> the newest Python its scripting loads (Windows and macOS; docs/obs-integration).
-OBS_PYTHON_LIMITS = (((30, 2), (3, 12)), ((30, 0), (3, 11)), ((28, 0), (3, 10)))
+# OBS version -> the newest Python its scripting loads on Windows and macOS
+# (deps/obs-scripting/obs-scripting-python-import.c of each tag; Linux uses the system's).
+OBS_PYTHON_LIMITS = (((30, 1), (3, 12)), ((29, 1), (3, 11)), ((28, 0), (3, 10)))
+# macOS OBS up to this version loads only Python.framework/Versions/Current, whatever is chosen
+MAC_CURRENT_ONLY_UNTIL = (31, 0, 1)
+MAC_FRAMEWORK = "/Library/Frameworks/Python.framework"
 OBS_SCRIPT_MIN_PYTHON = (3, 8)   # the OBS side is plain standard library
 LINUX_OBS_SCRIPTING = ("/usr/lib/x86_64-linux-gnu/obs-scripting", "/usr/lib/aarch64-linux-gnu/obs-scripting",
                        "/usr/lib64/obs-scripting", "/usr/lib/obs-scripting", "/usr/local/lib/obs-scripting")
@@ -314,7 +319,9 @@ def check_obs_python(obs: ObsInstall | None, platform_name: str | None = None,
         return Check(None, "Which Python OBS loads: unknown until OBS is installed", "install OBS Studio first")
     if name.startswith("linux"):
         if obs.kind == "flatpak":
-            return Check(True, "OBS (Flatpak) brings its own Python for scripts")
+            return Check(True, "OBS runs from Flatpak: its scripts use the sandbox's own Python, and the filter "
+                               "starts the worker on the host through flatpak-spawn (keep obs-faceswap in your home "
+                               "folder, not under /usr, so the sandbox can read obs_faceswap.py)")
         if linux_python is None:
             return Check(False, "This OBS has no Python scripting (no _obspython.so found)",
                          "install your distribution's full obs-studio package (Debian/Ubuntu: sudo apt install obs-studio)")
@@ -343,6 +350,43 @@ def check_obs_python(obs: ObsInstall | None, platform_name: str | None = None,
     best = version_text(max(usable))
     return Check(None, f"{label} can load the installed Python {best}, but none is selected for scripts yet",
                  f"select it in {settings}")
+
+
+def check_macos_python(obs: ObsInstall | None, framework: str = MAC_FRAMEWORK,
+                       machine: str | None = None) -> Check | None:
+    """macOS: the Python OBS will really load, and whether its processor matches OBS's.
+
+    OBS up to 31.0.1 loads Python.framework/Versions/Current, whatever Python Settings
+    names, and a later python.org install moves Current. An x86_64-only Python cannot
+    load into arm64 OBS (and the reverse). None when there is nothing to say."""
+    from .link import launch
+
+    if obs is None:
+        return None
+    versions = Path(framework) / "Versions"
+    current = versions / "Current"
+    if not current.exists():
+        return None
+    version = python_version_of_path(os.path.realpath(current))
+    limit = obs_python_limit(obs.version) if obs.version else (3, 12)
+    label = f"OBS {version_text(obs.version)}" if obs.version else "OBS"
+    old_obs = obs.version is not None and tuple(obs.version[:3]) <= MAC_CURRENT_ONLY_UNTIL
+    if old_obs and version is not None and limit is not None and version > limit:
+        wanted = version_text(limit)
+        return Check(False, f"{label} loads only {current}, which is Python {version_text(version)}; it loads up to "
+                            f"{wanted}",
+                     f"point Current at {wanted} (sudo ln -sfn {wanted} {current}; a later python.org install "
+                     "moved it), or update OBS Studio to 31.1 or newer")
+    library = current / "Python"
+    slices = launch.macho_architectures(os.path.realpath(library))
+    obs_slices = launch.macho_architectures(os.path.join(obs.path, "Contents", "MacOS", "OBS")) or [
+        machine or platform.machine()]
+    if slices and not set(obs_slices) & set(slices):
+        return Check(False, f"Python {version_text(version) if version else ''} in {framework} is built for "
+                            f"{', '.join(slices)} only; {label} runs on {', '.join(obs_slices)}",
+                     "install Python from python.org's universal2 installer (macOS 64-bit universal2), then select "
+                     "it in OBS: Tools > Scripts > Python Settings")
+    return Check(True, f"{label} loads {os.path.realpath(current)} ({', '.join(slices) or 'architecture unknown'})")
 
 
 def check_script(project_root: Path = PROJECT_ROOT) -> Check:
@@ -424,8 +468,10 @@ def gather(config: str | None = None, python: str | None = None, model_dir: str 
     checks.append(check_models(model_dir, full=full_models))
     obs = find_obs()
     checks += [check_obs(obs), check_obs_python(obs, linux_python=linux_obs_python(), installed=python_installs(),
-                                                chosen=obs_python_setting(obs_config_dir())),
-               check_script(), check_script_loaded(obs_config_dir())]
+                                                chosen=obs_python_setting(obs_config_dir()))]
+    if sys.platform == "darwin":
+        checks += [check for check in (check_macos_python(obs),) if check is not None]
+    checks += [check_script(), check_script_loaded(obs_config_dir())]
     return checks
 
 

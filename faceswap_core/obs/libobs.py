@@ -5,12 +5,18 @@ Two handles on the same library, on purpose (see docs in shared/obs-integration.
 on a mutex held by the graphics thread can never deadlock with our own video_render
 waiting for the GIL. `render` is a ctypes.PyDLL used only inside video_render (graphics
 thread, graphics context current): keeping the GIL there avoids a GIL hand-off per call.
+
+Which libobs: the one already loaded in the process, found before any lookup by name.
+Loading it by a name can load a second, uninitialised copy (macOS keeps it inside
+OBS.app's libobs.framework, where find_library does not look). Every function has its
+argument types declared, variadic ones for their fixed arguments: on Apple's arm64 ABI
+the variable arguments of a call without them land in the wrong place (CPython
+gh-92892), and the first log line garbles or crashes OBS.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 from ctypes import POINTER, c_bool, c_char_p, c_double, c_float, c_int, c_int64, c_size_t, c_uint8, c_uint32, c_void_p
@@ -114,16 +120,42 @@ RENDER_FUNCTIONS = {
 }
 
 
-def library_path() -> str:
-    """Where libobs is on this platform; inside OBS it is already loaded, so this is a lookup."""
-    override = os.environ.get("OBS_FACESWAP_LIBOBS")
-    if override:
-        return override
-    if sys.platform == "win32":
+# Variadic functions: their fixed arguments only (ctypes passes the rest as variadic).
+VARIADIC_FUNCTIONS = {
+    "blog": (None, [c_int, c_char_p]),
+}
+PROBE_SYMBOL = "obs_register_source_s"   # a libobs export: tells a handle that holds libobs
+
+
+def library_name(platform: str = sys.platform) -> str:
+    """libobs's file name, for a process that has not loaded it yet (tests, tools)."""
+    if platform == "win32":
         return "obs.dll"
-    if sys.platform == "darwin":
-        return ctypes.util.find_library("obs") or "libobs.framework/libobs"
+    if platform == "darwin":
+        return "libobs.framework/libobs"
     return "libobs.so.0"
+
+
+def loaded_libobs(platform: str = sys.platform, path: str | None = None):
+    """A ctypes handle on the libobs this process runs with.
+
+    `path` (or $OBS_FACESWAP_LIBOBS) names one explicitly. Otherwise: Windows, the module
+    already loaded as obs.dll (GetModuleHandle, no second load); elsewhere the process's
+    own symbols (dlopen(NULL)), which hold libobs in OBS and in anything that loaded it
+    globally; only if neither has it, a load by name.
+    """
+    mode = getattr(ctypes, "RTLD_GLOBAL", 0)
+    path = path or os.environ.get("OBS_FACESWAP_LIBOBS")
+    if path:
+        return ctypes.CDLL(path, mode=mode)
+    name = library_name(platform)
+    if platform == "win32":
+        handle = ctypes.WinDLL("kernel32").GetModuleHandleW(name)
+        return ctypes.CDLL(name, handle=handle) if handle else ctypes.CDLL(name)
+    process = ctypes.CDLL(None, mode=mode)
+    if hasattr(process, PROBE_SYMBOL):
+        return process
+    return ctypes.CDLL(name, mode=mode)
 
 
 class _Functions:
@@ -140,23 +172,13 @@ class _Functions:
 class LibObs:
     """The two prototyped views of libobs plus logging."""
 
-    def __init__(self, path: str | None = None):
-        path = path or library_path()
-        mode = getattr(ctypes, "RTLD_GLOBAL", 0)
-        try:
-            blocking = ctypes.CDLL(path, mode=mode)
-            render = ctypes.PyDLL(path, mode=mode)
-        except OSError:
-            if sys.platform == "win32":
-                raise
-            # macOS app bundles load libobs by an @rpath name: the process's own symbols
-            # (dlopen(NULL)) include it, since OBS itself is linked against it.
-            blocking, render = ctypes.CDLL(None, mode=mode), ctypes.PyDLL(None, mode=mode)
+    def __init__(self, path: str | None = None, platform: str = sys.platform):
+        blocking = loaded_libobs(platform, path)
+        render = ctypes.PyDLL(blocking._name, handle=blocking._handle)   # the same library, GIL kept
         self.blocking = _Functions(blocking, BLOCKING_FUNCTIONS)
         self.render = _Functions(render, RENDER_FUNCTIONS)
-        self._blog = blocking.blog
-        self._blog.restype = None
+        self.variadic = _Functions(blocking, VARIADIC_FUNCTIONS)
 
     def log(self, level: int, message: str) -> None:
         """One line in OBS's log, prefixed with the product name."""
-        self._blog(c_int(level), b"[obs-faceswap] %s", message.encode("utf-8", "replace"))
+        self.variadic.blog(level, b"[obs-faceswap] %s", message.encode("utf-8", "replace"))

@@ -10,10 +10,11 @@ import ctypes
 import math
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 
 from ..install_config import configured_worker_python
+from ..link import launch
+from ..link import system as systems
 from . import libobs as L
 
 ENGINE_CHOICES = (("landmark", "Landmark (CPU, no download)"), ("neural", "Neural (GPU, InsightFace models)"))
@@ -22,11 +23,12 @@ INTERPRETER_FILTER = "Python (python python3 python.exe);;All files (*.*)"
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def default_interpreter() -> str:
+def default_interpreter(system: str = systems.CURRENT) -> str:
     """The worker's Python when the Worker Python setting is empty.
 
     In order: what the installer recorded (obs-faceswap.json next to obs_faceswap.py),
-    $OBS_FACESWAP_PYTHON, the .venv next to the project, python3 on PATH.
+    $OBS_FACESWAP_PYTHON, the .venv next to the project, python3 on PATH (never the
+    Microsoft Store's alias, which is no Python).
     """
     installed = configured_worker_python()
     if installed:
@@ -34,13 +36,14 @@ def default_interpreter() -> str:
     configured = os.environ.get("OBS_FACESWAP_PYTHON")
     if configured:
         return configured
-    if sys.platform == "win32":
-        candidate = os.path.join(PROJECT_ROOT, ".venv", "Scripts", "python.exe")
-    else:
-        candidate = os.path.join(PROJECT_ROOT, ".venv", "bin", "python")
+    candidate = launch.default_worker_python(system, os.path.join(PROJECT_ROOT, ".venv"))
     if os.path.exists(candidate):
         return candidate
-    return shutil.which("python3") or shutil.which("python") or candidate
+    for name in ("python3", "python"):
+        found = shutil.which(name)
+        if found and not launch.interpreter_problem(found, system):
+            return found
+    return candidate
 
 
 @dataclass(frozen=True)

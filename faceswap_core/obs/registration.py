@@ -51,6 +51,10 @@ class FilterRegistry:
         for name in ("get_name", "create", "destroy", "get_defaults", "get_properties", "update", "video_render",
                      "filter_remove"):
             setattr(self.info, name, self.callbacks[name])
+        # libobs reads info->version (offset 368 on 64-bit, past our prefix) before it
+        # looks at the size passed: the struct goes inside a zeroed buffer big enough
+        self.info_buffer = ctypes.create_string_buffer(max(si.INFO_BUFFER_SIZE, ctypes.sizeof(self.info)))
+        ctypes.memmove(self.info_buffer, ctypes.byref(self.info), ctypes.sizeof(self.info))
         self.registered = False
 
     # -- script lifetime ------------------------------------------------------------------
@@ -59,7 +63,7 @@ class FilterRegistry:
         if self.registered or self.api.blocking.obs_get_source_output_flags(FILTER_ID):
             self.registered = True
             return False
-        self.api.blocking.obs_register_source_s(ctypes.byref(self.info), ctypes.sizeof(self.info))
+        self.api.blocking.obs_register_source_s(self.info_buffer, ctypes.sizeof(self.info))
         self.registered = True
         self.api.log(L.LOG_INFO, "registered the Face Swap filter")
         return True

@@ -2,7 +2,10 @@
 
 Field order follows libobs/obs-source.h of OBS 28/29 (the oldest supported). libobs
 copies only the size passed to obs_register_source_s and zero-fills the rest, so a prefix
-that ends after the last callback we use is a complete registration.
+that ends after the last callback we use is a complete registration. But libobs reads
+`version` (offset 368 on 64-bit, past this prefix) before it checks the size
+(libobs/obs-module.c, 29.0 to 32.2), so the prefix is passed inside a zeroed buffer of
+INFO_BUFFER_SIZE bytes.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import ctypes
 from ctypes import CFUNCTYPE, c_bool, c_char_p, c_float, c_uint32, c_void_p
 
 P = c_void_p
+INFO_BUFFER_SIZE = 512
 GET_NAME = CFUNCTYPE(P, P)              # const char *(*)(void *type_data): returned as an address
 CREATE = CFUNCTYPE(P, P, P)             # void *(*)(obs_data_t *settings, obs_source_t *source)
 DESTROY = CFUNCTYPE(None, P)

@@ -179,9 +179,9 @@ def test_verified_models_pass_and_a_corrupt_one_fails(tmp_path, monkeypatch):
 
 # ---- OBS ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("version, python", [((27, 1), None), ((28, 0), (3, 10)), ((29, 1, 3), (3, 10)),
-                                             ((30, 0), (3, 11)), ((30, 1, 2), (3, 11)), ((30, 2), (3, 12)),
-                                             ((31, 0), (3, 12)), ((32, 0, 1), (3, 12))])
+@pytest.mark.parametrize("version, python", [((27, 1), None), ((28, 0), (3, 10)), ((29, 0, 2), (3, 10)),
+                                             ((29, 1, 3), (3, 11)), ((30, 0), (3, 11)), ((30, 1, 2), (3, 12)),
+                                             ((30, 2), (3, 12)), ((31, 0), (3, 12)), ((32, 2, 2), (3, 12))])
 def test_which_python_each_obs_version_loads(version, python):
     assert doctor.obs_python_limit(version) == python
 
@@ -221,7 +221,7 @@ def test_obs_installs_on_windows_and_macos_are_found_in_their_usual_places():
 def test_old_obs_and_obs_python_on_windows():
     old = doctor.check_obs(ObsInstall("obs64.exe", (27, 2, 4)))
     assert old.ok is False and "update OBS Studio to 28" in old.fix
-    obs30 = ObsInstall("obs64.exe", (30, 0, 2))
+    obs30 = ObsInstall("obs64.exe", (30, 0, 2))   # 29.1-30.0 load up to 3.11
     only_new = doctor.check_obs_python(obs30, "win32", installed=[(3, 12), (3, 13)])
     assert only_new.ok is False and "up to 3.11" in only_new.what and "install Python 3.11" in only_new.fix
     assert "Python Settings" in only_new.fix
@@ -249,7 +249,7 @@ def test_the_python_chosen_in_obs_settings_is_checked_against_the_obs_version(tm
     write_obs_ini(config_dir, "user.ini", "C:/Users/me/AppData/Local/Programs/Python/Python312")   # OBS 31+
     fine = doctor.check_obs_python(ObsInstall("obs64.exe", (31, 0)), "win32", chosen=doctor.obs_python_setting(config_dir))
     assert fine.ok is True and "Python 3.12" in fine.what
-    mac = doctor.check_obs_python(ObsInstall("/Applications/OBS.app", (29, 1)), "darwin",
+    mac = doctor.check_obs_python(ObsInstall("/Applications/OBS.app", (29, 0, 2)), "darwin",
                                   chosen="/Library/Frameworks/Python.framework/Versions/3.11")
     assert mac.ok is False and "names Python 3.11" in mac.what and "up to 3.10" in mac.what
 
@@ -367,3 +367,54 @@ def test_obs_config_folder_per_system(monkeypatch):
     monkeypatch.setenv("APPDATA", "C:/Users/me/AppData/Roaming")
     assert doctor.obs_config_dir("win32") == Path("C:/Users/me/AppData/Roaming/obs-studio")
     assert doctor.obs_config_dir("darwin").parts[-3:] == ("Library", "Application Support", "obs-studio")
+
+
+def mac_framework(root: Path, version: str, *cpu_types: int) -> Path:
+    """A python.org framework layout with `version` as Current; the library a Mach-O header."""
+    import struct
+
+    folder = root / "Python.framework" / "Versions" / version
+    folder.mkdir(parents=True)
+    if len(cpu_types) == 1:
+        header = struct.pack("<II", 0xFEEDFACF, cpu_types[0]) + bytes(24)
+    else:
+        header = struct.pack(">II", 0xCAFEBABE, len(cpu_types)) + b"".join(
+            struct.pack(">IIIII", cpu, 0, 0, 0, 0) for cpu in cpu_types)
+    (folder / "Python").write_bytes(header)
+    current = folder.parent / "Current"
+    if current.is_symlink():
+        current.unlink()
+    current.symlink_to(version)
+    return root / "Python.framework"
+
+
+def test_macos_obs_up_to_31_0_1_loads_only_the_current_framework(tmp_path):
+    """macOS does not exist here: the framework folder, its Current link and the Mach-O
+    headers are written in python.org's layout."""
+    framework = mac_framework(tmp_path, "3.13", 0x01000007, 0x0100000C)
+    (framework / "Versions" / "3.12").mkdir()
+    old = doctor.check_macos_python(ObsInstall("/Applications/OBS.app", (30, 2, 3)), str(framework), machine="arm64")
+    assert old.ok is False and "Python 3.13" in old.what and "up to 3.12" in old.what
+    assert "ln -sfn 3.12" in old.fix and "31.1" in old.fix
+    new = doctor.check_macos_python(ObsInstall("/Applications/OBS.app", (31, 1, 0)), str(framework), machine="arm64")
+    assert new.ok is True and "3.13" in new.what
+
+
+def test_macos_python_of_another_processor_than_obs(tmp_path):
+    framework = mac_framework(tmp_path, "3.12", 0x01000007)           # an Intel-only install
+    app = tmp_path / "OBS.app"
+    (app / "Contents" / "MacOS").mkdir(parents=True)
+    import struct
+    (app / "Contents" / "MacOS" / "OBS").write_bytes(struct.pack("<II", 0xFEEDFACF, 0x0100000C) + bytes(24))
+    check = doctor.check_macos_python(ObsInstall(str(app), (32, 0, 0)), str(framework))
+    assert check.ok is False and "x86_64 only" in check.what and "arm64" in check.what
+    assert "universal2" in check.fix
+    mac_framework(tmp_path / "u", "3.12", 0x01000007, 0x0100000C)
+    fine = doctor.check_macos_python(ObsInstall(str(app), (32, 0, 0)), str(tmp_path / "u" / "Python.framework"))
+    assert fine.ok is True
+    assert doctor.check_macos_python(ObsInstall(str(app), (32, 0, 0)), str(tmp_path / "none")) is None
+
+
+def test_flatpak_obs_gets_the_flatpak_advice():
+    check = doctor.check_obs_python(ObsInstall("/var/lib/flatpak/app/com.obsproject.Studio", None, "flatpak"), "linux")
+    assert check.ok is True and "flatpak-spawn" in check.what and "not under /usr" in check.what

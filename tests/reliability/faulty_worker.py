@@ -12,6 +12,10 @@ Faults (one per launcher):
                       may write, and some it must not (sequence numbers, magic, capacity)
     wrong-size        every result claims a size other than the frame's
     audit:PATH        record network and unpickling events (Python audit hooks) to PATH
+    clock-offset:S    the worker's clocks read S seconds off OBS's (another Python's clock
+                      on Windows: GetTickCount64 vs QueryPerformanceCounter; a sandbox)
+    hold-gil:S        once it waits for a photo, hold the GIL for S seconds (a C call
+                      that never releases it): every thread stands still, the process runs
 """
 
 from __future__ import annotations
@@ -74,6 +78,41 @@ def _slow(seconds: float) -> None:
         return engine
 
     engines.create_engine = create_engine
+
+
+def _clock_offset(seconds: float) -> None:
+    """Before anything of ours is imported: every clock the worker could read is off."""
+    import time
+
+    offset = int(seconds * 1e9)
+    for name in ("monotonic_ns", "perf_counter_ns"):
+        real = getattr(time, name)
+        setattr(time, name, lambda real=real: real() + offset)
+    for name in ("monotonic", "perf_counter"):
+        real = getattr(time, name)
+        setattr(time, name, lambda real=real: real() + seconds)
+
+
+def _hold_gil(seconds: float) -> None:
+    import ctypes
+
+    from faceswap_core import worker
+
+    original = worker.Worker.apply_settings
+    held = [False]
+
+    def apply_settings(self):
+        original(self)
+        if not held[0]:
+            held[0] = True
+            _hold_gil_in_c(ctypes, seconds)
+
+    worker.Worker.apply_settings = apply_settings
+
+
+def _hold_gil_in_c(ctypes, seconds: float) -> None:
+    """libc's sleep through a PyDLL handle: the GIL stays held for the whole call."""
+    ctypes.PyDLL(None).sleep(int(seconds))
 
 
 def _after_each_frame(damage) -> None:
@@ -142,6 +181,10 @@ def main(argv: list[str]) -> int:
         _after_each_frame(_wrong_size)
     elif kind == "audit":
         _audit(value)
+    elif kind == "clock-offset":
+        _clock_offset(float(value))
+    elif kind == "hold-gil":
+        _hold_gil(float(value))
     elif kind != "none":
         raise SystemExit(f"faulty_worker: unknown fault {fault}")
     from faceswap_core import worker
