@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from faceswap_core import link
-from faceswap_core.link import layout, liveness, memory  # noqa: F401
+from faceswap_core.link import layout, memory
 from faceswap_core.link import Channel, ChannelError
 
 SHRINKER = Path(__file__).resolve().parent / "reliability" / "shrink_channel.py"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from faceswap_core import link
-from faceswap_core.link import layout, liveness, memory  # noqa: F401
+from faceswap_core.link import layout, liveness, memory
 from faceswap_core.link import Channel
 from judge import FaceJudge, identity_distance, media
 

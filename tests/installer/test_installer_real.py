@@ -26,7 +26,6 @@ from installer_testing import (ROOT, blocked_index_env, clean_env, copy_working_
 
 sys.path.insert(0, str(ROOT))
 from faceswap_core import link
-from faceswap_core.link import layout, liveness, memory  # noqa: F401
 from faceswap_core.link import Channel  # noqa: E402
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the README's Linux/macOS commands")

@@ -8,7 +8,6 @@ import sys
 import time
 
 from faceswap_core import link
-from faceswap_core.link import layout, liveness, memory  # noqa: F401
 from faceswap_core.obs.supervisor import WorkerSupervisor
 
 import helpers

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from faceswap_core import link
-from faceswap_core.link import layout, liveness, memory  # noqa: F401
+from faceswap_core.link import layout
 from faceswap_core.link import Channel, ChannelError
 from faceswap_core.obs.render import FrameRenderer
 

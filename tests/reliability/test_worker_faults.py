@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from faceswap_core import link
-from faceswap_core.link import layout, liveness, memory  # noqa: F401
+from faceswap_core.link import layout, memory
 from faceswap_core.link import Channel
 from faceswap_core.obs import supervisor as supervision
 from faceswap_core.obs.supervisor import WorkerSupervisor
