@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import install_config
+from .link import launch
+from .link import system as systems
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTALL_COMMAND = f"python {PROJECT_ROOT / 'installer' / 'install.py'}"
@@ -68,7 +70,8 @@ def version_text(version) -> str:
 
 def fallback_worker_python(project_root: Path = PROJECT_ROOT) -> str | None:
     """The .venv next to obs_faceswap.py, which the filter uses when there is no config."""
-    for candidate in (project_root / ".venv" / "Scripts" / "python.exe", project_root / ".venv" / "bin" / "python"):
+    for system in (systems.WINDOWS, systems.LINUX):   # Scripts\python.exe, then bin/python
+        candidate = Path(launch.default_worker_python(system, str(project_root / ".venv")))
         if candidate.is_file():
             return str(candidate)
     return None
@@ -359,8 +362,6 @@ def check_macos_python(obs: ObsInstall | None, framework: str = MAC_FRAMEWORK,
     OBS up to 31.0.1 loads Python.framework/Versions/Current, whatever Python Settings
     names, and a later python.org install moves Current. An x86_64-only Python cannot
     load into arm64 OBS (and the reverse). None when there is nothing to say."""
-    from .link import launch
-
     if obs is None:
         return None
     versions = Path(framework) / "Versions"

@@ -230,9 +230,6 @@ class Channel:
         """Faces swapped in the newest result."""
         return self._fields.get("out_faces")
 
-    def worker_time_us(self) -> int:
-        return self._fields.get("process_us")
-
     def heartbeat(self) -> int:
         return self._fields.get("heartbeat")
 
