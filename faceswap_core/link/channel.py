@@ -212,7 +212,7 @@ class Channel:
         self._fields.set(name, value)
 
     def state(self) -> int:
-        return self._fields.get("worker_state")
+        return self.exchange.state()
 
     def set_state(self, state: int) -> None:
         self._fields.set("worker_state", state)

@@ -21,7 +21,7 @@ import threading
 import time
 
 from .. import link
-from ..link import launch, liveness
+from ..link import launch, layout, liveness
 from ..link import system as systems
 from .properties import PROJECT_ROOT, default_interpreter
 
@@ -79,7 +79,7 @@ class WorkerSupervisor:
     def need_frame_size(self, width: int, height: int) -> None:
         """The render thread saw frames bigger than the channel holds: grow it (restart)."""
         channel = self.channel
-        if channel is not None and width * height * 4 > channel.capacity:
+        if channel is not None and layout.slot_capacity_for(width, height) > channel.capacity:
             if self._needed != (width, height):
                 self._needed = (width, height)
                 self.restart()
@@ -220,7 +220,7 @@ class WorkerSupervisor:
     def _ensure_capacity(self) -> None:
         """Replace the channel by a bigger one when frames outgrew it (no worker runs now)."""
         channel = self.channel
-        if channel is not None and self._needed[0] * self._needed[1] * 4 <= channel.capacity:
+        if channel is not None and layout.slot_capacity_for(*self._needed) <= channel.capacity:
             return
         width = max(self._needed[0], DEFAULT_CAPACITY[0])
         height = max(self._needed[1], DEFAULT_CAPACITY[1])
@@ -350,7 +350,7 @@ def _ask_for_stacks(process: subprocess.Popen, log) -> None:
     stderr (faulthandler, which needs no GIL, so a deadlock answers too). One that does
     not run our code yet dies of it, which is what is about to happen anyway. Windows
     has no such signal: there the worker's own watchdog wrote its stacks when its
-    heartbeat stopped (see worker.StackWatchdog), unless the whole process stood still."""
+    heartbeat stopped (worker.Heartbeat with its watchdog), unless the whole process stood still."""
     if not hasattr(signal, "SIGUSR1"):
         log(300, f"worker {process.pid}: no signal asks for stacks on this system; its own watchdog "
                  "wrote them if its threads stopped while the process ran")
