@@ -5,7 +5,7 @@ not set up, e.g. the neural models: `fix` says how to add it). The checks take w
 judge as arguments (a worker probe, a machine, a found OBS), so each is testable alone;
 `gather` collects the facts from this computer and runs them all.
 
-Standard library only (plus the installer's probes from the obs-faceswap folder): the
+Standard library only (the probes it shares with the installer are in faceswap_core.setup): the
 doctor must work when the worker's packages are exactly what is broken.
 """
 
@@ -25,6 +25,7 @@ from typing import NamedTuple
 from . import install_config
 from .link import launch
 from .link import system as systems
+from .setup import machine as machine_probe, runtime_choice, worker_venv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTALL_COMMAND = f"python {PROJECT_ROOT / 'installer' / 'install.py'}"
@@ -52,14 +53,6 @@ class ObsInstall:
     kind: str = "native"                # native, flatpak
 
 
-def installer_modules():
-    """The installer's probes live in installer/ of the obs-faceswap folder (next to faceswap_core)."""
-    if not (PROJECT_ROOT / "installer" / "worker_venv.py").is_file():
-        return None
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT))
-    from installer import machine, runtime_choice, worker_venv
-    return machine, runtime_choice, worker_venv
 
 
 def version_text(version) -> str:
@@ -455,17 +448,11 @@ def gather(config: str | None = None, python: str | None = None, model_dir: str 
     fallback = fallback_worker_python()
     worker = python or configured or fallback or sys.executable
     checks = [check_config(path, configured, fallback)] if python is None else []
-    modules = installer_modules()
-    if modules is None:
-        checks.append(Check(False, f"The installer is missing from {PROJECT_ROOT} (doctor runs from the obs-faceswap "
-                                   "folder's install)", "download obs-faceswap again and run its installer"))
-    else:
-        machine, runtime_choice, worker_venv = modules
-        health = worker_venv.probe(worker)
-        checks += [check_worker_python(health, worker), check_worker_packages(health, worker),
-                   check_onnxruntime(health, worker),
-                   check_gpu(machine.probe(), health, runtime_choice.choose,
-                             install_config.read_config(path).get("runtime_requested", "auto") if python is None else "auto")]
+    health = worker_venv.probe(worker)
+    checks += [check_worker_python(health, worker), check_worker_packages(health, worker),
+               check_onnxruntime(health, worker),
+               check_gpu(machine_probe.probe(), health, runtime_choice.choose,
+                         install_config.read_config(path).get("runtime_requested", "auto") if python is None else "auto")]
     checks.append(check_models(model_dir, full=full_models))
     obs = find_obs()
     checks += [check_obs(obs), check_obs_python(obs, linux_python=linux_obs_python(), installed=python_installs(),

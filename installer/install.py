@@ -20,7 +20,6 @@ if sys.version_info < (3, 10):
              "and run it with that.")
 
 import argparse  # noqa: E402
-import os  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -28,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from installer import base_python, machine, runtime_choice, steps  # noqa: E402
-from installer import worker_venv  # noqa: E402
-from installer.worker_venv import InstallError  # noqa: E402
+from faceswap_core.setup import machine, runtime_choice, worker_venv  # noqa: E402
+from faceswap_core.setup.worker_venv import InstallError  # noqa: E402
+from installer import base_python, steps  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

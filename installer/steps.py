@@ -13,14 +13,16 @@ when an upgrade fails, the previous install keeps running.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
-from . import base_python, machine as machine_probe, runtime_choice, worker_venv
-from .worker_venv import Health, InstallError
+from faceswap_core import install_config   # standard library only
+from faceswap_core.setup import machine as machine_probe, runtime_choice, worker_venv
+from faceswap_core.setup.worker_venv import Health, InstallError
+
+from . import base_python
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTALLER_VERSION = 1
@@ -171,9 +173,6 @@ def repair_packages(python: Path, options: Options, choice: runtime_choice.Runti
 
 
 def write_obs_config(options: Options, python: Path, choice: runtime_choice.RuntimeChoice, out: TextIO) -> None:
-    sys.path.insert(0, str(options.project_root))
-    from faceswap_core import install_config   # standard library only
-
     values = {"worker_python": str(Path(python).absolute()), "venv": str(Path(options.venv).absolute()),
               "onnxruntime": choice.package, "runtime": choice.flavour, "runtime_requested": options.runtime,
               "project_root": str(options.project_root)}
@@ -190,7 +189,6 @@ def install_models(options: Options, python: Path, ask: Callable[[str], str] | N
     """The neural engine's models, through the project's own model installer (asks first)."""
     if options.models == "no":
         return True
-    sys.path.insert(0, str(options.project_root))
     from faceswap_core import model_catalog, model_installer
 
     wanted = model_catalog.resolve_names(["neural"])

@@ -1,17 +1,13 @@
 import os
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-# tests/judge.py and tests/obs/helpers.py import as top-level modules from every test folder.
-sys.path.insert(0, str(Path(__file__).resolve().parent / "obs"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import helpers  # noqa: E402
+from faceswap_core.link import Channel
+from testkit import helpers
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -36,7 +32,7 @@ def display():
 @pytest.fixture(scope="session")
 def judge():
     """The independent identity judge (dlib), loaded once: OBS and reliability tests share it."""
-    from judge import FaceJudge
+    from testkit.judge import FaceJudge
 
     return FaceJudge()
 
@@ -45,8 +41,24 @@ def judge():
 def source_face(judge):
     """The source photo's face as the judge sees it: a swap moves the output towards it."""
     import cv2
-    from judge import media
+    from testkit.judge import media
 
     face = judge.largest(cv2.imread(str(media("fr_obama.jpg"))))
     assert face is not None
     return face
+
+
+@pytest.fixture
+def channel():
+    """The channel the filter makes: a sealed memfd on Linux, a file elsewhere."""
+    created = Channel.create(512, 512)
+    yield created
+    created.close()
+
+
+@pytest.fixture
+def channel_file(tmp_path):
+    """A channel file, the fallback where there is no memfd."""
+    created = Channel.create(512, 512, directory=str(tmp_path))
+    yield created
+    created.close()

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OBS_PACKAGES="obs-studio xvfb xauth libgl1-mesa-dri libegl-mesa0 xdotool"   # xdotool: the Scripts window
+# xdotool: the Scripts window; debootstrap: the chroots with OBS 30 and 32 (below)
+OBS_PACKAGES="obs-studio xvfb xauth libgl1-mesa-dri libegl-mesa0 xdotool debootstrap"
 if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     missing=""
     for package in $OBS_PACKAGES; do
@@ -46,6 +47,10 @@ if .venv/bin/python -m pip install -q 'torch==2.13.0' 'setuptools<81' && .venv/b
 else
     echo "== torch could not be installed: the PyTorch runner's tests will skip"
 fi
+
+# OBS 30.2.3 (Debian 13) and 32.2.2 (Debian unstable), each in a chroot built once and kept
+# in /var/cache/obs-faceswap/chroots (outside the clone): the OBS tests run on all three.
+.venv/bin/python -m testkit.obs_installs build
 
 echo "== running tests"
 exec .venv/bin/python -m pytest -q -rs -p no:cacheprovider "$@"

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from faceswap_core import link
+from testkit import pythonpath_env
 from faceswap_core.link import layout, memory
 from faceswap_core.link import Channel, ChannelError
 
-SHRINKER = Path(__file__).resolve().parent / "reliability" / "shrink_channel.py"
 
 
 @pytest.fixture
@@ -41,8 +41,8 @@ def test_default_channel_is_a_sealed_memfd_no_other_process_can_resize():
         sealed = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
         assert fcntl.fcntl(fd, fcntl.F_GET_SEALS) & sealed == sealed
         size = layout.size_for(channel.capacity)
-        attack = subprocess.run([sys.executable, str(SHRINKER), f"/proc/{os.getpid()}/fd/{fd}"],
-                                capture_output=True, text=True, timeout=30)
+        attack = subprocess.run([sys.executable, "-m", "testkit.shrink_channel", f"/proc/{os.getpid()}/fd/{fd}"],
+                                env=pythonpath_env(os.environ), capture_output=True, text=True, timeout=30)
         assert attack.returncode == 0, attack.stderr
         assert json.loads(attack.stdout) == {"size_before": size, "shrink": "EPERM", "grow": "EPERM",
                                              "size_after": size}

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from judge import FaceJudge, identity_distance, media
+from testkit.judge import FaceJudge, identity_distance, media
 
 FACESWAP = [sys.executable, "-m", "faceswap_core.cli"]
 

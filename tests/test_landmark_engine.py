@@ -10,7 +10,7 @@ from faceswap_core.engines import create_engine
 from faceswap_core.errors import FaceSwapError
 from faceswap_core.options import SwapOptions
 from faceswap_core.vision.face_mesh import FaceMeshDetector, MeshTopology
-from judge import media, read_frames
+from testkit.judge import media, read_frames
 
 
 @pytest.fixture(scope="module")

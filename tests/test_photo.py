@@ -12,7 +12,7 @@ from PIL import Image
 
 from faceswap_core.errors import FaceSwapError
 from faceswap_core.vision.photo import MAX_SIDE, load_photo
-from judge import media
+from testkit.judge import media
 
 
 def _message(path) -> str:

@@ -9,7 +9,7 @@ from faceswap_core.engines import create_engine
 from faceswap_core.engines.landmark import detect_in_photo
 from faceswap_core.vision.face_mesh import FaceMeshDetector, MeshTopology
 from faceswap_core.vision.photo_tips import photo_tips
-from judge import media, read_frames
+from testkit.judge import media, read_frames
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import pytest
 
-from judge import FaceJudge, identity_distance, media, read_frames
+from testkit.judge import FaceJudge, identity_distance, media, read_frames
 
 pytestmark = pytest.mark.slow
 

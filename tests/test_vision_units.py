@@ -46,7 +46,7 @@ def test_warp_of_an_affine_motion_is_that_affine_map(topology):
     """A piecewise-affine warp between two meshes related by one affine map is that map."""
     from faceswap_core.vision.face_mesh import FaceMeshDetector
     import cv2
-    from judge import media
+    from testkit.judge import media
 
     detector = FaceMeshDetector(1, static=True)
     src = detector.detect(cv2.imread(str(media("fr_obama.jpg"))))[0].points

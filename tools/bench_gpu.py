@@ -5,8 +5,8 @@ Made for one call on the device machine (PyTorch with CUDA; nothing can be downl
 there): it generates random-weight models of the real sizes itself (det_10g, w600k_r50,
 inswapper_128: tools/make_*_standin.py), times them, and writes JSON and text results.
 
-    python tools/bench_gpu.py --out $OUT/bench_gpu.json            # the device machine, ~3-6 min
-    python tools/bench_gpu.py --smoke --out /tmp/bench_smoke.json  # tiny models, CPU, seconds
+    python -m tools.bench_gpu --out $OUT/bench_gpu.json            # the device machine, ~3-6 min
+    python -m tools.bench_gpu --smoke --out /tmp/bench_smoke.json  # tiny models, CPU, seconds
 
 What one frame's worker time covers (serial): upload of the 1080p frame, detection
 (letterbox on the device, det_10g-size model, threshold and decoding on the device, the kept
@@ -34,9 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
 
 
 def log(*parts) -> None:
@@ -47,15 +44,12 @@ def make_models(folder: Path, smoke: bool) -> dict[str, str]:
     """Generate the random-weight models (skipped when already there)."""
     folder.mkdir(parents=True, exist_ok=True)
     if smoke:
-        sys.path.insert(0, str(ROOT / "tests" / "neural"))
-        import standins
+        from testkit import standins
 
         return {"detector": str(standins.build_detector(folder / "det_smoke.onnx")),
                 "recognizer": str(standins.build_recognizer(folder / "rec_smoke.onnx")),
                 "swapper": str(standins.build_swapper(folder / "swap_smoke.onnx"))}
-    import make_arcface_standin
-    import make_inswapper_standin
-    import make_scrfd_standin
+    from tools import make_arcface_standin, make_inswapper_standin, make_scrfd_standin
 
     paths = {"detector": folder / "det_10g_standin.onnx", "recognizer": folder / "w600k_r50_standin.onnx",
              "swapper": folder / "inswapper_128_standin.onnx"}

@@ -1,6 +1,6 @@
 """Per-frame cost of the link's handshake on both ends, against raw field access.
 
-    .venv/bin/python tools/bench_link.py [--runs 7] [--frames 20000]
+    .venv/bin/python -m tools.bench_link [--runs 7] [--frames 20000]
 
 One "frame" is what the filter and the worker do per frame around the pixel copies:
 hand over, take the frame, publish the result, take the result. "raw" is the same

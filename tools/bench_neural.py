@@ -1,7 +1,7 @@
 """Per-stage CPU cost of the neural engine at 720p, with a swapper of the real size.
 
-    python tools/make_inswapper_standin.py models/inswapper_128_standin.onnx   # once, 554 MB
-    python tools/bench_neural.py --swapper models/inswapper_128_standin.onnx
+    python -m tools.make_inswapper_standin models/inswapper_128_standin.onnx   # once, 554 MB
+    python -m tools.bench_neural --swapper models/inswapper_128_standin.onnx
 
 The detector is the real SCRFD-500M from ../shared/models (or --detector FILE); the
 recognizer a small stand-in (face mapping 'all' never runs it per frame). Frames are a
@@ -22,7 +22,6 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "neural"))
 SHARED = ROOT.parent / "shared"
 
 
@@ -48,7 +47,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args(argv)
 
-    import standins
+    from testkit import standins
     from faceswap_core.engines import create_engine
     from faceswap_core.options import SwapOptions
 

@@ -12,6 +12,6 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 mkdir -p ../shared && cp -rn .gpu_carry/shared/. ../shared/ 2>/dev/null || echo "could not place ../shared: media tests skip"
 { nvidia-smi --query-gpu=name,memory.total,clocks.sm,driver_version --format=csv; python3 -c "import torch, numpy, cv2, onnx; print('torch', torch.__version__, 'numpy', numpy.__version__, 'cv2', cv2.__version__, 'onnx', onnx.__version__)"; } 2>&1 | tee "$OUT/env.txt"
-timeout ${BENCH_TIMEOUT:-300} python3 tools/bench_gpu.py --out "$OUT/bench_gpu.json" --models /tmp/faceswap_bench_models --compare-eager "$@" 2>&1 | tee "$OUT/bench_gpu.txt"
+timeout ${BENCH_TIMEOUT:-300} python3 -m tools.bench_gpu --out "$OUT/bench_gpu.json" --models /tmp/faceswap_bench_models --compare-eager "$@" 2>&1 | tee "$OUT/bench_gpu.txt"
 echo "bench exit: ${PIPESTATUS[0]}" | tee -a "$OUT/bench_gpu.txt"
 timeout ${TEST_TIMEOUT:-120} python3 -m pytest -q -p no:cacheprovider tests/gpu -rs 2>&1 | tail -60 | tee "$OUT/pytest_gpu.txt"

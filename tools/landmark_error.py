@@ -1,13 +1,13 @@
 """Where the landmark engine's output face differs from the input face, as dlib sees it.
 
-    .venv/bin/python tools/landmark_error.py lp_d10.mp4 [lp_d3.mp4 ...] [--smoothing 0.5]
+    .venv/bin/python -m tools.landmark_error lp_d10.mp4 [lp_d3.mp4 ...] [--smoothing 0.5]
         [--opacity 1.0] [--worst 5] [--floor] [--overlay DIR]
 
 Issue 2 asks for dlib's 68 landmarks of the output within 5% of the inter-ocular
 distance of the input's on every frame; tests/test_swap_quality.py asserts what holds
 (the clip's mean, the share of frames over 5%, a looser bound per frame). This prints,
 per clip, the per-frame error (mean over the 68 points, in % of the input's inter-ocular
-distance: outer eye corners, the 300-W convention, see tests/judge.py), how many
+distance: outer eye corners, the 300-W convention, see testkit/judge.py), how many
 frames exceed 5%, the error of each dlib region (jaw, brows, nose, eyes, mouth), the worst
 frames with their regions, the same measured inside the input's own box (so a detector
 box that snapped to another scale is not counted), and dlib's identity distance to the
@@ -32,8 +32,6 @@ import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 REGIONS = {"jaw": slice(0, 17), "brows": slice(17, 27), "nose": slice(27, 36), "eyes": slice(36, 48),
            "mouth": slice(48, 68)}
@@ -47,7 +45,7 @@ def _per_point(before, after) -> np.ndarray:
 
 def _swap_engine(smoothing: float, opacity: float):
     """The landmark engine as the measurements run it: fr_obama.jpg as the source."""
-    from judge import media
+    from testkit.judge import media
 
     from faceswap_core.engines import create_engine
     from faceswap_core.options import SwapOptions
@@ -61,7 +59,7 @@ def measure(clip: str, smoothing: float, opacity: float) -> list[dict]:
     """One row per frame: error per point (detected box and the input's box), identity
     distances to the source, or None where dlib finds no face."""
     import cv2
-    from judge import FaceJudge, identity_distance, media, read_frames
+    from testkit.judge import FaceJudge, identity_distance, media, read_frames
 
     judge = FaceJudge()
     source = judge.largest(cv2.imread(str(media("fr_obama.jpg"))))
@@ -87,7 +85,7 @@ def write_overlays(clip: str, rows: list[dict], frames: set[int], smoothing: flo
     """Replays the clip (the engine's smoothing needs every frame before) and writes each
     chosen frame's face, input | output, with both landmark sets drawn on both."""
     import cv2
-    from judge import media, read_frames
+    from testkit.judge import media, read_frames
 
     os.makedirs(folder, exist_ok=True)
     landmarks = {row["frame"]: row["landmarks"] for row in rows if row["frame"] in frames}
@@ -118,7 +116,7 @@ def write_overlays(clip: str, rows: list[dict], frames: set[int], smoothing: flo
 def measure_floor(clip: str) -> list[dict]:
     """The judge's own per-frame error on the same face, slightly re-rendered."""
     import cv2
-    from judge import FaceJudge, media, read_frames
+    from testkit.judge import FaceJudge, media, read_frames
 
     judge = FaceJudge()
     shift = np.float32([[1, 0, FLOOR_SHIFT], [0, 1, FLOOR_SHIFT]])

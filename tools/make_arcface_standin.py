@@ -5,7 +5,7 @@ BN), input [N,3,112,112] -> [N,512]. About 43.6 M parameters (174 MB) and ~12 GF
 (multiply-adds counted twice; insightface's 6.3 "GFLOPs" counts them once), so benchmarks
 measure the real model's cost. Random weights: the output means nothing. Never commit the file.
 
-    python tools/make_arcface_standin.py models/w600k_r50_standin.onnx
+    python -m tools.make_arcface_standin models/w600k_r50_standin.onnx
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from make_inswapper_standin import _Builder
+from tools.make_inswapper_standin import _Builder
 
 
 def _bn(b: _Builder, x: str, channels: int) -> str:

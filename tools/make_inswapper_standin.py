@@ -4,7 +4,7 @@ AdaIN modulated by the 512-d latent, a bilinear-upsampling decoder, tanh; `emap`
 About 138 M parameters (554 MB fp32) and ~340 GFLOP per face, so benchmarks measure the
 real model's cost. Random weights: the output means nothing. Never commit the file.
 
-    python tools/make_inswapper_standin.py models/inswapper_128_standin.onnx
+    python -m tools.make_inswapper_standin models/inswapper_128_standin.onnx
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 [1,3,H,W] (dynamic), 9 rank-2 outputs (scores, boxes, keypoints for strides 8/16/32, 2
 anchors), ~10.5 GFLOP at 640x640. For benchmarks only: its detections mean nothing.
 
-    python tools/make_scrfd_standin.py models/det_10g_standin.onnx
+    python -m tools.make_scrfd_standin models/det_10g_standin.onnx
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from make_inswapper_standin import _Builder
+from tools.make_inswapper_standin import _Builder
 
 
 def build(path: str, seed: int = 0) -> tuple[int, int]:

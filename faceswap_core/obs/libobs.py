@@ -158,8 +158,9 @@ def loaded_libobs(platform: str = sys.platform, path: str | None = None):
     return ctypes.CDLL(name, mode=mode)
 
 
-class _Functions:
-    """Attribute access to a table of prototyped functions from one handle."""
+class Functions:
+    """Attribute access to a table of prototyped functions from one handle (the test
+    hosts build theirs from these tables plus their own)."""
 
     def __init__(self, handle, table: dict):
         for name, (restype, argtypes) in table.items():
@@ -175,9 +176,9 @@ class LibObs:
     def __init__(self, path: str | None = None, platform: str = sys.platform):
         blocking = loaded_libobs(platform, path)
         render = ctypes.PyDLL(blocking._name, handle=blocking._handle)   # the same library, GIL kept
-        self.blocking = _Functions(blocking, BLOCKING_FUNCTIONS)
-        self.render = _Functions(render, RENDER_FUNCTIONS)
-        self.variadic = _Functions(blocking, VARIADIC_FUNCTIONS)
+        self.blocking = Functions(blocking, BLOCKING_FUNCTIONS)
+        self.render = Functions(render, RENDER_FUNCTIONS)
+        self.variadic = Functions(blocking, VARIADIC_FUNCTIONS)
 
     def log(self, level: int, message: str) -> None:
         """One line in OBS's log, prefixed with the product name."""

@@ -8,17 +8,12 @@ silently skipping. Tests that need CUDA skip with that reason on machines withou
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
+from pathlib import Path
 
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))          # torch_check
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "neural"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import standins  # noqa: E402
+from testkit import standins
 
 
 @pytest.fixture(scope="session")

@@ -4,23 +4,18 @@ runtimes and must agree, so the benchmark on the device runs what was checked he
 
 from __future__ import annotations
 
-import torch_check
+from testkit import torch_check
 
 torch_check.require_torch()
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-
-import make_arcface_standin  # noqa: E402
-import make_inswapper_standin  # noqa: E402
-import make_scrfd_standin  # noqa: E402
-from faceswap_core.neural.providers import ModelSession  # noqa: E402
-from faceswap_core.neural.runner_torch import TorchRunner, shape_constant_names  # noqa: E402
+from faceswap_core.neural.providers import ModelSession
+from faceswap_core.neural.runner_torch import TorchRunner, shape_constant_names
+from tools import make_arcface_standin, make_inswapper_standin, make_scrfd_standin
 
 
 @pytest.fixture(scope="module")

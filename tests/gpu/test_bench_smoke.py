@@ -3,17 +3,13 @@ machine's run must not be the first time the script runs."""
 
 from __future__ import annotations
 
-import torch_check
+from testkit import torch_check
 
 torch_check.require_torch()
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-
-import bench_gpu  # noqa: E402
+from tools import bench_gpu
 
 
 def test_smoke_run_writes_every_number(tmp_path):

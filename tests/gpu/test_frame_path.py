@@ -8,7 +8,7 @@ What the CPU path paints and what the frame path paints must agree to within rou
 
 from __future__ import annotations
 
-import torch_check
+from testkit import torch_check
 
 torch_check.require_torch()
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from judge import media, read_frames, shared_model
+from testkit.judge import media, read_frames, shared_model
 from faceswap_core.engines import create_engine
 from faceswap_core.errors import FaceSwapError
 from faceswap_core.neural.detector import ScrfdDetector
@@ -41,7 +41,7 @@ def paths(models):
 
 @pytest.fixture(scope="module")
 def standin_nan(tmp_path_factory):
-    import standins
+    from testkit import standins
 
     return standins.build_swapper(tmp_path_factory.mktemp("nan") / "nan.onnx", nan=True)
 

@@ -3,7 +3,7 @@ on real frames, with torch's CPU build (the same kernels' semantics as on a GPU)
 
 from __future__ import annotations
 
-import torch_check
+from testkit import torch_check
 
 torch_check.require_torch()
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from judge import media, read_frames
+from testkit.judge import media, read_frames
 from faceswap_core.neural import alignment, gpu_ops
 from faceswap_core.neural.detector import letterbox
 

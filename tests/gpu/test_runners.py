@@ -8,7 +8,7 @@ checked as built, and their absence through the real onnxruntime's provider list
 
 from __future__ import annotations
 
-import torch_check
+from testkit import torch_check
 
 torch_check.require_torch()
 
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-import standins
-from judge import media, shared_model
+from testkit import standins
+from testkit.judge import media, shared_model
 from faceswap_core.errors import FaceSwapError
 from faceswap_core.neural.detector import ScrfdDetector
 from faceswap_core.neural.providers import ModelSession

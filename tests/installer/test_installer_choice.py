@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
-from installer import base_python, machine, runtime_choice  # noqa: E402
-from installer.machine import AMD, APPLE, INTEL, NVIDIA, Gpu, Machine  # noqa: E402
-from installer.runtime_choice import choose  # noqa: E402
+from faceswap_core.setup import machine, runtime_choice
+from installer import base_python
+from faceswap_core.setup.machine import AMD, APPLE, INTEL, NVIDIA, Gpu, Machine
+from faceswap_core.setup.runtime_choice import choose
 
 RTX = Gpu(NVIDIA, "NVIDIA GeForce RTX 3060", "551.86")
 RTX_LINUX = Gpu(NVIDIA, "NVIDIA GeForce RTX 3060", "550.54.14")

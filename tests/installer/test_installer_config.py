@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
-from faceswap_core import install_config  # noqa: E402
+from faceswap_core import install_config
 
 
 def test_written_config_gives_back_the_worker_python(tmp_path):

@@ -21,13 +21,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
-from faceswap_core import doctor, install_config, model_catalog  # noqa: E402
-from faceswap_core.doctor import Check, ObsInstall  # noqa: E402
-from installer import runtime_choice, worker_venv  # noqa: E402
-from installer.machine import AMD, NVIDIA, Gpu, Machine  # noqa: E402
-from installer.worker_venv import Health  # noqa: E402
+from faceswap_core import doctor, install_config, model_catalog
+from faceswap_core.doctor import Check, ObsInstall
+from faceswap_core.setup import runtime_choice, worker_venv
+from faceswap_core.setup.machine import AMD, NVIDIA, Gpu, Machine
+from faceswap_core.setup.worker_venv import Health
 
 NO_GPU = Machine("linux", "x86_64", ())
 RTX = Machine("linux", "x86_64", (Gpu(NVIDIA, "NVIDIA GeForce RTX 3060", "550.54"),))
@@ -343,7 +342,7 @@ def test_script_added_in_obs_or_not(tmp_path):
 def test_doctor_reads_the_scripts_a_real_obs_saved(tmp_path, display):
     """Headless OBS (the OBS tests' own setup) loads the script and saves its scene collection
     on exit; the doctor must find the script in what OBS itself wrote."""
-    from obs_app import ObsApp, ObsConfig   # tests/conftest.py skips it without obs-studio and Xvfb
+    from testkit.obs_app import ObsApp, ObsConfig   # tests/conftest.py skips it without obs-studio and Xvfb
 
     image = tmp_path / "camera.png"
     image.write_bytes(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"

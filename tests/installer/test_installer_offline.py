@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from installer_testing import blocked_index_env, clean_env, index_is_blocked, run_installer  # noqa: E402
+from testkit.installer_testing import blocked_index_env, clean_env, index_is_blocked, run_installer
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout")
 

@@ -20,13 +20,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from installer_testing import (ROOT, blocked_index_env, clean_env, copy_working_tree, index_is_blocked,  # noqa: E402
+from testkit.installer_testing import (ROOT, blocked_index_env, clean_env, copy_working_tree, index_is_blocked,
                                readme_setup_commands)
 
-sys.path.insert(0, str(ROOT))
 from faceswap_core import link
-from faceswap_core.link import Channel  # noqa: E402
+from faceswap_core.link import Channel
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the README's Linux/macOS commands")
 

@@ -14,11 +14,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from installer import steps  # noqa: E402
-from installer_testing import clean_env, run_installer  # noqa: E402
+from installer import steps
+from testkit.installer_testing import clean_env, run_installer
 
 
 def options(tmp_path: Path, **changes) -> steps.Options:

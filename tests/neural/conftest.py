@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 import warnings
-from pathlib import Path
 
 import pytest
+from pathlib import Path
 
 
 
@@ -26,10 +25,7 @@ def _require(module: str, why: str):
 _require("onnxruntime", "pip install -e '.[neural]'")
 _require("onnx", "pip install -e '.[neural]'")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import standins  # noqa: E402
+from testkit import standins  # noqa: E402  (after the checks above)
 
 
 @pytest.fixture(scope="session")

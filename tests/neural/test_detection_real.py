@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from judge import media, read_frames, shared_model
+from testkit.judge import media, read_frames, shared_model
 from faceswap_core.neural.detector import ScrfdDetector
 from faceswap_core.neural.providers import ModelSession
 

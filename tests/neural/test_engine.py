@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from judge import media, read_frames, shared_model
+from testkit.judge import media, read_frames, shared_model
 from faceswap_core.engines import ENGINES, create_engine
 from faceswap_core.errors import FaceSwapError
 from faceswap_core.options import SwapOptions

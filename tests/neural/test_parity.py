@@ -11,8 +11,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-import standins
-from judge import media, shared_model
+from testkit import standins
+from testkit.judge import media, shared_model
 from faceswap_core.errors import FaceSwapError
 from faceswap_core.neural import alignment
 from faceswap_core.neural.detector import ScrfdDetector
@@ -211,7 +211,7 @@ def test_paste_back_matches_insightface_but_only_touches_the_box(insightface_zoo
 
     from faceswap_core.neural.paste import paste_face
     from faceswap_core.options import SwapOptions
-    from judge import read_frames
+    from testkit.judge import read_frames
 
     ours = InSwapper(ModelSession(str(swapper_model)), read_emap(str(swapper_model)))
     reference = insightface_zoo.inswapper.INSwapper(str(swapper_model), session=_ref_session(swapper_model))

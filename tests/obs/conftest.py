@@ -1,13 +1,13 @@
 import pytest
 
-import helpers   # tests/conftest.py puts tests/obs on sys.path; it also holds display, judge, source_face
+from testkit import helpers   # tests/conftest.py holds display, judge, source_face
 
 
 @pytest.fixture(scope="session")
 def target_png(tmp_path_factory):
     """A real talking-head frame (lp_d3.mp4, frame 30) as the 'camera' image."""
     import cv2
-    from judge import media
+    from testkit.judge import media
 
     frame = helpers.frame_of(media("lp_d3.mp4"), 30)
     path = tmp_path_factory.mktemp("media") / "target.png"

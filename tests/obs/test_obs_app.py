@@ -1,7 +1,8 @@
 """Done-criteria 2 and 3: the real OBS application, headless, driven through obs-websocket.
 
-One OBS run for the whole module (CI time): the tests below run in file order on it and
-the last one shuts it down with SIGINT.
+One OBS run per OBS installation (CI time): this machine's 29, then 30 and 32 in their
+chroots (testkit.obs_installs); the tests below run in file order on each and the last
+one shuts it down with SIGINT.
 """
 
 from __future__ import annotations
@@ -15,25 +16,37 @@ import cv2
 import numpy as np
 import pytest
 
-import helpers
-from judge import media
-from obs_app import CAMERA, FILTER, ObsApp, ObsConfig
+from testkit import helpers
+from testkit.judge import media
+from testkit.obs_app import CAMERA, FILTER, ObsApp, ObsConfig
+from testkit.obs_installs import installs
 
 pytestmark = pytest.mark.obs
 SWAP_TIMEOUT_S = 40.0
 
 
+@pytest.fixture(scope="module", params=installs(), ids=lambda install: install.name)
+def obs_install(request):
+    helpers.require_obs(request.param)
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def app(display, target_png, tmp_path_factory):
+def app(display, target_png, tmp_path_factory, obs_install):
     pytest.importorskip("obsws_python", reason="obsws-python is not installed: pip install obsws-python")
     root = tmp_path_factory.mktemp("obs")
     config = ObsConfig(root, target_png, 512, 512, {
         "source_photo": str(media("fr_obama.jpg")), "python": helpers.worker_python(),
     })
-    running = ObsApp(config, display)
+    running = ObsApp(config, display, install=obs_install)
     running.connect()
     yield running
     running.stop()
+
+
+def test_it_is_the_obs_version_asked_for(app, obs_install):
+    version = app.client.get_version().obs_version
+    assert obs_install.version().startswith(version), (version, obs_install.version())
 
 
 def wait_swapped(app, judge, source_face, original, timeout=SWAP_TIMEOUT_S):
@@ -152,11 +165,11 @@ def test_sigint_leaves_no_worker_and_no_file(app):
     helpers.stop_leaving_nothing(app, workers)
 
 
-def test_crashed_obs_leaves_no_worker_and_no_file(display, target_png, tmp_path):
+def test_crashed_obs_leaves_no_worker_and_no_file(display, target_png, tmp_path, obs_install):
     """OBS killed with SIGKILL (a crash): the worker notices and removes the channel itself."""
     pytest.importorskip("obsws_python", reason="obsws-python is not installed: pip install obsws-python")
     config = ObsConfig(tmp_path, target_png, 512, 512, {"source_photo": "", "python": helpers.worker_python()})
-    crashed = ObsApp(config, display)
+    crashed = ObsApp(config, display, install=obs_install)
     try:
         crashed.connect()
         deadline = time.monotonic() + 30

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-import helpers
+from testkit import helpers
 
 PROBE = r"""
 import json, sys

@@ -10,16 +10,8 @@ import time
 from faceswap_core import link
 from faceswap_core.obs.supervisor import WorkerSupervisor
 
-import helpers
-
-
-def wait_until(condition, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+from testkit import helpers
+from testkit.worker_channel import wait_until
 
 
 def test_bad_interpreter_is_reported_then_a_good_one_starts(tmp_path):

@@ -1,13 +1,9 @@
 """Fixtures for the reliability tests: reuse tests/obs's helpers (media, processes) and tests/conftest.py's display."""
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))   # faulty_worker.py; tests/conftest.py has helpers, display
-
-import helpers  # noqa: E402
+from testkit import helpers   # tests/conftest.py has display, judge, source_face
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +11,7 @@ def camera_images(tmp_path_factory):
     """A talking-head frame as the 'camera' at 512x512, and other sizes of it (PNG paths)."""
     import cv2
     import numpy as np
-    from judge import media
+    from testkit.judge import media
 
     frame = helpers.frame_of(media("lp_d3.mp4"), 30)   # media() skips when ../shared/media is absent
     folder = tmp_path_factory.mktemp("camera")

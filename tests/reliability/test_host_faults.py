@@ -1,7 +1,7 @@
 """Faults and lifecycle in the standalone libobs host (real libobs, real workers, real mmap).
 
 Three host runs for the whole module (CI time), each several scenarios in one libobs
-(tests/reliability/fault_host.py): worker faults; lifecycle, ending with an exit while a
+(testkit/fault_host.py): worker faults; lifecycle, ending with an exit while a
 worker is busy; and a run with no network at all, traced for socket calls. After every
 scenario and at exit the host checks for stray workers and channels; libobs's
 memory-leak count at exit must equal that of a host that never had a filter.
@@ -10,7 +10,6 @@ memory-leak count at exit must equal that of a host that never had a filter.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,18 +18,17 @@ from pathlib import Path
 
 import pytest
 
-import helpers
-from faulty_worker import make_faulty_python
-from judge import media
+from testkit import helpers
+from testkit.faulty_worker import make_faulty_python
+from testkit.judge import media
 
 pytestmark = pytest.mark.obs
-HOST = Path(__file__).resolve().parent / "fault_host.py"
 HANG_NOTICE_LIMIT_S = 2.5      # "within a second or two" (HANG_S is 1.5 s, polled every 0.1 s)
 
 
 def run_fault_host(display, out: Path, *arguments, prefix=(), timeout=400) -> dict:
-    env = dict(os.environ, DISPLAY=display, PYTHONPATH=helpers.OBS_SCRIPTING)
-    command = [*prefix, sys.executable, str(HOST), "--out", str(out), *arguments]
+    command, env = helpers.host_process("testkit.fault_host", ["--out", str(out), *arguments], display)
+    command = [*prefix, *command]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     summary = json.loads((out / "summary.json").read_text())

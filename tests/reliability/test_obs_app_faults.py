@@ -23,11 +23,11 @@ import cv2
 import numpy as np
 import pytest
 
-import helpers
-from faulty_worker import make_faulty_python
-from judge import media
-from obs_app import CAMERA, ObsApp, ObsConfig
-from obs_gui import ObsWindows
+from testkit import helpers
+from testkit.faulty_worker import make_faulty_python
+from testkit.judge import media
+from testkit.obs_app import CAMERA, ObsApp, ObsConfig
+from testkit.obs_gui import ObsWindows
 
 pytestmark = pytest.mark.obs
 RAISING, MALFORMED, BUSY = "Raising", "Malformed", "Busy"

@@ -33,10 +33,10 @@ from faceswap_core.link import launch, layout, liveness, memory
 from faceswap_core.link import system as systems
 from faceswap_core.obs import supervisor as supervision
 from faceswap_core.obs.supervisor import WorkerSupervisor
-from faulty_worker import make_faulty_python
-from test_worker import wait_until
+from testkit.faulty_worker import make_faulty_python
+from testkit.worker_channel import wait_until
 
-import helpers
+from testkit import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -1,4 +1,4 @@
-"""The short soak CI runs: 2 minutes of 720p30 through the standalone host (soak.py).
+"""The short soak CI runs: 2 minutes of 720p30 through the standalone host (tools/soak.py).
 
 The 30-minute version is a benchmark (BENCHMARKS.md, "Reliability soak"), not run here.
 """
@@ -9,29 +9,27 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-import helpers
-from judge import media
+from testkit import helpers
+from testkit.judge import media
 
 pytestmark = [pytest.mark.obs, pytest.mark.soak]
-SOAK = Path(__file__).resolve().parent / "soak.py"
-HOST = Path(__file__).resolve().parent / "fault_host.py"
 
 
 def test_two_minute_soak(display, camera_images, tmp_path):
     media("lp_d3.mp4")   # skips without the shared media
-    env = dict(os.environ, DISPLAY=display)
-    run = subprocess.run([sys.executable, str(SOAK), "--minutes", "2", "--out", str(tmp_path)], env=env,
+    env = helpers.pythonpath_env(dict(os.environ, DISPLAY=display))
+    run = subprocess.run([sys.executable, "-m", "tools.soak", "--minutes", "2", "--out", str(tmp_path)], env=env,
                          capture_output=True, text=True, timeout=600)
     result = json.loads((tmp_path / "soak.json").read_text())
     print(run.stdout)
     # libobs's own leak count for a host that never had a filter (obs_add_data_path leaks)
-    subprocess.run([sys.executable, str(HOST), "--out", str(tmp_path / "bare"), "--image", str(camera_images["small"]),
-                    "--photo", str(media("fr_obama.jpg")), "--python", sys.executable],
-                   env=dict(env, PYTHONPATH=helpers.OBS_SCRIPTING), check=True, capture_output=True, timeout=120)
+    command, host_env = helpers.host_process("testkit.fault_host", [
+        "--out", str(tmp_path / "bare"), "--image", str(camera_images["small"]),
+        "--photo", str(media("fr_obama.jpg")), "--python", sys.executable], display)
+    subprocess.run(command, env=host_env, check=True, capture_output=True, timeout=120)
     baseline = json.loads((tmp_path / "bare" / "summary.json").read_text())["memory_leaks"]
     assert result["memory_leaks"] == baseline, result["memory_leaks"]
     assert result["swapping"] and result["results_drawn"] > 0, result

@@ -24,13 +24,12 @@ from faceswap_core.link import layout, memory
 from faceswap_core.link import Channel
 from faceswap_core.obs import supervisor as supervision
 from faceswap_core.obs.supervisor import WorkerSupervisor
-from faulty_worker import make_faulty_python
-from test_worker import channel, channel_file  # noqa: F401  (the fixtures)
-from test_worker import hand_over as write_frame
-from test_worker import read_result, start_worker, wait_until
-from judge import media
+from testkit.faulty_worker import make_faulty_python
+from testkit.worker_channel import hand_over as write_frame
+from testkit.worker_channel import read_result, start_worker, wait_until
+from testkit.judge import media
 
-import helpers
+from testkit import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

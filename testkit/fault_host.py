@@ -1,7 +1,7 @@
-"""Fault and lifecycle scenarios in the standalone libobs host (tests/obs/libobs_host.py).
+"""Fault and lifecycle scenarios in the standalone libobs host (testkit/libobs_host.py).
 
     DISPLAY=:90 PYTHONPATH=/usr/lib/x86_64-linux-gnu/obs-scripting \\
-        python tests/reliability/fault_host.py --out DIR --image face.png --photo a.jpg \\
+        python -m testkit.fault_host --out DIR --image face.png --photo a.jpg \\
         --python PY --scenario sigstop --scenario toggle ...
 
 One libobs start for several scenarios (CI time). Each scenario adds its own filter(s)
@@ -15,7 +15,6 @@ every socket call the OBS side made (a Python audit hook). All goes to summary.j
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import random
@@ -25,16 +24,8 @@ import sys
 import threading
 import time
 import traceback
-from ctypes import c_bool, c_char_p, c_void_p
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "obs"))
-sys.path.insert(0, REPO)
-
-from libobs_host import Host, channels_held, image_size, wait_for  # noqa: E402
-
-SHRINKER = os.path.join(HERE, "shrink_channel.py")
+from testkit.libobs_host import Host, channels_held, image_size, wait_for
 
 class SocketAudit:
     """Every socket.* audit event of this process (the OBS side's Python included)."""
@@ -58,30 +49,6 @@ class Bench:
         self.o = host.obs
         self.args = args
         o = self.o
-        o.obs_scene_create.restype = c_void_p
-        o.obs_scene_create.argtypes = [c_char_p]
-        o.obs_scene_add.restype = c_void_p
-        o.obs_scene_add.argtypes = [c_void_p, c_void_p]
-        o.obs_scene_get_source.restype = c_void_p
-        o.obs_scene_get_source.argtypes = [c_void_p]
-        o.obs_scene_release.argtypes = [c_void_p]
-        o.obs_source_set_enabled.argtypes = [c_void_p, c_bool]
-        o.obs_data_create_from_json.restype = c_void_p
-        o.obs_data_create_from_json.argtypes = [c_char_p]
-        o.obs_source_get_settings.restype = c_void_p
-        o.obs_source_get_settings.argtypes = [c_void_p]
-        o.obs_source_properties.restype = c_void_p
-        o.obs_source_properties.argtypes = [c_void_p]
-        o.obs_properties_get.restype = c_void_p
-        o.obs_properties_get.argtypes = [c_void_p, c_char_p]
-        o.obs_property_button_clicked.restype = c_bool
-        o.obs_property_button_clicked.argtypes = [c_void_p, c_void_p]
-        o.obs_properties_destroy.argtypes = [c_void_p]
-        o.obs_data_get_string.restype = c_char_p
-        o.obs_data_get_string.argtypes = [c_void_p, c_char_p]
-        o.obs_source_remove.argtypes = [c_void_p]
-        o.obs_source_create_private.restype = c_void_p
-        o.obs_source_create_private.argtypes = [c_char_p, c_char_p, c_void_p]
         from faceswap_core.obs import registration
 
         self.registry = registration.registry()
@@ -506,7 +473,7 @@ def scenario_shrink_channel(bench: Bench) -> dict:
     result = {"swapped_first": bench.wait_swapped(instance)}
     pid = instance.supervisor.worker_pid()
     (channel,) = our_channel_files()
-    attack = subprocess.run([sys.executable, SHRINKER, channel], capture_output=True, text=True, timeout=30)
+    attack = subprocess.run([sys.executable, "-m", "testkit.shrink_channel", channel], capture_output=True, text=True, timeout=30)
     result["attack"] = json.loads(attack.stdout) if attack.returncode == 0 else attack.stderr[-2000:]
     result["swapped_after"] = bench.wait_swapped(instance, more=10)
     result["same_worker"] = instance.supervisor.worker_pid() == pid
@@ -576,7 +543,6 @@ def main(argv=None) -> int:
     started = time.monotonic()
     host.shutdown()
     summary["shutdown_s"] = round(time.monotonic() - started, 2)
-    host.obs.bnum_allocs.restype = ctypes.c_long
     summary["memory_leaks"] = host.obs.bnum_allocs()
     summary["after_exit"] = settle(bench)
     summary["instances_left"] = len(bench.registry.instances)

@@ -3,7 +3,7 @@
 Run under an X display (Xvfb), with OBS's scripting folder on PYTHONPATH for obspython:
 
     PYTHONPATH=/usr/lib/x86_64-linux-gnu/obs-scripting \
-        python tests/obs/libobs_host.py --image face.png --photo obama.jpg --out DIR
+        python -m testkit.libobs_host --image face.png --photo obama.jpg --out DIR
 
 It starts libobs with OpenGL, loads the needed plugins one by one, loads obs_faceswap.py
 like OBS does (script_load), makes an image source, adds the "Face Swap" filter, and
@@ -24,11 +24,14 @@ import sys
 import time
 from ctypes import POINTER, c_bool, c_char_p, c_int, c_uint32, c_uint64, c_void_p
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from faceswap_core.obs import libobs
+from testkit.obs_installs import HOST
+
 PLUGIN_DIR = "/usr/lib/x86_64-linux-gnu/obs-plugins"
 DATA_DIR = "/usr/share/obs"
 PLUGINS = ("image-source", "obs-ffmpeg", "obs-filters", "obs-outputs", "obs-x264", "obs-transitions")
 VIDEO_FORMAT_BGRA = 7
+OBS_NIX_PLATFORM_X11_EGL = 1   # libobs/obs-nix-platform.h (after X11_GLX, or INVALID from OBS 31)
 
 
 class ObsVideoInfo(ctypes.Structure):
@@ -51,43 +54,72 @@ class VideoData(ctypes.Structure):
 
 
 RAW_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, POINTER(VideoData))
+P = c_void_p
+# What a host calls beyond what the filter itself declares (faceswap_core.obs.libobs's
+# tables, reused): starting libobs, sources, scenes, properties, frame capture, counters.
+HOST_FUNCTIONS = {
+    "obs_set_nix_platform": (None, [c_int]),
+    "obs_set_nix_platform_display": (None, [P]),
+    "obs_startup": (c_bool, [c_char_p, c_char_p, P]),
+    "obs_shutdown": (None, []),
+    "obs_add_data_path": (None, [c_char_p]),
+    "obs_reset_video": (c_int, [POINTER(ObsVideoInfo)]),
+    "obs_reset_audio": (c_bool, [P]),
+    "obs_open_module": (c_int, [POINTER(c_void_p), c_char_p, c_char_p]),
+    "obs_init_module": (c_bool, [P]),
+    "obs_post_load_modules": (None, []),
+    "obs_add_raw_video_callback": (None, [P, RAW_CALLBACK, P]),
+    "obs_remove_raw_video_callback": (None, [RAW_CALLBACK, P]),
+    "obs_get_average_frame_time_ns": (c_uint64, []),
+    "obs_get_lagged_frames": (c_uint32, []),
+    "obs_get_total_frames": (c_uint32, []),
+    "obs_set_output_source": (None, [c_uint32, P]),
+    "obs_data_create": (P, []),
+    "obs_data_create_from_json": (P, [c_char_p]),
+    "obs_data_set_bool": (None, [P, c_char_p, c_bool]),
+    "obs_data_set_int": (None, [P, c_char_p, ctypes.c_int64]),
+    "obs_data_set_double": (None, [P, c_char_p, ctypes.c_double]),
+    "obs_source_create": (P, [c_char_p, c_char_p, P, P]),
+    "obs_source_create_private": (P, [c_char_p, c_char_p, P]),
+    "obs_source_release": (None, [P]),
+    "obs_source_remove": (None, [P]),
+    "obs_source_update": (None, [P, P]),
+    "obs_source_set_enabled": (None, [P, c_bool]),
+    "obs_source_filter_add": (None, [P, P]),
+    "obs_source_filter_remove": (None, [P, P]),
+    "obs_source_properties": (P, [P]),
+    "obs_properties_get": (P, [P, c_char_p]),
+    "obs_property_button_clicked": (c_bool, [P, P]),
+    "obs_properties_destroy": (None, [P]),
+    "obs_scene_create": (P, [c_char_p]),
+    "obs_scene_add": (P, [P, P]),
+    "obs_scene_get_source": (P, [P]),
+    "obs_scene_release": (None, [P]),
+    "bnum_allocs": (ctypes.c_long, []),   # libobs's live allocation count (leak checks)
+}
 
 
 class Host:
     """libobs started for one output size; frames captured from the main view."""
 
     def __init__(self, width: int, height: int, fps: int = 30, capture: bool = True):
-        self.obs = ctypes.CDLL("libobs.so.0", mode=ctypes.RTLD_GLOBAL)
+        self.obs = libobs.Functions(libobs.loaded_libobs(), {**libobs.BLOCKING_FUNCTIONS, **HOST_FUNCTIONS})
         o = self.obs
-        o.obs_startup.restype = c_bool
-        o.obs_startup.argtypes = [c_char_p, c_char_p, c_void_p]
-        for name in ("obs_source_create", "obs_data_create", "obs_get_source_by_name"):
-            getattr(o, name).restype = c_void_p
-        o.obs_source_create.argtypes = [c_char_p, c_char_p, c_void_p, c_void_p]
-        o.obs_data_set_string.argtypes = [c_void_p, c_char_p, c_char_p]
-        o.obs_data_set_bool.argtypes = [c_void_p, c_char_p, c_bool]
-        o.obs_data_set_int.argtypes = [c_void_p, c_char_p, ctypes.c_int64]
-        o.obs_data_release.argtypes = [c_void_p]
-        o.obs_source_release.argtypes = [c_void_p]
-        o.obs_source_filter_add.argtypes = [c_void_p, c_void_p]
-        o.obs_source_filter_remove.argtypes = [c_void_p, c_void_p]
-        o.obs_source_update.argtypes = [c_void_p, c_void_p]
-        o.obs_set_output_source.argtypes = [c_uint32, c_void_p]
-        o.obs_open_module.argtypes = [POINTER(c_void_p), c_char_p, c_char_p]
-        o.obs_init_module.argtypes = [c_void_p]
-        o.obs_init_module.restype = c_bool
-        o.obs_reset_video.argtypes = [POINTER(ObsVideoInfo)]
-        o.obs_add_raw_video_callback.argtypes = [c_void_p, RAW_CALLBACK, c_void_p]
-        o.obs_remove_raw_video_callback.argtypes = [RAW_CALLBACK, c_void_p]
-        o.obs_get_average_frame_time_ns.restype = c_uint64
-        o.obs_add_data_path.argtypes = [c_char_p]
-        o.obs_reset_audio.restype = c_bool
-        o.obs_reset_audio.argtypes = [c_void_p]
         self.width, self.height = width, height
+        # What OBS's UI does first: libobs-opengl from OBS 31 on takes the X connection from
+        # here (OBS 29 and 30 opened their own), and fails to load GL without one.
+        x11 = ctypes.CDLL("libX11.so.6")
+        x11.XOpenDisplay.restype = c_void_p
+        x11.XOpenDisplay.argtypes = [c_char_p]
+        self.x_display = x11.XOpenDisplay(None)
+        if not self.x_display:
+            raise RuntimeError("cannot open the X display (is DISPLAY set?)")
+        o.obs_set_nix_platform(OBS_NIX_PLATFORM_X11_EGL)
+        o.obs_set_nix_platform_display(self.x_display)
         if not o.obs_startup(b"en-US", None, None):
             raise RuntimeError("obs_startup failed")
         o.obs_add_data_path(f"{DATA_DIR}/libobs/".encode())
-        info = ObsVideoInfo(b"libobs-opengl.so.1", fps, 1, width, height, width, height, VIDEO_FORMAT_BGRA, 0, False, 0, 2, 3)
+        info = ObsVideoInfo(HOST.opengl_module().encode(), fps, 1, width, height, width, height, VIDEO_FORMAT_BGRA, 0, False, 0, 2, 3)
         code = o.obs_reset_video(ctypes.byref(info))
         if code != 0:
             raise RuntimeError(f"obs_reset_video failed with {code} (is DISPLAY set?)")
@@ -230,7 +262,6 @@ def main(argv=None) -> int:
     summary = {"width": width, "height": height}
     host = Host(width, height)
     summary["obs_version"] = obs_version()
-    sys.path.insert(0, REPO)
     import obs_faceswap  # the script module, loaded like OBS loads it
     from faceswap_core.obs import registration
 
@@ -292,17 +323,6 @@ def main(argv=None) -> int:
 def click_refresh_status(host: Host, swap) -> str:
     """Build the properties, press "Refresh status", read what the status field shows."""
     o = host.obs
-    o.obs_source_properties.restype = c_void_p
-    o.obs_source_properties.argtypes = [c_void_p]
-    o.obs_properties_get.restype = c_void_p
-    o.obs_properties_get.argtypes = [c_void_p, c_char_p]
-    o.obs_property_button_clicked.restype = c_bool
-    o.obs_property_button_clicked.argtypes = [c_void_p, c_void_p]
-    o.obs_properties_destroy.argtypes = [c_void_p]
-    o.obs_source_get_settings.restype = c_void_p
-    o.obs_source_get_settings.argtypes = [c_void_p]
-    o.obs_data_get_string.restype = c_char_p
-    o.obs_data_get_string.argtypes = [c_void_p, c_char_p]
     props = o.obs_source_properties(swap)
     settings = o.obs_source_get_settings(swap)
     o.obs_data_set_string(settings, b"status", b"")
@@ -323,9 +343,6 @@ def stress_ui_callbacks(host: Host, swap, instance, seconds: float) -> dict:
     import threading
 
     o = host.obs
-    o.obs_source_properties.restype = c_void_p
-    o.obs_source_properties.argtypes = [c_void_p]
-    o.obs_properties_destroy.argtypes = [c_void_p]
     counts = {"updates": 0, "properties": 0}
     stop = threading.Event()
 
@@ -334,7 +351,6 @@ def stress_ui_callbacks(host: Host, swap, instance, seconds: float) -> dict:
         while not stop.is_set():
             opacity = (opacity + 7) % 100
             data = host.data({"opacity_percent_unused": opacity})
-            o.obs_data_set_double.argtypes = [c_void_p, c_char_p, ctypes.c_double]
             o.obs_data_set_double(data, b"opacity", 0.9 + opacity / 1000)
             o.obs_source_update(swap, data)
             o.obs_data_release(data)

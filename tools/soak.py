@@ -1,8 +1,8 @@
 """Soak: 720p at 30 fps through the standalone libobs host with the landmark engine.
 
-    .venv/bin/python tests/reliability/soak.py --minutes 30 --out /tmp/soak     # the benchmark
-    .venv/bin/python tests/reliability/soak.py --minutes 2 --out /tmp/soak      # what CI runs
-    .venv/bin/python tests/reliability/soak.py --minutes 20 --fps 60 --malloc-check --out /tmp/hunt
+    .venv/bin/python -m tools.soak --minutes 30 --out /tmp/soak     # the benchmark
+    .venv/bin/python -m tools.soak --minutes 2 --out /tmp/soak      # what CI runs
+    .venv/bin/python -m tools.soak --minutes 20 --fps 60 --malloc-check --out /tmp/hunt
                                                                                  # a crash hunt
 
 The camera is a 720p frame of a talking-head clip (../shared/media/lp_d3.mp4, scaled to
@@ -31,9 +31,10 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-OBS_SCRIPTING = "/usr/lib/x86_64-linux-gnu/obs-scripting"
+from testkit import REPO, pythonpath_env
+from testkit.obs_installs import HOST
+
+REPO = str(REPO)
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 GROWTH_LIMIT_MB = 50.0
 STALL_S = 30.0              # libobs's frame counter standing still this long: the host hangs
@@ -90,18 +91,12 @@ def percentile(values, q: float) -> float:
 
 def run_host(args) -> dict:
     """Inside the host process: libobs, the script, the media source, the filter, sampling."""
-    import ctypes
 
-    sys.path.insert(0, os.path.join(REPO, "tests", "obs"))
-    sys.path.insert(0, HERE)
-    sys.path.insert(0, REPO)
-    from fault_host import our_channel_files, our_workers, rss_kb
-    from libobs_host import Host, wait_for
+    from testkit.fault_host import our_channel_files, our_workers, rss_kb
+    from testkit.libobs_host import Host, wait_for
 
     host = Host(WIDTH, HEIGHT, args.fps, capture=False)
     o = host.obs
-    o.obs_get_lagged_frames.restype = ctypes.c_uint32
-    o.obs_get_total_frames.restype = ctypes.c_uint32
     import obs_faceswap
     from faceswap_core.obs import registration
 
@@ -165,7 +160,6 @@ def run_host(args) -> dict:
     o.obs_source_release(camera)
     obs_faceswap.script_unload()
     host.shutdown()
-    o.bnum_allocs.restype = ctypes.c_long
     result["memory_leaks"] = o.bnum_allocs()
     result["clean_exit"] = wait_for(lambda: not our_workers() and not our_channel_files(), 5)
     return result
@@ -173,9 +167,7 @@ def run_host(args) -> dict:
 
 def control_run(host, camera, args, script) -> dict:
     """The same source and host without the filter: what libobs itself does to memory."""
-    import ctypes
-
-    from fault_host import rss_kb
+    from testkit.fault_host import rss_kb
 
     time.sleep(args.warmup)
     samples, started = [], time.monotonic()
@@ -187,7 +179,6 @@ def control_run(host, camera, args, script) -> dict:
     host.obs.obs_source_release(camera)
     script.script_unload()
     host.shutdown()
-    host.obs.bnum_allocs.restype = ctypes.c_long
     return {"minutes": args.minutes, "no_filter": True, "obs_rss_mb": _memory(samples, "obs_rss_mb"),
             "obs_lagged_frames": lagged, "obs_total_frames": total, "memory_leaks": host.obs.bnum_allocs(),
             "samples": samples}
@@ -305,17 +296,16 @@ def main(argv=None) -> int:
         return 0
     args.clip = args.clip or make_clip(os.path.join(args.out, "camera-720p.mp4"))
     args.image = args.image or make_image(args.clip, os.path.join(args.out, "camera-720p.png"))
-    env = dict(os.environ, PYTHONPATH=OBS_SCRIPTING)
+    env = pythonpath_env(os.environ, HOST.scripting_dir)
     if args.malloc_check:
         env.update(LD_PRELOAD="libc_malloc_debug.so.0", MALLOC_CHECK_="3", MALLOC_PERTURB_="165")
     xvfb = None
     if not env.get("DISPLAY"):
-        sys.path.insert(0, os.path.join(REPO, "tests", "obs"))
-        import helpers
+        from testkit import helpers
 
         xvfb, env["DISPLAY"] = helpers.start_xvfb()
     try:
-        command = [sys.executable, os.path.abspath(__file__), "--host", "--out", args.out, "--minutes", str(args.minutes),
+        command = [sys.executable, "-m", "tools.soak", "--host", "--out", args.out, "--minutes", str(args.minutes),
                    "--warmup", str(args.warmup), "--sample-every", str(args.sample_every), "--photo", args.photo,
                    "--python", args.python, "--clip", args.clip, "--image", args.image, "--source", args.source,
                    "--fps", str(args.fps)] + (["--no-filter"] if args.no_filter else [])

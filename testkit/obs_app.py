@@ -4,7 +4,9 @@
 
 Every run writes a fresh config under its own XDG_CONFIG_HOME (OBS saves its state on
 exit, so a reused config would carry the last run's changes). obs-websocket 5 is on,
-without auth, on a free port; OBS 29 reads its websocket settings from global.ini.
+without auth, on a free port: OBS 29 reads its settings from global.ini, OBS 30 on from
+plugin_config/obs-websocket/config.json; both are written. `install` picks which OBS
+(testkit.obs_installs): this machine's, or a newer one in its chroot.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from testkit import REPO
+from testkit.obs_installs import HOST, ObsInstall
 NAME = "FaceSwapTest"
 SCENE = "Scene"
 CAMERA = "Camera"
@@ -49,6 +52,11 @@ class ObsConfig:
         scenes = base / "basic" / "scenes"
         for folder in (profile, scenes):
             folder.mkdir(parents=True, exist_ok=True)
+        websocket = base / "plugin_config" / "obs-websocket"
+        websocket.mkdir(parents=True, exist_ok=True)
+        (websocket / "config.json").write_text(json.dumps({
+            "first_load": False, "server_enabled": True, "server_port": self.port, "alerts_enabled": False,
+            "auth_required": False, "server_password": ""}))
         recordings = self.recordings or (self.root / "recordings")
         recordings.mkdir(parents=True, exist_ok=True)
         (base / "global.ini").write_text(
@@ -106,8 +114,9 @@ class ObsConfig:
 class ObsApp:
     """The OBS process and a websocket client; stop() sends SIGINT like a user's Ctrl+C."""
 
-    def __init__(self, config: ObsConfig, display: str, log: Path | None = None):
+    def __init__(self, config: ObsConfig, display: str, log: Path | None = None, install: ObsInstall = HOST):
         self.config = config
+        self.install = install
         xdg = config.write()
         env = dict(os.environ, DISPLAY=display, XDG_CONFIG_HOME=str(xdg), LIBGL_ALWAYS_SOFTWARE="1",
                    QT_QPA_PLATFORM="xcb")
@@ -116,7 +125,7 @@ class ObsApp:
         self.log_path = log or (config.root / "obs.log")
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            ["obs", "--disable-shutdown-check", "--multi", "--disable-updater"],
+            install.command(["obs", "--disable-shutdown-check", "--multi", "--disable-updater"]),
             env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(config.root),
         )
         self.client = None
@@ -134,8 +143,19 @@ class ObsApp:
                 time.sleep(0.2)
                 continue
             self.client = obsws.ReqClient(host="127.0.0.1", port=self.config.port, password="", timeout=30)
-            return self.client
-        raise RuntimeError(f"obs-websocket did not answer; log: {self.log_tail()}")
+            break
+        else:
+            raise RuntimeError(f"obs-websocket did not answer; log: {self.log_tail()}")
+        # obs-websocket 5.5 (OBS 30 on) listens before OBS has loaded its scenes and answers
+        # 207 "not ready" until then; 5.0 (OBS 29) starts listening only once they are loaded.
+        while True:
+            try:
+                self.client.get_version()
+                return self.client
+            except obsws.error.OBSSDKRequestError as error:
+                if error.code != 207 or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
 
     def screenshot(self, source: str = CAMERA):
         """The source as OBS renders it (with its filters), BGR uint8."""

@@ -1,6 +1,6 @@
 """Benchmark of the OBS filter in a standalone libobs host (Xvfb, Mesa llvmpipe):
 
-    python tests/obs/bench_obs_filter.py [--seconds 8] [--display :NN]
+    python -m tools.bench_obs_filter [--seconds 8] [--display :NN]
 
 For 720p and 1080p it runs the host without and with the filter (real worker, landmark
 engine, a real talking-head frame scaled onto the canvas) and prints a Markdown table:
@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-import helpers  # noqa: E402
-from judge import MEDIA  # noqa: E402
+from testkit import helpers
+from testkit.judge import MEDIA
 
 SIZES = ((1280, 720), (1920, 1080))
 
@@ -42,10 +39,10 @@ def canvas(frame: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def run(display: str, image: Path, photo: Path, seconds: float, with_filter: bool) -> dict:
     out = Path(tempfile.mkdtemp(prefix="fs-bench-"))
-    command = [sys.executable, str(helpers.REPO / "tests/obs/libobs_host.py"), "--image", str(image), "--out", str(out),
-               "--frames", "0", "--bench-seconds", str(seconds), "--python", sys.executable]
+    command, env = helpers.host_process("testkit.libobs_host", [
+        "--image", str(image), "--out", str(out), "--frames", "0", "--bench-seconds", str(seconds),
+        "--python", sys.executable], display)
     command += ["--photo", str(photo)] if with_filter else ["--no-filter"]
-    env = dict(os.environ, DISPLAY=display, PYTHONPATH=helpers.OBS_SCRIPTING)
     subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
     return json.loads((out / "summary.json").read_text())
 

@@ -1,6 +1,6 @@
 """Another process of the same user trying to resize a channel that OBS has mapped.
 
-    python tests/reliability/shrink_channel.py /proc/PID/fd/N
+    python -m testkit.shrink_channel /proc/PID/fd/N
 
 Any process of the user can open another's descriptor through /proc/PID/fd/N. A channel
 that shrinks while mapped kills whoever touches the lost pages with SIGBUS, so this tries

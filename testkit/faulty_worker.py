@@ -25,14 +25,14 @@ import random
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from testkit import REPO
 
 
 def make_faulty_python(folder: Path, fault: str) -> str:
     """An executable that starts the worker with `fault` injected (a /bin/sh launcher)."""
     folder.mkdir(parents=True, exist_ok=True)
     launcher = folder / f"python-{fault.split(':', 1)[0]}"
-    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).resolve()}" "{fault}" "$@"\n')
+    launcher.write_text(f'#!/bin/sh\nPYTHONPATH="{REPO}" exec "{sys.executable}" -m testkit.faulty_worker "{fault}" "$@"\n')
     launcher.chmod(0o755)
     return str(launcher)
 
@@ -169,7 +169,6 @@ def main(argv: list[str]) -> int:
     fault, rest = argv[0], argv[1:]
     if rest[:2] != ["-m", "faceswap_core.worker"]:
         raise SystemExit(f"faulty_worker: expected '-m faceswap_core.worker ...', got {rest}")
-    sys.path.insert(0, str(REPO))
     kind, _, value = fault.partition(":")
     if kind == "raise-every":
         _raise_every(int(value))

@@ -1,6 +1,6 @@
 """Takes docs/images/obs-filter-properties.png from a headless OBS run (Xvfb):
 
-    python tests/obs/make_docs_screenshot.py
+    python -m tools.make_docs_screenshot
 
 Starts OBS with the generated test config (the filter on an image source showing the demo's
 public-domain portrait of Grace Hopper, the source photo the demo's astronaut), waits for
@@ -17,14 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
+import cv2
+import numpy as np
 
-import helpers  # noqa: E402
-from faceswap_core.commands.demo import sample_pictures  # noqa: E402
-from obs_app import CAMERA, ObsApp, ObsConfig  # noqa: E402
+from testkit import helpers
+from faceswap_core.commands.demo import sample_pictures
+from testkit.obs_app import CAMERA, ObsApp, ObsConfig
 
 OUT = helpers.REPO / "docs" / "images" / "obs-filter-properties.png"
 

@@ -11,19 +11,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from libobs_host import channels_held as channel_files  # noqa: F401  (the channels a process holds)
+from testkit import REPO, pythonpath_env  # noqa: F401  (REPO: tests and tools find the project here)
+from testkit.libobs_host import channels_held as channel_files  # noqa: F401  (the channels a process holds)
+from testkit.obs_installs import HOST, ObsInstall
 
-REPO = Path(__file__).resolve().parents[2]
-OBS_SCRIPTING = "/usr/lib/x86_64-linux-gnu/obs-scripting"
-LIBOBS = "/usr/lib/x86_64-linux-gnu/libobs.so.0"
+LIBOBS = HOST.libobs_file()
 
 
-def require_obs() -> None:
-    """Skip unless Debian's obs-studio and Xvfb are installed."""
-    if not os.path.exists(LIBOBS):
-        pytest.skip(f"{LIBOBS} is absent: apt-get install obs-studio")
+def require_obs(install: ObsInstall = HOST) -> None:
+    """Skip unless this OBS installation can run here, and Xvfb is installed."""
+    problem = install.problem()
+    if problem:
+        pytest.skip(problem)
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is absent: apt-get install xvfb xauth")
+
+
+def host_process(module: str, arguments: list[str], display: str, install: ObsInstall = HOST) -> tuple[list[str], dict]:
+    """The command and environment that run a libobs host (`testkit.libobs_host`,
+    `testkit.fault_host`) in `install`, on the Python its obspython was built for."""
+    env = pythonpath_env(dict(os.environ, DISPLAY=display), install.scripting_dir)
+    return install.command([install.python, "-m", module, *arguments]), env
 
 
 def start_xvfb() -> tuple[subprocess.Popen, str]:
@@ -124,7 +132,7 @@ def parent_pid(pid: int) -> int:
 
 def is_swapped(judge, source_face, original_bgr: np.ndarray, shot_bgr: np.ndarray) -> bool:
     """Polling form of judge_swap: False, not a failure, while the shot shows no face."""
-    from judge import identity_distance
+    from testkit.judge import identity_distance
 
     after = judge.largest(shot_bgr)
     if after is None:
@@ -135,7 +143,7 @@ def is_swapped(judge, source_face, original_bgr: np.ndarray, shot_bgr: np.ndarra
 
 def judge_swap(judge, source_face, original_bgr: np.ndarray, output_bgr: np.ndarray) -> tuple[float, float]:
     """(distance before, distance after) to the source identity; swapped means after < before."""
-    from judge import identity_distance
+    from testkit.judge import identity_distance
 
     before = judge.largest(original_bgr)
     after = judge.largest(np.ascontiguousarray(output_bgr))

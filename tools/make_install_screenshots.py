@@ -1,12 +1,12 @@
 """Takes the README's install screenshots from a headless OBS run (Xvfb, Debian's obs-studio):
 
-    python tests/installer/make_install_screenshots.py
+    python -m tools.make_install_screenshots
 
 docs/images/obs-tools-scripts.png: OBS's Tools menu with *Scripts* selected.
 docs/images/obs-scripts-window.png: the Scripts window with obs_faceswap.py loaded and its
 description shown (the script is added through the generated scene collection, exactly
 as Tools > Scripts > + records it).
-Uses the OBS tests' helpers (tests/obs), xdotool to drive the menu, ffmpeg to grab.
+Uses the test helpers (testkit), xdotool to drive the menu, ffmpeg to grab.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "obs"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
+import cv2
 
-import helpers  # noqa: E402
-from judge import MEDIA  # noqa: E402
-from obs_app import ObsApp, ObsConfig  # noqa: E402
+from testkit import helpers
+from testkit.judge import MEDIA
+from testkit.obs_app import ObsApp, ObsConfig
 
 IMAGES = helpers.REPO / "docs" / "images"
 
