@@ -119,8 +119,10 @@ class ObsInstall:
         """`argv` as it runs in this installation (unchanged on the host)."""
         if not self.in_chroot:
             return list(argv)
-        shared = sorted({"/proc", "/sys", "/dev", tempfile.gettempdir(), str(REPO), str(REPO.parent / "shared"),
-                         sys.base_prefix, os.path.realpath(sys.base_prefix)})
+        # Real paths: a link among them (../shared often is one) resolves inside the chroot
+        # only if what it points to is mounted there too.
+        shared = sorted({os.path.realpath(p) for p in ("/proc", "/sys", "/dev", tempfile.gettempdir(), str(REPO),
+                                                      str(REPO.parent / "shared"), sys.base_prefix)})
         mounts = "; ".join(
             f"mkdir -p {shlex.quote(str(self.root) + p)} && mount --rbind {shlex.quote(p)} {shlex.quote(str(self.root) + p)}"
             for p in shared if os.path.isdir(p))
