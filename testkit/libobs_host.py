@@ -106,8 +106,9 @@ class Host:
         self.obs = libobs.Functions(libobs.loaded_libobs(), {**libobs.BLOCKING_FUNCTIONS, **HOST_FUNCTIONS})
         o = self.obs
         self.width, self.height = width, height
-        # What OBS's UI does first: libobs-opengl from OBS 31 on takes the X connection from
-        # here (OBS 29 and 30 opened their own), and fails to load GL without one.
+        # What OBS's UI does first: the platform and its X connection. Without them OBS 32
+        # logs "Unable to open X display" where it describes the X server (its graphics ran
+        # either way here); the host starts libobs the way OBS does.
         x11 = ctypes.CDLL("libX11.so.6")
         x11.XOpenDisplay.restype = c_void_p
         x11.XOpenDisplay.argtypes = [c_char_p]
