@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from testkit import REPO as ROOT
 INSTALLER = ROOT / "installer" / "install.py"
 CLOSED_INDEX = "http://127.0.0.1:9/simple/"
 

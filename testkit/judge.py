@@ -16,7 +16,9 @@ import cv2
 import numpy as np
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from testkit import REPO
+
+SHARED = REPO.parent / "shared"
 MEDIA = SHARED / "media"
 MODELS = SHARED / "models"
 

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from testkit import REPO
 CHROOTS = Path(os.environ.get("OBS_FACESWAP_CHROOTS", "/var/cache/obs-faceswap/chroots"))
 MIRROR = "http://deb.debian.org/debian"
 LIB = "/usr/lib/x86_64-linux-gnu"
