@@ -25,6 +25,7 @@ import threading
 import time
 import traceback
 
+from faceswap_core.link import liveness
 from testkit.libobs_host import Host, channels_held, image_size, wait_for
 
 class SocketAudit:
@@ -123,13 +124,8 @@ class Bench:
 
 
 def _alive(pid) -> bool:
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    """The link's own rule (a zombie is gone); no pid yet is no process."""
+    return bool(pid) and liveness.pid_alive(pid)
 
 
 def our_workers() -> list[int]:

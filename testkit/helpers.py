@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from faceswap_core.link import liveness
 from testkit import REPO, pythonpath_env  # noqa: F401  (REPO: tests and tools find the project here)
 from testkit.libobs_host import channels_held as channel_files  # noqa: F401  (the channels a process holds)
 from testkit.obs_installs import HOST, ObsInstall
@@ -77,16 +79,8 @@ def frame_of(clip: Path, index: int) -> np.ndarray:
 
 
 def processes_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split()[2] != "Z"
-    except OSError:
-        return False
+    """Whether `pid` runs; a zombie counts as gone (the link's own rule)."""
+    return liveness.pid_alive(pid)
 
 
 def stop_leaving_nothing(app, workers: list[int]) -> None:
