@@ -17,6 +17,7 @@ class SwapOptions:
     mouth_mask: bool = True          # the target's own mouth shows through (speech looks right)
     mouth_mask_size: float = 1.0     # scale of the mouth region around its centre, 0.5-2.5
     keep_eyes: bool = False          # the target's own eyes show through
+    keep_glasses: bool = True        # the target's glasses frames stay in front of the swap (landmark engine)
     opacity: float = 1.0             # 0 = original face, 1 = fully swapped
     max_faces: int = 4               # faces swapped per frame, largest first
     smoothing: float = 0.5           # 0 = raw landmarks, 1 = steadiest (more lag)

@@ -98,6 +98,14 @@ class FaceJudge:
         rgb = np.ascontiguousarray(cv2.cvtColor(image_bgr[:, :, :3], cv2.COLOR_BGR2RGB))
         return self._judge(rgb, self._dlib.rectangle(*[int(v) for v in box]))
 
+    def landmarks(self, image_bgr: np.ndarray, upsample: int = 0) -> np.ndarray | None:
+        """The largest face's 68 landmarks, without its identity (a tenth of the cost)."""
+        rgb = np.ascontiguousarray(cv2.cvtColor(image_bgr[:, :, :3], cv2.COLOR_BGR2RGB))
+        rects = sorted(self._detector(rgb, upsample), key=lambda r: -r.width() * r.height())
+        if not rects:
+            return None
+        return np.array([(p.x, p.y) for p in self._shape(rgb, rects[0]).parts()], dtype=np.float64)
+
     def largest(self, image_bgr: np.ndarray, upsample: int = 0) -> JudgedFace | None:
         faces = self.faces(image_bgr, upsample)
         return faces[0] if faces else None

@@ -20,6 +20,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mouth-size", type=float, default=defaults.mouth_mask_size,
                        help="mouth mask size, 0.5-2.5 (default %(default)s)")
     group.add_argument("--keep-eyes", action="store_true", help="the target's own eyes show through")
+    group.add_argument("--no-glasses", dest="keep_glasses", action="store_false",
+                       help="drop the target's glasses (by default their frames stay in front of the swap)")
     group.add_argument("--opacity", type=float, default=defaults.opacity, help="0-1 (default %(default)s)")
     group.add_argument("--max-faces", type=int, default=defaults.max_faces, help="faces per frame (default %(default)s)")
     group.add_argument("--smoothing", type=float, default=defaults.smoothing,
@@ -34,6 +36,7 @@ def options_from_args(args: argparse.Namespace) -> SwapOptions:
         mouth_mask=args.mouth_mask,
         mouth_mask_size=args.mouth_size,
         keep_eyes=args.keep_eyes,
+        keep_glasses=args.keep_glasses,
         opacity=args.opacity,
         max_faces=args.max_faces,
         smoothing=args.smoothing,

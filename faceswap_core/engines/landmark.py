@@ -12,8 +12,8 @@ import numpy as np
 
 from ..errors import FaceSwapError
 from ..options import SwapOptions
-from ..vision import eyes, masks
-from ..vision.compose import EYE_HOLE_SCALE, composite
+from ..vision import eyes, glasses, masks, photo_face
+from ..vision.compose import EYE_HOLE_SCALE, composite, frames_on_grid
 from ..vision.face_mesh import DetectedFace, FaceMeshDetector, MeshTopology
 from ..vision.grid import BoxGrid
 from ..vision.photo_tips import photo_tips
@@ -34,24 +34,20 @@ MASK_FEATHER = 0.035
 SOURCE_EDGE_INSET = 0.04
 SOURCE_EDGE_FEATHER = 0.03
 
-# Features left out of the colour statistics, each outline grown around its centre so the
-# brows' edges, the lids and lashes (eyeliner), and an open mouth's shadow go with them.
-SKIN_BROW_SCALE = 1.4
-SKIN_EYE_SCALE = 1.8
-SKIN_LIPS_SCALE = 1.15
-
 
 @dataclass(frozen=True)
 class _SourceLevel:
-    image: np.ndarray       # BGR uint8 crop around the face
+    image: np.ndarray       # BGR uint8 crop around the face, its own light taken out
+    without_lips: np.ndarray  # the same with the lips painted over (when the target's mouth shows)
     points: np.ndarray      # (468, 2) float32 in the crop's coordinates
     face_size: float
-    coverage: np.ndarray    # float32 (crop size) 1 on the face, fading out inside its outline
+    coverage: np.ndarray    # float32 (crop size) 1 on open skin, 0 outside the outline and where covered
 
 
 @dataclass(frozen=True)
 class _PreparedSource:
     levels: tuple[_SourceLevel, ...]   # finest first
+    covered_share: float               # of the photo's face skin, covered by hair or else
 
     def level_for(self, face_size: float) -> _SourceLevel:
         """The coarsest level still at least as detailed as the target face (no aliasing)."""
@@ -89,10 +85,12 @@ class LandmarkEngine(Engine):
                 f"The photo has {len(faces)} face(s); choose a face index from 0 to {len(faces) - 1} "
                 "(0 is the largest).")
         face = faces[face_index]
-        self._source = _prepare_levels(image, face.points, self._topology.face_oval)
+        self._source = _prepare_levels(image, face.points, self._topology)
         x0, y0, x1, y1 = face.box
+        tips = photo_tips(face.points, self._topology)
+        covered = photo_face.covered_tip(self._source.covered_share)
         return SourceInfo(len(faces), face_index, (int(x0), int(y0), int(x1), int(y1)),
-                          photo_tips(face.points, self._topology))
+                          tips + ((covered,) if covered else ()))
 
     # -- frames --------------------------------------------------------------------
     def set_options(self, options: SwapOptions) -> None:
@@ -121,8 +119,8 @@ class LandmarkEngine(Engine):
         if self._mesh is None:
             self._mesh = FaceMeshDetector(max_faces=self.options.max_faces, static=False)
         faces = self._mesh.detect(frame)[: self.options.max_faces]
-        smoothed = self._tracker.smooth([face.points for face in faces], timestamp)
-        return self._swap_all(frame, smoothed, started)
+        raw = [face.points for face in faces]
+        return self._swap_all(frame, list(zip(self._tracker.smooth(raw, timestamp), raw)), started)
 
     def process_image(self, image: np.ndarray) -> np.ndarray:
         if not self.options.enabled or not self.has_source:
@@ -134,21 +132,23 @@ class LandmarkEngine(Engine):
             faces = detect_in_photo(detector, image)[: self.options.max_faces]
         finally:
             detector.close()
-        return self._swap_all(image, [face.points for face in faces], started)
+        return self._swap_all(image, [(face.points, face.points) for face in faces], started)
 
-    def _swap_all(self, frame: np.ndarray, faces: list[np.ndarray], started: float) -> np.ndarray:
+    def _swap_all(self, frame: np.ndarray, faces: list[tuple[np.ndarray, np.ndarray]], started: float) -> np.ndarray:
+        """faces: (smoothed, raw) points of each face: the smoothed ones place the swap, the
+        raw ones say how open each eye is now (see _closing_lids)."""
         stage_ms = {"detect": (time.perf_counter() - started) * 1e3, "warp": 0.0, "colour": 0.0, "blend": 0.0}
         output = frame.copy()
         boxes = []
-        for points in faces:
-            box = self._swap_face(frame, output, points, stage_ms)
+        for points, raw in faces:
+            box = self._swap_face(frame, output, points, raw, stage_ms)
             if box is not None:
                 boxes.append(box)
         stage_ms["total"] = (time.perf_counter() - started) * 1e3
         self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms)
         return output
 
-    def _swap_face(self, frame: np.ndarray, output: np.ndarray, points: np.ndarray,
+    def _swap_face(self, frame: np.ndarray, output: np.ndarray, points: np.ndarray, raw: np.ndarray,
                    stage_ms: dict[str, float]) -> tuple[int, int, int, int] | None:
         topology, options = self._topology, self.options
         grid = BoxGrid.around(points[topology.face_oval], frame.shape)
@@ -156,7 +156,8 @@ class LandmarkEngine(Engine):
             return None
         started = time.perf_counter()
         level = self._source.level_for(DetectedFace(points).size)
-        warp = warp_face(level.image, level.points, points, topology.triangles, grid)
+        image = level.without_lips if options.mouth_mask else level.image
+        warp = warp_face(image, level.points, points, topology.triangles, grid)
         if warp is None:
             return None
         warped, coarse_map = warp
@@ -174,16 +175,19 @@ class LandmarkEngine(Engine):
         if options.keep_eyes:
             holes += [masks.fill_polygon(grid, points[eye], EYE_HOLE_SCALE) for eye in topology.eyes]
         else:
-            holes += self._closing_lids(grid, points)
+            holes += self._closing_lids(grid, points, raw)
         masked = time.perf_counter()
         stage_ms["warp"] += (masked - started) * 1e3
         skin = masks.feather(oval, MASK_INSET * cells, 0.0) * coverage
+        frames = glasses.find(frame, points, topology) if options.keep_glasses else None
         lenses = None
         if options.colour_correction:
             skin = skin * (1.0 - self._features(grid, points))
+            if frames is not None:   # dark frames measured as skin would grey the face under them
+                skin = skin * (1.0 - frames_on_grid(grid, frames))
             lenses = masks.fill_polygons(grid, [(eyes.lens_region(points[eye]), 1.0) for eye in topology.eyes])
             stage_ms["colour"] += (time.perf_counter() - masked) * 1e3
-        composite(output, grid, target, warped, skin, alpha, holes, options, stage_ms, lenses)
+        composite(output, grid, target, warped, skin, alpha, holes, options, stage_ms, lenses, frames)
         return grid.box
 
     def _features(self, grid: BoxGrid, points: np.ndarray) -> np.ndarray:
@@ -191,17 +195,16 @@ class LandmarkEngine(Engine):
         the target's dark brows, eyeliner or open mouth in that measure would darken the
         swapped skin around them (a halo where the source has skin), and the source's own
         features would lighten it."""
-        topology = self._topology
-        polygons = [(points[brow], SKIN_BROW_SCALE) for brow in topology.brows]
-        polygons += [(points[eye], SKIN_EYE_SCALE) for eye in topology.eyes]
-        polygons.append((points[topology.outer_lips], SKIN_LIPS_SCALE))
-        return masks.fill_polygons(grid, polygons)
+        return masks.fill_polygons(grid, self._topology.feature_polygons(points))
 
-    def _closing_lids(self, grid: BoxGrid, points: np.ndarray) -> list[np.ndarray]:
-        """Holes where the target's eyes are closing, as strong as the eye is shut."""
+    def _closing_lids(self, grid: BoxGrid, points: np.ndarray, raw: np.ndarray) -> list[np.ndarray]:
+        """Holes where the target's eyes are closing, each eye on its own (a wink, a squint),
+        as strong as that eye is shut. How shut is read from the raw mesh: the smoothing
+        that steadies the face lags a blink by two or three frames, long enough to show the
+        photo's eye half open over a closed one."""
         holes = []
         for eye in self._topology.eyes:
-            weight = eyes.lid_weight(eyes.openness(points[eye]))
+            weight = eyes.lid_weight(eyes.openness(raw[eye]))
             if weight > 0.0:
                 holes.append(masks.fill_polygon(grid, eyes.lid_region(points[eye])) * np.float32(weight))
         return holes
@@ -235,8 +238,9 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _prepare_levels(image: np.ndarray, points: np.ndarray, oval: np.ndarray) -> _PreparedSource:
-    """Crop around the face, scale its finest level to SOURCE_FACE_SIZE, halve down."""
+def _prepare_levels(image: np.ndarray, points: np.ndarray, topology: MeshTopology) -> _PreparedSource:
+    """Crop around the face, scale its finest level to SOURCE_FACE_SIZE, take out what
+    covers it and its own light (photo_face), halve down."""
     import cv2
 
     lo, hi = points.min(axis=0), points.max(axis=0)
@@ -252,13 +256,21 @@ def _prepare_levels(image: np.ndarray, points: np.ndarray, oval: np.ndarray) -> 
                           interpolation=cv2.INTER_AREA)
         local = local * scale
         size *= scale
-    levels = [_SourceLevel(crop, local, size, _face_coverage(crop.shape, local[oval], size))]
+    prepared = photo_face.prepare(crop, local, topology, size)
+    delit, without_lips, open_skin = prepared.delit, prepared.without_lips, 1.0 - prepared.covered
+    oval = topology.face_oval
+
+    def level() -> _SourceLevel:
+        coverage = _face_coverage(delit.shape, local[oval], size) * open_skin
+        return _SourceLevel(delit, without_lips, local, size, coverage)
+
+    levels = [level()]
     while size / 2 >= MIN_LEVEL_FACE_SIZE:
-        crop = cv2.pyrDown(crop)
+        delit, without_lips, open_skin = cv2.pyrDown(delit), cv2.pyrDown(without_lips), cv2.pyrDown(open_skin)
         local = ((local + 0.5) / 2 - 0.5).astype(np.float32)
         size /= 2
-        levels.append(_SourceLevel(crop, local, size, _face_coverage(crop.shape, local[oval], size)))
-    return _PreparedSource(tuple(levels))
+        levels.append(level())
+    return _PreparedSource(tuple(levels), prepared.covered_share)
 
 
 def _face_coverage(shape: tuple[int, ...], outline: np.ndarray, face_size: float) -> np.ndarray:

@@ -66,6 +66,8 @@ SETTINGS = (
     Setting("mouth_mask", "bool", "Mouth mask (your own mouth shows)", True),
     Setting("mouth_mask_size", "float", "Mouth mask size", 1.0, 0.5, 2.5, 0.05),
     Setting("keep_eyes", "bool", "Keep my eyes (your own eyes show)", False),
+    Setting("keep_glasses", "bool", "Keep my glasses (their frames stay in front)", True,
+            help="Off: the swapped face shows no glasses. Landmark engine."),
     Setting("opacity", "float", "Opacity", 1.0, 0.0, 1.0, 0.01),
     Setting("smoothing", "float", "Smoothing", 0.5, 0.0, 1.0, 0.05,
             help="0: the face follows every movement at once; 1: steadiest, fast turns lag a little."),

@@ -113,6 +113,12 @@ def _starting_at(loop: list[int], corner: int) -> list[int]:
 _EYE_CORNERS = (33, 263)
 _MOUTH_CORNER = 78
 
+# The features left out of the face's skin, each outline grown around its centre so the
+# brows' edges, the lids and lashes (eyeliner), and an open mouth's shadow go with them.
+FEATURE_BROW_SCALE = 1.4
+FEATURE_EYE_SCALE = 1.8
+FEATURE_LIPS_SCALE = 1.15
+
 # Mediapipe's canonical mesh numbers the top of the upper lip's outer edge 0: the lip loop
 # holding it is the outer one (the edge sets do not say which loop is which).
 _UPPER_LIP_TOP = 0
@@ -157,6 +163,14 @@ class MeshTopology:
     @property
     def brows(self) -> tuple[np.ndarray, np.ndarray]:
         return self.left_brow, self.right_brow
+
+    def feature_polygons(self, points: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """(outline, scale) of the brows, eyes and lips: where a face is not skin. Skin
+        measures (colour correction, the photo's light, what covers the photo) leave these out."""
+        polygons = [(points[brow], FEATURE_BROW_SCALE) for brow in self.brows]
+        polygons += [(points[eye], FEATURE_EYE_SCALE) for eye in self.eyes]
+        polygons.append((points[self.outer_lips], FEATURE_LIPS_SCALE))
+        return polygons
 
     def eye_distance(self, points: np.ndarray) -> float:
         """Distance between the eye centres: the face's own unit of length."""

@@ -44,6 +44,19 @@ def fill_polygons(grid: BoxGrid, polygons: list[tuple[np.ndarray, float]]) -> np
     return coverage.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
+def fill_pixels(shape: tuple[int, int], polygons: list[tuple[np.ndarray, float]]) -> np.ndarray:
+    """A boolean mask of an image's own pixels with each (polygon, scale) filled, the
+    polygon grown or shrunk around its centroid: for work at full resolution (the photo's
+    face once, the glasses' thin frames), where the coarse grid is too coarse."""
+    mask = np.zeros(shape, dtype=np.uint8)
+    for polygon, grow in polygons:
+        polygon = polygon.astype(np.float64)
+        centre = polygon.mean(axis=0)
+        polygon = centre + (polygon - centre) * grow
+        cv2.fillPoly(mask, [np.round(polygon * (1 << _SHIFT)).astype(np.int32)], 1, cv2.LINE_8, _SHIFT)
+    return mask.astype(bool)
+
+
 def feather(mask: np.ndarray, inset: float, blur: float) -> np.ndarray:
     """Shrink a coarse mask by `inset` cells, then blur its edge over `blur` cells."""
     if inset >= 1.0:

@@ -1,0 +1,97 @@
+"""The target's glasses frames, found in each frame so they can be drawn back over the swap.
+
+A real pair of glasses sits in front of the face: swapped under it, the face should keep
+the frames whole. Warped over, they vanish, and the colour correction (which measures the
+target's light, dark frames included) left them as a faint grey ghost on the new face.
+
+Frames are thin dark lines around the eyes: a morphological black-hat (closing minus the
+image) keeps exactly what is darker than its surroundings and thinner than the kernel. The
+eyes and brows are thin and dark too, so their outlines are left out, and a face counts as
+wearing glasses only where the lines run along the lens's rim or across the nose's bridge,
+which skin, lashes and creases do not do (on the test clips: rims 10-14% of their band and
+bridges 15-20% on lp_d19's metal frames, at most 3% and 2% on the faces without glasses).
+Computed on the eye band only, at full resolution: about a millisecond at 720p.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import eyes
+from .face_mesh import MeshTopology
+from .masks import fill_pixels
+
+KERNEL = 0.3                 # the black-hat's size, in eye widths: frames are far thinner
+DARKER_NEAR, DARKER_FAR = 10.0, 20.0   # levels darker than the surroundings: a frame from here on
+RIM_MIN = 0.06               # share of the rim's band that must be frame-dark
+BRIDGE_MIN = 0.08            # or of the bridge's box
+RIM_INNER = 0.75             # the rim's band: between this share of the lens region and all of it
+REGION_SCALE = 1.1           # the lens regions grown: where frames may be drawn back
+EYE_KEEP_OUT = 1.6           # eye outlines grown, left to the swap (lashes, lids)
+BROW_KEEP_OUT = 1.3
+INNER_CORNERS = (133, 362)   # mediapipe's inner eye corners
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Where the glasses frames are: a 0..1 mask of a rectangle of the frame."""
+    x0: int
+    y0: int
+    mask: np.ndarray         # float32 (height, width)
+
+    @property
+    def x1(self) -> int:
+        return self.x0 + self.mask.shape[1]
+
+    @property
+    def y1(self) -> int:
+        return self.y0 + self.mask.shape[0]
+
+
+def find(frame: np.ndarray, points: np.ndarray, topology: MeshTopology) -> Frames | None:
+    """The glasses frames on this face, or None when it wears none."""
+    lenses = [eyes.lens_region(points[eye]) for eye in topology.eyes]
+    outline = np.vstack(lenses)
+    centre = outline.mean(axis=0)
+    outline = centre + (outline - centre) * REGION_SCALE
+    height, width = frame.shape[:2]
+    x0, y0 = (max(0, int(v)) for v in np.floor(outline.min(axis=0)))
+    x1, y1 = min(width, int(np.ceil(outline[:, 0].max())) + 1), min(height, int(np.ceil(outline[:, 1].max())) + 1)
+    if x1 - x0 < 16 or y1 - y0 < 8:
+        return None
+    eye_width = float(np.mean([np.linalg.norm(np.subtract(*eyes.corners(points[eye]))) for eye in topology.eyes]))
+    origin = np.array([x0, y0], dtype=np.float32)
+    local = points - origin
+    gray = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    size = max(3, int(KERNEL * eye_width) | 1)
+    darker = cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    shape = gray.shape
+    keep_out = fill_pixels(shape, [(local[eye], EYE_KEEP_OUT) for eye in topology.eyes]
+                     + [(local[brow], BROW_KEEP_OUT) for brow in topology.brows])
+    lens_local = [lens - origin for lens in lenses]
+    rim = fill_pixels(shape, [(lens, 1.0) for lens in lens_local]) & ~fill_pixels(shape, [(lens, RIM_INNER) for lens in lens_local])
+    rim &= ~keep_out
+    dark = darker > DARKER_FAR * 0.75
+    rim_share = float(dark[rim].mean()) if rim.any() else 0.0
+    if rim_share < RIM_MIN and _bridge_share(dark, local) < BRIDGE_MIN:
+        return None
+    region = fill_pixels(shape, [(lens, REGION_SCALE) for lens in lens_local]) & ~keep_out
+    strength = np.clip((darker.astype(np.float32) - DARKER_NEAR) / (DARKER_FAR - DARKER_NEAR), 0.0, 1.0)
+    strength *= region
+    strength = cv2.GaussianBlur(cv2.dilate(strength, np.ones((3, 3), np.uint8)), (0, 0), 0.7)
+    return Frames(x0, y0, strength)
+
+
+def _bridge_share(dark: np.ndarray, local: np.ndarray) -> float:
+    """Frame-dark share of a box on the nose between the inner eye corners, from half their
+    distance above the eye line to a fifth below it."""
+    first, second = local[INNER_CORNERS[0]], local[INNER_CORNERS[1]]
+    middle, apart = (first + second) / 2.0, float(np.linalg.norm(second - first))
+    top, bottom = int(middle[1] - 0.5 * apart), int(middle[1] + 0.2 * apart)
+    left, right = int(middle[0] - 0.25 * apart), int(middle[0] + 0.25 * apart)
+    box = dark[max(0, top):max(0, bottom), max(0, left):max(0, right)]
+    return float(box.mean()) if box.size else 0.0
+
