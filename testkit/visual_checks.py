@@ -69,8 +69,17 @@ def skin(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
 
 
 def lips_ring(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
-    """Around the target's lips, outside them: where a misplaced lip line or stubble shows."""
-    return polygon_mask(shape, points[OUTER_LIPS], 1.6) & ~polygon_mask(shape, points[OUTER_LIPS], 1.08)
+    """A band around the target's lips, outside them (from 2% to 12% of the inter-ocular
+    distance), below the nostrils: where a misplaced lip line or stubble shows; a fixed
+    width, so an open mouth's band does not reach the nose (the photo's own nose base is
+    no smudge)."""
+    unit = float(np.linalg.norm(points[36] - points[45]))
+    lips = polygon_mask(shape, points[OUTER_LIPS]).astype(np.uint8)
+    def grown(by: float) -> np.ndarray:
+        size = 2 * max(1, round(by * unit)) + 1
+        return cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))).astype(bool)
+    below_nose = np.indices(shape[:2])[0] > points[31:36, 1].max() + 0.03 * unit
+    return grown(0.12) & ~grown(0.02) & below_nose
 
 
 def glasses_frames(image: np.ndarray, points: np.ndarray) -> np.ndarray:
