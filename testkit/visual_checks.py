@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from faceswap_core.vision.masks import fill_pixels
 from testkit.judge import FaceJudge
 
 SCORES = ("forehead_hair", "glasses_frames", "mouth_smudge", "dark_skin")
@@ -41,12 +42,9 @@ def lab(image: np.ndarray) -> np.ndarray:
 
 
 def polygon_mask(shape: tuple[int, ...], polygon: np.ndarray, grow: float = 1.0) -> np.ndarray:
-    polygon = np.asarray(polygon, dtype=np.float64)
-    centre = polygon.mean(axis=0)
-    polygon = centre + (polygon - centre) * grow
-    mask = np.zeros(shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
-    return mask.astype(bool)
+    """One polygon filled, grown around its centre, the engine's own way (dlib's points
+    here, the mesh's there)."""
+    return fill_pixels(shape[:2], [(np.asarray(polygon, dtype=np.float64), grow)])
 
 
 def forehead(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
@@ -72,13 +70,14 @@ def lips_ring(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
     """A band around the target's lips, outside them (from 2% to 12% of the inter-ocular
     distance), below the nostrils: where a misplaced lip line or stubble shows; a fixed
     width, so an open mouth's band does not reach the nose (the photo's own nose base is
-    no smudge)."""
+    no smudge: its shadow reaches 3-6% of the inter-ocular distance below the target's
+    nostrils where the upper lip is short, as on lp_d10 with its mouth open)."""
     unit = float(np.linalg.norm(points[36] - points[45]))
     lips = polygon_mask(shape, points[OUTER_LIPS]).astype(np.uint8)
     def grown(by: float) -> np.ndarray:
         size = 2 * max(1, round(by * unit)) + 1
         return cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))).astype(bool)
-    below_nose = np.indices(shape[:2])[0] > points[31:36, 1].max() + 0.03 * unit
+    below_nose = np.indices(shape[:2])[0] > points[31:36, 1].max() + 0.06 * unit
     return grown(0.12) & ~grown(0.02) & below_nose
 
 

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from testkit import visual_checks
 from testkit.judge import FaceJudge, identity_distance, media
 
 FACESWAP = [sys.executable, "-m", "faceswap_core.cli"]
@@ -47,8 +48,13 @@ def test_demo_writes_a_side_by_side_image(tmp_path):
     panel = (width - height) // 2       # square source panel, then target and result
     target, swapped = image[:, -2 * panel:-panel], image[:, -panel:]
     changed = np.abs(target.astype(int) - swapped.astype(int)).max(axis=2) > 30
-    # the face changed, not the whole picture (her large glasses' frames stay hers: 1.8%)
-    assert 0.012 < changed.mean() < 0.3
+    # Her face changed and nothing else did: measured on her skin (her glasses' frames,
+    # which stay hers, and her hat are not skin), and past her face's outline grown by 30%.
+    points = FaceJudge().landmarks(target)
+    assert points is not None, "no face judged in the demo's target panel"
+    outline = np.vstack([points[visual_checks.JAW], points[visual_checks.BROWS][::-1]])
+    assert changed[visual_checks.skin(target.shape, points)].mean() > 0.12
+    assert changed[~visual_checks.polygon_mask(target.shape, outline, 1.3)].mean() < 0.002
 
 
 def test_swap_image_to_image(tmp_path):

@@ -207,9 +207,9 @@ def test_a_reflection_on_glasses_does_not_tint_the_swap(source_path, monkeypatch
     """A screen's purple sheen on a lens is light on the glass: measured as skin, it turned
     the swapped brows and lids purple (lp_d12 shows it). A sheen painted over lp_d3's brows,
     where lenses reflect, must leave the swapped face's colour there as it was; without the
-    reflection discount it adds 20-25 levels of blue and red. With the photo's own light
-    taken out (photo_face, issue 15) the rest that leaks through is larger than before
-    (up to 10 levels of red, was 3.5): its brightened brow area carries more of it."""
+    reflection discount it adds 20-25 levels of blue and red. What leaks through grows
+    with the photo's brightness there: dividing all of the photo's fine shading out
+    (issue 15's first try) brightened its brows and let 10 levels through; now 4.6."""
     from faceswap_core.vision import colour, eyes
 
     frame = read_frames(media("lp_d3.mp4"), 31)[30]
@@ -232,7 +232,7 @@ def test_a_reflection_on_glasses_does_not_tint_the_swap(source_path, monkeypatch
     monkeypatch.setattr(colour, "reflections", lambda cells, mask, lenses: np.zeros_like(mask))
     undiscounted = engine.process_image(glared)[region].mean(axis=0) - clean
     assert region.sum() > 2000
-    assert np.abs(tint).max() < 10.5, tint
+    assert np.abs(tint).max() < 5.0, tint
     assert undiscounted[0] > 15.0 and undiscounted[2] > 10.0, undiscounted   # the test can see a tint
 
 

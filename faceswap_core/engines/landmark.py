@@ -137,7 +137,8 @@ class LandmarkEngine(Engine):
     def _swap_all(self, frame: np.ndarray, faces: list[tuple[np.ndarray, np.ndarray]], started: float) -> np.ndarray:
         """faces: (smoothed, raw) points of each face: the smoothed ones place the swap, the
         raw ones say how open each eye is now (see _closing_lids)."""
-        stage_ms = {"detect": (time.perf_counter() - started) * 1e3, "warp": 0.0, "colour": 0.0, "blend": 0.0}
+        stage_ms = {"detect": (time.perf_counter() - started) * 1e3, "warp": 0.0, "glasses": 0.0, "colour": 0.0,
+                    "blend": 0.0}
         output = frame.copy()
         boxes = []
         for points, raw in faces:
@@ -179,14 +180,17 @@ class LandmarkEngine(Engine):
         masked = time.perf_counter()
         stage_ms["warp"] += (masked - started) * 1e3
         skin = masks.feather(oval, MASK_INSET * cells, 0.0) * coverage
-        frames = glasses.find(frame, points, topology) if options.keep_glasses else None
+        lens_outlines = [eyes.lens_region(points[eye]) for eye in topology.eyes]
+        frames = glasses.find(frame, points, topology, lens_outlines) if options.keep_glasses else None
+        found = time.perf_counter()
+        stage_ms["glasses"] = stage_ms.get("glasses", 0.0) + (found - masked) * 1e3
         lenses = None
         if options.colour_correction:
             skin = skin * (1.0 - self._features(grid, points))
             if frames is not None:   # dark frames measured as skin would grey the face under them
                 skin = skin * (1.0 - frames_on_grid(grid, frames))
-            lenses = masks.fill_polygons(grid, [(eyes.lens_region(points[eye]), 1.0) for eye in topology.eyes])
-            stage_ms["colour"] += (time.perf_counter() - masked) * 1e3
+            lenses = masks.fill_polygons(grid, [(outline, 1.0) for outline in lens_outlines])
+            stage_ms["colour"] += (time.perf_counter() - found) * 1e3
         composite(output, grid, target, warped, skin, alpha, holes, options, stage_ms, lenses, frames)
         return grid.box
 

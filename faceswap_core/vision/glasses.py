@@ -53,9 +53,9 @@ class Frames:
         return self.y0 + self.mask.shape[0]
 
 
-def find(frame: np.ndarray, points: np.ndarray, topology: MeshTopology) -> Frames | None:
-    """The glasses frames on this face, or None when it wears none."""
-    lenses = [eyes.lens_region(points[eye]) for eye in topology.eyes]
+def find(frame: np.ndarray, points: np.ndarray, topology: MeshTopology, lenses: list[np.ndarray]) -> Frames | None:
+    """The glasses frames on this face, or None when it wears none. lenses: each eye's
+    `eyes.lens_region`, which the colour correction uses too."""
     outline = np.vstack(lenses)
     centre = outline.mean(axis=0)
     outline = centre + (outline - centre) * REGION_SCALE

@@ -10,9 +10,10 @@ coordinates, where the face holds still:
   dark and textured like hair), in patches that reach the outline, since hair, a hat, a
   hand or a microphone come from outside the face; the swap leaves those parts to the
   target's own face;
-- **delit**: the skin's shading (a masked blur of its brightness, at a scale finer than
-  the per-frame colour correction's) divided out, so that correction puts the target's
-  light onto an evenly lit face instead of onto the photo's shadows;
+- **delit**: the photo's light divided out (a face-wide blur of the skin's brightness,
+  and at a fine scale what differs between the face's two halves) and its relief kept,
+  so the per-frame colour correction puts the target's light onto an evenly lit face
+  instead of onto the photo's shadows;
 - **without_lips**: the photo's lips painted over with the skin around them, for when
   the target's own mouth shows through: the photo's lip line then cannot appear outside
   the target's lips however the mesh follows an extreme mouth.
@@ -39,7 +40,14 @@ TEXTURE_NEAR, TEXTURE_FAR = 1.3, 2.2        # local contrast / the skin's
 COVER_GROW = 0.05                           # covered patches grown and feathered, of the face's size
 EDGE_BAND = 0.06                            # a patch counts as coming from outside if it reaches this close to the outline
 TOO_COVERED = 0.2                           # share of the face's skin covered before a tip is shown
-SHADING_SIGMA = 0.05                        # the photo's light is measured at this scale (of the face's size)
+SHADING_SIGMA = 0.05                        # a side light's difference between the halves, at this scale (of the face's size)
+BROAD_SHADING_SIGMA = 0.2                   # the light over the whole face, at this scale
+# What remains of the fine shading is mostly the face's relief: this much of it is kept
+# (in log terms). All of it flattened the face, moved dlib's view of its jaw and mouth
+# (lp_d19: 11 frames over 5% landmark error, 4 kept now) and brightened the brow area so
+# that a glint on a target's lenses tinted it (10 levels; 4.6 kept); none of it left the
+# photo's folds as dark as in the photo (lp_d10: the lips' ring 0.108 much darker, 0.061 kept).
+RELIEF_KEPT = 0.7
 SHADING_GAIN = (0.5, 2.5)
 LIPS_PAINT_SCALE = 1.25                     # the lips' outline grown before it is painted over
 
@@ -65,7 +73,8 @@ def prepare(image: np.ndarray, points: np.ndarray, topology: MeshTopology, face_
     unlike = _unlike_skin(image, brightness, reference, face_size)
     covered = _reaching_outline(unlike, open_skin, oval, face_size)
     share = float(covered[open_skin].mean())
-    delit = _delight(image, brightness, open_skin.astype(np.float32) * (1.0 - covered), face_size)
+    delit = _delight(image, brightness, open_skin.astype(np.float32) * (1.0 - covered), face_size,
+                     _mirror(points, topology))
     lips = fill_pixels(shape, [(points[topology.outer_lips], LIPS_PAINT_SCALE)]).astype(np.uint8)
     radius = max(2, round(0.03 * face_size))
     without_lips = cv2.inpaint(delit, lips, radius, cv2.INPAINT_TELEA)
@@ -129,20 +138,51 @@ def _reaching_outline(unlike: np.ndarray, open_skin: np.ndarray, oval: np.ndarra
     return np.clip(cv2.GaussianBlur(kept, (0, 0), grow), 0.0, 1.0)
 
 
-def _delight(image: np.ndarray, brightness: np.ndarray, weight: np.ndarray, face_size: float) -> np.ndarray:
-    """The photo with its skin's shading divided out: the light measured on the open skin
-    (a blur normalised by the weights, so hair and features do not darken it) and spread
-    to the features between, each pixel scaled to the skin's median brightness."""
+def _delight(image: np.ndarray, brightness: np.ndarray, weight: np.ndarray, face_size: float,
+             mirror: np.ndarray) -> np.ndarray:
+    """The photo with its light taken out and its shape left in. Two parts, multiplied:
+    - broad: the skin's light at a face-wide scale (a hat's shadow over the forehead, one
+      half darker), each pixel scaled to the skin's median brightness;
+    - side: at a fine scale (a side light's edge down the nose is sharp), only what
+      differs between a point and its mirror across the face's axis, so that both sides
+      meet halfway. A face's own relief (eye sockets, the nose's sides, the folds around
+      the mouth) is much the same on both sides and stays;
+    - relief: the fine shading left, mostly the face's relief, softened (RELIEF_KEPT): a
+      deep fold lit from above is partly the photo's light too.
+    Light is a blur normalised by the weights (open skin), so hair and features do not
+    darken it; past the skin the gain fades to 1: only the face is relit."""
     if float(weight.sum()) < 50:
         return image
-    sigma = max(1.0, SHADING_SIGMA * face_size)
-    light = cv2.GaussianBlur(brightness * weight, (0, 0), sigma)
-    spread = cv2.GaussianBlur(weight, (0, 0), sigma)
+    light, trust = _skin_light(brightness, weight, BROAD_SHADING_SIGMA * face_size)
     level = float(np.median(brightness[weight > 0.5])) if (weight > 0.5).any() else float(brightness.mean())
-    known = spread > 0.05
-    light = np.where(known, light / np.maximum(spread, 1e-6), level)
-    # Past the skin (hair, background) the gain fades to 1 over a few sigmas: only the face is relit.
-    trust = np.clip(spread / 0.3, 0.0, 1.0)
-    gain = np.clip(level / np.maximum(light, 1.0), *SHADING_GAIN)
-    gain = 1.0 + (gain - 1.0) * trust
-    return cv2.multiply(image, np.dstack([gain] * 3).astype(np.float32), dtype=cv2.CV_8U)
+    broad = 1.0 + (np.clip(level / np.maximum(light, 1.0), *SHADING_GAIN) - 1.0) * trust
+    light, trust = _skin_light(brightness * broad, weight, SHADING_SIGMA * face_size)
+    size = (image.shape[1], image.shape[0])
+    mirrored = cv2.warpAffine(light, mirror, size, flags=cv2.INTER_LINEAR)
+    mirrored_trust = cv2.warpAffine(trust, mirror, size, flags=cv2.INTER_LINEAR)
+    side = np.sqrt(np.maximum(mirrored, 1.0) / np.maximum(light, 1.0))
+    side = 1.0 + (np.clip(side, *SHADING_GAIN) - 1.0) * np.minimum(trust, mirrored_trust)
+    gain = broad * side
+    light, _ = _skin_light(brightness * gain, weight, SHADING_SIGMA * face_size)
+    relief = np.clip(level / np.maximum(light, 1.0), *SHADING_GAIN) ** (1.0 - RELIEF_KEPT)
+    gain = (gain * (1.0 + (relief - 1.0) * trust)).astype(np.float32)
+    return cv2.multiply(image, np.dstack([gain] * 3), dtype=cv2.CV_8U)
+
+
+def _skin_light(brightness: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The skin's brightness blurred at sigma, counting only weighted pixels, and how far
+    each pixel can trust it (0 far from any skin)."""
+    sigma = max(1.0, sigma)
+    spread = cv2.GaussianBlur(weight, (0, 0), sigma)
+    light = cv2.GaussianBlur(brightness * weight, (0, 0), sigma) / np.maximum(spread, 1e-6)
+    return np.where(spread > 0.05, light, 0.0), np.clip((spread - 0.05) / 0.25, 0.0, 1.0)
+
+
+def _mirror(points: np.ndarray, topology: MeshTopology) -> np.ndarray:
+    """2x3 affine: the reflection across the perpendicular bisector of the eyes' centres."""
+    first, second = (points[eye].mean(axis=0).astype(np.float64) for eye in topology.eyes)
+    normal = second - first
+    normal /= max(float(np.linalg.norm(normal)), 1e-6)
+    middle = (first + second) / 2
+    linear = np.eye(2) - 2.0 * np.outer(normal, normal)
+    return np.hstack([linear, (2.0 * float(middle @ normal) * normal)[:, None]])
