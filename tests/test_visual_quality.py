@@ -119,22 +119,78 @@ def test_glasses_frames_stay_whole(judge, swap):
     assert np.median(list(dropped.values())) >= 15, "keep_glasses=False should swap over the frames"
 
 
-def test_glasses_are_not_found_on_faces_without_them(judge):
-    """Skin, lashes and creases are not frames: on the clips without glasses the detector
-    finds none on (almost) every frame."""
-    from faceswap_core.vision import eyes, glasses
+def test_glasses_and_tongues_are_not_found_where_there_are_none(judge):
+    """Skin, lashes and creases are not frames; lips, a smile's teeth and a red lipstick
+    are not a tongue: on the clips without them the detectors find none on (almost)
+    every frame (no clip has a tongue out; lp_d19 wears glasses)."""
+    from faceswap_core.vision import eyes, glasses, tongue
     from faceswap_core.vision.face_mesh import FaceMeshDetector, MeshTopology
 
     topology = MeshTopology.from_mediapipe()
-    for clip in ("lp_d0.mp4", "lp_d3.mp4", "lp_d10.mp4", "lp_d18.mp4"):
+    for clip in ("lp_d0.mp4", "lp_d3.mp4", "lp_d10.mp4", "lp_d18.mp4", "lp_d19.mp4"):
         detector = FaceMeshDetector(max_faces=1, static=False)
-        found = []
+        worn, tongues = [], []
         for frame in read_frames(media(clip)):
             for face in detector.detect(frame)[:1]:
                 lenses = [eyes.lens_region(face.points[eye]) for eye in topology.eyes]
-                found.append(glasses.find(frame, face.points, topology, lenses) is not None)
+                worn.append(glasses.find(frame, face.points, topology, lenses) is not None)
+                tongues.append(tongue.find(frame, face.points, topology) is not None)
         detector.close()
-        assert np.mean(found) <= 0.02, f"{clip}: glasses found on {np.mean(found):.1%} of the frames"
+        assert len(tongues) > 50
+        assert np.mean(tongues) <= 0.02, f"{clip}: a tongue found on {np.mean(tongues):.1%} of the frames"
+        if clip != "lp_d19.mp4":
+            assert np.mean(worn) <= 0.02, f"{clip}: glasses found on {np.mean(worn):.1%} of the frames"
+
+
+def _tongue_out(frame: np.ndarray, points: np.ndarray, topology) -> tuple[np.ndarray, np.ndarray]:
+    """The frame with a tongue stuck out over the lower lip and chin (no clip has one): a
+    shaded, slightly noisy pink shape from the lips' middle line down, about half an eye
+    distance long. Returns the frame and where the tongue is."""
+    lips = points[topology.outer_lips]
+    unit = topology.eye_distance(points)
+    middle, bottom = (lips[:, 1].min() + lips[:, 1].max()) / 2, lips[:, 1].max()
+    shape = np.zeros(frame.shape[:2], np.float32)
+    centre = (int(lips[:, 0].mean()), int(bottom))
+    cv2.ellipse(shape, centre, (int(0.28 * unit), int(0.45 * unit)), 0, 0, 360, 1, -1)
+    shape[:int(middle)] = 0
+    rows = np.indices(shape.shape)[0].astype(np.float32)
+    shade = 0.75 + 0.25 * np.clip((bottom + 0.45 * unit - rows) / (0.9 * unit), 0, 1)
+    pink = np.array([95, 85, 185], np.float32)[None, None] * shade[..., None]
+    pink += np.random.default_rng(0).normal(0, 4, frame.shape)
+    soft = cv2.GaussianBlur(shape, (0, 0), 1.5)[..., None]
+    painted = np.clip(frame * (1 - soft) + pink * soft, 0, 255).astype(np.uint8)
+    return painted, shape > 0.5
+
+
+def test_a_tongue_out_stays_the_targets(monkeypatch):
+    """The mesh has no tongue: one stuck out past the lips lay outside the mouth hole and
+    the photo's chin was drawn over it. Outside the lips it must stay the input's pixels."""
+    from faceswap_core.engines import create_engine
+    from faceswap_core.options import SwapOptions
+    from faceswap_core.vision import tongue
+    from faceswap_core.vision.face_mesh import FaceMeshDetector, MeshTopology
+    from faceswap_core.vision.masks import fill_pixels
+
+    topology = MeshTopology.from_mediapipe()
+    detector = FaceMeshDetector(max_faces=1, static=True)
+    engine = create_engine("landmark", SwapOptions())
+    engine.set_source(_obama())
+    for clip in ("lp_d0.mp4", "lp_d3.mp4", "lp_d10.mp4", "lp_d19.mp4"):
+        frame = read_frames(media(clip), 61)[60]
+        painted, region = _tongue_out(frame, detector.detect(frame)[0].points, topology)
+        points = detector.detect(painted)[0].points
+        outside = region & ~fill_pixels(region.shape, [(points[topology.outer_lips], 1.0)])
+        assert outside.sum() > 1000, clip
+        with monkeypatch.context() as patched:
+            patched.setattr(tongue, "find", lambda *args: None)
+            unguarded = np.abs(engine.process_image(painted).astype(int) - painted).max(axis=2)[outside]
+        changed = np.abs(engine.process_image(painted).astype(int) - painted).max(axis=2)[outside]
+        # Unguarded, the photo's chin is drawn there, tinted pink by the colour correction
+        # (mean change 9-17 levels); kept, the tongue's pixels stay within a few levels.
+        assert unguarded.mean() > 2 * changed.mean() + 3, (clip, unguarded.mean(), changed.mean())
+        assert np.median(changed) <= 6 and np.percentile(changed, 90) <= 16, (clip, np.median(changed))
+    detector.close()
+    engine.close()
 
 
 def _eye_aspect(points: np.ndarray, eye: slice) -> float:

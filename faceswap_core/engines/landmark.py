@@ -12,8 +12,8 @@ import numpy as np
 
 from ..errors import FaceSwapError
 from ..options import SwapOptions
-from ..vision import eyes, glasses, masks, photo_face
-from ..vision.compose import EYE_HOLE_SCALE, composite, frames_on_grid
+from ..vision import eyes, glasses, masks, photo_face, tongue
+from ..vision.compose import EYE_HOLE_SCALE, composite, patch_on_grid
 from ..vision.face_mesh import DetectedFace, FaceMeshDetector, MeshTopology
 from ..vision.grid import BoxGrid
 from ..vision.photo_tips import photo_tips
@@ -137,7 +137,7 @@ class LandmarkEngine(Engine):
     def _swap_all(self, frame: np.ndarray, faces: list[tuple[np.ndarray, np.ndarray]], started: float) -> np.ndarray:
         """faces: (smoothed, raw) points of each face: the smoothed ones place the swap, the
         raw ones say how open each eye is now (see _closing_lids)."""
-        stage_ms = {"detect": (time.perf_counter() - started) * 1e3, "warp": 0.0, "glasses": 0.0, "colour": 0.0,
+        stage_ms = {"detect": (time.perf_counter() - started) * 1e3, "warp": 0.0, "kept": 0.0, "colour": 0.0,
                     "blend": 0.0}
         output = frame.copy()
         boxes = []
@@ -181,17 +181,19 @@ class LandmarkEngine(Engine):
         stage_ms["warp"] += (masked - started) * 1e3
         skin = masks.feather(oval, MASK_INSET * cells, 0.0) * coverage
         lens_outlines = [eyes.lens_region(points[eye]) for eye in topology.eyes]
-        frames = glasses.find(frame, points, topology, lens_outlines) if options.keep_glasses else None
-        found = time.perf_counter()
-        stage_ms["glasses"] = stage_ms.get("glasses", 0.0) + (found - masked) * 1e3
+        found = [glasses.find(frame, points, topology, lens_outlines) if options.keep_glasses else None,
+                 tongue.find(frame, points, topology) if options.mouth_mask else None]
+        kept = tuple(patch for patch in found if patch is not None)
+        looked = time.perf_counter()
+        stage_ms["kept"] = stage_ms.get("kept", 0.0) + (looked - masked) * 1e3
         lenses = None
         if options.colour_correction:
             skin = skin * (1.0 - self._features(grid, points))
-            if frames is not None:   # dark frames measured as skin would grey the face under them
-                skin = skin * (1.0 - frames_on_grid(grid, frames))
+            for patch in kept:   # dark frames measured as skin would grey the face under them
+                skin = skin * (1.0 - patch_on_grid(grid, patch))
             lenses = masks.fill_polygons(grid, [(outline, 1.0) for outline in lens_outlines])
-            stage_ms["colour"] += (time.perf_counter() - found) * 1e3
-        composite(output, grid, target, warped, skin, alpha, holes, options, stage_ms, lenses, frames)
+            stage_ms["colour"] += (time.perf_counter() - looked) * 1e3
+        composite(output, grid, target, warped, skin, alpha, holes, options, stage_ms, lenses, kept)
         return grid.box
 
     def _features(self, grid: BoxGrid, points: np.ndarray) -> np.ndarray:

@@ -14,7 +14,6 @@ import numpy as np
 from ..options import SwapOptions
 from . import colour, masks
 from .blend import blend_into
-from .glasses import Frames
 from .grid import BoxGrid
 
 COLOUR_SIGMA = 0.10     # colour correction's blur, of the grid's cells
@@ -25,13 +24,14 @@ EYE_HOLE_SCALE = 1.5    # eye holes grown around the eye outline
 def composite(output: np.ndarray, grid: BoxGrid, target: np.ndarray, warped: np.ndarray,
               colour_mask: np.ndarray, alpha: np.ndarray, holes: list[np.ndarray], options: SwapOptions,
               stage_ms: dict[str, float], lenses: np.ndarray | None = None,
-              kept: Frames | None = None) -> None:
+              kept: tuple[masks.Patch, ...] = ()) -> None:
     """Blend the warped face into output's box, in place.
 
     target: the box's original pixels; colour_mask: coarse mask of where the face's colour
     is measured; alpha: coarse soft mask of the swap; holes: coarse masks of the target's
     features to keep; lenses: coarse regions where glasses may reflect light, or None;
-    kept: the target's glasses frames, drawn back over the swap (full resolution), or None.
+    kept: the target's own things drawn back whole over the swap (its glasses frames, a
+    tongue out), at full resolution.
     Adds the time spent to stage_ms["colour"] and stage_ms["blend"].
     """
     started = time.perf_counter()
@@ -42,8 +42,8 @@ def composite(output: np.ndarray, grid: BoxGrid, target: np.ndarray, warped: np.
         face = colour.apply_gain(warped, gain)
     coloured = time.perf_counter()
     alpha = grid.upsample(masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)) * np.float32(options.opacity)
-    if kept is not None:
-        box = _in_box(grid, kept)
+    for patch in kept:
+        box = _in_box(grid, patch)
         if box is not None:
             (y0, y1, x0, x1), mask = box
             alpha[y0:y1, x0:x1] *= np.float32(1.0) - mask
@@ -53,20 +53,20 @@ def composite(output: np.ndarray, grid: BoxGrid, target: np.ndarray, warped: np.
     stage_ms["blend"] = stage_ms.get("blend", 0.0) + (done - coloured) * 1e3
 
 
-def _in_box(grid: BoxGrid, frames: Frames) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
-    """The frames' mask clipped to the box: (rows and columns in box coordinates, mask)."""
-    x0, y0 = max(frames.x0, grid.x0), max(frames.y0, grid.y0)
-    x1, y1 = min(frames.x1, grid.x1), min(frames.y1, grid.y1)
+def _in_box(grid: BoxGrid, patch: masks.Patch) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The patch's mask clipped to the box: (rows and columns in box coordinates, mask)."""
+    x0, y0 = max(patch.x0, grid.x0), max(patch.y0, grid.y0)
+    x1, y1 = min(patch.x1, grid.x1), min(patch.y1, grid.y1)
     if x1 <= x0 or y1 <= y0:
         return None
-    mask = frames.mask[y0 - frames.y0:y1 - frames.y0, x0 - frames.x0:x1 - frames.x0]
+    mask = patch.mask[y0 - patch.y0:y1 - patch.y0, x0 - patch.x0:x1 - patch.x0]
     return (y0 - grid.y0, y1 - grid.y0, x0 - grid.x0, x1 - grid.x0), mask
 
 
-def frames_on_grid(grid: BoxGrid, frames: Frames) -> np.ndarray:
-    """The frames' coverage of each coarse cell (0..1): what the colour correction leaves out."""
+def patch_on_grid(grid: BoxGrid, patch: masks.Patch) -> np.ndarray:
+    """The patch's coverage of each coarse cell (0..1): what the colour correction leaves out."""
     full = np.zeros((grid.height, grid.width), np.float32)
-    box = _in_box(grid, frames)
+    box = _in_box(grid, patch)
     if box is not None:
         (y0, y1, x0, x1), mask = box
         full[y0:y1, x0:x1] = mask

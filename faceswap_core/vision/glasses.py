@@ -17,14 +17,12 @@ Computed on the eye band only, at full resolution: about a millisecond at 720p.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
 from . import eyes
 from .face_mesh import MeshTopology
-from .masks import fill_pixels
+from .masks import Patch, fill_pixels
 
 KERNEL = 0.3                 # the black-hat's size, in eye widths: frames are far thinner
 DARKER_NEAR, DARKER_FAR = 10.0, 20.0   # levels darker than the surroundings: a frame from here on
@@ -37,23 +35,7 @@ BROW_KEEP_OUT = 1.3
 INNER_CORNERS = (133, 362)   # mediapipe's inner eye corners
 
 
-@dataclass(frozen=True)
-class Frames:
-    """Where the glasses frames are: a 0..1 mask of a rectangle of the frame."""
-    x0: int
-    y0: int
-    mask: np.ndarray         # float32 (height, width)
-
-    @property
-    def x1(self) -> int:
-        return self.x0 + self.mask.shape[1]
-
-    @property
-    def y1(self) -> int:
-        return self.y0 + self.mask.shape[0]
-
-
-def find(frame: np.ndarray, points: np.ndarray, topology: MeshTopology, lenses: list[np.ndarray]) -> Frames | None:
+def find(frame: np.ndarray, points: np.ndarray, topology: MeshTopology, lenses: list[np.ndarray]) -> Patch | None:
     """The glasses frames on this face, or None when it wears none. lenses: each eye's
     `eyes.lens_region`, which the colour correction uses too."""
     outline = np.vstack(lenses)
@@ -84,7 +66,7 @@ def find(frame: np.ndarray, points: np.ndarray, topology: MeshTopology, lenses: 
     strength = np.clip((darker.astype(np.float32) - DARKER_NEAR) / (DARKER_FAR - DARKER_NEAR), 0.0, 1.0)
     strength *= region
     strength = cv2.GaussianBlur(cv2.dilate(strength, np.ones((3, 3), np.uint8)), (0, 0), 0.7)
-    return Frames(x0, y0, strength)
+    return Patch(x0, y0, strength)
 
 
 def _bridge_share(dark: np.ndarray, local: np.ndarray) -> float:

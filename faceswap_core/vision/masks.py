@@ -7,6 +7,8 @@ the face's size.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -14,6 +16,23 @@ from .grid import BoxGrid
 
 _SHIFT = 4        # sub-pixel bits for cv2.fillPoly
 _SUPERSAMPLE = 4  # fine pixels per coarse cell, per side, for edge coverage
+
+
+@dataclass(frozen=True)
+class Patch:
+    """A 0..1 mask of a rectangle of the frame at full resolution: the target's own thin
+    things (glasses frames, a tongue out) that the coarse grid would smear."""
+    x0: int
+    y0: int
+    mask: np.ndarray         # float32 (height, width)
+
+    @property
+    def x1(self) -> int:
+        return self.x0 + self.mask.shape[1]
+
+    @property
+    def y1(self) -> int:
+        return self.y0 + self.mask.shape[0]
 
 
 def fill_polygon(grid: BoxGrid, polygon: np.ndarray, scale: float = 1.0) -> np.ndarray:
