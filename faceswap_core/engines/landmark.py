@@ -185,11 +185,11 @@ class LandmarkEngine(Engine):
                  tongue.find(frame, points, topology) if options.mouth_mask else None]
         kept = tuple(patch for patch in found if patch is not None)
         looked = time.perf_counter()
-        stage_ms["kept"] = stage_ms.get("kept", 0.0) + (looked - masked) * 1e3
+        stage_ms["kept"] += (looked - masked) * 1e3
         lenses = None
         if options.colour_correction:
             skin = skin * (1.0 - self._features(grid, points))
-            for patch in kept:   # dark frames measured as skin would grey the face under them
+            for patch in kept:   # measured as skin, dark frames would grey the face, a tongue redden it
                 skin = skin * (1.0 - patch_on_grid(grid, patch))
             lenses = masks.fill_polygons(grid, [(outline, 1.0) for outline in lens_outlines])
             stage_ms["colour"] += (time.perf_counter() - looked) * 1e3

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from .face_mesh import MeshTopology
-from .masks import fill_pixels
+from .masks import fill_pixels, parts_reaching
 
 # A pixel is unlike skin when its chromaticity is this many standard deviations (of the
 # reference skin's, Mahalanobis) from the skin's: skin 90% under 2.2 on the test photos,
@@ -124,15 +124,12 @@ def _unlike_skin(image: np.ndarray, brightness: np.ndarray, reference: np.ndarra
 def _reaching_outline(unlike: np.ndarray, open_skin: np.ndarray, oval: np.ndarray, face_size: float) -> np.ndarray:
     """The unlike-skin patches of the open skin that reach the face's outline, grown and
     feathered: a freckle, a highlight or a nostril inside the face is not a cover."""
-    candidates = ((unlike > 0.5) & open_skin).astype(np.uint8)
-    candidates = cv2.morphologyEx(candidates, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    count, labels = cv2.connectedComponents(candidates, connectivity=8)
-    if count <= 1:
-        return np.zeros(unlike.shape, np.float32)
     band = max(1, round(EDGE_BAND * face_size))
     inner = cv2.erode(oval.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1)))
-    near_edge = np.unique(labels[(candidates > 0) & (inner == 0)])
-    kept = np.isin(labels, near_edge[near_edge > 0]).astype(np.float32)
+    kept = parts_reaching((unlike > 0.5) & open_skin, inner == 0)
+    if not kept.any():
+        return np.zeros(unlike.shape, np.float32)
+    kept = kept.astype(np.float32)
     grow = max(1, round(COVER_GROW * face_size))
     kept = cv2.dilate(kept, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     return np.clip(cv2.GaussianBlur(kept, (0, 0), grow), 0.0, 1.0)
@@ -140,7 +137,7 @@ def _reaching_outline(unlike: np.ndarray, open_skin: np.ndarray, oval: np.ndarra
 
 def _delight(image: np.ndarray, brightness: np.ndarray, weight: np.ndarray, face_size: float,
              mirror: np.ndarray) -> np.ndarray:
-    """The photo with its light taken out and its shape left in. Two parts, multiplied:
+    """The photo with its light taken out and its shape left in. Three parts, multiplied:
     - broad: the skin's light at a face-wide scale (a hat's shadow over the forehead, one
       half darker), each pixel scaled to the skin's median brightness;
     - side: at a fine scale (a side light's edge down the nose is sharp), only what

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .face_mesh import MeshTopology
-from .masks import Patch, fill_pixels
+from .masks import Patch, fill_pixels, parts_reaching
 
 # Lab a* (red-green, 0..255) above the skin's median (between nose and lips) by this much: tongue from here on.
 REDDER_NEAR, REDDER_FAR = 9.0, 16.0
@@ -49,14 +49,8 @@ def find(frame: np.ndarray, points: np.ndarray, topology: MeshTopology) -> Patch
     rows = np.arange(shape[0])[:, None]
     red = (redness - skin) > REDDER_NEAR
     below_upper_lip = rows > (lips[:, 1].min() + high[1]) / 2 - y0   # from the mouth's middle line down
-    candidates = (red & below_upper_lip & ~lips_mask).astype(np.uint8)
-    candidates = cv2.morphologyEx(candidates, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    count, labels = cv2.connectedComponents(candidates, connectivity=8)
-    if count <= 1:
-        return None
     touching = cv2.dilate(lips_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    joined = np.unique(labels[touching & (candidates > 0)])
-    tongue = np.isin(labels, joined[joined > 0])
+    tongue = parts_reaching(red & below_upper_lip & ~lips_mask, touching)
     if tongue.sum() < MIN_SHARE * max(int(lips_mask.sum()), 1):
         return None
     strength = np.clip((redness - skin - REDDER_NEAR + 2.0)
