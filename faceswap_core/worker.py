@@ -28,7 +28,7 @@ import traceback
 
 from . import link
 from .errors import FaceSwapError
-from .link import Channel, ChannelError, liveness
+from .link import Channel, ChannelError, liveness, pixel_formats
 
 IDLE_SLEEP_S = 0.002        # poll interval while waiting for a frame
 WAITING_SLEEP_S = 0.02      # poll interval while no frames are wanted (no photo, error)
@@ -196,8 +196,19 @@ class Worker:
         if channel.state() != link.STATE_RUNNING or self.engine is None:
             exchange.skip_frame()   # not wanted now; free the filter to move on
             return False
-        np = self.np
         started = time.perf_counter()
+        if frame.format == pixel_formats.BGRA:
+            stride, faces = self._swap_bgra(frame)
+        else:
+            stride, faces = self._swap_planes(frame, exchange.colour_matrix())
+        exchange.publish_result(frame, stride, faces, int((time.perf_counter() - started) * 1e6))
+        self._count_frame(liveness.now_ns())
+        return True
+
+    def _swap_bgra(self, frame) -> tuple[int, int]:
+        """The render path's frame: BGRA in, BGRA out (packed rows)."""
+        np = self.np
+        channel = self.channel
         view = np.ndarray((frame.height, frame.width, 4), np.uint8, channel.mm, channel.in_offset, (frame.stride, 4, 1))
         image = view.copy()
         del view
@@ -206,10 +217,24 @@ class Worker:
         target = np.ndarray((frame.height, frame.width, 4), np.uint8, channel.mm, channel.out_offset, (stride, 4, 1))
         target[...] = out
         del target
-        faces = len(self.engine.last_report.boxes) if out is not image else 0
-        exchange.publish_result(frame, stride, faces, int((time.perf_counter() - started) * 1e6))
-        self._count_frame(liveness.now_ns())
-        return True
+        return stride, len(self.engine.last_report.boxes) if out is not image else 0
+
+    def _swap_planes(self, frame, matrix) -> tuple[int, int]:
+        """The camera path's frame, in its source's own format: converted for the engine,
+        and only the swapped pixels converted back (pixel_convert)."""
+        from . import pixel_convert
+
+        channel = self.channel
+        geometry = (frame.format, frame.width, frame.height, frame.plane_strides())
+        inputs = pixel_convert.plane_views(channel.mm, channel.in_offset, *geometry)
+        outputs = pixel_convert.plane_views(channel.mm, channel.out_offset, *geometry)
+        try:
+            image = pixel_convert.to_bgr(inputs, frame.format, frame.width, frame.height, matrix)
+            out = self.swap_or_pass_through(image)
+            pixel_convert.write_back(outputs, inputs, image, out, frame.format, frame.width, frame.height, matrix)
+        finally:
+            del inputs, outputs   # no view may outlive the mapping
+        return frame.stride, len(self.engine.last_report.boxes) if out is not image else 0
 
     def swap_or_pass_through(self, frame):
         """The engine's result, or the frame itself when the engine fails on it.

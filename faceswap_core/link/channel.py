@@ -19,17 +19,24 @@ from typing import NamedTuple
 
 from . import layout
 from . import memory
+from . import pixel_formats
 from . import system as systems
 from .layout import HEADER_SIZE, ChannelError, HeaderFields
 
 
 class Frame(NamedTuple):
-    """A frame in a slot: its sequence number, geometry and the OBS-side time it was taken."""
+    """A frame in a slot: its sequence number, geometry and the OBS-side time it was taken;
+    its pixel format and every plane's line size (plane 0's is `stride`)."""
     seq: int
     width: int
     height: int
     stride: int
     time_ns: int
+    format: int = pixel_formats.BGRA
+    strides: tuple = ()
+
+    def plane_strides(self) -> tuple:
+        return self.strides or (self.stride,)
 
 
 class Exchange:
@@ -63,15 +70,27 @@ class Exchange:
         return self.fields.get("in_ack") == self.fields.get("in_seq")
 
     # -- OBS side -----------------------------------------------------------------------
-    def hand_over(self, width: int, height: int, stride: int, time_ns: int) -> None:
-        """The input slot holds a new frame (its bytes written before this call)."""
+    def hand_over(self, width: int, height: int, stride: int, time_ns: int,
+                  format_: int = pixel_formats.BGRA, strides: tuple = (), matrix=None) -> None:
+        """The input slot holds a new frame (its bytes written before this call).
+
+        `strides`: every plane's line size for formats with several planes; `matrix`:
+        the first 12 values of OBS's YUV -> RGB colour matrix for YUV formats."""
         fields = self.fields
         self._fence()
         fields.set("in_width", width)
         fields.set("in_height", height)
-        fields.set("in_stride", stride)
+        fields.set("in_format", format_)
+        for name, value in zip(layout.STRIDE_FIELDS["in"], strides or (stride,)):
+            fields.set(name, value)
+        if matrix is not None:
+            fields.set_floats(layout.MATRIX_OFFSET, matrix[:12])
         fields.set("in_time_ns", time_ns)
         fields.set("in_seq", (fields.get("in_seq") + 1) & layout.SEQ_MASK)
+
+    def colour_matrix(self) -> tuple:
+        """The 3x4 YUV -> RGB matrix of the frame in flight, row by row (12 floats)."""
+        return self.fields.get_floats(layout.MATRIX_OFFSET, 12)
 
     def result_seq(self) -> int:
         return self.fields.get("out_seq")
@@ -86,10 +105,18 @@ class Exchange:
         if seq == seen_seq:
             return None
         self._fence()
-        width, height, stride = fields.get("out_width"), fields.get("out_height"), fields.get("out_stride")
-        if layout.geometry_problem(width, height, stride, self.capacity):
+        frame = self._frame("out", seq, fields.get("out_in_time_ns"))
+        if layout.frame_problem(frame.format, frame.width, frame.height, frame.plane_strides(), self.capacity):
             return Frame(seq, 0, 0, 0, 0)
-        return Frame(seq, width, height, stride, fields.get("out_in_time_ns"))
+        return frame
+
+    def _frame(self, side: str, seq: int, time_ns: int) -> Frame:
+        fields = self.fields
+        format_ = fields.get(f"{side}_format") or pixel_formats.BGRA
+        count = len(pixel_formats.planes(format_, 1, 1)) if format_ in pixel_formats.SUPPORTED else 1
+        strides = tuple(fields.get(name) for name in layout.STRIDE_FIELDS[side][:count])
+        return Frame(seq, fields.get(f"{side}_width"), fields.get(f"{side}_height"), strides[0], time_ns,
+                     format_, () if format_ == pixel_formats.BGRA else strides)
 
     def worker_time_us(self) -> int:
         """How long the worker took for its last frame."""
@@ -104,22 +131,28 @@ class Exchange:
         if seq == fields.get("in_ack"):
             return None
         self._fence()
-        width, height, stride = fields.get("in_width"), fields.get("in_height"), fields.get("in_stride")
-        layout.validate_geometry(width, height, stride, self.capacity)
-        return Frame(seq, width, height, stride, fields.get("in_time_ns"))
+        frame = self._frame("in", seq, fields.get("in_time_ns"))
+        problem = layout.frame_problem(frame.format, frame.width, frame.height, frame.plane_strides(), self.capacity)
+        if problem:
+            raise ChannelError(problem)
+        return frame
 
     def skip_frame(self) -> None:
         """Done with whatever is in flight without answering it: OBS may hand over the next."""
         self.fields.set("in_ack", self.fields.get("in_seq"))
 
     def publish_result(self, frame: Frame, stride: int, faces: int, process_us: int) -> None:
-        """The output slot holds the answer to `frame` (bytes written before this call);
-        then the worker is free again."""
+        """The output slot holds the answer to `frame` (bytes written before this call):
+        BGRA with `stride` for a BGRA frame, else the frame's own format and line sizes.
+        Then the worker is free again."""
         fields = self.fields
         self._fence()
         fields.set("out_width", frame.width)
         fields.set("out_height", frame.height)
-        fields.set("out_stride", stride)
+        fields.set("out_format", frame.format)
+        strides = (stride,) if frame.format == pixel_formats.BGRA else frame.plane_strides()
+        for name, value in zip(layout.STRIDE_FIELDS["out"], strides):
+            fields.set(name, value)
         fields.set("out_faces", faces)
         fields.set("out_in_time_ns", frame.time_ns)
         fields.set("process_us", min(process_us, layout.U32_MAX))

@@ -5,8 +5,10 @@ Layout of one channel (one filter instance, one worker):
     [0, 4096)            header: magic, version, sizes, sequence numbers, geometry,
                          worker state/stats, pairing token, last error, photo note,
                          live settings (JSON)
-    [4096, 4096+C)       input slot: one BGRA frame written by OBS
-    [4096+C, 4096+2C)    output slot: one BGRA frame written by the worker
+    [4096, 4096+C)       input slot: one frame written by OBS (BGRA from the render
+                         path; an async source's own format from the camera path, its
+                         planes one after another, see pixel_formats)
+    [4096+C, 4096+2C)    output slot: the answer, in the input's format and line sizes
 
 Why two slots and not a ring: the filter hands over a frame only when the worker is
 free (in_ack == in_seq), so at most one frame is ever in flight and the newest frame
@@ -17,13 +19,17 @@ Only this package names the fields: everything else goes through Channel and Exc
 
 from __future__ import annotations
 
+from . import pixel_formats
+
 MAGIC = b"OBSFSWP\x00"
-VERSION = 3            # 3: heartbeat is a counter, the pairing token; 2: the photo note
+VERSION = 4            # 4: pixel formats, planes, colour matrix; 3: heartbeat counter, pairing token
 HEADER_SIZE = 4096
 PAGE = 4096
 MAX_SIDE = 16384
 TOKEN_OFFSET = 160     # 16 random bytes: how a worker knows the channel is the one meant for it
 TOKEN_SIZE = 16
+MATRIX_OFFSET = 200    # 12 float32: the first three rows of the frame's YUV -> RGB matrix (OBS's, 0..1 units)
+MATRIX_SIZE = 48
 ERROR_OFFSET = 256
 ERROR_SIZE = 256
 NOTE_OFFSET = 512      # tips about the photo while running: not errors, shown apart from them
@@ -79,7 +85,18 @@ FIELDS = {
     # a counter the worker bumps from its own thread; the observer times its changes on
     # its own clock (two processes' clocks need not agree: Windows, Pythons, sandboxes)
     "heartbeat": ("Q", 144),
+    # pixel format and the line sizes of planes 1-3 (plane 0's is in_stride / out_stride)
+    "in_format": ("I", 152),
+    "in_stride1": ("I", 156),
+    "in_stride2": ("I", 176),
+    "in_stride3": ("I", 180),
+    "out_format": ("I", 184),
+    "out_stride1": ("I", 188),
+    "out_stride2": ("I", 192),
+    "out_stride3": ("I", 196),
 }
+STRIDE_FIELDS = {"in": ("in_stride", "in_stride1", "in_stride2", "in_stride3"),
+                 "out": ("out_stride", "out_stride1", "out_stride2", "out_stride3")}
 
 
 class ChannelError(Exception):
@@ -98,7 +115,7 @@ class HeaderFields:
 
     def __init__(self, buffer):
         header = memoryview(buffer)[:HEADER_SIZE]
-        self._views = {item: header.cast(item) for item in ("I", "Q")}
+        self._views = {item: header.cast(item) for item in ("I", "Q", "f")}
         self._header = header
         self._slots = {name: (self._views[fmt], offset // self._views[fmt].itemsize)
                        for name, (fmt, offset) in FIELDS.items()}
@@ -110,6 +127,15 @@ class HeaderFields:
     def set(self, name: str, value: int) -> None:
         view, index = self._slots[name]
         view[index] = value
+
+    def get_floats(self, offset: int, count: int) -> tuple:
+        start = offset // 4
+        return tuple(self._views["f"][start:start + count])
+
+    def set_floats(self, offset: int, values) -> None:
+        start = offset // 4
+        for index, value in enumerate(values):
+            self._views["f"][start + index] = value
 
     def release(self) -> None:
         for view in self._views.values():
@@ -150,6 +176,15 @@ def geometry_problem(width: int, height: int, stride: int, capacity: int) -> str
     if stride * height > capacity:
         return f"a {width}x{height} frame (stride {stride}) does not fit a {capacity}-byte slot"
     return ""
+
+
+def frame_problem(format_: int, width: int, height: int, strides, capacity: int) -> str:
+    """geometry_problem for a frame in any pixel format (strides: one per plane)."""
+    if format_ == pixel_formats.BGRA:
+        return geometry_problem(width, height, strides[0] if strides else 0, capacity)
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        return f"frame size {width}x{height} is out of range"
+    return pixel_formats.geometry_problem(format_, width, height, strides, capacity)
 
 
 def validate_geometry(width: int, height: int, stride: int, capacity: int) -> None:

@@ -1,0 +1,132 @@
+"""An async source's frame (NV12, I420, YUY2, ...) to BGR for the engine, and the swap back.
+
+The camera path hands the worker a frame in the format libobs holds it in (see
+link.pixel_formats). The conversion uses the frame's own colour matrix, the one OBS's
+shaders would use to draw it (BT.601/709, limited or full range, whatever the source
+said), so the face the engine sees has the colours the viewer would see.
+
+Back: only pixels the swap changed are converted back and written; every other byte of
+the answer is the camera's own, so a frame without a face comes back bit-exact and the
+background never drifts by a rounding step. A chroma sample is rewritten when any pixel
+it covers changed.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .link import pixel_formats as pf
+
+RGB_FORMATS = {pf.BGRA: (0, 1, 2), pf.BGRX: (0, 1, 2), pf.RGBA: (2, 1, 0), pf.BGR3: (0, 1, 2)}
+PACKED_422 = {pf.YUY2: (0, 1, 3), pf.YVYU: (0, 3, 1), pf.UYVY: (1, 0, 2)}   # byte of Y0, U, V in 4
+SUBSAMPLING = {pf.I420: (2, 2), pf.I40A: (2, 2), pf.NV12: (2, 2), pf.I422: (2, 1), pf.I42A: (2, 1),
+               pf.I444: (1, 1), pf.YUVA: (1, 1), pf.YUY2: (2, 1), pf.YVYU: (2, 1), pf.UYVY: (2, 1)}
+CONVERTIBLE = frozenset(RGB_FORMATS) | frozenset(SUBSAMPLING)
+
+
+def plane_views(buffer, offset: int, format_: int, width: int, height: int, strides) -> list[np.ndarray]:
+    """Each plane of a frame stored in `buffer` from `offset`, planes one after another,
+    as a (rows, row bytes) uint8 view."""
+    views = []
+    for plane, stride in zip(pf.planes(format_, width, height), strides):
+        full = np.ndarray((plane.rows, stride), np.uint8, buffer, offset)
+        views.append(full[:, :plane.row_bytes])
+        offset += stride * plane.rows
+    return views
+
+
+def yuv_views(planes: list[np.ndarray], format_: int, width: int, height: int):
+    """(Y, U, V) views into a YUV frame's planes: Y full size, U and V subsampled."""
+    luma = planes[0]
+    if format_ in PACKED_422:
+        y0, u, v = PACKED_422[format_]
+        return luma[:height, y0::2][:, :width], luma[:height, u::4], luma[:height, v::4]
+    if format_ == pf.NV12:
+        return luma[:height, :width], planes[1][:, 0::2], planes[1][:, 1::2]
+    return luma[:height, :width], planes[1], planes[2]
+
+
+def _bgr_matrices(matrix) -> tuple[np.ndarray, np.ndarray]:
+    """OBS's YUV -> RGB rows (0..1 units) as cv2.transform matrices for 0..255 values:
+    YUV -> BGR, and its inverse BGR -> YUV."""
+    rows = np.asarray(matrix, np.float64).reshape(3, 4)[::-1]       # B, G, R rows
+    forward = np.hstack([rows[:, :3], rows[:, 3:] * 255.0])
+    inverse3 = np.linalg.inv(rows[:, :3])
+    backward = np.hstack([inverse3, -(inverse3 @ rows[:, 3:]) * 255.0])
+    return forward, backward
+
+
+def to_bgr(planes: list[np.ndarray], format_: int, width: int, height: int, matrix) -> np.ndarray:
+    """A new (height, width, 3) BGR picture of the frame (4 channels for BGRA/BGRX)."""
+    if format_ in RGB_FORMATS:
+        channels = 3 if format_ == pf.BGR3 else 4
+        pixels = planes[0][:height, :width * channels].reshape(height, width, channels)
+        if format_ == pf.RGBA:
+            return np.ascontiguousarray(pixels[:, :, 2::-1])
+        return np.array(pixels[:, :, :3]) if format_ == pf.BGRX else np.array(pixels)
+    luma, u, v = yuv_views(planes, format_, width, height)
+    if u.shape != luma.shape:
+        u = cv2.resize(np.ascontiguousarray(u), (width, height), interpolation=cv2.INTER_LINEAR)
+        v = cv2.resize(np.ascontiguousarray(v), (width, height), interpolation=cv2.INTER_LINEAR)
+    yuv = cv2.merge([np.ascontiguousarray(luma), np.ascontiguousarray(u), np.ascontiguousarray(v)])
+    return cv2.transform(yuv, _bgr_matrices(matrix)[0])
+
+
+def changed_box(before: np.ndarray, after: np.ndarray, sub=(1, 1)):
+    """(top, bottom, left, right) around every changed pixel of two BGR pictures, aligned
+    to the chroma subsampling, with the changed mask inside it; None when nothing changed.
+
+    OpenCV all the way (compare, a grey of the three channels' flags, boundingRect):
+    numpy's any() over the channel axis took 20 ms at 720p here, this well under 2."""
+    height, width = before.shape[:2]
+    flags = cv2.compare(after.reshape(height, -1), before.reshape(height, -1), cv2.CMP_NE)
+    changed = cv2.cvtColor(flags.reshape(height, width, 3), cv2.COLOR_BGR2GRAY)   # > 0 where any differs
+    left, top, box_width, box_height = cv2.boundingRect(changed)
+    if box_width == 0:
+        return None
+    sx, sy = sub
+    bottom = min(height, -(-(top + box_height) // sy) * sy)
+    right = min(width, -(-(left + box_width) // sx) * sx)
+    top, left = top - top % sy, left - left % sx
+    return (top, bottom, left, right), changed[top:bottom, left:right] > 0
+
+
+def write_back(out_planes, in_planes, before: np.ndarray, after: np.ndarray, format_: int, width: int,
+               height: int, matrix) -> None:
+    """The answer in the frame's own format: the input's bytes, with the pixels the swap
+    changed (`after` against `before`, both from to_bgr) converted back."""
+    for out, source in zip(out_planes, in_planes):
+        np.copyto(out, source)
+    if format_ in RGB_FORMATS:
+        _write_rgb(out_planes[0], after, format_, width, height)
+        return
+    sub = SUBSAMPLING[format_]
+    found = changed_box(before, after, sub)
+    if found is None:
+        return
+    (top, bottom, left, right), mask = found
+    yuv = cv2.transform(np.ascontiguousarray(after[top:bottom, left:right, :3]), _bgr_matrices(matrix)[1])
+    luma, u, v = yuv_views(out_planes, format_, width, height)
+    region = luma[top:bottom, left:right]
+    region[mask] = yuv[:, :, 0][mask]
+    sx, sy = sub
+    ctop, cbottom, cleft, cright = top // sy, -(-bottom // sy), left // sx, -(-right // sx)
+    size = (cright - cleft, cbottom - ctop)
+    if sub == (1, 1):
+        chroma_mask, new_u, new_v = mask, yuv[:, :, 1], yuv[:, :, 2]
+    else:
+        chroma_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+        new_u = cv2.resize(np.ascontiguousarray(yuv[:, :, 1]), size, interpolation=cv2.INTER_AREA)
+        new_v = cv2.resize(np.ascontiguousarray(yuv[:, :, 2]), size, interpolation=cv2.INTER_AREA)
+    for plane, values in ((u, new_u), (v, new_v)):
+        target = plane[ctop:cbottom, cleft:cright]
+        target[chroma_mask] = values[chroma_mask]
+
+
+def _write_rgb(plane: np.ndarray, after: np.ndarray, format_: int, width: int, height: int) -> None:
+    channels = 3 if format_ == pf.BGR3 else 4
+    pixels = plane[:height, :width * channels].reshape(height, width, channels)
+    order = RGB_FORMATS[format_]
+    for index, channel in enumerate(order):
+        pixels[:, :, channel] = after[:, :, index]
