@@ -287,15 +287,16 @@ def main(argv=None) -> int:
         host.obs.obs_source_filter_add(image, swap)
         instance = next(iter(registration.registry().instances.values()))
         write_frame(os.path.join(args.out, "before_first_result.bgra"), host.next_frame(), width, height)
-        summary["had_result_at_first_frame"] = instance.renderer.has_result
+        summary["had_result_at_first_frame"] = instance.frames.has_result
         summary["worker_pid"] = instance.supervisor.worker_pid() if instance.supervisor else None
         started = time.monotonic()
-        swapped = wait_for(lambda: instance.renderer.has_result and instance.renderer.results_drawn >= 3, args.timeout)
+        swapped = wait_for(lambda: instance.frames.has_result and instance.frames.results_drawn >= 3, args.timeout)
         summary["first_result_s"] = round(time.monotonic() - started, 2)
         summary["swapped"] = swapped
         summary["status"] = instance.status_text()
         summary["worker_pid"] = instance.supervisor.worker_pid()
-        summary["filter_input_size"] = list(instance.renderer.size)
+        summary["filter_input_size"] = list(instance.frames.size)
+        summary["path"] = instance.path_name()
         summary["status_shown"] = click_refresh_status(host, swap)
         if args.stress_seconds:
             summary.update(stress_ui_callbacks(host, swap, instance, args.stress_seconds))
@@ -361,13 +362,13 @@ def stress_ui_callbacks(host: Host, swap, instance, seconds: float) -> dict:
             counts["properties"] += 1
 
     thread = threading.Thread(target=hammer)
-    drawn = instance.renderer.results_drawn
+    drawn = instance.frames.results_drawn
     thread.start()
     time.sleep(seconds)
     stop.set()
     thread.join(10)
     return {"stress_hung": thread.is_alive(), "stress_updates": counts["updates"],
-            "stress_properties": counts["properties"], "stress_results_drawn": instance.renderer.results_drawn - drawn}
+            "stress_properties": counts["properties"], "stress_results_drawn": instance.frames.results_drawn - drawn}
 
 
 def reload_script(host: Host, script, instance, width, height, args) -> dict:
@@ -382,9 +383,9 @@ def reload_script(host: Host, script, instance, width, height, args) -> dict:
     result["unloaded_status"] = instance.status_text()
     script = importlib.reload(script)
     script.script_load(None)
-    drawn = instance.renderer.results_drawn
+    drawn = instance.frames.results_drawn
     result["reload_swapped"] = wait_for(
-        lambda: instance.renderer.has_result and instance.renderer.results_drawn >= drawn + 3, args.timeout)
+        lambda: instance.frames.has_result and instance.frames.results_drawn >= drawn + 3, args.timeout)
     result["old_worker_pid"] = old_pid
     result["worker_pid_after_reload"] = instance.supervisor.worker_pid()
     return result
@@ -396,8 +397,8 @@ def switch_image(host: Host, image, instance, args) -> dict:
     data = host.data({"file": os.path.abspath(args.second_image)})
     host.obs.obs_source_update(image, data)
     host.obs.obs_data_release(data)
-    ok = wait_for(lambda: instance.renderer.size == (width, height) and instance.renderer.has_result
-                  and instance.renderer.results_drawn >= 3, args.timeout)
+    ok = wait_for(lambda: instance.frames.size == (width, height) and instance.frames.has_result
+                  and instance.frames.results_drawn >= 3, args.timeout)
     return {"resized_swapped": ok, "resized_to": [width, height]}
 
 
@@ -409,16 +410,20 @@ def measure(host: Host, instance, seconds: float) -> dict:
         time.sleep(0.2)
         frame_ns.append(host.obs.obs_get_average_frame_time_ns())
         if instance is not None:
-            render_ms.append(instance.renderer.render_ms)
-            latency.append(instance.renderer.latency_ms)
+            render_ms.append(instance.frames.render_ms)
+            latency.append(instance.frames.latency_ms)
             worker_ms.append(instance.supervisor.channel.get("process_us") / 1000)
     result = {"obs_frame_ms": round(median(frame_ns) / 1e6, 2)}
     if render_ms:
         result["filter_render_ms"] = round(median(render_ms), 2)
         result["latency_ms"] = round(median(latency), 1)
         result["worker_ms"] = round(median(worker_ms), 1)
-        result["results_drawn"] = instance.renderer.results_drawn
-        result["frames_sent"] = instance.renderer.frames_sent
+        result["results_drawn"] = instance.frames.results_drawn
+        result["frames_sent"] = instance.frames.frames_sent
+        if instance.frames is instance.camera:
+            camera = instance.camera
+            result.update(camera_wait_ms=round(camera.wait_ms, 2), camera_work_ms=round(camera.work_ms, 2),
+                          own_results=camera.own_results, late_results=camera.late)
     return result
 
 

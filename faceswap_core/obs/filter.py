@@ -1,4 +1,11 @@
-"""One "Face Swap" filter instance: its settings, its worker, its renderer, its status."""
+"""One "Face Swap" filter instance: its settings, its worker, its two frame paths, its status.
+
+Two paths, chosen per frame by what libobs offers: an async source's frames (webcam,
+capture card, media file) come through filter_video in system memory (camera.py: no
+read-back, answered in the same output frame); everything else is read back from the GPU
+in video_render (render.py). While the camera path takes the frames, video_render draws
+the parent untouched, which is then the swapped frame.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,9 @@ import threading
 import time
 
 from .. import link
+from ..link import pixel_formats
 from . import properties
+from .camera import CameraFrames
 from .render import FrameRenderer
 from .supervisor import WorkerSupervisor
 
@@ -26,6 +35,7 @@ class FaceSwapFilter:
         self.ignored_settings: list[str] = []
         self.settings = properties.read_settings(api, settings_data, self.ignored_settings)
         self.renderer = FrameRenderer(api)
+        self.camera = CameraFrames(api)
         self.supervisor: WorkerSupervisor | None = None
         self.render_failed = False
         self._render_lock = threading.Lock()   # held by each render; filter_remove waits for it
@@ -45,7 +55,18 @@ class FaceSwapFilter:
 
     def destroy(self) -> None:
         self.renderer.destroy()   # first: drops its mapping, so the channel can go at once
+        self.camera.release()
         self.stop_worker()
+
+    @property
+    def frames(self):
+        """The path frames take now: camera (filter_video) or renderer (video_render)."""
+        return self.camera if self.camera.in_use else self.renderer
+
+    def path_name(self) -> str:
+        if self.camera.in_use:
+            return f"camera path ({pixel_formats.name(self.camera.format)} frames)"
+        return "GPU read-back path"
 
     # -- OBS callbacks ------------------------------------------------------------------
     def update(self, settings_data) -> None:
@@ -79,8 +100,26 @@ class FaceSwapFilter:
                     pass            # the first error is the one to report
                 raise
 
+    def filter_video(self, frame_address: int) -> int:
+        """An async source's frame, on the graphics thread: swapped in place when the camera
+        path applies, else left for video_render."""
+        supervisor = self.supervisor
+        if self.render_failed or self._removed_at or supervisor is None or not self.settings.get("enabled", True):
+            if supervisor is None:
+                self.camera.release()
+            return frame_address
+        try:
+            return self.camera.filter(self.source, frame_address, supervisor)
+        except Exception:
+            self.render_failed = True   # as in render(): pass through from now on, one report
+            raise
+
     def _render(self) -> None:
         supervisor = self.supervisor
+        if self.camera.in_use:
+            self.renderer.binding = None        # the camera path swaps; what the parent draws is the result
+            self.renderer.pass_through(self.source)
+            return
         if self.render_failed or supervisor is None or not self.settings.get("enabled", True):
             if supervisor is None:
                 self.renderer.binding = None   # let the stopped channel's mapping go
@@ -116,7 +155,11 @@ class FaceSwapFilter:
             parts.append("worker starting")
         if supervisor.worker_up and state == link.STATE_RUNNING and channel is not None:
             parts.append(f"{channel.fps():.1f} fps")
-            parts.append(f"latency {self.renderer.latency_ms:.0f} ms")
+            frames = self.frames
+            parts.append(f"latency {frames.latency_ms:.0f} ms")
+            if frames is self.camera:
+                parts.append(f"waits {self.camera.wait_ms:.0f} ms per frame")
+            parts.append(self.path_name())
             parts.append(f"{channel.faces()} face(s)")
             note = channel.note()
             if note:

@@ -24,6 +24,8 @@ from ctypes import POINTER, c_bool, c_char_p, c_double, c_float, c_int, c_int64,
 # enum obs_source_type / output flags (libobs/obs-source.h)
 OBS_SOURCE_TYPE_FILTER = 1
 OBS_SOURCE_VIDEO = 1 << 0
+OBS_SOURCE_AUDIO = 1 << 1
+OBS_SOURCE_ASYNC = 1 << 2
 # enum gs_color_format, gs_zstencil_format, flags (libobs/graphics/graphics.h)
 GS_RGBA = 3
 GS_BGRA = 5
@@ -94,6 +96,9 @@ RENDER_FUNCTIONS = {
     "obs_source_get_base_width": (c_uint32, [P]),
     "obs_source_get_base_height": (c_uint32, [P]),
     "obs_source_skip_video_filter": (None, [P]),
+    "obs_source_get_output_flags": (c_uint32, [P]),
+    "obs_source_enabled": (c_bool, [P]),
+    "obs_get_frame_interval_ns": (ctypes.c_uint64, []),
     "obs_get_base_effect": (P, [c_int]),
     "gs_texrender_create": (P, [c_int, c_int]),
     "gs_texrender_reset": (None, [P]),

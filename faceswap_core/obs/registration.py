@@ -41,6 +41,7 @@ class FilterRegistry:
             "get_properties": si.GET_PROPERTIES(self._get_properties),
             "update": si.UPDATE(self._update),
             "video_render": si.VIDEO_RENDER(self._video_render),
+            "filter_video": si.FILTER_VIDEO(self._filter_video),
             "filter_remove": si.FILTER_REMOVE(self._filter_remove),
             "refresh": si.BUTTON_CLICKED(self._refresh_clicked),
         }
@@ -48,8 +49,11 @@ class FilterRegistry:
         self.info.id = ctypes.cast(self._id, ctypes.c_char_p)
         self.info.type = L.OBS_SOURCE_TYPE_FILTER
         self.info.output_flags = L.OBS_SOURCE_VIDEO
+        # Flagged OBS_SOURCE_VIDEO only (not ASYNC), so the filter attaches to every kind of
+        # source; libobs calls filter_video of any filter on an async source's frames
+        # (filter_async_video checks only that the callback is set) and video_render always.
         for name in ("get_name", "create", "destroy", "get_defaults", "get_properties", "update", "video_render",
-                     "filter_remove"):
+                     "filter_video", "filter_remove"):
             setattr(self.info, name, self.callbacks[name])
         # libobs reads info->version (offset 368 on 64-bit, past our prefix) before it
         # looks at the size passed: the struct goes inside a zeroed buffer big enough
@@ -136,6 +140,18 @@ class FilterRegistry:
             instance.render()
         except Exception:
             self._report("video_render")
+
+    def _filter_video(self, key, frame):
+        """An async source's frame (graphics thread); whatever happens, a frame goes back:
+        NULL would drop it."""
+        instance = self.instances.get(key or 0)
+        if instance is None or not frame:
+            return frame
+        try:
+            return instance.filter_video(frame)
+        except Exception:
+            self._report("filter_video")
+            return frame
 
     def _filter_remove(self, key, parent):
         instance = self.instances.get(key or 0)

@@ -25,6 +25,7 @@ UPDATE = CFUNCTYPE(None, P, P)
 VOID_DATA = CFUNCTYPE(None, P)
 VIDEO_TICK = CFUNCTYPE(None, P, c_float)
 VIDEO_RENDER = CFUNCTYPE(None, P, P)    # void (*)(void *data, gs_effect_t *effect)
+FILTER_VIDEO = CFUNCTYPE(P, P, P)       # struct obs_source_frame *(*)(void *data, struct obs_source_frame *frame)
 FILTER_REMOVE = CFUNCTYPE(None, P, P)
 BUTTON_CLICKED = CFUNCTYPE(c_bool, P, P, P)  # bool (*)(props, property, void *data)
 
@@ -48,7 +49,7 @@ class ObsSourceInfo(ctypes.Structure):
         ("hide", VOID_DATA),
         ("video_tick", VIDEO_TICK),
         ("video_render", VIDEO_RENDER),
-        ("filter_video", P),
+        ("filter_video", FILTER_VIDEO),
         ("filter_audio", P),
         ("enum_active_sources", P),
         ("save", P),
