@@ -67,8 +67,10 @@ def to_bgr(planes: list[np.ndarray], format_: int, width: int, height: int, matr
         return np.array(pixels[:, :, :3]) if format_ == pf.BGRX else np.array(pixels)
     luma, u, v = yuv_views(planes, format_, width, height)
     if u.shape != luma.shape:
-        u = cv2.resize(np.ascontiguousarray(u), (width, height), interpolation=cv2.INTER_LINEAR)
-        v = cv2.resize(np.ascontiguousarray(v), (width, height), interpolation=cv2.INTER_LINEAR)
+        # as OBS's shaders sample chroma: each packed pair's own, else interpolated
+        interpolation = cv2.INTER_NEAREST if format_ in PACKED_422 else cv2.INTER_LINEAR
+        u = cv2.resize(np.ascontiguousarray(u), (width, height), interpolation=interpolation)
+        v = cv2.resize(np.ascontiguousarray(v), (width, height), interpolation=interpolation)
     yuv = cv2.merge([np.ascontiguousarray(luma), np.ascontiguousarray(u), np.ascontiguousarray(v)])
     return cv2.transform(yuv, _bgr_matrices(matrix)[0])
 

@@ -206,14 +206,14 @@ class Worker:
         return True
 
     def _swap_bgra(self, frame) -> tuple[int, int]:
-        """The render path's frame: BGRA in, BGRA out (packed rows)."""
+        """A BGRA frame (every render-path frame, some camera ones): BGRA out, same line size."""
         np = self.np
         channel = self.channel
         view = np.ndarray((frame.height, frame.width, 4), np.uint8, channel.mm, channel.in_offset, (frame.stride, 4, 1))
         image = view.copy()
         del view
         out = self.swap_or_pass_through(image)
-        stride = frame.width * 4
+        stride = frame.stride   # the input's line size: a camera-path BGRA frame is pasted back as it came
         target = np.ndarray((frame.height, frame.width, 4), np.uint8, channel.mm, channel.out_offset, (stride, 4, 1))
         target[...] = out
         del target

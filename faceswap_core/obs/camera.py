@@ -184,8 +184,8 @@ class CameraFrames:
         if result is None:
             return False
         self.seen_seq = result.seq
-        if result.format == pixel_formats.BGRA or not result.width:
-            return False                  # a render-path answer, or one that does not fit
+        if not result.width:
+            return False                  # an answer that does not fit the slot: never read
         geometry = (result.format, result.width, result.height, result.plane_strides())
         size = pixel_formats.frame_bytes(*geometry)
         buffer = self.held[0] if self.held is not None and len(self.held[0]) >= size else ctypes.create_string_buffer(size)
