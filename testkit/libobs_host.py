@@ -95,6 +95,10 @@ HOST_FUNCTIONS = {
     "obs_scene_add": (P, [P, P]),
     "obs_scene_get_source": (P, [P]),
     "obs_scene_release": (None, [P]),
+    "obs_source_get_sync_offset": (ctypes.c_int64, [P]),
+    "obs_source_set_sync_offset": (None, [P, ctypes.c_int64]),
+    "obs_property_list_item_count": (ctypes.c_size_t, [P]),
+    "obs_property_list_item_string": (c_char_p, [P, ctypes.c_size_t]),
     "bnum_allocs": (ctypes.c_long, []),   # libobs's live allocation count (leak checks)
 }
 
@@ -255,6 +259,8 @@ def main(argv=None) -> int:
     parser.add_argument("--second-image", default="", help="switch the source to this PNG (a size change)")
     parser.add_argument("--crop-left", type=int, default=0,
                         help="put OBS's Crop/Pad filter (this many pixels off the left) before Face Swap")
+    parser.add_argument("--sync-audio", action="store_true",
+                        help="a second source 'Mic' whose sync offset the filter keeps in step (checked, then given back)")
     parser.add_argument("--stress-seconds", type=float, default=0.0,
                         help="change settings and build properties from another thread while rendering")
     args = parser.parse_args(argv)
@@ -277,6 +283,10 @@ def main(argv=None) -> int:
     write_frame(os.path.join(args.out, "original.bgra"), host.next_picture(), width, height)
     if not args.no_filter:
         settings = {"source_photo": os.path.abspath(args.photo) if args.photo else ""}
+        if args.sync_audio:
+            microphone = host.create("ffmpeg_source", MICROPHONE, {})   # carries audio; no file needed
+            host.obs.obs_source_set_sync_offset(microphone, MICROPHONE_OFFSET_NS)
+            settings["sync_audio"] = MICROPHONE
         if args.python:
             settings["python"] = args.python
         if args.crop_left:
@@ -298,6 +308,8 @@ def main(argv=None) -> int:
         summary["filter_input_size"] = list(instance.frames.size)
         summary["path"] = instance.path_name()
         summary["status_shown"] = click_refresh_status(host, swap)
+        if args.sync_audio:
+            summary["audio_sync"] = follow_audio(host, swap, instance, microphone)
         if args.stress_seconds:
             summary.update(stress_ui_callbacks(host, swap, instance, args.stress_seconds))
         if args.reload:
@@ -311,6 +323,9 @@ def main(argv=None) -> int:
     if swap is not None:
         summary["status"] = instance.status_text()
         host.obs.obs_source_filter_remove(image, swap)
+        if args.sync_audio:
+            summary["audio_sync"]["after_removal_ms"] = offset_after(host, microphone, 3.0)
+            host.obs.obs_source_release(microphone)
         host.obs.obs_source_release(swap)
     host.obs.obs_source_release(image)
     obs_faceswap.script_unload()
@@ -320,6 +335,41 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, "summary.json"), "w") as handle:
         json.dump(summary, handle, indent=1)
     return 0
+
+
+MICROPHONE = "Mic"
+MICROPHONE_OFFSET_NS = 20_000_000    # the streamer's own offset: kept under ours, given back
+
+
+def offset_ms(host: Host, source) -> float:
+    return (host.obs.obs_source_get_sync_offset(source) - MICROPHONE_OFFSET_NS) / 1e6
+
+
+def offset_after(host: Host, source, seconds: float) -> float:
+    time.sleep(seconds)
+    return offset_ms(host, source)
+
+
+def follow_audio(host: Host, swap, instance, microphone) -> dict:
+    """The microphone's offset against the filter's latency: sampled every 0.1 s for 4 s
+    from 2 s after the swap shows; then with the filter off (eye icon) and on again."""
+    props = host.obs.obs_source_properties(swap)
+    listed = host.obs.obs_properties_get(props, b"sync_audio")
+    choices = [host.obs.obs_property_list_item_string(listed, index).decode()
+               for index in range(host.obs.obs_property_list_item_count(listed))] if listed else []
+    host.obs.obs_properties_destroy(props)
+    time.sleep(2.0)
+    samples = []
+    for _ in range(40):
+        samples.append([round(instance.viewer_latency_ms(), 2), round(offset_ms(host, microphone), 2)])
+        time.sleep(0.1)
+    result = {"choices": choices, "samples": samples, "status": instance.status_text()}
+    host.obs.obs_source_set_enabled(swap, False)
+    result["disabled_ms"] = offset_after(host, microphone, 3.0)
+    host.obs.obs_source_set_enabled(swap, True)
+    result["enabled_again_ms"] = offset_after(host, microphone, 3.0)
+    result["latency_again_ms"] = round(instance.viewer_latency_ms(), 2)
+    return result
 
 
 def click_refresh_status(host: Host, swap) -> str:

@@ -15,6 +15,7 @@ import time
 from .. import link
 from ..link import pixel_formats
 from . import properties
+from .audio_sync import AudioSync
 from .camera import CameraFrames
 from .render import FrameRenderer
 from .supervisor import WorkerSupervisor
@@ -36,6 +37,7 @@ class FaceSwapFilter:
         self.settings = properties.read_settings(api, settings_data, self.ignored_settings)
         self.renderer = FrameRenderer(api)
         self.camera = CameraFrames(api)
+        self.audio_sync = AudioSync(api, self.viewer_latency_ms, self._audio_follows)
         self.supervisor: WorkerSupervisor | None = None
         self.render_failed = False
         self._render_lock = threading.Lock()   # held by each render; filter_remove waits for it
@@ -47,8 +49,10 @@ class FaceSwapFilter:
     def start_worker(self) -> None:
         if self.supervisor is None:
             self.supervisor = WorkerSupervisor(self.settings, log=self.api.log)
+        self.audio_sync.follow(self.settings.get("sync_audio", ""))
 
     def stop_worker(self) -> None:
+        self.audio_sync.stop()   # the offset goes back with the swap (script unloaded, filter destroyed)
         supervisor, self.supervisor = self.supervisor, None
         if supervisor is not None:
             supervisor.stop()
@@ -63,6 +67,20 @@ class FaceSwapFilter:
         """The path frames take now: camera (filter_video) or renderer (video_render)."""
         return self.camera if self.camera.in_use else self.renderer
 
+    def viewer_latency_ms(self) -> float:
+        """How much later than the camera's own the picture shows: the latency of the swapped
+        frames being drawn, 0 while originals are (nothing delays them)."""
+        frames = self.frames
+        return frames.latency_ms if frames.has_result else 0.0
+
+    def _audio_follows(self) -> bool:
+        """The audio sync thread: whether the swap is on and this filter sits on a source."""
+        supervisor = self.supervisor
+        obs = self.api.blocking
+        return bool(supervisor is not None and supervisor.worker_up and self.settings.get("enabled", True)
+                    and not self.render_failed and obs.obs_source_enabled(self.source)
+                    and obs.obs_filter_get_parent(self.source))
+
     def path_name(self) -> str:
         if self.camera.in_use:
             return f"camera path ({pixel_formats.name(self.camera.format)} frames)"
@@ -76,6 +94,7 @@ class FaceSwapFilter:
         supervisor = self.supervisor
         if supervisor is not None:
             supervisor.publish_settings(self.settings)
+            self.audio_sync.follow(self.settings.get("sync_audio", ""))
 
     def removing(self) -> None:
         """filter_remove (OBS's UI thread): wait for a render in progress to finish, then
@@ -164,6 +183,9 @@ class FaceSwapFilter:
             note = channel.note()
             if note:
                 parts.append(f"photo tip: {note}")
+        audio = self.audio_sync.status()
+        if audio:
+            parts.append(audio)
         error = (channel.error() if channel is not None and channel.mm is not None else "") or supervisor.last_error
         if error:
             parts.append(f"last error: {error}")

@@ -49,7 +49,7 @@ def default_interpreter(system: str = systems.CURRENT) -> str:
 @dataclass(frozen=True)
 class Setting:
     key: str
-    kind: str        # "path", "int", "float", "bool", "engine", "interpreter"
+    kind: str        # "path", "int", "float", "bool", "engine", "interpreter", "audio" (a source's name)
     label: str
     default: object
     low: float = 0
@@ -72,10 +72,15 @@ SETTINGS = (
     Setting("smoothing", "float", "Smoothing", 0.5, 0.0, 1.0, 0.05,
             help="0: the face follows every movement at once; 1: steadiest, fast turns lag a little."),
     Setting("max_faces", "int", "Max faces", 4, 1, 16, 1),
+    Setting("sync_audio", "audio", "Keep this audio in sync", "",
+            help="The swapped picture can show later than the camera's own: this source's sync offset "
+                 "follows that delay, so your voice matches your lips. Given back when the filter is off."),
     Setting("python", "interpreter", "Worker Python", "",
             help="The Python that runs the swap; empty: the one the installer set up."),
 )
 KEYS = tuple(setting.key for setting in SETTINGS)
+STRING_KINDS = ("path", "engine", "interpreter", "audio")
+NO_AUDIO_LABEL = "(none)"
 STATUS_KEY = "status"
 REFRESH_KEY = "refresh_status"
 
@@ -89,7 +94,7 @@ def apply_defaults(api, data) -> None:
     obs = api.blocking
     for setting in SETTINGS:
         key = setting.key.encode()
-        if setting.kind in ("path", "engine", "interpreter"):
+        if setting.kind in STRING_KINDS:
             obs.obs_data_set_default_string(data, key, str(setting.default).encode())
         elif setting.kind == "bool":
             obs.obs_data_set_default_bool(data, key, bool(setting.default))
@@ -119,7 +124,7 @@ def read_settings(api, data, ignored: list | None = None) -> dict:
             if ignored is not None:
                 ignored.append(setting.key)
             continue
-        if setting.kind in ("path", "engine", "interpreter"):
+        if setting.kind in STRING_KINDS:
             raw = obs.obs_data_get_string(data, key)
             values[setting.key] = raw.decode("utf-8", "replace") if raw else ""
         elif setting.kind == "bool":
@@ -152,8 +157,9 @@ def _stored_type(obs, data, key: bytes) -> tuple[int, int]:
         obs.obs_data_item_release(ctypes.byref(item))
 
 
-def build_properties(api, refresh_callback, instance_key) -> int:
-    """The properties dialog (get_properties); refresh_callback is a kept-alive CFUNCTYPE."""
+def build_properties(api, refresh_callback, instance_key, audio_sources=()) -> int:
+    """The properties dialog (get_properties); refresh_callback is a kept-alive CFUNCTYPE;
+    audio_sources: the names the "Keep this audio in sync" list offers."""
     obs = api.blocking
     props = obs.obs_properties_create()
     for setting in SETTINGS:
@@ -169,9 +175,15 @@ def build_properties(api, refresh_callback, instance_key) -> int:
         elif setting.kind == "float":
             prop = obs.obs_properties_add_float_slider(props, key, label, setting.low, setting.high, setting.step)
         elif setting.kind == "engine":
-            prop = obs.obs_properties_add_list(props, key, label, 2, 3)
+            prop = obs.obs_properties_add_list(props, key, label, L.OBS_COMBO_TYPE_LIST, L.OBS_COMBO_FORMAT_STRING)
             for name, description in ENGINE_CHOICES:
                 obs.obs_property_list_add_string(prop, description.encode(), name.encode())
+        elif setting.kind == "audio":
+            prop = obs.obs_properties_add_list(props, key, label, L.OBS_COMBO_TYPE_LIST, L.OBS_COMBO_FORMAT_STRING)
+            obs.obs_property_list_add_string(prop, NO_AUDIO_LABEL.encode(), b"")
+            for name in audio_sources:
+                encoded = name.encode("utf-8")
+                obs.obs_property_list_add_string(prop, encoded, encoded)
         else:
             continue
         text = setting.help or (f"Default: {default_interpreter()}" if setting.kind == "interpreter" else "")

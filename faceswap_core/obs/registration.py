@@ -14,7 +14,7 @@ import threading
 import traceback
 
 from . import libobs as L
-from . import properties
+from . import audio_sync, properties
 from . import source_info as si
 from .filter import FaceSwapFilter
 
@@ -119,7 +119,8 @@ class FilterRegistry:
             instance = self.instances.get(key or 0)
             if instance is not None:
                 self._write_status(instance)
-            return properties.build_properties(self.api, self.callbacks["refresh"], key)
+            return properties.build_properties(self.api, self.callbacks["refresh"], key,
+                                               audio_sync.audio_source_names(self.api))
         except Exception:
             self._report("get_properties")
             return self.api.blocking.obs_properties_create()

@@ -137,6 +137,7 @@ def test_async_source_like_a_webcam(display, tmp_path, judge, source_face):
     summary = run_host(display, tmp_path / "out", "--media", str(clip), "--size", "512x512",
                        "--photo", str(media("fr_obama.jpg")), "--python", helpers.worker_python(), "--frames", "1")
     assert summary["swapped"], summary
+    assert summary["path"] == "camera path (I420 frames)", summary["path"]   # filter_video, no read-back
     output = helpers.read_bgra(tmp_path / "out" / "frame0.bgra", 512, 512)[:, :, :3]
     before, after = helpers.judge_swap(judge, source_face, helpers.frame_of(clip, 30), output)
     assert after < before, f"identity distance to the source photo: clip {before:.3f}, output {after:.3f}"
@@ -154,3 +155,21 @@ def test_after_another_filter(display, target_png, tmp_path, judge, source_face)
     assert after < before
     unchanged = np.abs(output.astype(int) - cropped).max(axis=2) == 0
     assert unchanged[:, :40].all() and unchanged[:, -40:].all(), "the cropped frame's edges must pass through"
+
+
+def test_the_microphone_follows_the_latency(display, target_png, tmp_path):
+    """"Keep this audio in sync" on a second source ("Mic", which already had its own 20 ms):
+    its offset follows the filter's latency on top of the 20 ms, and returns to 20 ms when the
+    filter is turned off (eye icon) and when it is taken off its source."""
+    summary = run_host(display, tmp_path / "out", "--image", str(target_png), "--photo", str(media("fr_obama.jpg")),
+                       "--python", helpers.worker_python(), "--frames", "1", "--sync-audio")
+    assert summary["swapped"], summary
+    audio = summary["audio_sync"]
+    assert "Mic" in audio["choices"], audio["choices"]
+    latencies, offsets = np.array(audio["samples"]).T
+    assert latencies.min() > 0, "the render path's picture is always later than the camera's"
+    assert np.median(np.abs(offsets - latencies.mean())) <= 5.0, audio["samples"]   # 2 s after the swap showed
+    assert "'Mic' delayed" in audio["status"], audio["status"]
+    assert abs(audio["disabled_ms"]) < 0.5, audio
+    assert abs(audio["enabled_again_ms"] - audio["latency_again_ms"]) <= 15.0, audio
+    assert abs(audio["after_removal_ms"]) < 0.5, audio
