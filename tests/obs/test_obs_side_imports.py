@@ -74,21 +74,26 @@ def test_settings_keys_are_swap_options():
     from faceswap_core.options import SwapOptions
 
     option_names = {field.name for field in fields(SwapOptions)}
-    shown = {s.key for s in SETTINGS} - {"source_photo", "face_index", "engine", "python"}
+    # the worker's own choices, and sync_audio, which the OBS side acts on itself
+    shown = {s.key for s in SETTINGS} - {"source_photo", "face_index", "engine", "python", "sync_audio"}
     assert shown <= option_names
     assert {"enabled", "mouth_mask", "mouth_mask_size", "keep_eyes", "opacity", "smoothing", "max_faces"} <= shown
 
 
-def test_only_the_render_path_uses_the_gil_holding_handle():
+def test_only_the_graphics_thread_paths_use_the_gil_holding_handle():
     """libobs calls that can block must go through the GIL-releasing CDLL handle.
 
-    The PyDLL handle (`api.render` / `self.gs`) is for the graphics thread inside
-    video_render only; any other module using it could deadlock OBS.
+    The PyDLL handle (`api.render` / `self.gs`) is for the graphics thread only: inside
+    video_render (render.py) and filter_video (camera.py, where libobs ticks async
+    sources); any other module using it could deadlock OBS. camera.py may call only
+    getters that take no lock.
     """
+    import re
+
     folder = helpers.REPO / "faceswap_core" / "obs"
     offenders = []
     for path in sorted(folder.glob("*.py")):
-        if path.name in ("render.py", "libobs.py"):
+        if path.name in ("render.py", "libobs.py", "camera.py"):
             continue
         text = path.read_text()
         if "api.render" in text or ".gs." in text or "PyDLL" in text:
@@ -97,6 +102,9 @@ def test_only_the_render_path_uses_the_gil_holding_handle():
     render = (folder / "render.py").read_text()
     destroy = render[render.index("    def destroy(self)"):]
     assert "self.api.blocking" in destroy and "self.gs" not in destroy, "destroy runs outside video_render"
+    camera_calls = set(re.findall(r"\bgs\.(\w+)\(", (folder / "camera.py").read_text()))
+    assert camera_calls and camera_calls <= {"obs_filter_get_parent", "obs_filter_get_target", "obs_source_enabled",
+                                             "obs_source_get_output_flags", "obs_get_frame_interval_ns"}, camera_calls
 
 
 def test_default_interpreter_is_the_installers(tmp_path, monkeypatch):
