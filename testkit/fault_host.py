@@ -26,6 +26,7 @@ import time
 import traceback
 
 from faceswap_core.link import liveness
+from testkit import clips
 from testkit.libobs_host import Host, channels_held, image_size, wait_for
 
 class SocketAudit:
@@ -59,11 +60,21 @@ class Bench:
 
     # -- sources and filters ----------------------------------------------------------
     def camera(self, image: str | None = None):
-        """An image source shown in the output scene (only shown sources render)."""
+        """The camera shown in the output scene (only shown sources render): an image
+        source (the render path), or with --camera-kind media a media source playing
+        the picture as NV12 video (an async source: the camera path)."""
         self.count += 1
-        source = self.host.create("image_source", f"camera{self.count}", {"file": os.path.abspath(image or self.args.image)})
+        source = self.host.create(*self.camera_settings(image or self.args.image, f"camera{self.count}"))
         self.o.obs_scene_add(self.scene, source)
         return source
+
+    def camera_settings(self, image: str, name: str | None = None) -> tuple:
+        """(kind, name, settings) of a camera showing `image`; settings alone update one."""
+        if self.args.camera_kind == "media":
+            clip = clips.still_clip(os.path.abspath(image), os.path.join(self.args.out, "clips"), "nv12")
+            return "ffmpeg_source", name, {"local_file": clip, "looping": True, "is_local_file": True,
+                                           "hw_decode": False}
+        return "image_source", name, {"file": os.path.abspath(image)}
 
     def add_filter(self, source, settings: dict | None = None, json_text: str | None = None):
         """The Face Swap filter on `source`; returns (filter source, FaceSwapFilter)."""
@@ -99,8 +110,8 @@ class Bench:
         self.o.obs_data_release(data)
 
     def wait_swapped(self, instance, more: int = 3, timeout: float | None = None) -> bool:
-        drawn = instance.renderer.results_drawn
-        return wait_for(lambda: instance.renderer.has_result and instance.renderer.results_drawn >= drawn + more,
+        drawn = instance.frames.results_drawn
+        return wait_for(lambda: instance.frames.has_result and instance.frames.results_drawn >= drawn + more,
                         timeout or self.args.timeout)
 
     def status(self, swap) -> str:
@@ -118,9 +129,10 @@ class Bench:
 
     def frame_is_original(self, instance, timeout: float = 2.0) -> bool:
         """Whether a frame drawn from now on is the camera untouched (draw counters)."""
-        drawn = dict(instance.renderer.draws)
-        ok = wait_for(lambda: instance.renderer.draws["original"] >= drawn["original"] + 2, timeout)
-        return ok and instance.renderer.draws["result"] == drawn["result"]
+        frames = instance.frames
+        drawn = dict(frames.draws)
+        ok = wait_for(lambda: frames.draws["original"] >= drawn["original"] + 2, timeout)
+        return ok and frames.draws["result"] == drawn["result"]
 
 
 def _alive(pid) -> bool:
@@ -231,8 +243,8 @@ def scenario_corrupt_header(bench: Bench) -> dict:
     """A worker writing garbage into the header for 4 s: OBS renders on, never fails."""
     camera = bench.camera()
     swap, instance = bench.add_filter(camera, {"python": bench.args.corrupt_python})
-    renderer = instance.renderer
     wait_for(lambda: instance.supervisor.worker_up and instance.supervisor.channel.state() == 3, 20)
+    renderer = instance.frames
     drawn_before = dict(renderer.draws)
     time.sleep(4.0)
     result = {"render_failed": instance.render_failed,
@@ -250,8 +262,8 @@ def scenario_wrong_size(bench: Bench) -> dict:
     channel = instance.supervisor.channel
     wait_for(lambda: channel.get("out_seq") >= 5, 30)
     time.sleep(1.0)
-    result = {"out_seq": channel.get("out_seq"), "results_drawn": instance.renderer.results_drawn,
-              "render_failed": instance.render_failed, "draws": dict(instance.renderer.draws)}
+    result = {"out_seq": channel.get("out_seq"), "results_drawn": instance.frames.results_drawn,
+              "render_failed": instance.render_failed, "draws": dict(instance.frames.draws)}
     result["remove_blocked_s"] = round(bench.remove(camera, swap), 2)
     return result
 
@@ -338,7 +350,8 @@ def scenario_remove_race(bench: Bench) -> dict:
 
 
 def scenario_render_raises(bench: Bench) -> dict:
-    """A bug in our video_render: reported once, the camera passes through from then on."""
+    """A bug in our video_render (or filter_video): reported once, the camera passes through
+    from then on."""
     camera = bench.camera()
     swap, instance = bench.add_filter(camera)
     result = {"swapped_first": bench.wait_swapped(instance)}
@@ -346,7 +359,7 @@ def scenario_render_raises(bench: Bench) -> dict:
     def broken(*args):
         raise RuntimeError("a bug in the render path")
 
-    instance.renderer._exchange = broken
+    instance.frames._exchange = broken       # the path in use: render.py's or camera.py's
     result["failed"] = wait_for(lambda: instance.render_failed, 5)
     frames = bench.host.frames_seen
     result["frames_after"] = wait_for(lambda: bench.host.frames_seen >= frames + 30, 10)
@@ -393,8 +406,8 @@ def scenario_resize(bench: Bench) -> dict:
     result = {"swapped_first": bench.wait_swapped(instance), "sizes": []}
     for image in bench.args.resize_image * 2:
         size = image_size(image)
-        bench.update(camera, {"file": os.path.abspath(image)})
-        ok = wait_for(lambda: instance.renderer.size == size, 10) and bench.wait_swapped(instance)
+        bench.update(camera, bench.camera_settings(image)[2])
+        ok = wait_for(lambda: instance.frames.size == size, 10) and bench.wait_swapped(instance)
         result["sizes"].append([*size, ok])
     result["render_failed"] = instance.render_failed
     result["workers"] = len(our_workers())
@@ -509,6 +522,8 @@ def main(argv=None) -> int:
     parser.add_argument("--scenario", action="append", default=[], choices=sorted(SCENARIOS))
     parser.add_argument("--exit-busy", action="store_true", help="exit while a worker is busy (instead of tidily)")
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--camera-kind", choices=("image", "media"), default="image",
+                        help="image: the render path; media: an async source, the camera path")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     summary: dict = {"scenarios": {}}

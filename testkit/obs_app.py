@@ -26,6 +26,7 @@ NAME = "FaceSwapTest"
 SCENE = "Scene"
 CAMERA = "Camera"
 FILTER = "Face Swap"
+MICROPHONE = "Mic"
 
 
 def free_port() -> int:
@@ -44,6 +45,8 @@ class ObsConfig:
     recordings: Path | None = None
     port: int = field(default_factory=free_port)
     extra_cameras: dict = field(default_factory=dict)   # name -> that source's Face Swap settings
+    camera_clip: Path | None = None       # the cameras play this video (media sources, async) instead of `image`
+    microphone_offset_ns: int | None = None   # a source MICROPHONE with this sync offset (it carries audio)
 
     def write(self) -> Path:
         """XDG_CONFIG_HOME for this run."""
@@ -93,13 +96,14 @@ class ObsConfig:
                     "settings": {"id_counter": len(items), "custom_size": False, "items": items},
                 },
                 *({
-                    "id": "image_source", "versioned_id": "image_source", "name": name, "enabled": True,
-                    "settings": {"file": str(self.image)},
+                    **self._camera_source(), "name": name, "enabled": True,
                     "filters": [{
                         "id": "obs_faceswap_filter", "versioned_id": "obs_faceswap_filter",
                         "name": FILTER, "enabled": True, "settings": settings,
                     }],
                 } for name, settings in cameras.items()),
+                *([{"id": "ffmpeg_source", "versioned_id": "ffmpeg_source", "name": MICROPHONE, "enabled": True,
+                    "settings": {}, "sync": self.microphone_offset_ns}] if self.microphone_offset_ns is not None else []),
             ],
             "modules": {"scripts-tool": [{"path": str(REPO / "obs_faceswap.py"), "settings": {}}]},
             "transitions": [],
@@ -109,6 +113,14 @@ class ObsConfig:
         }
         (scenes / f"{NAME}.json").write_text(json.dumps(collection, indent=1))
         return self.root / "config"
+
+
+    def _camera_source(self) -> dict:
+        if self.camera_clip is not None:
+            return {"id": "ffmpeg_source", "versioned_id": "ffmpeg_source",
+                    "settings": {"local_file": str(self.camera_clip), "looping": True, "is_local_file": True,
+                                 "hw_decode": False}}
+        return {"id": "image_source", "versioned_id": "image_source", "settings": {"file": str(self.image)}}
 
 
 class ObsApp:
@@ -195,8 +207,39 @@ class ObsApp:
                 return int(found[-1])
         return None
 
+    def obs_log(self) -> str:
+        """OBS's own log file of this run (its logs folder), as text so far."""
+        logs = sorted((self.config.root / "config" / "obs-studio" / "logs").glob("*.txt"), key=os.path.getmtime)
+        return logs[-1].read_text(errors="replace") if logs else ""
+
     def log_tail(self, size: int = 3000) -> str:
         try:
             return self.log_path.read_bytes()[-size:].decode("utf-8", "replace")
         except OSError:
             return ""
+
+
+SWAP_TIMEOUT_S = 40.0
+
+
+def wait_swapped(app, judge, source_face, original, timeout=SWAP_TIMEOUT_S):
+    """The first screenshot of the camera that shows the swap; fails after `timeout`."""
+    from testkit import helpers
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shot = app.screenshot()
+        if helpers.is_swapped(judge, source_face, original, shot):
+            return shot
+        time.sleep(0.3)
+    raise AssertionError(f"no swapped screenshot within {timeout} s; OBS log: {app.log_tail()}")
+
+
+def assert_original(shot, original, what, mean_within=1.0, p999_within=8):
+    """The screenshot is the camera's own frame (a media source's decode adds its rounding:
+    the caller widens the bounds for it)."""
+    import numpy as np
+
+    difference = np.abs(shot.astype(int) - original.astype(int))
+    assert difference.mean() < mean_within and np.percentile(difference, 99.9) <= p999_within, (
+        f"{what}: the screenshot is not the original frame (mean difference {difference.mean():.2f})")

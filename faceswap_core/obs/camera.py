@@ -27,7 +27,8 @@ from .. import link
 from ..link import liveness, pixel_formats
 from . import libobs as L
 
-WAIT_SHARE = 0.6              # of the frame interval: the most a frame waits for its answer
+WAIT_SHARE = 0.6              # of the frame interval: the most the filters wait in one tick
+NEW_TICK_SHARE = 0.75         # a filter_video this long after the tick's first belongs to the next tick
 POLL_S = 0.0005               # sleep between looks at the channel while waiting
 WORKER_TIME_MARGIN = 1.15     # the worker's last frame time, padded: is waiting for its answer worth it?
 LATENCY_SMOOTHING = 0.1
@@ -73,11 +74,28 @@ def camera_path_possible(gs, filter_source) -> bool:
     return False
 
 
+class TickBudget:
+    """The wait allowed on the graphics thread in one video tick, shared by every Face Swap
+    filter of the process: eight cameras with a filter each wait, all together, no longer
+    than one would (libobs ticks them one after another on the same thread)."""
+
+    def __init__(self):
+        self.tick_started = 0.0
+        self.deadline_at = 0.0
+
+    def deadline(self, now: float, interval_s: float) -> float:
+        if now - self.tick_started > interval_s * NEW_TICK_SHARE:
+            self.tick_started = now
+            self.deadline_at = now + interval_s * WAIT_SHARE
+        return self.deadline_at
+
+
 class CameraFrames:
     """The channel exchange for frames that libobs passes to filter_video."""
 
-    def __init__(self, api: L.LibObs):
+    def __init__(self, api: L.LibObs, budget: TickBudget | None = None):
         self.gs = api.render
+        self.budget = budget or TickBudget()
         self.in_use = False            # the last frame came this way (video_render then passes through)
         self.format = 0                # the last frame's pixel format
         self.size = (0, 0)
@@ -138,7 +156,7 @@ class CameraFrames:
         exchange = self.binding.exchange
         entered_ns = liveness.now_ns()
         interval_ns = self.gs.obs_get_frame_interval_ns() or 33_333_333
-        deadline = started + interval_ns * WAIT_SHARE / 1e9
+        deadline = self.budget.deadline(started, interval_ns / 1e9)
         worker_s = exchange.worker_time_us() / 1e6 * WORKER_TIME_MARGIN
         waited_from = time.perf_counter()
         if not exchange.worker_free() and self.handed_at + 2 * worker_s < deadline:

@@ -14,6 +14,7 @@ import time
 
 from .. import link
 from ..link import pixel_formats
+from . import libobs as L
 from . import properties
 from .audio_sync import AudioSync
 from .camera import CameraFrames
@@ -30,18 +31,19 @@ REMOVAL_SETTLE_S = 0.25
 class FaceSwapFilter:
     """What libobs's `data` pointer stands for (the registry maps it to this object)."""
 
-    def __init__(self, api, source, settings_data, active: bool):
+    def __init__(self, api, source, settings_data, active: bool, tick_budget=None):
         self.api = api
         self.source = source
         self.ignored_settings: list[str] = []
         self.settings = properties.read_settings(api, settings_data, self.ignored_settings)
         self.renderer = FrameRenderer(api)
-        self.camera = CameraFrames(api)
+        self.camera = CameraFrames(api, tick_budget)
         self.audio_sync = AudioSync(api, self.viewer_latency_ms, self._audio_follows)
         self.supervisor: WorkerSupervisor | None = None
         self.render_failed = False
         self._render_lock = threading.Lock()   # held by each render; filter_remove waits for it
         self._removed_at = 0.0                 # monotonic time of the last filter_remove, 0 if none
+        self._logged_path = ""
         if active:
             self.start_worker()
 
@@ -128,10 +130,20 @@ class FaceSwapFilter:
                 self.camera.release()
             return frame_address
         try:
-            return self.camera.filter(self.source, frame_address, supervisor)
+            frame = self.camera.filter(self.source, frame_address, supervisor)
         except Exception:
             self.render_failed = True   # as in render(): pass through from now on, one report
             raise
+        self._log_path()
+        return frame
+
+    def _log_path(self) -> None:
+        """One line in OBS's log whenever the frames change path (support reads it)."""
+        name = self.path_name()
+        if name != self._logged_path:
+            self._logged_path = name
+            source_name = self.api.blocking.obs_source_get_name(self.source) or b"?"
+            self.api.log(L.LOG_INFO, f"'{source_name.decode('utf-8', 'replace')}': frames take the {name}")
 
     def _render(self) -> None:
         supervisor = self.supervisor
@@ -145,6 +157,8 @@ class FaceSwapFilter:
             self.renderer.pass_through(self.source)
             return
         self.renderer.render(self.source, supervisor)
+        if self.renderer.has_result:
+            self._log_path()
 
     # -- status line ------------------------------------------------------------------------
     def status_text(self) -> str:

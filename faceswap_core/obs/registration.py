@@ -16,6 +16,7 @@ import traceback
 from . import libobs as L
 from . import audio_sync, properties
 from . import source_info as si
+from .camera import TickBudget
 from .filter import FaceSwapFilter
 
 FILTER_ID = b"obs_faceswap_filter"
@@ -28,6 +29,7 @@ class FilterRegistry:
     def __init__(self, api: L.LibObs):
         self.api = api
         self.instances: dict[int, FaceSwapFilter] = {}
+        self.tick_budget = TickBudget()   # the camera path's waits, shared: all on the graphics thread
         self._next_key = 1
         self._key_lock = threading.Lock()
         self.active = False          # True between script_load and script_unload
@@ -90,7 +92,7 @@ class FilterRegistry:
 
     def _create(self, settings, source):
         try:
-            instance = FaceSwapFilter(self.api, source, settings, self.active)
+            instance = FaceSwapFilter(self.api, source, settings, self.active, self.tick_budget)
         except Exception:
             self._report("create")
             return None

@@ -18,11 +18,10 @@ import pytest
 
 from testkit import helpers
 from testkit.judge import media
-from testkit.obs_app import CAMERA, FILTER, ObsApp, ObsConfig
+from testkit.obs_app import CAMERA, FILTER, ObsApp, ObsConfig, assert_original, wait_swapped
 from testkit.obs_installs import installs
 
 pytestmark = pytest.mark.obs
-SWAP_TIMEOUT_S = 40.0
 
 
 @pytest.fixture(scope="module", params=installs(), ids=lambda install: install.name)
@@ -47,22 +46,6 @@ def app(display, target_png, tmp_path_factory, obs_install):
 def test_it_is_the_obs_version_asked_for(app, obs_install):
     version = app.client.get_version().obs_version
     assert obs_install.version().startswith(version), (version, obs_install.version())
-
-
-def wait_swapped(app, judge, source_face, original, timeout=SWAP_TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        shot = app.screenshot()
-        if helpers.is_swapped(judge, source_face, original, shot):
-            return shot
-        time.sleep(0.3)
-    pytest.fail(f"no swapped screenshot within {timeout} s; OBS log: {app.log_tail()}")
-
-
-def assert_original(shot, original, what):
-    difference = np.abs(shot.astype(int) - original.astype(int))
-    assert difference.mean() < 1.0 and np.percentile(difference, 99.9) <= 8, (
-        f"{what}: the screenshot is not the original frame (mean difference {difference.mean():.2f})")
 
 
 def obs_workers(app) -> list[int]:

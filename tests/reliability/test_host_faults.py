@@ -1,10 +1,13 @@
 """Faults and lifecycle in the standalone libobs host (real libobs, real workers, real mmap).
 
-Three host runs for the whole module (CI time), each several scenarios in one libobs
-(testkit/fault_host.py): worker faults; lifecycle, ending with an exit while a
-worker is busy; and a run with no network at all, traced for socket calls. After every
-scenario and at exit the host checks for stray workers and channels; libobs's
-memory-leak count at exit must equal that of a host that never had a filter.
+Host runs of several scenarios each in one libobs (testkit/fault_host.py), CI time:
+worker faults; lifecycle, ending with an exit while a worker is busy; and a run with no
+network at all, traced for socket calls. Faults and lifecycle run on both frame paths:
+an image source (the GPU read-back path) and a media source, an async source like a
+webcam (the camera path, filter_video); scenarios that do not depend on the path run on
+the first only. After every scenario and at exit the host checks for stray workers and
+channels; libobs's memory-leak count at exit must equal that of a host that never had a
+filter.
 """
 
 from __future__ import annotations
@@ -75,29 +78,45 @@ def leak_baseline(display, camera_images, launchers, tmp_path_factory) -> int:
     return run_fault_host(display, out, *host_arguments(camera_images, launchers))["memory_leaks"]
 
 
+CAMERA_KINDS = {"render-path": "image", "camera-path": "media"}
+# what the camera path does differently: frames, results, sizes, removal while frames flow
+ON_BOTH_PATHS = {"sigstop", "sigkill-in-flight", "engine-raises", "corrupt-header", "wrong-size", "toggle",
+                 "remove-in-flight", "remove-race", "resize", "reload", "render-raises"}
+
+
+@pytest.fixture(scope="module", params=sorted(CAMERA_KINDS, reverse=True))
+def frame_path(request) -> str:
+    return request.param
+
+
+def path_run(display, out, frame_path, arguments, scenarios) -> dict:
+    if frame_path != "render-path":
+        scenarios = [name for name in scenarios if name in ON_BOTH_PATHS]
+    arguments = [*arguments, "--camera-kind", CAMERA_KINDS[frame_path]]
+    for name in scenarios:
+        arguments += ["--scenario", name]
+    return run_fault_host(display, out, *arguments)
+
+
 @pytest.fixture(scope="module")
-def faults(display, camera_images, launchers, tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("faults")
+def faults(display, camera_images, launchers, tmp_path_factory, frame_path) -> dict:
     scenarios = ["sigstop", "sigkill-in-flight", "engine-raises", "corrupt-header", "wrong-size", "bad-python",
                  "shrink-channel"]
-    arguments = host_arguments(camera_images, launchers)
-    for name in scenarios:
-        arguments += ["--scenario", name]
-    return run_fault_host(display, out, *arguments)
+    return path_run(display, tmp_path_factory.mktemp("faults"), frame_path,
+                    host_arguments(camera_images, launchers), scenarios)
 
 
 @pytest.fixture(scope="module")
-def lifecycle(display, camera_images, launchers, tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("lifecycle")
+def lifecycle(display, camera_images, launchers, tmp_path_factory, frame_path) -> dict:
     scenarios = ["toggle", "remove-in-flight", "remove-race", "photo-churn", "eight", "resize", "malformed-settings",
                  "reload"]
-    arguments = host_arguments(camera_images, launchers) + ["--exit-busy"]
-    for name in scenarios:
-        arguments += ["--scenario", name]
-    return run_fault_host(display, out, *arguments)
+    return path_run(display, tmp_path_factory.mktemp("lifecycle"), frame_path,
+                    host_arguments(camera_images, launchers) + ["--exit-busy"], scenarios)
 
 
 def scenario(summary: dict, name: str) -> dict:
+    if name not in summary["scenarios"] and name not in ON_BOTH_PATHS:
+        pytest.skip(f"{name} does not depend on the frame path: it runs on the render path")
     result = summary["scenarios"][name]
     assert "exception" not in result, result["exception"]
     assert result["after"]["clean"], f"{name} left {result['after']}"
@@ -136,13 +155,15 @@ def test_engine_exception_on_a_frame_keeps_the_stream_and_the_worker(faults):
     assert "Engine error on a frame" in result["status"], result["status"]
 
 
-def test_a_bug_in_video_render_is_reported_once_and_passes_through(display, camera_images, launchers, tmp_path):
+def test_a_bug_in_the_frame_path_is_reported_once_and_passes_through(display, camera_images, launchers, tmp_path,
+                                                                     frame_path):
     # A run of its own: the other runs assert that no callback ever reports an error.
-    summary = run_fault_host(display, tmp_path, *host_arguments(camera_images, launchers),
-                             "--scenario", "render-raises")
+    summary = path_run(display, tmp_path, frame_path, host_arguments(camera_images, launchers), ["render-raises"])
     result = scenario(summary, "render-raises")
     assert result["swapped_first"] and result["failed"] and result["frames_after"], result
-    assert summary["log"].count("error in video_render") == 1, "one report, not one per frame"
+    callback = "video_render" if frame_path == "render-path" else "filter_video"
+    assert summary["log"].count(f"error in {callback}") == 1, "one report, not one per frame"
+    assert summary["log"].count("error in ") == 1
     assert summary["after_exit"]["clean"] and summary["instances_left"] == 0
 
 
