@@ -15,13 +15,12 @@ other path, to compare colours. Frames go out as raw BGRA files, facts in summar
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
 from testkit import clips
-from testkit.libobs_host import Host, channels_held, image_size, wait_for, write_frame
+from testkit.libobs_host import Host, finish, image_size, wait_for, write_frame
 
 
 def main(argv=None) -> int:
@@ -99,13 +98,7 @@ def main(argv=None) -> int:
     done_with(camera, correction, swap)
     o.obs_source_release(correction)
     o.obs_source_release(swap)
-    obs_faceswap.script_unload()
-    host.shutdown()
-    summary["instances_left"] = len(registration.registry().instances)
-    summary["channels_left"] = channels_held(os.getpid())
-    with open(os.path.join(args.out, "summary.json"), "w") as handle:
-        json.dump(summary, handle, indent=1)
-    return 0
+    return finish(host, obs_faceswap, summary, args.out)
 
 
 def input_slot(instance, path: str) -> dict:

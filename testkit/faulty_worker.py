@@ -16,6 +16,9 @@ Faults (one per launcher):
                       on Windows: GetTickCount64 vs QueryPerformanceCounter; a sandbox)
     hold-gil:S        once it waits for a photo, hold the GIL for S seconds (a C call
                       that never releases it): every thread stands still, the process runs
+    instant           no engine work: a box in the frame's middle is darkened (about a
+                      millisecond): what the frame paths do with a worker that answers
+                      at once (benchmarks of the paths, not of an engine)
 """
 
 from __future__ import annotations
@@ -165,6 +168,26 @@ def _audit(path: str) -> None:
     sys.addaudithook(hook)
 
 
+def _instant() -> None:
+    from faceswap_core import engines
+
+    original = engines.create_engine
+
+    def create_engine(*args, **kwargs):
+        engine = original(*args, **kwargs)
+
+        def instant(frame):
+            out = frame.copy()
+            height, width = frame.shape[:2]
+            out[height // 4:height // 2, width // 3:2 * width // 3] //= 2
+            return out
+
+        engine.process = instant
+        return engine
+
+    engines.create_engine = create_engine
+
+
 def main(argv: list[str]) -> int:
     fault, rest = argv[0], argv[1:]
     if rest[:2] != ["-m", "faceswap_core.worker"]:
@@ -184,6 +207,8 @@ def main(argv: list[str]) -> int:
         _clock_offset(float(value))
     elif kind == "hold-gil":
         _hold_gil(float(value))
+    elif kind == "instant":
+        _instant()
     elif kind != "none":
         raise SystemExit(f"faulty_worker: unknown fault {fault}")
     from faceswap_core import worker

@@ -328,11 +328,18 @@ def main(argv=None) -> int:
             host.obs.obs_source_release(microphone)
         host.obs.obs_source_release(swap)
     host.obs.obs_source_release(image)
-    obs_faceswap.script_unload()
+    return finish(host, obs_faceswap, summary, args.out)
+
+
+def finish(host: Host, script, summary: dict, out: str) -> int:
+    """Unload the script, shut libobs down, and write what was left with the summary."""
+    from faceswap_core.obs import registration
+
+    script.script_unload()
     host.shutdown()
     summary["instances_left"] = len(registration.registry().instances)
     summary["channels_left"] = channels_held(os.getpid())
-    with open(os.path.join(args.out, "summary.json"), "w") as handle:
+    with open(os.path.join(out, "summary.json"), "w") as handle:
         json.dump(summary, handle, indent=1)
     return 0
 

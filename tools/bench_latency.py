@@ -26,11 +26,14 @@ import cv2
 import numpy as np
 
 from testkit import clips, helpers
+from testkit.faulty_worker import make_faulty_python
 from testkit.judge import MEDIA
 from testkit.latency_host import BITS, CODE_LEFT, CODE_PITCH, CODE_TOP, SQUARE
 from tools.bench_obs_filter import canvas
 
 CONFIGS = ((1280, 720, 30), (1280, 720, 60), (1920, 1080, 30))
+# a frame small enough for this machine's worker to answer within the wait budget: the
+# camera path's same-frame case (python -m tools.bench_latency --configs 640x360x30)
 SETTLE_S = 0.5            # of each phase, left out: the switch itself
 CLIP_SECONDS = 24.0       # longer than the warm-up and six phases: never loops
 
@@ -93,10 +96,11 @@ def added_latency_ms(summary: dict) -> list[float]:
     return [(value - baseline) / 1e6 for phase, values in lateness.items() if phases[phase]["on"] for value in values]
 
 
-def run(display: str, clip: Path, width: int, height: int, fps: int, path: str, delay_ms: int = 0) -> dict:
+def run(display: str, clip: Path, width: int, height: int, fps: int, path: str, delay_ms: int = 0,
+        python: str = sys.executable) -> dict:
     out = Path(tempfile.mkdtemp(prefix="fs-latency-"))
     arguments = ["--clip", str(clip), "--size", f"{width}x{height}", "--fps", str(fps), "--path", path,
-                 "--out", str(out), "--python", sys.executable, "--photo", str(MEDIA / "fr_obama.jpg")]
+                 "--out", str(out), "--python", python, "--photo", str(MEDIA / "fr_obama.jpg")]
     if delay_ms:
         arguments += ["--delay-filter", str(delay_ms)]
     command, env = helpers.host_process("testkit.latency_host", arguments, display)
@@ -128,6 +132,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration; the table pools their frames")
     parser.add_argument("--display", default="")
     parser.add_argument("--clips", default="", help="folder for the numbered clips (kept between runs)")
+    parser.add_argument("--configs", default="", help="WxHxFPS,... instead of 720p30, 720p60 and 1080p30")
+    parser.add_argument("--no-check", action="store_true", help="skip the Video Delay check of the method")
+    parser.add_argument("--stand-in", action="store_true",
+                        help="a worker that answers in about a millisecond (testkit.faulty_worker 'instant'): "
+                             "the paths' own figures, without an engine's time")
     args = parser.parse_args()
     xvfb = None
     display = args.display
@@ -135,23 +144,27 @@ def main() -> int:
         xvfb, display = helpers.start_xvfb()
     folder = Path(args.clips or tempfile.mkdtemp(prefix="fs-clips-"))
     folder.mkdir(parents=True, exist_ok=True)
+    python = make_faulty_python(folder / "pythons", "instant") if args.stand_in else sys.executable
+    worker = ", stand-in worker (1 ms)" if args.stand_in else ""
     lines = ["| configuration | added latency ms (frames), median | p95 | worker ms | OBS frame ms off / on | "
              "lagged off / on | filter on the graphics thread ms: busy / waiting |",
              "|---|---|---|---|---|---|---|"]
     try:
-        clip = numbered_clip(folder, 1280, 720, 30)
-        runs = [run(display, clip, 1280, 720, 30, "camera", delay_ms=100) for _ in range(args.repeat)]
-        lines.append(row("check: OBS Video Delay (Async) 100 ms, 720p30", runs, 30))
-        print(lines[-1], flush=True)
-        for width, height, fps in CONFIGS:
+        if not args.no_check:
+            clip = numbered_clip(folder, 1280, 720, 30)
+            runs = [run(display, clip, 1280, 720, 30, "camera", delay_ms=100) for _ in range(args.repeat)]
+            lines.append(row("check: OBS Video Delay (Async) 100 ms, 720p30", runs, 30))
+            print(lines[-1], flush=True)
+        configs = [tuple(int(v) for v in item.split("x")) for item in args.configs.split(",")] if args.configs else CONFIGS
+        for width, height, fps in configs:
             clip = numbered_clip(folder, width, height, fps)
             results = {"camera": [], "render": []}
             for _ in range(args.repeat):          # interleaved: the machine's noise hits both paths alike
                 for path in results:
-                    results[path].append(run(display, clip, width, height, fps, path))
+                    results[path].append(run(display, clip, width, height, fps, path, python=python))
             for path, runs in results.items():
                 name = "camera path" if path == "camera" else "GPU read-back path"
-                lines.append(row(f"{name}, {height}p{fps}", runs, fps))
+                lines.append(row(f"{name}, {height}p{fps}{worker}", runs, fps))
                 print(lines[-1], flush=True)
     finally:
         if xvfb is not None:

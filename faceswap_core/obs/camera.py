@@ -26,6 +26,7 @@ from ctypes import c_bool, c_float, c_uint8, c_uint16, c_uint32, c_uint64, c_voi
 from .. import link
 from ..link import liveness, pixel_formats
 from . import libobs as L
+from .frame_path import FramePath
 
 WAIT_SHARE = 0.6              # of the frame interval: the most the filters wait in one tick
 NEW_TICK_SHARE = 0.75         # a filter_video this long after the tick's first belongs to the next tick
@@ -33,6 +34,7 @@ POLL_S = 0.0005               # sleep between looks at the channel while waiting
 WORKER_TIME_MARGIN = 1.15     # the worker's last frame time, padded: is waiting for its answer worth it?
 LATENCY_SMOOTHING = 0.1
 LATENCY_SAMPLES = 4096
+STALE_GAP_S = 0.5             # no frame for this long: the newest answer is too old to stand in
 MAX_FILTER_HOPS = 64          # a filter chain longer than this is not walked (a cycle would be a libobs bug)
 
 
@@ -90,7 +92,7 @@ class TickBudget:
         return self.deadline_at
 
 
-class CameraFrames:
+class CameraFrames(FramePath):
     """The channel exchange for frames that libobs passes to filter_video."""
 
     def __init__(self, api: L.LibObs, budget: TickBudget | None = None):
@@ -108,6 +110,7 @@ class CameraFrames:
         self.late = 0                  # ... with an earlier answer, theirs being late
         self.frames_sent = 0
         self.handed_at = 0.0           # perf_counter of the last hand-over
+        self.last_call = 0.0           # perf_counter of the last frame that took this path
         self.draws = {"result": 0, "original": 0, "nothing": 0}
         self.latency_ms = 0.0
         self.latencies_ms = collections.deque(maxlen=LATENCY_SAMPLES)
@@ -121,10 +124,16 @@ class CameraFrames:
         started = time.perf_counter()
         frame = ObsSourceFrame.from_address(frame_address)
         self.format = frame.format
-        if frame.format not in pixel_formats.SUPPORTED or not camera_path_possible(self.gs, source):
-            self.in_use = False        # the render path reads it back from the GPU instead
+        if (frame.format not in pixel_formats.SUPPORTED or frame.flip
+                or not camera_path_possible(self.gs, source)):
+            # the render path reads it back from the GPU instead: other formats; frames
+            # stored upside down (OBS flips them as it draws; the faces in them are upside down)
+            self.in_use = False
             return frame_address
         self.in_use = True
+        if started - self.last_call > STALE_GAP_S:
+            self.held = None           # frames stopped a while (filter off, source hidden): no old answer
+        self.last_call = started
         geometry = self._geometry(frame)
         self.size = (frame.width, frame.height)
         if not (supervisor.worker_up and self._bind(supervisor)
@@ -225,15 +234,6 @@ class CameraFrames:
             size = frame.linesize[index] * plane.rows
             ctypes.memmove(frame.data[index], source, size)
             source += size
-
-    def _bind(self, supervisor) -> bool:
-        channel = supervisor.channel
-        if channel is None or channel.mm is None:
-            return False
-        if self.binding is None or self.binding.channel is not channel:
-            self.binding = channel.bind()
-            self._forget()
-        return True
 
     def _forget(self) -> None:
         """Worker down or not swapping: originals until a fresh answer arrives."""

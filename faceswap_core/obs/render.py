@@ -17,12 +17,13 @@ import time
 from .. import link
 from ..link import liveness
 from . import libobs as L
+from .frame_path import FramePath
 
 LATENCY_SMOOTHING = 0.1
 LATENCY_SAMPLES = 4096            # recent per-result latencies kept (the soak reads them)
 
 
-class FrameRenderer:
+class FrameRenderer(FramePath):
     """GPU objects and the per-frame exchange with the worker for one filter."""
 
     def __init__(self, api: L.LibObs):
@@ -178,15 +179,6 @@ class FrameRenderer:
         gs.gs_effect_set_texture(gs.gs_effect_get_param_by_name(effect, b"image"), texture)
         while gs.gs_effect_loop(effect, b"Draw"):
             gs.gs_draw_sprite(texture, 0, width, height)
-
-    def _bind(self, supervisor) -> bool:
-        channel = supervisor.channel
-        if channel is None or channel.mm is None:
-            return False
-        if self.binding is None or self.binding.channel is not channel:
-            self.binding = channel.bind()
-            self._forget()
-        return True
 
     def _forget(self) -> None:
         """Worker down or not swapping: draw originals until a fresh result arrives."""
