@@ -120,8 +120,8 @@ class AudioSync:
                 self._applied_ns = current
             target = self._original_ns + round(self._smoothed_ms * NS_PER_MS)
             delta = target - current
-            if abs(delta) < DEADBAND_MS * NS_PER_MS:
-                return
+            if delta == 0 or (active and abs(delta) < DEADBAND_MS * NS_PER_MS):
+                return   # (inactive: back to the streamer's own offset exactly)
             step = max(-MAX_STEP_MS * NS_PER_MS, min(MAX_STEP_MS * NS_PER_MS, delta))
             self._applied_ns = int(current + step)
             obs.obs_source_set_sync_offset(source, self._applied_ns)

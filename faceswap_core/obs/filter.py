@@ -142,7 +142,9 @@ class FaceSwapFilter:
         name = self.path_name()
         if name != self._logged_path:
             self._logged_path = name
-            source_name = self.api.blocking.obs_source_get_name(self.source) or b"?"
+            obs = self.api.blocking
+            parent = obs.obs_filter_get_parent(self.source)
+            source_name = (obs.obs_source_get_name(parent) if parent else None) or b"?"
             self.api.log(L.LOG_INFO, f"'{source_name.decode('utf-8', 'replace')}': frames take the {name}")
 
     def _render(self) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from testkit import clips, helpers
 from testkit.judge import media
-from testkit.obs_app import CAMERA, FILTER, MICROPHONE, ObsApp, ObsConfig, assert_original, wait_swapped
+from testkit.obs_app import CAMERA, FILTER, MICROPHONE, ObsApp, ObsConfig, assert_original, is_original, wait_swapped
 from testkit.obs_installs import installs
 
 pytestmark = pytest.mark.obs
@@ -78,12 +78,15 @@ def test_the_microphone_follows_the_swap(app):
 def test_turning_the_filter_off_gives_the_offset_back(app, judge, source_face, target_png):
     app.client.set_source_filter_enabled(CAMERA, FILTER, False)
     assert wait_offset(app, lambda ms: ms == OWN_OFFSET_MS) == OWN_OFFSET_MS
+    app.unfiltered = app.screenshot()   # the camera as OBS draws it without the filter (the media's own decode)
     app.client.set_source_filter_enabled(CAMERA, FILTER, True)
     wait_swapped(app, judge, source_face, cv2.imread(str(target_png)))
     assert wait_offset(app, lambda ms: ms > OWN_OFFSET_MS + 2, timeout=10) > OWN_OFFSET_MS + 2
 
 
 def test_killed_worker_shows_the_camera_then_recovers(app, judge, source_face, target_png):
+    """As on the render path: the camera's own frames at once, then the swap from a new worker
+    (meanwhile the microphone's offset goes back: nothing delays the picture)."""
     original = cv2.imread(str(target_png))
     wait_swapped(app, judge, source_face, original)
     (pid,) = helpers.worker_pids(parent=app.process.pid)
@@ -91,14 +94,18 @@ def test_killed_worker_shows_the_camera_then_recovers(app, judge, source_face, t
     deadline = time.monotonic() + 5
     while helpers.processes_running(pid) and time.monotonic() < deadline:
         time.sleep(0.001)
-    time.sleep(2 / 30)   # two frames after the worker is dead (one may be drawn mid-tick)
-    # the media source's YUV decode differs from the PNG by rounding: looser bounds than an image's
-    assert_original(app.screenshot(), original, "frames after the worker died", mean_within=2.0, p999_within=24)
+    # the camera's own frames within half a second (the host fault tests count the very
+    # next frames; a screenshot here goes through the websocket and a busy machine)
+    deadline = time.monotonic() + 0.5
+    shot = app.screenshot()
+    while not is_original(shot, app.unfiltered) and time.monotonic() < deadline:
+        shot = app.screenshot()
+    assert_original(shot, app.unfiltered, "frames after the worker died")
     wait_swapped(app, judge, source_face, original, timeout=15)
 
 
 def test_removing_the_filter_gives_the_offset_back(app):
-    assert offset_ms(app) > OWN_OFFSET_MS
+    assert wait_offset(app, lambda ms: ms > OWN_OFFSET_MS + 2, timeout=10) > OWN_OFFSET_MS + 2
     app.client.remove_source_filter(CAMERA, FILTER)
     assert wait_offset(app, lambda ms: ms == OWN_OFFSET_MS) == OWN_OFFSET_MS
     deadline = time.monotonic() + 10
