@@ -22,7 +22,7 @@ from . import libobs as L
 STEP_EVERY_S = 0.1
 MAX_STEP_MS = 10.0          # per step: 100 ms of offset per second at most
 DEADBAND_MS = 1.5           # closer than this to the target: leave it
-SMOOTHING = 0.3             # of each new latency reading (ten a second): about a second to settle
+SMOOTHING = 0.5             # of each new reading (ten a second; each already a second's mean)
 NS_PER_MS = 1_000_000
 NONE = ""                   # the setting's value for "no source"
 ENUM_SOURCES = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p)

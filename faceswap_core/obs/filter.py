@@ -73,7 +73,7 @@ class FaceSwapFilter:
         """How much later than the camera's own the picture shows: the latency of the swapped
         frames being drawn, 0 while originals are (nothing delays them)."""
         frames = self.frames
-        return frames.latency_ms if frames.has_result else 0.0
+        return frames.recent_latency_ms() if frames.has_result else 0.0
 
     def _audio_follows(self) -> bool:
         """The audio sync thread: whether the swap is on and this filter sits on a source."""
@@ -191,7 +191,7 @@ class FaceSwapFilter:
         if supervisor.worker_up and state == link.STATE_RUNNING and channel is not None:
             parts.append(f"{channel.fps():.1f} fps")
             frames = self.frames
-            parts.append(f"latency {frames.latency_ms:.0f} ms")
+            parts.append(f"latency {self.viewer_latency_ms():.0f} ms")
             if frames is self.camera:
                 parts.append(f"waits {self.camera.wait_ms:.0f} ms per frame")
             parts.append(self.path_name())

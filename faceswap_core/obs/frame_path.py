@@ -3,13 +3,28 @@ own view of the worker's channel, renewed when the supervisor replaces the chann
 
 from __future__ import annotations
 
+import collections
+
 from .. import link
 
 
+LATENCY_WINDOW = 30     # results averaged for the latency a viewer sees: a second at 30 fps
+
+
 class FramePath:
-    """A path's binding to the channel; `_forget` is what the path drops with the old one."""
+    """A path's binding to the channel (`_forget` is what the path drops with the old one),
+    and the latency of its recent results."""
 
     binding: link.Binding | None = None
+    latencies_ms: collections.deque
+
+    def recent_latency_ms(self) -> float:
+        """Mean latency of the last LATENCY_WINDOW results: on the camera path one frame is
+        answered in time and the next shows an earlier answer, so single frames jump by a
+        frame interval; the picture's delay as a viewer (and the audio) lives with is their
+        mean. Any thread may ask (list() copies the deque at once, under the GIL)."""
+        recent = list(self.latencies_ms)[-LATENCY_WINDOW:]
+        return sum(recent) / len(recent) if recent else 0.0
 
     def _bind(self, supervisor) -> bool:
         """Bind to the supervisor's current channel; False while there is none."""
