@@ -128,8 +128,12 @@ class Bench:
         return shown
 
     def frame_is_original(self, instance, timeout: float = 2.0) -> bool:
-        """Whether a frame drawn from now on is the camera untouched (draw counters)."""
+        """Whether the frames drawn from the next one on are the camera untouched (draw
+        counters). A frame already in the filter now (the camera path may be waiting for
+        its answer) finishes as it began."""
         frames = instance.frames
+        begun = sum(frames.draws.values())
+        wait_for(lambda: sum(frames.draws.values()) > begun, timeout)
         drawn = dict(frames.draws)
         ok = wait_for(lambda: frames.draws["original"] >= drawn["original"] + 2, timeout)
         return ok and frames.draws["result"] == drawn["result"]
