@@ -97,6 +97,13 @@ def main(argv=None) -> int:
     summary["render_path"] = {"swapped": render_ok, "path": instance.path_name()}
     done_with(camera, correction, swap)
     o.obs_source_release(correction)
+    # moved onto an image source (no async frames): the render path takes over
+    image = host.create("image_source", "still", {"file": os.path.abspath(args.image)})
+    o.obs_set_output_source(0, image)
+    o.obs_source_filter_add(image, swap)
+    moved_ok = wait_for(lambda: instance.renderer.has_result, 20) and swapped_frames()
+    summary["moved_to_image"] = {"swapped": moved_ok, "path": instance.path_name()}
+    done_with(image, swap)
     o.obs_source_release(swap)
     return finish(host, obs_faceswap, summary, args.out)
 

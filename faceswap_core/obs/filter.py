@@ -103,6 +103,7 @@ class FaceSwapFilter:
         keep renders from touching the parent while libobs clears it."""
         with self._render_lock:
             self._removed_at = time.monotonic()
+            self.camera.in_use = False   # on its next source, the path is chosen anew (an image takes no filter_video)
 
     def render(self) -> None:
         with self._render_lock:

@@ -115,6 +115,7 @@ def test_both_paths_give_the_same_colours(camera_run, judge):
     U and V shifts skin by tens of levels)."""
     summary, out, formats = camera_run
     assert summary["render_path"] == {"swapped": True, "path": "GPU read-back path"}, summary["render_path"]
+    assert summary["moved_to_image"] == {"swapped": True, "path": "GPU read-back path"}, summary["moved_to_image"]
     camera = frame(out, f"swapped-{formats[0]}", summary)
     render = frame(out, "render-path", summary)
     region = face_region(judge, camera, grow=0.0)
