@@ -86,6 +86,17 @@ def main(argv=None) -> int:
             "status": instance.status_text(), "own_results": camera_path.own_results, "late": camera_path.late,
             "work_ms": round(camera_path.work_ms, 2), "wait_ms": round(camera_path.wait_ms, 2)}
         done_with(camera, swap)
+    # from a camera-path source onto an image source (no async frames): the render path takes over
+    camera = camera_playing(args.pix_fmt[0])
+    o.obs_source_filter_add(camera, swap)
+    on_camera_path = wait_for(lambda: instance.camera.in_use, 20) and swapped_frames()
+    done_with(camera, swap)
+    image = host.create("image_source", "still", {"file": os.path.abspath(args.image)})
+    o.obs_set_output_source(0, image)
+    o.obs_source_filter_add(image, swap)
+    moved_ok = wait_for(lambda: instance.renderer.has_result, 20) and swapped_frames()
+    summary["moved_to_image"] = {"swapped": on_camera_path and moved_ok, "path": instance.path_name()}
+    done_with(image, swap)
     # the same picture down the render path: an effect filter before Face Swap
     camera = camera_playing(args.pix_fmt[0])
     correction = host.create("color_filter_v2", "Color Correction", {})
@@ -97,13 +108,6 @@ def main(argv=None) -> int:
     summary["render_path"] = {"swapped": render_ok, "path": instance.path_name()}
     done_with(camera, correction, swap)
     o.obs_source_release(correction)
-    # moved onto an image source (no async frames): the render path takes over
-    image = host.create("image_source", "still", {"file": os.path.abspath(args.image)})
-    o.obs_set_output_source(0, image)
-    o.obs_source_filter_add(image, swap)
-    moved_ok = wait_for(lambda: instance.renderer.has_result, 20) and swapped_frames()
-    summary["moved_to_image"] = {"swapped": moved_ok, "path": instance.path_name()}
-    done_with(image, swap)
     o.obs_source_release(swap)
     return finish(host, obs_faceswap, summary, args.out)
 
