@@ -26,14 +26,13 @@ from ctypes import c_bool, c_float, c_uint8, c_uint16, c_uint32, c_uint64, c_voi
 from .. import link
 from ..link import liveness, pixel_formats
 from . import libobs as L
+from . import frame_path
 from .frame_path import FramePath
 
 WAIT_SHARE = 0.6              # of the frame interval: the most the filters wait in one tick
 NEW_TICK_SHARE = 0.75         # a filter_video this long after the tick's first belongs to the next tick
 POLL_S = 0.0005               # sleep between looks at the channel while waiting
 WORKER_TIME_MARGIN = 1.15     # the worker's last frame time, padded: is waiting for its answer worth it?
-LATENCY_SMOOTHING = 0.1
-LATENCY_SAMPLES = 4096
 STALE_GAP_S = 0.5             # no frame for this long: the newest answer is too old to stand in
 MAX_FILTER_HOPS = 64          # a filter chain longer than this is not walked (a cycle would be a libobs bug)
 
@@ -113,7 +112,7 @@ class CameraFrames(FramePath):
         self.last_call = 0.0           # perf_counter of the last frame that took this path
         self.draws = {"result": 0, "original": 0, "nothing": 0}
         self.latency_ms = 0.0
-        self.latencies_ms = collections.deque(maxlen=LATENCY_SAMPLES)
+        self.latencies_ms = collections.deque(maxlen=frame_path.LATENCY_SAMPLES)
         self.wait_ms = 0.0             # the last frame's wait for its answer (graphics thread, idle)
         self.work_ms = 0.0             # the last frame's copies and checks (graphics thread, busy)
         self.render_ms = 0.0
@@ -174,7 +173,7 @@ class CameraFrames(FramePath):
         self._collect(exchange)
         mine = False
         if exchange.worker_free():
-            self._copy_in(frame, geometry)
+            self._copy_planes(frame, self.binding.in_address, into_frame=False)
             exchange.hand_over(frame.width, frame.height, geometry[3][0], entered_ns, frame.format, geometry[3],
                                tuple(frame.color_matrix[:12]))
             self.handed_at = time.perf_counter()
@@ -191,7 +190,7 @@ class CameraFrames(FramePath):
             self.draws["original"] += 1   # nothing swapped of this size yet: the camera's own frame
             self.has_result = False
             return
-        self._paste(frame, held)
+        self._copy_planes(frame, ctypes.addressof(held[0]), into_frame=True)
         self.has_result = True
         self.results_drawn += 1
         self.draws["result"] += 1
@@ -199,10 +198,7 @@ class CameraFrames(FramePath):
             self.own_results += 1
         else:
             self.late += 1
-        latency = (entered_ns - held[2]) / 1e6
-        self.latencies_ms.append(latency)
-        self.latency_ms = latency if self.results_drawn == 1 else (
-            (1 - LATENCY_SMOOTHING) * self.latency_ms + LATENCY_SMOOTHING * latency)
+        self._note_latency((entered_ns - held[2]) / 1e6)
 
     def _collect(self, exchange) -> bool:
         """Copy a new answer out of the output slot (the worker overwrites it with the next
@@ -220,20 +216,17 @@ class CameraFrames(FramePath):
         self.held = (buffer, geometry, result.time_ns)
         return True
 
-    def _copy_in(self, frame, geometry) -> None:
-        destination = self.binding.in_address
-        for index, plane in enumerate(pixel_formats.planes(frame.format, frame.width, frame.height)):
-            size = frame.linesize[index] * plane.rows
-            ctypes.memmove(destination, frame.data[index], size)
-            destination += size
-
     @staticmethod
-    def _paste(frame, held) -> None:
-        source = ctypes.addressof(held[0])
+    def _copy_planes(frame, address: int, into_frame: bool) -> None:
+        """The frame's planes to `address` (planes one after another, the frame's line
+        sizes) or, into_frame, from there back into the frame: one memmove per plane."""
         for index, plane in enumerate(pixel_formats.planes(frame.format, frame.width, frame.height)):
             size = frame.linesize[index] * plane.rows
-            ctypes.memmove(frame.data[index], source, size)
-            source += size
+            if into_frame:
+                ctypes.memmove(frame.data[index], address, size)
+            else:
+                ctypes.memmove(address, frame.data[index], size)
+            address += size
 
     def _forget(self) -> None:
         """Worker down or not swapping: originals until a fresh answer arrives."""

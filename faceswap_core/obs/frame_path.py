@@ -9,6 +9,8 @@ from .. import link
 
 
 LATENCY_WINDOW = 30     # results averaged for the latency a viewer sees: a second at 30 fps
+LATENCY_SAMPLES = 4096  # recent per-result latencies kept (the soak reads them)
+LATENCY_SMOOTHING = 0.1
 
 
 class FramePath:
@@ -17,6 +19,13 @@ class FramePath:
 
     binding: link.Binding | None = None
     latencies_ms: collections.deque
+    latency_ms: float
+
+    def _note_latency(self, latency: float) -> None:
+        """One drawn result's latency: kept, and folded into the smoothed figure."""
+        self.latencies_ms.append(latency)
+        self.latency_ms = latency if len(self.latencies_ms) == 1 else (
+            (1 - LATENCY_SMOOTHING) * self.latency_ms + LATENCY_SMOOTHING * latency)
 
     def recent_latency_ms(self) -> float:
         """Mean latency of the last LATENCY_WINDOW results: on the camera path one frame is

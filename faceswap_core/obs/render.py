@@ -17,10 +17,9 @@ import time
 from .. import link
 from ..link import liveness
 from . import libobs as L
+from . import frame_path
 from .frame_path import FramePath
 
-LATENCY_SMOOTHING = 0.1
-LATENCY_SAMPLES = 4096            # recent per-result latencies kept (the soak reads them)
 
 
 class FrameRenderer(FramePath):
@@ -46,7 +45,7 @@ class FrameRenderer(FramePath):
         self._clear = (ctypes.c_float * 8)()
         self._clear_address = (ctypes.addressof(self._clear) + 15) & ~15   # vec4 is 16-byte aligned
         self.latency_ms = 0.0
-        self.latencies_ms = collections.deque(maxlen=LATENCY_SAMPLES)
+        self.latencies_ms = collections.deque(maxlen=frame_path.LATENCY_SAMPLES)
         self.draws = {"result": 0, "original": 0, "nothing": 0}   # what each video_render drew
         self.frames_sent = 0
         self.results_drawn = 0
@@ -135,10 +134,7 @@ class FrameRenderer(FramePath):
                 self.result = upload
                 self.has_result = True
                 self.results_drawn += 1
-                latency = (liveness.now_ns() - result.time_ns) / 1e6
-                self.latencies_ms.append(latency)
-                self.latency_ms = latency if self.latency_ms == 0.0 else (
-                    (1 - LATENCY_SMOOTHING) * self.latency_ms + LATENCY_SMOOTHING * latency)
+                self._note_latency((liveness.now_ns() - result.time_ns) / 1e6)
         # 2. the frame staged last call goes to the worker, if it is free
         if self.staged >= 0 and exchange.worker_free():
             surface = self.stage[self.staged]
