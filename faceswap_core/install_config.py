@@ -11,6 +11,7 @@ File format (version 1)::
      "worker_python": "/abs/path/.venv/bin/python",
      "venv": "/abs/path/.venv",
      "onnxruntime": "onnxruntime-gpu",
+     "providers": ["tensorrt", "cuda", "cpu"],
      "installed_at": "2026-11-26T07:00:00Z"}
 
 $OBS_FACESWAP_CONFIG names another file (tests, or several installs side by side).
@@ -56,6 +57,15 @@ def configured_worker_python(path: str | None = None) -> str | None:
     if isinstance(python, str) and python and os.path.isfile(python):
         return python
     return None
+
+
+def configured_providers(path: str | None = None) -> tuple[str, ...]:
+    """The execution providers (short names) the worker's ONNX Runtime offered when the
+    installer checked it; () when not recorded (the filter then offers every one)."""
+    providers = read_config(path).get("providers")
+    if isinstance(providers, list) and all(isinstance(name, str) for name in providers):
+        return tuple(providers)
+    return ()
 
 
 def write_config(values: dict, path: str | None = None) -> str:

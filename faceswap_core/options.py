@@ -1,8 +1,16 @@
-"""Swap options shared by every engine, the CLI and the OBS filter's properties."""
+"""Swap options shared by every engine, the CLI and the OBS filter's properties.
+
+The fields are the settings schema's "options" (faceswap_core.schema: ranges, defaults,
+help); a test keeps the two in step.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+
+from . import schema
+
+_DEFAULT = schema.defaults()
 
 
 @dataclass(frozen=True)
@@ -13,36 +21,24 @@ class SwapOptions:
     change is a new object handed over with Engine.set_options.
     """
 
-    enabled: bool = True
-    mouth_mask: bool = True          # the target's own mouth shows through (speech looks right)
-    mouth_mask_size: float = 1.0     # scale of the mouth region around its centre, 0.5-2.5
-    keep_eyes: bool = False          # the target's own eyes show through
-    keep_glasses: bool = True        # the target's glasses frames stay in front of the swap (landmark engine)
-    opacity: float = 1.0             # 0 = original face, 1 = fully swapped
-    max_faces: int = 4               # faces swapped per frame, largest first
-    smoothing: float = 0.5           # 0 = raw landmarks, 1 = steadiest (more lag)
-    colour_correction: bool = True   # match the swapped face to the target's skin and light
+    enabled: bool = _DEFAULT["enabled"]
+    mouth_mask: bool = _DEFAULT["mouth_mask"]            # the target's own mouth shows through (speech looks right)
+    mouth_mask_size: float = _DEFAULT["mouth_mask_size"]  # scale of the mouth region around its centre
+    keep_eyes: bool = _DEFAULT["keep_eyes"]              # the target's own eyes show through
+    keep_glasses: bool = _DEFAULT["keep_glasses"]        # the target's glasses frames stay in front (landmark)
+    colour_correction: bool = _DEFAULT["colour_correction"]  # match the swapped face to the target's skin and light
+    opacity: float = _DEFAULT["opacity"]                 # 0 = original face, 1 = fully swapped
+    smoothing: float = _DEFAULT["smoothing"]             # 0 = raw landmarks, 1 = steadiest (more lag)
+    max_faces: int = _DEFAULT["max_faces"]               # faces swapped per frame, largest first
+    pixel_boost: str = _DEFAULT["pixel_boost"]           # neural: the swap's size, "auto", "128", "256", "512"
 
     def clamped(self) -> "SwapOptions":
-        """The same options with every number forced into its valid range."""
-        return replace(
-            self,
-            mouth_mask_size=min(max(float(self.mouth_mask_size), 0.5), 2.5),
-            opacity=min(max(float(self.opacity), 0.0), 1.0),
-            max_faces=min(max(int(self.max_faces), 1), 16),
-            smoothing=min(max(float(self.smoothing), 0.0), 1.0),
-        )
+        """The same options with every value forced into its valid range."""
+        return replace(self, **{field.name: schema.clamp(field.name, getattr(self, field.name))
+                                for field in fields(self)})
 
     @classmethod
     def from_mapping(cls, values: dict) -> "SwapOptions":
-        """Options from a dict (JSON, OBS settings); unknown keys and bad types are ignored."""
-        kwargs = {}
-        for field in fields(cls):
-            if field.name not in values:
-                continue
-            default = getattr(cls, field.name)
-            try:
-                kwargs[field.name] = type(default)(values[field.name])
-            except (TypeError, ValueError):
-                continue
-        return cls(**kwargs).clamped()
+        """Options from a dict (JSON, OBS settings); unknown keys are ignored, bad values
+        read as their default."""
+        return cls(**{field.name: values[field.name] for field in fields(cls) if field.name in values}).clamped()

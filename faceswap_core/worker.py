@@ -132,7 +132,8 @@ class Worker:
         self.channel = channel
         self.watch = watch
         self.engine = None
-        self.engine_name = None
+        self.engine_key = None
+        self.noted = 0    # engine notes already in the status note
         self.source_key = None
         self.settings_seq = -1
         self.fps = 0.0
@@ -141,44 +142,57 @@ class Worker:
 
     # -- settings ------------------------------------------------------------------
     def apply_settings(self) -> None:
-        """Pick up settings the filter published since last time."""
+        """Pick up settings the filter published since last time: options live, a new
+        source photo prepared, a changed engine option (runtime, provider, model file...)
+        opens the engine again."""
         published = self.channel.read_settings()
         if published is None or published[0] == self.settings_seq:
             return
         seq, settings = published
         self.settings_seq = seq
-        from .engines import DEFAULT_ENGINE, create_engine
+        from . import schema
+        from .engines import create_engine
         from .options import SwapOptions
 
-        options = SwapOptions.from_mapping(settings)
-        name = str(settings.get("engine") or DEFAULT_ENGINE)
+        values = schema.clamped(settings)
+        options = SwapOptions.from_mapping(values)
+        name = values.get("engine", schema.DEFAULT_ENGINE)
+        engine_options = schema.engine_options(values)
+        engine_key = (name, repr(sorted(engine_options.items())))
         try:
-            if self.engine is None or name != self.engine_name:
+            if self.engine is None or engine_key != self.engine_key:
                 self.report(link.STATE_STARTING, "")   # loading: the filter shows originals meanwhile
                 if self.engine is not None:
                     self.engine.close()
-                self.engine, self.engine_name, self.source_key = None, None, None
-                self.engine = create_engine(name, options)
-                self.engine_name = name
+                self.engine, self.engine_key, self.source_key = None, None, None
+                self.engine = create_engine(name, options, **engine_options)
+                self.engine_key = engine_key
             else:
                 self.engine.set_options(options)
-            photo = str(settings.get("source_photo") or "")
-            try:
-                face_index = int(settings.get("face_index") or 0)
-            except (TypeError, ValueError):
-                face_index = 0
+            photo = values.get("source_photo", "")
+            source_key = (photo, values.get("face_index", 0), tuple(values.get("extra_photos", ())))
             if not photo:
                 self.report(link.STATE_NO_SOURCE, "Choose a source photo in the filter's properties.")
                 self.source_key = None
                 return
-            if self.source_key != (photo, face_index):
+            if self.source_key != source_key:
                 self.source_key = None
-                self.engine.set_source_file(photo, face_index)
-                self.source_key = (photo, face_index)
+                self.engine.set_source_file(*source_key)
+                self.source_key = source_key
                 self.engine.reset()
-            self.report(link.STATE_RUNNING, "", " ".join(self.engine.source_info.tips))
+            self.report(link.STATE_RUNNING, "", self.status_note())
         except FaceSwapError as error:
             self.report(link.STATE_ERROR, str(error))
+
+    def status_note(self) -> str:
+        """What runs and how the source was made, then the photo's tips (the status line
+        shows it as it is)."""
+        engine = self.engine
+        info = engine.source_info
+        parts = [engine.describe(), *engine.notes, *(info.notes if info else ())]
+        parts += [f"photo tip: {tip}" for tip in (info.tips if info else ())]
+        self.noted = len(engine.notes)
+        return " | ".join(parts)
 
     def report(self, state: int, error: str, note: str = "") -> None:
         self.channel.set_error(error)
@@ -202,6 +216,8 @@ class Worker:
         else:
             stride, faces = self._swap_planes(frame, exchange.colour_matrix())
         exchange.publish_result(frame, stride, faces, int((time.perf_counter() - started) * 1e6))
+        if len(self.engine.notes) != self.noted:   # the engine changed course (fp16 -> fp32)
+            channel.set_note(self.status_note())
         self._count_frame(liveness.now_ns())
         return True
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
-from faceswap_core import install_config   # standard library only
+from faceswap_core import install_config, schema   # standard library only
 from faceswap_core.setup import machine as machine_probe, runtime_choice, worker_venv
 from faceswap_core.setup.worker_venv import Health, InstallError
 
@@ -54,7 +54,7 @@ def run(options: Options, out: TextIO, ask: Callable[[str], str] | None) -> int:
     out.write(f"ONNX Runtime: {choice.package} ({choice.reason})\n")
     offline = _offline_links(options.offline)
     python = setup_venv(options, choice, offline, out)
-    write_obs_config(options, python, choice, out)
+    write_obs_config(options, python, choice, worker_venv.probe(python).providers, out)
     models_ok = install_models(options, python, ask, out)
     out.write("\n")
     out.flush()
@@ -172,9 +172,12 @@ def repair_packages(python: Path, options: Options, choice: runtime_choice.Runti
     return worker_venv.probe(python)
 
 
-def write_obs_config(options: Options, python: Path, choice: runtime_choice.RuntimeChoice, out: TextIO) -> None:
+def write_obs_config(options: Options, python: Path, choice: runtime_choice.RuntimeChoice,
+                     providers: tuple[str, ...], out: TextIO) -> None:
+    """providers: ONNX Runtime's names, as the worker's venv offers them (the filter lists those)."""
+    short = [schema.provider_key(name) for name in providers]
     values = {"worker_python": str(Path(python).absolute()), "venv": str(Path(options.venv).absolute()),
-              "onnxruntime": choice.package, "runtime": choice.flavour, "runtime_requested": options.runtime,
+              "onnxruntime": choice.package, "providers": short, "runtime": choice.flavour, "runtime_requested": options.runtime,
               "project_root": str(options.project_root)}
     current = install_config.read_config(str(options.config))
     if all(current.get(key) == value for key, value in values.items()):

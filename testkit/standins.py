@@ -96,14 +96,14 @@ def build_recognizer(path: Path, *, seed: int = 1) -> Path:
     return _save(helper.make_graph(nodes, "arcface_standin", [inp], [out], inits), path)
 
 
-def build_swapper(path: Path, *, seed: int = 2, fp16: bool = False, nan: bool = False) -> Path:
+def build_swapper(path: Path, *, seed: int = 2, fp16: bool = False, nan: bool = False, flat: bool = False) -> Path:
     """inswapper_128's signature: target [1,3,128,128] + source [1,512] -> output in [0,1].
 
     output = sigmoid(4 * (target - 0.5) + tint(source)): the face keeps its structure and
     its colour shifts with the identity latent, visibly. `emap` (512x512) is the LAST
     initializer, as in the real file. fp16=True makes the fp16 variant (float16 inputs,
-    outputs and weights, emap included); nan=True one whose output is NaN (the fp16
-    failure some GPUs show).
+    outputs and weights, emap included); nan=True one whose output is NaN, flat=True one
+    whose output is all 0 (the black box): the two fp16 failures some GPUs show.
     """
     rng = np.random.default_rng(seed)
     ftype = TensorProto.FLOAT16 if fp16 else TensorProto.FLOAT
@@ -125,8 +125,11 @@ def build_swapper(path: Path, *, seed: int = 2, fp16: bool = False, nan: bool = 
         helper.make_node("MatMul", ["source", "tint_w"], ["tint"], name="standin_tint"),
         helper.make_node("Reshape", ["tint", "tint_shape"], ["tint4"], name="standin_tint4"),
         helper.make_node("Add", ["scaled", "tint4"], ["logit"], name="standin_add"),
-        helper.make_node("Sigmoid", ["logit"], ["output"] if not nan else ["squashed"], name="standin_out"),
+        helper.make_node("Sigmoid", ["logit"], ["output"] if not (nan or flat) else ["squashed"], name="standin_out"),
     ]
+    if flat:
+        inits.insert(0, _init("zero", np.array(0.0, npt)))
+        nodes.append(helper.make_node("Mul", ["squashed", "zero"], ["output"], name="standin_flat"))
     if nan:
         inits.insert(0, _init("minus_one", np.array(-1.0, npt)))
         nodes += [helper.make_node("Mul", ["squashed", "minus_one"], ["negative"], name="standin_neg"),

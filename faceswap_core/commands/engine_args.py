@@ -1,49 +1,70 @@
-"""Engine and swap-option flags shared by the commands that swap faces."""
+"""The swap settings as command-line flags, generated from faceswap_core.schema, for the
+commands that create engines (swap, demo, bench)."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..engines import DEFAULT_ENGINE, ENGINES, Engine, create_engine
-from ..neural import cli_args as neural_args
+from .. import schema
+from ..engines import ENGINES, Engine, create_engine
+from ..errors import FaceSwapError
 from ..options import SwapOptions
+
+METAVARS = {"path": "PHOTO", "photos": "PHOTO", "pairs": "SOURCE=TARGET", "model": "FILE", "folder": "DIR", "int": "N", "float": "X"}
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = SwapOptions()
-    group = parser.add_argument_group("swap options")
-    group.add_argument("--engine", default=DEFAULT_ENGINE, choices=sorted(ENGINES),
-                       help="; ".join(f"{name}: {info[2]}" for name, info in ENGINES.items()))
-    group.add_argument("--face-index", type=int, default=0, help="which face of the source photo, 0 = largest")
-    group.add_argument("--no-mouth-mask", dest="mouth_mask", action="store_false",
-                       help="swap the mouth too (by default the target's own mouth shows through)")
-    group.add_argument("--mouth-size", type=float, default=defaults.mouth_mask_size,
-                       help="mouth mask size, 0.5-2.5 (default %(default)s)")
-    group.add_argument("--keep-eyes", action="store_true", help="the target's own eyes show through")
-    group.add_argument("--no-glasses", dest="keep_glasses", action="store_false",
-                       help="drop the target's glasses (by default their frames stay in front of the swap)")
-    group.add_argument("--opacity", type=float, default=defaults.opacity, help="0-1 (default %(default)s)")
-    group.add_argument("--max-faces", type=int, default=defaults.max_faces, help="faces per frame (default %(default)s)")
-    group.add_argument("--smoothing", type=float, default=defaults.smoothing,
-                       help="0 = raw landmarks, 1 = steadiest (default %(default)s)")
-    group.add_argument("--no-colour", dest="colour_correction", action="store_false",
-                       help="keep the source photo's colours")
-    neural_args.add_engine_arguments(parser)
+    common = parser.add_argument_group("swap options")
+    neural = parser.add_argument_group("neural engine (--engine neural)")
+    for setting in schema.SETTINGS:
+        if setting.flag:
+            group = neural if setting.engines == schema.NEURAL else common
+            group.add_argument(setting.flag, dest=setting.key, **_argument(setting))
+
+
+def _argument(setting: schema.Setting) -> dict:
+    """argparse's keywords for one setting: its type, default, choices and help with the range."""
+    text = setting.help.replace("%", "%%")
+    if setting.kind == "bool":
+        return {"action": "store_false" if setting.default else "store_true", "help": text}
+    argument = {"default": schema.default_of(setting), "metavar": METAVARS.get(setting.kind)}
+    if setting.kind in ("photos", "pairs"):
+        return {**argument, "action": "append", "help": f"{text} Repeat for several."}
+    if setting.kind == "choice":
+        argument.update(choices=setting.values(), metavar=None)
+        if setting.key == "engine":
+            text = "; ".join(f"{name}: {info[2]}" for name, info in ENGINES.items())
+    if setting.kind in ("int", "float"):
+        argument["type"] = int if setting.kind == "int" else float
+        text = f"{text} {setting.low:g}-{setting.high:g}"
+    return {**argument, "help": f"{text} (default: %(default)s)" if setting.default != "" else text}
+
+
+def values_from_args(args: argparse.Namespace) -> dict:
+    """The settings the flags gave, as the same dict OBS's properties give (clamped).
+
+    --reference or --pair alone choose their face mapping, as the words say.
+    """
+    values = {setting.key: getattr(args, setting.key) for setting in schema.SETTINGS
+              if setting.flag and hasattr(args, setting.key)}
+    pairs = []
+    for item in values.get("pairs") or []:
+        source, sep, target = item.partition("=")
+        if not sep or not source or not target:
+            raise FaceSwapError(f"--pair takes SOURCE=TARGET (two photo paths), not '{item}'.")
+        pairs.append([source, target])
+    values["pairs"] = pairs
+    if pairs and values.get("reference_photo"):
+        raise FaceSwapError("Use either --reference or --pair, not both.")
+    if values.get("face_mapping", "all") == "all":
+        values["face_mapping"] = "pairs" if pairs else "reference" if values.get("reference_photo") else "all"
+    return schema.clamped(values)
 
 
 def options_from_args(args: argparse.Namespace) -> SwapOptions:
-    return SwapOptions(
-        mouth_mask=args.mouth_mask,
-        mouth_mask_size=args.mouth_size,
-        keep_eyes=args.keep_eyes,
-        keep_glasses=args.keep_glasses,
-        opacity=args.opacity,
-        max_faces=args.max_faces,
-        smoothing=args.smoothing,
-        colour_correction=args.colour_correction,
-    ).clamped()
+    return SwapOptions.from_mapping(values_from_args(args))
 
 
 def engine_from_args(args: argparse.Namespace) -> Engine:
-    kwargs = neural_args.engine_kwargs(args) if args.engine == "neural" else {}
-    return create_engine(args.engine, options_from_args(args), **kwargs)
+    values = values_from_args(args)
+    return create_engine(values["engine"], SwapOptions.from_mapping(values), **schema.engine_options(values))

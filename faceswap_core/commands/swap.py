@@ -28,10 +28,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.output and not args.preview:
         raise FaceSwapError("Nothing to do: give --output FILE, --preview, or both.")
     engine = engine_from_args(args)
-    info = engine.set_source_file(args.source, args.face_index)
+    info = engine.set_source_file(args.source, args.face_index, args.extra_photos or ())
     if info.faces_found > 1:
         print(f"The source photo has {info.faces_found} faces; using face {info.face_index} "
               "(choose another with --face-index).", file=sys.stderr)
+    for note in info.notes:
+        print(f"Source: {note}.", file=sys.stderr)
     for tip in info.tips:
         print(f"Tip: {tip}", file=sys.stderr)
     source = open_source(args.input)

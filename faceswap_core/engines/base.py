@@ -34,6 +34,7 @@ class SourceInfo:
     face_index: int
     box: tuple[int, int, int, int]
     tips: tuple[str, ...] = ()   # what would make the photo swap better (one sentence each)
+    notes: tuple[str, ...] = ()  # how the source was made (photos averaged, one left out)
 
 
 class Engine(abc.ABC):
@@ -43,30 +44,37 @@ class Engine(abc.ABC):
 
     def __init__(self, options: SwapOptions | None = None):
         self.options = (options or SwapOptions()).clamped()
+        self.notes: list[str] = []   # what the status line should say besides the photo's tips
         self.last_report = FrameReport()
         self._source_key: tuple | None = None
         self.source_info: SourceInfo | None = None
 
     # -- source --------------------------------------------------------------------
-    def set_source_file(self, path: str, face_index: int = 0) -> SourceInfo:
-        """Load a photo and prepare its face; the same file and index are prepared once."""
-        try:
-            with open(path, "rb") as handle:
-                digest = hashlib.sha256(handle.read()).hexdigest()
-        except OSError:
-            digest = None  # load_photo raises the user-facing message below
-        key = (digest, int(face_index))
-        if digest is not None and key == self._source_key and self.source_info is not None:
+    def set_source_file(self, path: str, face_index: int = 0, more: tuple[str, ...] | list = ()) -> SourceInfo:
+        """Load a photo (and `more` photos of the same person, for engines that combine them)
+        and prepare its face; the same files and index are prepared once."""
+        paths = (path, *more)
+        digests = []
+        for item in paths:
+            try:
+                with open(item, "rb") as handle:
+                    digests.append(hashlib.sha256(handle.read()).hexdigest())
+            except OSError:
+                digests.append(None)  # load_photo raises the user-facing message below
+        key = (tuple(digests), int(face_index))
+        if None not in digests and key == self._source_key and self.source_info is not None:
             return self.source_info
-        info = self.set_source(load_photo(path), face_index)
+        info = self.set_source(load_photo(path), face_index, [(item, load_photo(item)) for item in more])
         self._source_key = key
         return info
 
-    def set_source(self, image: np.ndarray, face_index: int = 0) -> SourceInfo:
-        """Prepare the source face from a BGR uint8 photo; raises FaceSwapError."""
+    def set_source(self, image: np.ndarray, face_index: int = 0, more: list | None = None) -> SourceInfo:
+        """Prepare the source face from a BGR uint8 photo; raises FaceSwapError.
+        more: (name, image) of other photos of the same person (the neural engine averages
+        their identities; the landmark engine warps one photo and uses the first only)."""
         if face_index < 0:
             raise FaceSwapError("The face index must be 0 or more; 0 is the largest face in the photo.")
-        info = self._prepare_source(image, int(face_index))
+        info = self._prepare_source(image, int(face_index), list(more or []))
         self._source_key = None
         self.source_info = info
         return info
@@ -103,6 +111,10 @@ class Engine(abc.ABC):
         self.reset()
         return result
 
+    def describe(self) -> str:
+        """What runs, in a few words for the status line ("neural on ONNX Runtime cuda, fp16 swap")."""
+        return self.name
+
     def reset(self) -> None:
         """Forget tracked faces (a new video, a cut, a resolution change)."""
 
@@ -111,7 +123,7 @@ class Engine(abc.ABC):
 
     # -- for engines -----------------------------------------------------------------
     @abc.abstractmethod
-    def _prepare_source(self, image: np.ndarray, face_index: int) -> SourceInfo:
+    def _prepare_source(self, image: np.ndarray, face_index: int, more: list) -> SourceInfo:
         ...
 
     @abc.abstractmethod

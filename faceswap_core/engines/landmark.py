@@ -70,7 +70,7 @@ class LandmarkEngine(Engine):
         self._frame_size: tuple[int, int] | None = None
 
     # -- source ------------------------------------------------------------------
-    def _prepare_source(self, image: np.ndarray, face_index: int) -> SourceInfo:
+    def _prepare_source(self, image: np.ndarray, face_index: int, more: list) -> SourceInfo:
         detector = FaceMeshDetector(max_faces=MAX_PHOTO_FACES, static=True)
         try:
             faces = detect_in_photo(detector, image)

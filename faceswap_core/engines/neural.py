@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from .. import model_catalog as catalog
-from ..errors import FaceSwapError
+from .. import schema
+from ..errors import BrokenSwapOutput, FaceSwapError
 from ..neural.detector import Detection, ScrfdDetector
 from ..neural.mapping import DEFAULT_MAX_DISTANCE, FaceMapping, Identity
 from ..neural.paste import paste_face
 from ..neural.providers import choose_providers, short_name
 from ..neural.runners import RUNTIMES, open_runner
-from ..neural.recognizer import ArcFaceRecognizer
+from ..neural.recognizer import ArcFaceRecognizer, combine_embeddings
 from ..neural.swapper import InSwapper, read_emap
 from ..neural.tracking import DetectionCache
 from ..options import SwapOptions
@@ -26,24 +28,32 @@ from ..vision.photo_tips import keypoint_tips
 from ..vision.smoothing import FaceTracker
 from .base import Engine, FrameReport, SourceInfo
 
-PRECISIONS = ("auto", "fp32", "fp16")
+PRECISIONS = schema.BY_KEY["precision"].values()
+ROLES = ("detector", "recognizer", "swapper")
 
 
-def resolve_model_paths(model_dir: str | os.PathLike | None, precision: str = "auto") -> dict[str, str]:
-    """Catalog entries -> paths for detector, recognizer and swapper, checked by size and SHA-256.
+def resolve_model_paths(model_dir: str | os.PathLike | None, precision: str = "auto",
+                        own: dict[str, str] | None = None) -> dict[str, str]:
+    """Paths for detector, recognizer and swapper: catalogued files checked by size and
+    SHA-256, or the user's own files (`own`, by role) where given, which are checked by
+    their signature when they are opened instead.
 
-    Every missing or damaged file is named in one message with the one command that fixes all.
+    Every missing or damaged catalogued file is named in one message with the one command
+    that fixes all.
     """
     if precision not in PRECISIONS:
         raise FaceSwapError(f"Unknown swapper precision '{precision}'; choose one of: {', '.join(PRECISIONS)}.")
-    fp32, fp16 = catalog.find("inswapper_128"), catalog.find("inswapper_128_fp16")
-    if precision == "auto":
-        have16 = catalog.model_path(fp16, model_dir).is_file() and not catalog.model_path(fp32, model_dir).is_file()
-        precision = "fp16" if have16 else "fp32"
+    own = {role: path for role, path in (own or {}).items() if path}
+    for role, path in own.items():
+        if not os.path.isfile(path):
+            raise FaceSwapError(f"The {role} model file {path} does not exist; choose the file again "
+                                f"(or clear it to use the catalogued {role}).")
     wanted = {"detector": catalog.find("det_10g"), "recognizer": catalog.find("w600k_r50"),
-              "swapper": fp16 if precision == "fp16" else fp32}
-    paths, problems = {}, []
+              "swapper": catalog.find(swapper_model_name(model_dir, precision))}
+    paths, problems = dict(own), []
     for role, model in wanted.items():
+        if role in own:
+            continue
         try:
             paths[role] = str(catalog.require(model, model_dir))
         except FaceSwapError:
@@ -61,68 +71,111 @@ def resolve_model_paths(model_dir: str | os.PathLike | None, precision: str = "a
     return paths
 
 
+def swapper_model_name(model_dir, precision: str) -> str:
+    """The catalogued swap model for a precision; auto: fp32, unless only fp16 is installed."""
+    fp32, fp16 = catalog.find("inswapper_128"), catalog.find("inswapper_128_fp16")
+    if precision == "auto":
+        have16 = catalog.model_path(fp16, model_dir).is_file() and not catalog.model_path(fp32, model_dir).is_file()
+        precision = "fp16" if have16 else "fp32"
+    return fp16.name if precision == "fp16" else fp32.name
+
+
 class NeuralEngine(Engine):
     name = "neural"
 
     def __init__(self, options: SwapOptions | None = None, *, model_dir: str | os.PathLike | None = None,
                  provider: str = "auto", precision: str = "auto", det_size: int = 640,
-                 mapping: str = "all", max_distance: float = DEFAULT_MAX_DISTANCE,
-                 reference_photo: str | None = None, pairs: list[tuple[str, str]] | None = None,
+                 face_mapping: str = "all", match_distance: float = DEFAULT_MAX_DISTANCE,
+                 reference_photo: str | None = None, pairs: list | None = None,
+                 swapper_file: str = "", detector_file: str = "", recognizer_file: str = "",
                  model_paths: dict[str, str] | None = None, redetect_after: float = 0.1, threads: int = 0,
-                 runtime: str = "onnxruntime", device: str = "auto", gpu_frames: bool | None = None,
-                 device_id: int = 0):
+                 runtime: str = "onnxruntime", device: str = "auto", gpu_frames: bool | None = None, gpu: int = 0):
         super().__init__(options)
         if runtime not in RUNTIMES:
             raise FaceSwapError(f"Unknown model runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}.")
-        paths = dict(model_paths) if model_paths else resolve_model_paths(model_dir, precision)
-        labels = {role: f"The {role} model {os.path.basename(paths[role])}" for role in ("detector", "recognizer", "swapper")}
+        self.model_dir = model_dir or None
+        own = {"detector": detector_file, "recognizer": recognizer_file, "swapper": swapper_file}
+        self.own_files = tuple(role for role in ROLES if own[role]) if not model_paths else ()
+        # model_paths: the files by role, chosen by the caller (tests, tools); "swapper_fp32" is
+        # the fp32 fallback for an fp16 "swapper"
+        self.paths = dict(model_paths) if model_paths else resolve_model_paths(self.model_dir, precision, own)
         self.runtime = runtime
-        if runtime == "torch":
-            from ..neural.runner_torch import resolve_device
-
-            where = resolve_device(device)
-            # fp16 where it is safe: the detector and the swap (its latent is computed in fp32
-            # outside the graph); identity vectors stay fp32. The CPU has no fast fp16;
-            # --precision fp32 keeps everything fp32 (GPUs that give NaNs in fp16).
-            half = "fp16" if where.type in ("cuda", "mps") and precision != "fp32" else "fp32"
-            precisions = {"detector": half, "recognizer": "fp32", "swapper": half}
-            sessions = {role: open_runner(paths[role], "torch", device=str(where), precision=precisions[role],
-                                          threads=threads, label=labels[role], channels_last=role != "recognizer")
-                        for role in labels}
-            self.provider = sessions["swapper"].provider
-        else:
-            cache_dir = str(model_dir or catalog.default_model_dir())
-            choice = choose_providers(provider, cache_dir=cache_dir, device_id=device_id)
-            sessions = {role: open_runner(paths[role], "onnxruntime", choice=choice, threads=threads, label=labels[role])
-                        for role in labels}
-            used = sessions["swapper"].provider
-            if provider not in (None, "auto") and used != choice.primary:
-                raise FaceSwapError(
-                    f"ONNX Runtime has the {short_name(choice.primary)} provider but could not start it (its GPU "
-                    "libraries, e.g. CUDA/cuDNN, are missing or do not match); fix that or use --provider cpu.")
-            self.provider = short_name(used)
-        self.detector = ScrfdDetector(sessions["detector"], det_size)
-        self.recognizer = ArcFaceRecognizer(sessions["recognizer"])
-        self.swapper = InSwapper(sessions["swapper"], read_emap(paths["swapper"]))
-        self._gpu = None
-        if gpu_frames is None:
-            gpu_frames = runtime == "torch"
-        if gpu_frames:
-            if runtime != "torch":
-                raise FaceSwapError("The GPU frame path runs on the torch runtime; use --runtime torch.")
-            from ..neural.gpu_pipeline import GpuFramePath
-
-            self._gpu = GpuFramePath(self.detector, sessions["swapper"], crop_size=self.swapper.size)
-        self.mapping = FaceMapping(mapping, max_distance)
+        self.provider_wanted = provider
+        self.device = f"{device}:{gpu}" if device == "cuda" and gpu else device
+        self.gpu = gpu
+        self.threads = threads
+        self.gpu_frames = runtime == "torch" if gpu_frames is None else gpu_frames
+        self.detector_size = det_size
+        self._open_models(precision)
+        if self.own_files:
+            self.notes.append(f"own {', '.join(self.own_files)} file (not a catalogued one; checked by signature)")
+        if face_mapping == "pairs" and not pairs:
+            raise FaceSwapError("Face mapping 'photo-to-person pairs' needs at least one pair: choose both photos "
+                                "of pair 1 (--pair SOURCE=TARGET).")
+        self.mapping = FaceMapping(face_mapping, match_distance)
         self._default: Identity | None = None
         self._bound: Identity | None = None
         self._cache = DetectionCache(max_age=redetect_after)
         self._assigned: tuple | None = None  # (faces list, sources) of the last identity matching
         self._tracker = FaceTracker(self.options.smoothing)
-        if reference_photo:
+        if face_mapping == "reference":
+            if not reference_photo:
+                raise FaceSwapError("Face mapping 'only the person in a reference photo' needs a reference photo; "
+                                    "choose one (--reference PHOTO).")
             self.set_reference(load_photo(reference_photo))
-        for source_path, target_path in pairs or []:
+        for source_path, target_path in (pairs or []) if face_mapping == "pairs" else []:
             self.add_pair(load_photo(source_path), load_photo(target_path), label=os.path.basename(source_path))
+
+    def _open_models(self, precision: str) -> None:
+        """Open the three models on the chosen runtime (again, for the fp32 fallback)."""
+        paths = self.paths
+        labels = {role: f"The {role} model {os.path.basename(paths[role])}" for role in ROLES}
+        if self.runtime == "torch":
+            from ..neural.runner_torch import resolve_device
+
+            where = resolve_device(self.device)
+            # fp16 where it is safe: the detector and the swap (its latent is computed in fp32
+            # outside the graph); identity vectors stay fp32. The CPU has no fast fp16;
+            # precision fp32 keeps everything fp32 (GPUs that give NaNs in fp16).
+            half = "fp16" if where.type in ("cuda", "mps") and precision != "fp32" else "fp32"
+            precisions = {"detector": half, "recognizer": "fp32", "swapper": half}
+            sessions = {role: open_runner(paths[role], "torch", device=str(where), precision=precisions[role],
+                                          threads=self.threads, label=labels[role],
+                                          channels_last=role != "recognizer")
+                        for role in labels}
+            self.provider = sessions["swapper"].provider
+            self.swap_precision = half
+        else:
+            cache_dir = str(self.model_dir or catalog.default_model_dir())
+            choice = choose_providers(self.provider_wanted, cache_dir=cache_dir, device_id=self.gpu)
+            sessions = {role: open_runner(paths[role], "onnxruntime", choice=choice, threads=self.threads,
+                                          label=labels[role])
+                        for role in labels}
+            used = sessions["swapper"].provider
+            if self.provider_wanted not in (None, "auto") and used != choice.primary:
+                raise FaceSwapError(
+                    f"ONNX Runtime has the {short_name(choice.primary)} provider but could not start it (its GPU "
+                    "libraries, e.g. CUDA/cuDNN, are missing or do not match); fix that or use --provider cpu.")
+            self.provider = short_name(used)
+            self.swap_precision = "fp16" if sessions["swapper"].input_dtype(0) == np.float16 else "fp32"
+        self.detector = ScrfdDetector(sessions["detector"], self.detector_size)
+        self.recognizer = ArcFaceRecognizer(sessions["recognizer"])
+        advice = ("choose an inswapper_128-shaped file" if "swapper" in self.own_files
+                  else "run faceswap models install --force")
+        self.swapper = InSwapper(sessions["swapper"], read_emap(paths["swapper"], advice))
+        for role in self.own_files:   # files the user brought: their family's shapes and values, on load
+            {"detector": self.detector, "recognizer": self.recognizer, "swapper": self.swapper}[role].check()
+        self._gpu = None
+        if self.gpu_frames:
+            if self.runtime != "torch":
+                raise FaceSwapError("The GPU frame path runs on the torch runtime; use --runtime torch.")
+            from ..neural.gpu_pipeline import GpuFramePath
+
+            self._gpu = GpuFramePath(self.detector, sessions["swapper"], crop_size=self.swapper.size)
+
+    def describe(self) -> str:
+        runtime = "PyTorch" if self.runtime == "torch" else "ONNX Runtime"
+        return f"neural on {runtime} {self.provider}, {self.swap_precision} swap"
 
     # -- sources and mapping -------------------------------------------------------
     def _faces_in_photo(self, image: np.ndarray, what: str) -> list[Detection]:
@@ -141,13 +194,27 @@ class NeuralEngine(Engine):
         embedding = self.recognizer.embed(image, [face.keypoints])[0]
         return Identity(embedding, self.swapper.latent(embedding), label), face, len(faces)
 
-    def _prepare_source(self, image: np.ndarray, face_index: int) -> SourceInfo:
+    def _prepare_source(self, image: np.ndarray, face_index: int, more: list) -> SourceInfo:
         identity, face, count = self._identity(image, face_index, "photo", "source")
+        notes = []
+        if more:
+            embeddings = [identity.embedding]
+            for name, extra in more:
+                embeddings.append(self._identity(extra, 0, f"photo {os.path.basename(name)}")[0].embedding)
+            embedding, left_out = combine_embeddings(np.stack(embeddings), self.mapping.max_distance)
+            identity = Identity(embedding, self.swapper.latent(embedding), "source")
+            names = [os.path.basename(more[index - 1][0]) for index in left_out]
+            if names:
+                verb = "looks" if len(names) == 1 else "look"
+                notes.append(f"{', '.join(names)} {verb} like another person than the source photo: left out")
+            used = len(more) + 1 - len(left_out)
+            if used > 1:
+                notes.append(f"identity averaged over {used} photos")
         self._default = identity
         self._assigned = None
         self._bind(identity)
         box = face.int_box(image.shape[1], image.shape[0])
-        return SourceInfo(count, face_index, box, keypoint_tips(face.keypoints))
+        return SourceInfo(count, face_index, box, keypoint_tips(face.keypoints), tuple(notes))
 
     def set_reference(self, image: np.ndarray, face_index: int = 0) -> None:
         """Swap only the person in this photo (face mapping 'reference')."""
@@ -228,8 +295,43 @@ class NeuralEngine(Engine):
         return keypoints, sources, stage_ms
 
     def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
-        if self._gpu is not None:
-            return self._process_on_device(frame, timestamp)
+        """The swapped frame; a frame whose swap came out broken (fp16 on some GPUs) passes
+        through while the engine moves to fp32 for the rest of the session."""
+        try:
+            if self._gpu is not None:
+                return self._process_on_device(frame, timestamp)
+            return self._process_on_host(frame, timestamp)
+        except BrokenSwapOutput:
+            self._fall_back_to_fp32()
+            self.last_report = FrameReport()
+            return frame.copy()
+
+    def _fall_back_to_fp32(self) -> None:
+        """Open the swap in fp32 instead of fp16 (the catalogued fp32 file for ONNX Runtime,
+        the same file in fp32 for PyTorch) and prepare the identities' latents again."""
+        if self.swap_precision != "fp16":
+            raise BrokenSwapOutput("The swap model returned invalid numbers in fp32 too; the file may be damaged: "
+                                   "run faceswap models verify.")
+        if self.runtime != "torch":
+            if "swapper" in self.own_files:
+                raise BrokenSwapOutput("Your own fp16 swap model file gives broken faces on this GPU; choose an "
+                                       "fp32 file instead.")
+            try:
+                self.paths["swapper"] = self.paths.get("swapper_fp32") or str(
+                    catalog.require(catalog.find("inswapper_128"), self.model_dir))
+            except FaceSwapError:
+                raise BrokenSwapOutput("The fp16 swap model gives broken faces on this GPU and the fp32 one is not "
+                                       "installed; run: faceswap models install inswapper_128") from None
+        self._open_models("fp32")
+        latent = self.swapper.latent
+        if self._default is not None:
+            self._default = replace(self._default, latent=latent(self._default.embedding))
+        self.mapping.pairs = [(person, replace(source, latent=latent(source.embedding)))
+                              for person, source in self.mapping.pairs]
+        self._bound, self._assigned = None, None
+        self.notes.append("the fp16 swap gave broken faces on this GPU: switched to fp32 for this session")
+
+    def _process_on_host(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
         started = time.perf_counter()
         image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
         keypoints, sources, stage_ms = self._faces_and_sources(image, timestamp, started)

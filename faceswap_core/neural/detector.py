@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import FaceSwapError
 from .providers import ModelSession
+from .runners import fits_shape
 
 # outputs -> (feature map count, strides, anchors per cell, has keypoints)
 LAYOUTS = {
@@ -111,6 +112,21 @@ class ScrfdDetector:
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
         self._centers: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def check(self) -> None:
+        """A detector the user brought: SCRFD's 3-channel input, and a probe run whose face
+        scores are probabilities (raises FaceSwapError). Its outputs' layout is checked above."""
+        problem = "" if fits_shape(list(self.session.inputs[0].shape), (None, 3, None, None)) else \
+            f"its input is {list(self.session.inputs[0].shape)}, not an RGB image (Nx3xHxW)"
+        if not problem:
+            blob, _ = self.preprocess(np.full((self.input_size[1], self.input_size[0], 3), 128, np.uint8))
+            scores = [np.asarray(out, np.float32) for out in self.session.run({self.session.input_names[0]: blob})
+                      [: len(self.strides)]]
+            if not all(np.isfinite(score).all() and score.min() >= -1e-3 and score.max() <= 1 + 1e-3
+                       for score in scores):
+                problem = "its first outputs are not face scores between 0 and 1"
+        if problem:
+            raise FaceSwapError(f"{self.session.label} does not fit SCRFD (det_10g): {problem}.")
 
     # -- stages ------------------------------------------------------------------------
     def preprocess(self, image: np.ndarray, size: tuple[int, int] | None = None) -> tuple[np.ndarray, float]:

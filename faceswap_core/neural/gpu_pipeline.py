@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import FaceSwapError
+from ..errors import BrokenSwapOutput, FaceSwapError
 from ..options import SwapOptions
 from ..vision import masks
 from ..vision.colour import GAIN_FLOOR, GAIN_MAX, GAIN_MIN, reflection_cells
@@ -412,9 +412,7 @@ class GpuFramePath:
         if pending.host is not None:
             data = pending.host.numpy()
             if not data[-1]:
-                raise FaceSwapError(
-                    "The swap model returned invalid numbers (a known fp16 problem on some GPUs, e.g. GTX 16xx); "
-                    "run it in fp32: faceswap models install inswapper_128, then --precision fp32.")
+                raise BrokenSwapOutput()
             for box, shape in pending.boxes:
                 count = int(np.prod(shape))
                 pixels = data[offset:offset + count].reshape(shape).copy()

@@ -17,19 +17,12 @@ from importlib import metadata
 import numpy as np
 
 from ..errors import FaceSwapError
+from ..schema import ORT_PROVIDERS, provider_key
 
 CPU = "CPUExecutionProvider"
 
 # short name -> onnxruntime provider name, best first (the order `auto` tries them in).
-PROVIDERS: dict[str, str] = {
-    "tensorrt": "TensorrtExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "rocm": "ROCMExecutionProvider",
-    "directml": "DmlExecutionProvider",
-    "coreml": "CoreMLExecutionProvider",
-    "openvino": "OpenVINOExecutionProvider",
-    "cpu": CPU,
-}
+PROVIDERS: dict[str, str] = ORT_PROVIDERS
 ALIASES = {"trt": "tensorrt", "dml": "directml", "gpu": "cuda"}
 
 # provider short name -> the pip package that contains it.
@@ -107,11 +100,7 @@ def available_providers() -> list[str]:
     return list(_import_ort().get_available_providers())
 
 
-def short_name(provider: str) -> str:
-    for short, full in PROVIDERS.items():
-        if full == provider:
-            return short
-    return provider
+short_name = provider_key
 
 
 def normalise(name: str) -> str:

@@ -50,6 +50,26 @@ class ModelRunner(Protocol):
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
 
 
+def fits_shape(shape: Sequence, expected: Sequence) -> bool:
+    """Whether a model's declared shape can hold `expected` (None: any size; a named,
+    dynamic axis fits every size)."""
+    return len(shape) == len(expected) and all(
+        want is None or not isinstance(have, int) or have == want for have, want in zip(shape, expected))
+
+
+def signature_problem(runner: ModelRunner, inputs: Sequence[Sequence], outputs: Sequence[Sequence]) -> str:
+    """'' when the runner's inputs and outputs have these shapes (in order), else what differs,
+    in words, for the one sentence a user gets about a model file they brought."""
+    for kind, declared, wanted in (("inputs", runner.inputs, inputs), ("outputs", runner.outputs, outputs)):
+        if len(declared) != len(wanted):
+            return f"it has {len(declared)} {kind}, the family has {len(wanted)}"
+        for arg, shape in zip(declared, wanted):
+            if not fits_shape(list(arg.shape), shape):
+                expected = "x".join("N" if size is None else str(size) for size in shape)
+                return f"its {kind[:-1]} '{arg.name}' is {list(arg.shape)}, the family's is {expected}"
+    return ""
+
+
 def takes_batches(runner: ModelRunner, name: str) -> bool:
     """Whether input `name` accepts more than one item per call: a dynamic first axis, or a
     runner that found the graph batches anyway (TorchRunner.probe_batching)."""

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import FaceSwapError
+from ..errors import BrokenSwapOutput, FaceSwapError
 from .alignment import norm_crop
 from .providers import ModelSession
 from .recognizer import normalise
+from .runners import signature_problem
 
 
-def read_emap(path: str) -> np.ndarray:
-    """The 512x512 latent map: the last initializer of the swapper graph, as float32."""
+def read_emap(path: str, advice: str = "run faceswap models install --force") -> np.ndarray:
+    """The 512x512 latent map: the last initializer of the swapper graph, as float32.
+    advice: what the message tells the user to do (a file of their own is theirs to change)."""
     try:
         import onnx
         from onnx import numpy_helper
@@ -25,18 +27,29 @@ def read_emap(path: str) -> np.ndarray:
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception:
-        raise FaceSwapError(
-            f"The swap model {path} could not be read; run faceswap models verify, then faceswap models install --force."
-        ) from None
+        raise FaceSwapError(f"The swap model {path} could not be read; run faceswap models verify, then {advice}.") from None
     if not model.graph.initializer:
-        raise FaceSwapError(f"The swap model {path} has no weights; it is not inswapper_128: run faceswap models install --force.")
+        raise FaceSwapError(f"The swap model {path} has no weights; it is not inswapper_128: {advice}.")
     emap = numpy_helper.to_array(model.graph.initializer[-1]).astype(np.float32)
     if emap.shape != (512, 512):
         raise FaceSwapError(
             f"The swap model's last weight is {emap.shape}, not the 512x512 emap; "
-            "the file was rewritten or is not inswapper_128: run faceswap models install --force."
+            f"the file was rewritten or is not inswapper_128: {advice}."
         )
     return emap
+
+
+FLAT_RANGE = 1.0 / 255.0   # a swapped face whose values span less than one level is one flat colour
+
+
+def to_crop(output: np.ndarray) -> np.ndarray:
+    """One output (3, S, S) RGB in [0, 1] as a BGR uint8 crop; raises BrokenSwapOutput for
+    numbers that are no face (NaN, infinity: fp16 overflow; one flat colour: the black box)."""
+    output = np.asarray(output, dtype=np.float32)
+    if not np.isfinite(output).all() or float(output.max() - output.min()) < FLAT_RANGE:
+        raise BrokenSwapOutput()
+    rgb = output.transpose(1, 2, 0)
+    return np.clip(255.0 * rgb, 0, 255).astype(np.uint8)[:, :, ::-1].copy()
 
 
 class InSwapper:
@@ -53,6 +66,22 @@ class InSwapper:
         self.target_dtype = session.input_dtype(0)
         self.source_dtype = session.input_dtype(1)
         self.emap = np.asarray(emap, dtype=np.float32)
+
+    def check(self) -> None:
+        """A swap model the user brought: inswapper_128's shapes, and a probe run whose output
+        is a picture in [0, 1] (raises FaceSwapError with what does not fit)."""
+        size = self.size
+        problem = signature_problem(self.session, [(None, 3, size, size), (None, 512)], [(None, 3, size, size)])
+        if not problem:
+            rng = np.random.default_rng(0)
+            crop = rng.integers(40, 220, (size, size, 3), dtype=np.uint8)
+            output = np.asarray(self.session.run({self.target_name: self.blob(crop), self.source_name: np.ascontiguousarray(
+                self.latent(rng.normal(size=512)), dtype=self.source_dtype)})[0], np.float32)
+            if not np.isfinite(output).all() or output.min() < -0.05 or output.max() > 1.05:
+                problem = (f"its output on a test face spans {output.min():.2f} to {output.max():.2f}, "
+                           "not an RGB picture in 0 to 1")
+        if problem:
+            raise FaceSwapError(f"{self.session.label} does not fit inswapper_128: {problem}.")
 
     def latent(self, embedding: np.ndarray) -> np.ndarray:
         """The `source` input for an identity: normalise(normalised embedding @ emap), (1, 512)."""
@@ -77,11 +106,4 @@ class InSwapper:
         if latent is not None:
             feeds[self.source_name] = np.ascontiguousarray(latent, dtype=self.source_dtype)
         output = self.session.run(feeds)[0]
-        output = np.asarray(output, dtype=np.float32)
-        if not np.isfinite(output).all():
-            raise FaceSwapError(
-                "The swap model returned invalid numbers (a known fp16 problem on some GPUs, e.g. GTX 16xx); "
-                "use the fp32 model: faceswap models install inswapper_128 and choose --swapper fp32."
-            )
-        rgb = output[0].transpose(1, 2, 0)
-        return np.clip(255.0 * rgb, 0, 255).astype(np.uint8)[:, :, ::-1].copy()
+        return to_crop(output[0])

@@ -197,9 +197,9 @@ class FaceSwapFilter:
                 parts.append(f"waits {self.camera.wait_ms:.0f} ms per frame")
             parts.append(self.path_name())
             parts.append(f"{channel.faces()} face(s)")
-            note = channel.note()
+            note = channel.note()   # the worker's: what runs, how the source was made, photo tips
             if note:
-                parts.append(f"photo tip: {note}")
+                parts.append(note)
         audio = self.audio_sync.status()
         if audio:
             parts.append(audio)

@@ -41,11 +41,13 @@ OBS_PATH_FILE = 0
 OBS_TEXT_INFO = 3
 OBS_COMBO_TYPE_LIST = 2
 OBS_COMBO_FORMAT_STRING = 3
+OBS_EDITABLE_LIST_TYPE_FILES = 1
 # enum obs_data_type, obs_data_number_type (libobs/obs-data.h)
 OBS_DATA_NULL = 0
 OBS_DATA_STRING = 1
 OBS_DATA_NUMBER = 2
 OBS_DATA_BOOLEAN = 3
+OBS_DATA_ARRAY = 5
 OBS_DATA_NUM_DOUBLE = 2
 # log levels (libobs/util/base.h)
 LOG_ERROR = 100
@@ -83,6 +85,14 @@ BLOCKING_FUNCTIONS = {
     "obs_properties_add_button2": (P, [P, c_char_p, c_char_p, P, P]),
     "obs_property_list_add_string": (c_size_t, [P, c_char_p, c_char_p]),
     "obs_property_set_long_description": (None, [P, c_char_p]),
+    "obs_properties_add_editable_list": (P, [P, c_char_p, c_char_p, c_int, c_char_p, c_char_p]),
+    "obs_property_set_modified_callback": (None, [P, P]),
+    "obs_property_set_visible": (None, [P, c_bool]),
+    "obs_properties_get": (P, [P, c_char_p]),
+    "obs_data_get_array": (P, [P, c_char_p]),
+    "obs_data_array_count": (c_size_t, [P]),
+    "obs_data_array_item": (P, [P, c_size_t]),
+    "obs_data_array_release": (None, [P]),
     "obs_enum_sources": (None, [P, P]),
     "obs_get_source_by_name": (P, [c_char_p]),
     "obs_source_release": (None, [P]),

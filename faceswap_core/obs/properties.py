@@ -1,7 +1,7 @@
-"""The filter's settings: names, defaults, the properties dialog, reading obs_data.
+"""The filter's settings in OBS: the properties dialog, defaults, reading obs_data.
 
-The engine list is spelled out here because the OBS side may not import the engines
-(they need numpy); tests/test_obs_side.py checks it against faceswap_core.engines.ENGINES.
+Generated from faceswap_core.schema (what each setting is, its range and help); this
+module knows only how OBS stores and shows each kind.
 """
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ import ctypes
 import math
 import os
 import shutil
-from dataclasses import dataclass
 
-from ..install_config import configured_worker_python
+from .. import schema
+from ..install_config import configured_providers, configured_worker_python
 from ..link import launch
 from ..link import system as systems
 from . import libobs as L
 
-ENGINE_CHOICES = (("landmark", "Landmark (CPU, no download)"), ("neural", "Neural (GPU, InsightFace models)"))
+ENGINE_CHOICES = schema.ENGINE_CHOICES
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp);;All files (*.*)"
+MODEL_FILTER = "ONNX models (*.onnx);;All files (*.*)"
 INTERPRETER_FILTER = "Python (python python3 python.exe);;All files (*.*)"
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -46,103 +47,116 @@ def default_interpreter(system: str = systems.CURRENT) -> str:
     return candidate
 
 
-@dataclass(frozen=True)
-class Setting:
-    key: str
-    kind: str        # "path", "int", "float", "bool", "engine", "interpreter", "audio" (a source's name)
-    label: str
-    default: object
-    low: float = 0
-    high: float = 0
-    step: float = 1
-    help: str = ""
-
-
-SETTINGS = (
-    Setting("enabled", "bool", "Enable swap", True, help="Off: the camera passes through untouched."),
-    Setting("source_photo", "path", "Source photo", "", help="A photo of the face to put on the camera."),
-    Setting("face_index", "int", "Face in the photo (0 = largest)", 0, 0, 16, 1),
-    Setting("engine", "engine", "Engine", "landmark"),
-    Setting("mouth_mask", "bool", "Mouth mask (your own mouth shows)", True),
-    Setting("mouth_mask_size", "float", "Mouth mask size", 1.0, 0.5, 2.5, 0.05),
-    Setting("keep_eyes", "bool", "Keep my eyes (your own eyes show)", False),
-    Setting("keep_glasses", "bool", "Keep my glasses (their frames stay in front)", True,
-            help="Off: the swapped face shows no glasses. Landmark engine."),
-    Setting("opacity", "float", "Opacity", 1.0, 0.0, 1.0, 0.01),
-    Setting("smoothing", "float", "Smoothing", 0.5, 0.0, 1.0, 0.05,
-            help="0: the face follows every movement at once; 1: steadiest, fast turns lag a little."),
-    Setting("max_faces", "int", "Max faces", 4, 1, 16, 1),
-    Setting("sync_audio", "audio", "Keep this audio in sync", "",
-            help="The swapped picture can show later than the camera's own: this source's sync offset "
-                 "follows that delay, so your voice matches your lips. Given back when the filter is off."),
-    Setting("python", "interpreter", "Worker Python", "",
-            help="The Python that runs the swap; empty: the one the installer set up."),
-)
+SETTINGS = tuple(setting for setting in schema.SETTINGS if setting.in_obs)
 KEYS = tuple(setting.key for setting in SETTINGS)
-STRING_KINDS = ("path", "engine", "interpreter", "audio")
 NO_AUDIO_LABEL = "(none)"
 STATUS_KEY = "status"
 REFRESH_KEY = "refresh_status"
+# what a change of these shows or hides (the engine's own settings, a reference photo, pairs)
+CONTROLLING = tuple(sorted({"engine", *(setting.when[0] for setting in SETTINGS if setting.when)}))
+STORED_TYPE = {"bool": L.OBS_DATA_BOOLEAN, "int": L.OBS_DATA_NUMBER, "float": L.OBS_DATA_NUMBER,
+               "photos": L.OBS_DATA_ARRAY}
+
+
+def pair_keys(slot: int) -> tuple[str, str]:
+    """The two photo fields of pair `slot` (0-based) in OBS's settings: wear, and on whom."""
+    return f"pair{slot + 1}_photo", f"pair{slot + 1}_person"
+
+
+def obs_keys(setting: schema.Setting) -> tuple[str, ...]:
+    """The obs_data keys a setting is stored under (a pair list takes two per slot)."""
+    if setting.kind == "pairs":
+        return tuple(key for slot in range(schema.PAIR_SLOTS) for key in pair_keys(slot))
+    return (setting.key,)
 
 
 def defaults() -> dict:
-    return {setting.key: setting.default for setting in SETTINGS}
+    return {setting.key: schema.defaults()[setting.key] for setting in SETTINGS}
 
 
 def apply_defaults(api, data) -> None:
-    """Fill obs_data defaults (the get_defaults callback)."""
+    """Fill obs_data defaults (the get_defaults callback); a list has none (empty)."""
     obs = api.blocking
     for setting in SETTINGS:
-        key = setting.key.encode()
-        if setting.kind in STRING_KINDS:
-            obs.obs_data_set_default_string(data, key, str(setting.default).encode())
+        if setting.kind in schema.STRING_KINDS or setting.kind == "pairs":
+            for key in obs_keys(setting):
+                obs.obs_data_set_default_string(data, key.encode(), str(setting.default if setting.kind != "pairs"
+                                                                            else "").encode())
         elif setting.kind == "bool":
-            obs.obs_data_set_default_bool(data, key, bool(setting.default))
+            obs.obs_data_set_default_bool(data, setting.key.encode(), bool(setting.default))
         elif setting.kind == "int":
-            obs.obs_data_set_default_int(data, key, int(setting.default))
+            obs.obs_data_set_default_int(data, setting.key.encode(), int(setting.default))
         elif setting.kind == "float":
-            obs.obs_data_set_default_double(data, key, float(setting.default))
+            obs.obs_data_set_default_double(data, setting.key.encode(), float(setting.default))
 
 
 def read_settings(api, data, ignored: list | None = None) -> dict:
     """obs_data -> a plain dict of our settings (values clamped to their ranges).
 
     A saved scene collection can hold anything (edited by hand, another version, a
-    broken file): a value of the wrong type, a number that is not finite, or an unknown
-    engine reads as the setting's default, and its key is appended to `ignored` so the
-    status line can say so.
+    broken file): a value of the wrong type, a number that is not finite, or a choice
+    that is not offered reads as the setting's default, and its key is appended to
+    `ignored` so the status line can say so.
     """
     obs = api.blocking
     values = {}
     for setting in SETTINGS:
+        if setting.kind == "pairs":
+            values[setting.key] = _read_pairs(obs, data)
+            continue
         key = setting.key.encode()
         kind, numtype = _stored_type(obs, data, key)
-        expected = {"bool": L.OBS_DATA_BOOLEAN, "int": L.OBS_DATA_NUMBER, "float": L.OBS_DATA_NUMBER}.get(
-            setting.kind, L.OBS_DATA_STRING)
-        if kind not in (L.OBS_DATA_NULL, expected):
-            values[setting.key] = setting.default
+        if kind not in (L.OBS_DATA_NULL, STORED_TYPE.get(setting.kind, L.OBS_DATA_STRING)):
+            values[setting.key] = schema.default_of(setting)
             if ignored is not None:
                 ignored.append(setting.key)
             continue
-        if setting.kind in STRING_KINDS:
-            raw = obs.obs_data_get_string(data, key)
-            values[setting.key] = raw.decode("utf-8", "replace") if raw else ""
+        if setting.kind == "photos":
+            raw = _read_files(obs, data, key)
+        elif setting.kind in schema.STRING_KINDS:
+            raw = _string(obs, data, setting.key)
         elif setting.kind == "bool":
-            values[setting.key] = bool(obs.obs_data_get_bool(data, key))
-        elif setting.kind in ("int", "float"):
-            number = (obs.obs_data_get_double(data, key) if numtype == L.OBS_DATA_NUM_DOUBLE or setting.kind == "float"
-                      else obs.obs_data_get_int(data, key))
-            if not math.isfinite(number):
-                number = setting.default
-                if ignored is not None:
-                    ignored.append(setting.key)
-            number = min(max(number, setting.low), setting.high)
-            values[setting.key] = int(round(number)) if setting.kind == "int" else float(number)
-    if values.get("engine") not in {name for name, _ in ENGINE_CHOICES}:
-        if values.get("engine") and ignored is not None:
-            ignored.append("engine")
-        values["engine"] = "landmark"
+            raw = bool(obs.obs_data_get_bool(data, key))
+        else:
+            raw = (obs.obs_data_get_double(data, key) if numtype == L.OBS_DATA_NUM_DOUBLE or setting.kind == "float"
+                   else obs.obs_data_get_int(data, key))
+        unusable = ((setting.kind in ("int", "float") and not math.isfinite(raw))
+                    or (setting.kind == "choice" and raw and raw not in setting.values()))
+        if unusable and ignored is not None:
+            ignored.append(setting.key)
+        values[setting.key] = schema.clamp(setting.key, raw)
     return values
+
+
+def _read_pairs(obs, data) -> list:
+    pairs = []
+    for slot in range(schema.PAIR_SLOTS):
+        photo, person = (_string(obs, data, key) for key in pair_keys(slot))
+        if photo and person:
+            pairs.append([photo, person])
+    return pairs
+
+
+def _string(obs, data, key: str) -> str:
+    text = obs.obs_data_get_string(data, key.encode())
+    return text.decode("utf-8", "replace") if text else ""
+
+
+def _read_files(obs, data, key: bytes) -> list:
+    """An editable file list: an array of objects whose "value" is the path."""
+    array = obs.obs_data_get_array(data, key)
+    if not array:
+        return []
+    try:
+        paths = []
+        for index in range(obs.obs_data_array_count(array)):
+            item = obs.obs_data_array_item(array, index)
+            if item:
+                paths.append(_string(obs, item, "value"))
+                obs.obs_data_release(item)
+        return [path for path in paths if path]
+    finally:
+        obs.obs_data_array_release(array)
 
 
 def _stored_type(obs, data, key: bytes) -> tuple[int, int]:
@@ -157,38 +171,86 @@ def _stored_type(obs, data, key: bytes) -> tuple[int, int]:
         obs.obs_data_item_release(ctypes.byref(item))
 
 
-def build_properties(api, refresh_callback, instance_key, audio_sources=()) -> int:
-    """The properties dialog (get_properties); refresh_callback is a kept-alive CFUNCTYPE;
-    audio_sources: the names the "Keep this audio in sync" list offers."""
+def choices_for(setting: schema.Setting) -> tuple:
+    """A choice's (value, label) pairs as the dialog offers them: execution providers only
+    those the worker's ONNX Runtime has, when the installer recorded them."""
+    installed = configured_providers() if setting.key == "provider" else ()
+    if not installed:
+        return setting.choices
+    return tuple((value, label) for value, label in setting.choices if value == "auto" or value in installed)
+
+
+def build_properties(api, refresh_callback, instance_key, audio_sources=(), modified_callback=None) -> int:
+    """The properties dialog (get_properties); the callbacks are kept-alive CFUNCTYPEs;
+    audio_sources: the names the "Keep this audio in sync" list offers. modified_callback
+    goes on the settings that show or hide others (libobs calls it once when the dialog
+    opens, then on each change)."""
     obs = api.blocking
     props = obs.obs_properties_create()
     for setting in SETTINGS:
-        key, label = setting.key.encode(), setting.label.encode()
-        if setting.kind == "path":
-            prop = obs.obs_properties_add_path(props, key, label, 0, PHOTO_FILTER.encode(), None)
-        elif setting.kind == "interpreter":
-            prop = obs.obs_properties_add_path(props, key, label, 0, INTERPRETER_FILTER.encode(), None)
-        elif setting.kind == "bool":
-            prop = obs.obs_properties_add_bool(props, key, label)
-        elif setting.kind == "int":
-            prop = obs.obs_properties_add_int(props, key, label, int(setting.low), int(setting.high), int(setting.step))
-        elif setting.kind == "float":
-            prop = obs.obs_properties_add_float_slider(props, key, label, setting.low, setting.high, setting.step)
-        elif setting.kind == "engine":
-            prop = obs.obs_properties_add_list(props, key, label, L.OBS_COMBO_TYPE_LIST, L.OBS_COMBO_FORMAT_STRING)
-            for name, description in ENGINE_CHOICES:
-                obs.obs_property_list_add_string(prop, description.encode(), name.encode())
-        elif setting.kind == "audio":
-            prop = obs.obs_properties_add_list(props, key, label, L.OBS_COMBO_TYPE_LIST, L.OBS_COMBO_FORMAT_STRING)
-            obs.obs_property_list_add_string(prop, NO_AUDIO_LABEL.encode(), b"")
-            for name in audio_sources:
-                encoded = name.encode("utf-8")
-                obs.obs_property_list_add_string(prop, encoded, encoded)
-        else:
-            continue
-        text = setting.help or (f"Default: {default_interpreter()}" if setting.kind == "interpreter" else "")
-        if text and prop:
-            obs.obs_property_set_long_description(prop, text.encode())
-    obs.obs_properties_add_text(props, STATUS_KEY.encode(), b"Status", 3)
+        for prop, text in _add_property(obs, props, setting, audio_sources):
+            if text and prop:
+                obs.obs_property_set_long_description(prop, text.encode())
+            if prop and modified_callback is not None and setting.key in CONTROLLING:
+                obs.obs_property_set_modified_callback(prop, modified_callback)
+    obs.obs_properties_add_text(props, STATUS_KEY.encode(), b"Status", L.OBS_TEXT_INFO)
     obs.obs_properties_add_button2(props, REFRESH_KEY.encode(), b"Refresh status", refresh_callback, instance_key)
     return props
+
+
+def _add_property(obs, props, setting: schema.Setting, audio_sources) -> list:
+    """The property (or properties: a pair list has two per slot) for one setting, with
+    its help text."""
+    key, label = setting.key.encode(), setting.label.encode()
+    text = setting.help
+    if setting.kind == "pairs":
+        added = []
+        for slot in range(schema.PAIR_SLOTS):
+            photo, person = pair_keys(slot)
+            added.append((obs.obs_properties_add_path(props, photo.encode(), f"Pair {slot + 1}: wear this face".encode(),
+                                                      L.OBS_PATH_FILE, PHOTO_FILTER.encode(), None), text))
+            added.append((obs.obs_properties_add_path(props, person.encode(), f"Pair {slot + 1}: on this person".encode(),
+                                                      L.OBS_PATH_FILE, PHOTO_FILTER.encode(), None), text))
+        return added
+    if setting.kind == "path":
+        prop = obs.obs_properties_add_path(props, key, label, L.OBS_PATH_FILE, PHOTO_FILTER.encode(), None)
+    elif setting.kind == "model":
+        prop = obs.obs_properties_add_path(props, key, label, L.OBS_PATH_FILE, MODEL_FILTER.encode(), None)
+    elif setting.kind == "photos":
+        prop = obs.obs_properties_add_editable_list(props, key, label, L.OBS_EDITABLE_LIST_TYPE_FILES,
+                                                    PHOTO_FILTER.encode(), None)
+    elif setting.kind == "interpreter":
+        prop = obs.obs_properties_add_path(props, key, label, L.OBS_PATH_FILE, INTERPRETER_FILTER.encode(), None)
+        text = f"{setting.help} Now: {default_interpreter()}"
+    elif setting.kind == "bool":
+        prop = obs.obs_properties_add_bool(props, key, label)
+    elif setting.kind == "int":
+        prop = obs.obs_properties_add_int(props, key, label, int(setting.low), int(setting.high), int(setting.step))
+    elif setting.kind == "float":
+        prop = obs.obs_properties_add_float_slider(props, key, label, setting.low, setting.high, setting.step)
+    elif setting.kind == "choice":
+        prop = obs.obs_properties_add_list(props, key, label, L.OBS_COMBO_TYPE_LIST, L.OBS_COMBO_FORMAT_STRING)
+        for value, description in choices_for(setting):
+            obs.obs_property_list_add_string(prop, description.encode(), value.encode())
+    elif setting.kind == "audio":
+        prop = obs.obs_properties_add_list(props, key, label, L.OBS_COMBO_TYPE_LIST, L.OBS_COMBO_FORMAT_STRING)
+        obs.obs_property_list_add_string(prop, NO_AUDIO_LABEL.encode(), b"")
+        for name in audio_sources:
+            encoded = name.encode("utf-8")
+            obs.obs_property_list_add_string(prop, encoded, encoded)
+    else:
+        return []
+    return [(prop, text)]
+
+
+def show_applicable(api, props, data) -> None:
+    """Show the settings that matter with these values, hide the others (another engine's,
+    a reference photo while every face is swapped)."""
+    obs = api.blocking
+    values = read_settings(api, data)
+    for setting in SETTINGS:
+        visible = schema.applies(setting, values)
+        for key in obs_keys(setting):
+            prop = obs.obs_properties_get(props, key.encode())
+            if prop:
+                obs.obs_property_set_visible(prop, visible)

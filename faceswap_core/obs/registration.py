@@ -46,6 +46,7 @@ class FilterRegistry:
             "filter_video": si.FILTER_VIDEO(self._filter_video),
             "filter_remove": si.FILTER_REMOVE(self._filter_remove),
             "refresh": si.BUTTON_CLICKED(self._refresh_clicked),
+            "modified": si.PROPERTY_MODIFIED(self._settings_modified),
         }
         self.info = si.ObsSourceInfo()
         self.info.id = ctypes.cast(self._id, ctypes.c_char_p)
@@ -122,7 +123,7 @@ class FilterRegistry:
             if instance is not None:
                 self._write_status(instance)
             return properties.build_properties(self.api, self.callbacks["refresh"], key,
-                                               audio_sync.audio_source_names(self.api))
+                                               audio_sync.audio_source_names(self.api), self.callbacks["modified"])
         except Exception:
             self._report("get_properties")
             return self.api.blocking.obs_properties_create()
@@ -168,6 +169,15 @@ class FilterRegistry:
         instance = self.instances.get(key or 0)
         if instance is not None:
             self._write_status(instance)
+        return True
+
+    def _settings_modified(self, props, prop, data):
+        """A setting that shows or hides others changed (or the dialog opened): True asks
+        OBS to redraw the dialog."""
+        try:
+            properties.show_applicable(self.api, props, data)
+        except Exception:
+            self._report("property modified")
         return True
 
     # -- helpers ---------------------------------------------------------------------------------

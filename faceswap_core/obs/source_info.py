@@ -28,6 +28,7 @@ VIDEO_RENDER = CFUNCTYPE(None, P, P)    # void (*)(void *data, gs_effect_t *effe
 FILTER_VIDEO = CFUNCTYPE(P, P, P)       # struct obs_source_frame *(*)(void *data, struct obs_source_frame *frame)
 FILTER_REMOVE = CFUNCTYPE(None, P, P)
 BUTTON_CLICKED = CFUNCTYPE(c_bool, P, P, P)  # bool (*)(props, property, void *data)
+PROPERTY_MODIFIED = CFUNCTYPE(c_bool, P, P, P)  # bool (*)(props, property, obs_data_t *settings)
 
 
 class ObsSourceInfo(ctypes.Structure):

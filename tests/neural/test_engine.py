@@ -159,7 +159,7 @@ def test_face_mapping_reference_swaps_only_that_person(model_paths):
     out_all = everyone.process(photo, 0.0)
     assert len(everyone.last_report.boxes) == 2
 
-    only = _engine(model_paths, max_distance=SAME_PERSON)
+    only = _engine(model_paths, match_distance=SAME_PERSON)
     only.set_source_file(str(media("fr_obama.jpg")))
     only.set_reference(photo, face_index=1)
     out = only.process(photo, 0.0)
@@ -177,7 +177,7 @@ def test_face_mapping_pairs_give_each_person_their_source(model_paths):
         engine = _engine(model_paths)
         engine.set_source(source)
         singles.append(engine.process(photo, 0.0))
-    mapped = _engine(model_paths, max_distance=SAME_PERSON)
+    mapped = _engine(model_paths, match_distance=SAME_PERSON)
     assert not mapped.has_source
     mapped.add_pair(sources[0], photo, target_index=1)  # person 1 becomes Obama
     mapped.add_pair(sources[1], photo, target_index=0)  # person 0 becomes the dlib photo's face
@@ -220,7 +220,7 @@ def test_wrong_model_in_a_role_is_refused(model_paths):
 
 def test_bad_arguments(model_paths):
     with pytest.raises(FaceSwapError, match="Unknown face mapping"):
-        _engine(model_paths, mapping="some")
+        _engine(model_paths, face_mapping="some")
     with pytest.raises(FaceSwapError, match="multiple of 32"):
         _engine(model_paths, det_size=300)
     with pytest.raises(FaceSwapError, match="Unknown execution provider"):
@@ -234,7 +234,7 @@ def test_bad_arguments(model_paths):
 
 def test_identities_are_matched_once_per_detection(model_paths):
     photo = load_photo(media("fr_two_people.jpg"))
-    engine = _engine(model_paths, max_distance=SAME_PERSON)
+    engine = _engine(model_paths, match_distance=SAME_PERSON)
     engine.set_source_file(str(media("fr_obama.jpg")))
     engine.set_reference(photo, face_index=0)
     runs = engine.recognizer.session.runs

@@ -32,7 +32,7 @@ def test_obs_side_imports_only_the_standard_library():
                if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in ours]
     assert foreign == [], f"the OBS side imports non-standard modules: {foreign}"
     project = sorted(name for name in loaded if name.split(".")[0] == "faceswap_core")
-    allowed = {"faceswap_core", "faceswap_core.install_config"}
+    allowed = {"faceswap_core", "faceswap_core.install_config", "faceswap_core.schema"}
     assert all(name in allowed or name.startswith(("faceswap_core.obs", "faceswap_core.link")) for name in project), \
         project
 
@@ -62,22 +62,49 @@ def test_engine_choices_match_the_engines():
     from faceswap_core.obs.properties import ENGINE_CHOICES, SETTINGS
 
     offered = {name for name, _ in ENGINE_CHOICES}
-    assert set(ENGINES) <= offered, f"engines missing from the filter's list: {set(ENGINES) - offered}"
+    assert set(ENGINES) == offered, f"engines and the filter's list differ: {set(ENGINES) ^ offered}"
     assert next(s.default for s in SETTINGS if s.key == "engine") in ENGINES
 
 
-def test_settings_keys_are_swap_options():
-    """Every swap option the filter shows reaches SwapOptions under the same name."""
+def test_the_schemas_options_are_swap_options_with_the_same_defaults():
+    """Every "options" setting reaches SwapOptions under the same name and default, and
+    SwapOptions has nothing the schema does not describe."""
     from dataclasses import fields
 
-    from faceswap_core.obs.properties import SETTINGS
+    from faceswap_core import schema
     from faceswap_core.options import SwapOptions
 
-    option_names = {field.name for field in fields(SwapOptions)}
-    # the worker's own choices, and sync_audio, which the OBS side acts on itself
-    shown = {s.key for s in SETTINGS} - {"source_photo", "face_index", "engine", "python", "sync_audio"}
-    assert shown <= option_names
-    assert {"enabled", "mouth_mask", "mouth_mask_size", "keep_eyes", "opacity", "smoothing", "max_faces"} <= shown
+    option_fields = {field.name: field.default for field in fields(SwapOptions)}
+    described = {key: schema.BY_KEY[key].default for key in schema.keys_for("options")}
+    assert option_fields == described
+    assert {"enabled", "mouth_mask", "mouth_mask_size", "keep_eyes", "opacity", "smoothing", "max_faces",
+            "pixel_boost"} <= set(described)
+
+
+def test_the_schemas_choices_match_what_the_code_accepts():
+    """The choices the filter and the command line offer are the ones the engine takes."""
+    from faceswap_core import schema
+    from faceswap_core.engines.neural import PRECISIONS
+    from faceswap_core.neural.mapping import MODES
+    from faceswap_core.neural.providers import PROVIDERS
+    from faceswap_core.neural.runners import RUNTIMES
+
+    assert schema.BY_KEY["provider"].values() == ("auto", *PROVIDERS)
+    assert set(schema.BY_KEY["runtime"].values()) == set(RUNTIMES)
+    assert set(schema.BY_KEY["face_mapping"].values()) == set(MODES)
+    assert set(schema.BY_KEY["precision"].values()) == set(PRECISIONS)
+
+
+def test_neural_constructor_takes_every_engine_setting():
+    """What the worker hands the neural engine (schema.engine_options) are its keywords."""
+    import inspect
+
+    from faceswap_core import schema
+    from faceswap_core.engines.neural import NeuralEngine
+
+    taken = set(inspect.signature(NeuralEngine.__init__).parameters)
+    assert set(schema.engine_options({"engine": "neural"})) <= taken
+    assert schema.engine_options({"engine": "landmark"}) == {}
 
 
 def test_only_the_graphics_thread_paths_use_the_gil_holding_handle():
