@@ -98,6 +98,8 @@ HOST_FUNCTIONS = {
     "obs_source_get_sync_offset": (ctypes.c_int64, [P]),
     "obs_source_set_sync_offset": (None, [P, ctypes.c_int64]),
     "obs_property_list_item_count": (ctypes.c_size_t, [P]),
+    "obs_property_visible": (c_bool, [P]),
+    "obs_property_modified": (c_bool, [P, P]),
     "obs_property_list_item_string": (c_char_p, [P, ctypes.c_size_t]),
     "bnum_allocs": (ctypes.c_long, []),   # libobs's live allocation count (leak checks)
 }
@@ -261,6 +263,8 @@ def main(argv=None) -> int:
                         help="put OBS's Crop/Pad filter (this many pixels off the left) before Face Swap")
     parser.add_argument("--sync-audio", action="store_true",
                         help="a second source 'Mic' whose sync offset the filter keeps in step (checked, then given back)")
+    parser.add_argument("--settings-json", default="",
+                        help="then apply these filter settings (JSON, as OBS saves them) and report the dialog")
     parser.add_argument("--stress-seconds", type=float, default=0.0,
                         help="change settings and build properties from another thread while rendering")
     args = parser.parse_args(argv)
@@ -310,6 +314,8 @@ def main(argv=None) -> int:
         summary["status_shown"] = click_refresh_status(host, swap)
         if args.sync_audio:
             summary["audio_sync"] = follow_audio(host, swap, instance, microphone)
+        if args.settings_json:
+            summary["dialog"] = change_settings(host, swap, instance, json.loads(args.settings_json), args.timeout)
         if args.stress_seconds:
             summary.update(stress_ui_callbacks(host, swap, instance, args.stress_seconds))
         if args.reload:
@@ -391,6 +397,49 @@ def click_refresh_status(host: Host, swap) -> str:
     o.obs_data_release(settings)
     o.obs_properties_destroy(props)
     return shown if clicked else f"(button not clicked: {bool(button)})"
+
+
+def dialog_state(host: Host, swap) -> dict:
+    """What the properties dialog shows: each property's visibility (after libobs ran the
+    modified callbacks, as the dialog does when it opens) and the execution providers offered."""
+    from faceswap_core.obs import properties
+
+    o = host.obs
+    props = o.obs_source_properties(swap)
+    try:
+        keys = [key for setting in properties.SETTINGS for key in properties.obs_keys(setting)]
+        shown = {key: bool(o.obs_property_visible(o.obs_properties_get(props, key.encode()))) for key in keys}
+        providers = o.obs_properties_get(props, b"provider")
+        offered = [o.obs_property_list_item_string(providers, index).decode()
+                   for index in range(o.obs_property_list_item_count(providers))]
+        return {"shown": shown, "providers": offered}
+    finally:
+        o.obs_properties_destroy(props)
+
+
+def change_settings(host: Host, swap, instance, values: dict, timeout: float) -> dict:
+    """The dialog before, the settings applied as OBS's dialog applies them (obs_source_update
+    with the JSON OBS saves, file lists included), the dialog after, what the filter read,
+    and the status line once the worker took them up (running, or its error)."""
+    from faceswap_core import link
+
+    report = {"before": dialog_state(host, swap)}
+    data = host.obs.obs_data_create_from_json(json.dumps(values).encode())
+    host.obs.obs_source_update(swap, data)   # libobs calls update on the next video tick
+    host.obs.obs_data_release(data)
+    wait_for(lambda: instance.settings.get("engine") == values.get("engine", "landmark"), timeout)
+    report["after"] = dialog_state(host, swap)
+    report["read"] = {key: instance.settings.get(key) for key in ("engine", "extra_photos", "pairs", "face_mapping",
+                                                                   "runtime", "provider", "swapper_file")}
+
+    def settled():
+        channel = instance.supervisor.channel
+        return channel.error() or (channel.state() == link.STATE_RUNNING and values.get("engine") in channel.note())
+
+    wait_for(settled, timeout)
+    time.sleep(0.5)
+    report["status"] = instance.status_text()
+    return report
 
 
 def stress_ui_callbacks(host: Host, swap, instance, seconds: float) -> dict:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from testkit import clips, helpers
-from testkit.judge import media
+from testkit.judge import media, shared_model
 from testkit.obs_installs import HOST, installs
 
 pytestmark = pytest.mark.obs
@@ -179,3 +179,56 @@ def test_the_microphone_follows_the_latency(display, target_png, tmp_path, camer
     assert abs(audio["disabled_ms"]) < 0.5, audio
     assert abs(audio["enabled_again_ms"] - audio["latency_again_ms"]) <= 15.0, audio
     assert abs(audio["after_removal_ms"]) < 0.5, audio
+
+
+NEURAL_SHOWN = {"runtime": True, "provider": True, "device": False, "precision": True, "extra_photos": True,
+                "face_mapping": True, "pair1_photo": True, "pair4_person": True, "reference_photo": False,
+                "match_distance": True, "swapper_file": True, "keep_glasses": False, "pixel_boost": True}
+
+
+def _file_list(*paths):
+    """An editable file list as OBS saves it."""
+    return [{"value": str(path), "selected": False, "hidden": False} for path in paths]
+
+
+def test_neural_options_set_in_the_dialog_reach_the_worker(display, target_png, tmp_path, monkeypatch):
+    """The neural settings through the filter's properties (what OBS's dialog does): the
+    dialog shows them only for the neural engine and the chosen mapping, offers the
+    providers the installer recorded, and the worker opens the models the settings name
+    (stand-ins given as the user's own files: the real ones cannot be downloaded here) on
+    the chosen provider; the status line says which provider and precision run."""
+    from testkit import standins
+
+    config = tmp_path / "obs-faceswap.json"
+    config.write_text(json.dumps({"version": 1, "providers": ["cuda", "cpu"]}))
+    monkeypatch.setenv("OBS_FACESWAP_CONFIG", str(config))
+    recognizer = standins.build_recognizer(tmp_path / "my_recognizer.onnx")
+    swapper = standins.build_swapper(tmp_path / "my_swapper.onnx")
+    settings = {"engine": "neural", "runtime": "onnxruntime", "provider": "cpu", "precision": "fp32",
+                "face_mapping": "pairs", "pair1_photo": str(media("fr_obama.jpg")), "pair1_person": str(target_png),
+                "extra_photos": _file_list(media("dlib_2008_002506.jpg")), "swapper_file": str(swapper),
+                "detector_file": str(shared_model("scrfd_500m_bnkps.onnx")),
+                "recognizer_file": str(recognizer)}
+    summary = run_host(display, tmp_path / "out", "--image", str(target_png), "--photo", str(media("fr_obama.jpg")),
+                       "--python", helpers.worker_python(), "--frames", "1", "--settings-json", json.dumps(settings))
+    dialog = summary["dialog"]
+    before, after = dialog["before"]["shown"], dialog["after"]["shown"]
+    assert before["keep_glasses"] and not any(before[key] for key in NEURAL_SHOWN if key != "keep_glasses"), before
+    assert {key: after[key] for key in NEURAL_SHOWN} == NEURAL_SHOWN, after
+    assert dialog["after"]["providers"] == ["auto", "cuda", "cpu"]   # the values behind the labels
+    read = dialog["read"]
+    assert read["extra_photos"] == [str(media("dlib_2008_002506.jpg"))]
+    assert read["pairs"] == [[str(media("fr_obama.jpg")), str(target_png)]]
+    assert (read["engine"], read["face_mapping"], read["provider"]) == ("neural", "pairs", "cpu")
+    status = dialog["status"]
+    assert status.startswith("running |") and "neural on ONNX Runtime cpu, fp32 swap" in status, status
+    assert "own detector, recognizer, swapper file" in status, status
+
+
+def test_neural_engine_without_models_says_which_command_installs_them(display, target_png, tmp_path, monkeypatch):
+    monkeypatch.setenv("FACESWAP_MODEL_DIR", str(tmp_path / "models"))
+    summary = run_host(display, tmp_path / "out", "--image", str(target_png), "--photo", str(media("fr_obama.jpg")),
+                       "--python", helpers.worker_python(), "--frames", "1",
+                       "--settings-json", json.dumps({"engine": "neural"}))
+    status = summary["dialog"]["status"]
+    assert "run: faceswap models install det_10g w600k_r50 inswapper_128" in status, status
