@@ -48,8 +48,8 @@ DEVICE_CHOICES = (("auto", "Automatic"), ("cuda", "CUDA (NVIDIA, or AMD with ROC
 PRECISION_CHOICES = (("auto", "Automatic (fp32 when installed)"), ("fp32", "fp32"), ("fp16", "fp16 (half the download)"))
 MAPPING_CHOICES = (("all", "Every face"), ("reference", "Only the person in a reference photo"),
                    ("pairs", "Photo-to-person pairs"))
-PIXEL_BOOST_CHOICES = (("auto", "Automatic (from the face's size)"), ("128", "128 px (fastest)"), ("256", "256 px"),
-                       ("512", "512 px (sharpest, 16x the swap work)"))
+PIXEL_BOOST_CHOICES = (("auto", "Automatic (256 px for large faces)"), ("128", "128 px (fastest)"),
+                       ("256", "256 px (4x the swap work)"), ("512", "512 px (sharpest, 16x the swap work)"))
 PAIR_SLOTS = 4   # photo-to-person pairs offered in OBS (the command line takes any number)
 
 NEURAL = ("neural",)
@@ -109,7 +109,8 @@ SETTINGS = (
             flag="--pixel-boost",
             help="The swap at 256 or 512 px, from 4 or 16 runs of the 128 px model on interleaved pixels of a "
                  "larger crop: sharper faces that fill much of the frame, at 4 or 16 times the swap's work. "
-                 "Automatic picks by the face's size in the frame."),
+                 "Automatic: 256 for a face over 192 pixels across, else 128; 512 only when chosen. "
+                 "(PyTorch's whole-frame GPU path still swaps at 128.)"),
     # the neural engine's own: a change opens the engine again
     Setting("runtime", "choice", "Runtime", "onnxruntime", choices=RUNTIME_CHOICES, engines=NEURAL, target="engine",
             flag="--runtime",

@@ -96,21 +96,24 @@ def build_recognizer(path: Path, *, seed: int = 1) -> Path:
     return _save(helper.make_graph(nodes, "arcface_standin", [inp], [out], inits), path)
 
 
-def build_swapper(path: Path, *, seed: int = 2, fp16: bool = False, nan: bool = False, flat: bool = False) -> Path:
+def build_swapper(path: Path, *, seed: int = 2, fp16: bool = False, nan: bool = False, flat: bool = False,
+                  size: int = 128, batch: int | str = 1) -> Path:
     """inswapper_128's signature: target [1,3,128,128] + source [1,512] -> output in [0,1].
 
     output = sigmoid(4 * (target - 0.5) + tint(source)): the face keeps its structure and
     its colour shifts with the identity latent, visibly. `emap` (512x512) is the LAST
     initializer, as in the real file. fp16=True makes the fp16 variant (float16 inputs,
     outputs and weights, emap included); nan=True one whose output is NaN, flat=True one
-    whose output is all 0 (the black box): the two fp16 failures some GPUs show.
+    whose output is all 0 (the black box): the two fp16 failures some GPUs show. size:
+    the crop size (the graph is per pixel, so a 256 model with the same seed is the direct
+    computation pixel boost's tiles must equal); batch "N": a dynamic batch axis.
     """
     rng = np.random.default_rng(seed)
     ftype = TensorProto.FLOAT16 if fp16 else TensorProto.FLOAT
     npt = np.float16 if fp16 else np.float32
-    target = helper.make_tensor_value_info("target", ftype, [1, 3, 128, 128])
-    source = helper.make_tensor_value_info("source", ftype, [1, 512])
-    output = helper.make_tensor_value_info("output", ftype, [1, 3, 128, 128])
+    target = helper.make_tensor_value_info("target", ftype, [batch, 3, size, size])
+    source = helper.make_tensor_value_info("source", ftype, [batch, 512])
+    output = helper.make_tensor_value_info("output", ftype, [batch, 3, size, size])
     emap = rng.normal(0, 1.0 / np.sqrt(512), size=(512, 512)).astype(npt)
     inits = [
         _init("half", np.array(0.5, npt)),

@@ -16,6 +16,8 @@ from .. import schema
 from ..errors import BrokenSwapOutput, FaceSwapError
 from ..neural.detector import Detection, ScrfdDetector
 from ..neural.mapping import DEFAULT_MAX_DISTANCE, FaceMapping, Identity
+from ..neural import pixel_boost
+from ..neural.alignment import estimate_norm, norm_crop
 from ..neural.paste import paste_face
 from ..neural.providers import choose_providers, short_name
 from ..neural.runners import RUNTIMES, open_runner
@@ -336,20 +338,25 @@ class NeuralEngine(Engine):
         image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
         keypoints, sources, stage_ms = self._faces_and_sources(image, timestamp, started)
         output = frame.copy()
-        boxes = []
-        stage_ms.update(align=0.0, swap=0.0)
+        mark = time.perf_counter()
+        faces = []      # (keypoints, aligned crop at 128 x factor, its matrix, tiles per side)
+        tiles, latents = [], []
         for points, source in zip(keypoints, sources):
             if source is None:
                 continue
-            mark = time.perf_counter()
-            crop, matrix = self.swapper.crop(image, points)
-            aligned = time.perf_counter()
-            self._bind(source)
-            swapped = self.swapper.run(crop)
-            swapped_at = time.perf_counter()
-            stage_ms["align"] += (aligned - mark) * 1e3
-            stage_ms["swap"] += (swapped_at - aligned) * 1e3
-            box = paste_face(output, image, swapped, matrix, points, self.options, stage_ms)
+            factor = pixel_boost.factor_for(self.options.pixel_boost, estimate_norm(points, self.swapper.size))
+            crop, matrix = norm_crop(image, points, self.swapper.size * factor)
+            faces.append((points, matrix, factor))
+            tiles.extend(pixel_boost.to_tiles(crop, factor))
+            latents.extend([source.latent] * factor * factor)
+        aligned = time.perf_counter()
+        swapped = self.swapper.run_many(tiles, latents) if tiles else []   # every tile of every face: one call
+        stage_ms.update(align=(aligned - mark) * 1e3, swap=(time.perf_counter() - aligned) * 1e3)
+        boxes, first = [], 0
+        for points, matrix, factor in faces:
+            face = pixel_boost.from_tiles(np.stack(swapped[first:first + factor * factor]), factor)
+            first += factor * factor
+            box = paste_face(output, image, face, matrix, points, self.options, stage_ms)
             if box is not None:
                 boxes.append(box)
         stage_ms["total"] = (time.perf_counter() - started) * 1e3

@@ -13,7 +13,7 @@ from ..errors import BrokenSwapOutput, FaceSwapError
 from .alignment import norm_crop
 from .providers import ModelSession
 from .recognizer import normalise
-from .runners import signature_problem
+from .runners import run_batch, signature_problem
 
 
 def read_emap(path: str, advice: str = "run faceswap models install --force") -> np.ndarray:
@@ -99,6 +99,15 @@ class InSwapper:
     def set_latent(self, latent: np.ndarray) -> None:
         """Bind the source once (kept on the GPU where the provider has one)."""
         self.session.set_constant(self.source_name, np.ascontiguousarray(latent, dtype=self.source_dtype))
+
+    def run_many(self, crops: list[np.ndarray], latents: list[np.ndarray]) -> list[np.ndarray]:
+        """Several crops, each with its own identity's latent, in one batched call where the
+        model takes batches (else one run each: the real file's batch is fixed at 1)."""
+        blob = np.concatenate([self.blob(crop) for crop in crops])
+        latent = np.ascontiguousarray(np.concatenate(latents), dtype=self.source_dtype)
+        outputs = run_batch(self.session, {self.target_name: blob, self.source_name: latent},
+                            [self.target_name, self.source_name])[0]
+        return [to_crop(output) for output in outputs]
 
     def run(self, crop: np.ndarray, latent: np.ndarray | None = None) -> np.ndarray:
         """The swapped face as a BGR uint8 crop; latent None uses the one from set_latent."""
