@@ -78,7 +78,7 @@ class Setting:
 
 
 SETTINGS = (
-    Setting("enabled", "bool", "Enable swap", True, help="Off: the camera passes through untouched."),
+    Setting("enabled", "bool", "Enable swap", True, help="Off: the camera passes through untouched (the worker stays ready)."),
     Setting("source_photo", "path", "Source photo", "", target="source",
             help="A photo of the face to put on the camera."),
     Setting("extra_photos", "photos", "More photos of the same person", (), target="source", engines=NEURAL,
@@ -88,13 +88,15 @@ SETTINGS = (
     Setting("face_index", "int", "Face in the photo (0 = largest)", 0, 0, 16, 1, target="source", flag="--face-index",
             help="Which face of the source photo, 0 = the largest."),
     Setting("engine", "choice", "Engine", DEFAULT_ENGINE, choices=ENGINE_CHOICES, target="engine", flag="--engine",
-            help="Landmark: a mesh warp on any CPU, nothing to download. Neural: insightface's models, for a GPU."),
+            help="Landmark: a mesh warp on any CPU, nothing to download. Neural: insightface's models, for a GPU "
+                 "(installer step 5); if a model is missing the status line says which command installs it."),
     Setting("mouth_mask", "bool", "Mouth mask (your own mouth shows)", True, flag="--no-mouth-mask",
             help="Your own mouth shows through the swap, so speech looks right."),
     Setting("mouth_mask_size", "float", "Mouth mask size", 1.0, 0.5, 2.5, 0.05, flag="--mouth-size",
             help="Size of the mouth region around its centre."),
     Setting("keep_eyes", "bool", "Keep my eyes (your own eyes show)", False, flag="--keep-eyes",
-            help="Your own eyes always show through."),
+            help="Your own eyes always show (by default the landmark engine shows them only while you blink "
+                 "or close them)."),
     Setting("keep_glasses", "bool", "Keep my glasses (their frames stay in front)", True, flag="--no-glasses",
             engines=("landmark",), help="Off: the swapped face shows no glasses."),
     Setting("colour_correction", "bool", "Colour correction", True, flag="--no-colour",
@@ -158,7 +160,8 @@ SETTINGS = (
             help="The swapped picture can show later than the camera's own: this source's sync offset "
                  "follows that delay, so your voice matches your lips. Given back when the filter is off."),
     Setting("python", "interpreter", "Worker Python", "", target="worker",
-            help="The Python that runs the swap; empty: the one the installer set up."),
+            help="The Python that runs the swap. Empty: the one the installer recorded in obs-faceswap.json, else "
+                 "$OBS_FACESWAP_PYTHON, else .venv next to obs_faceswap.py."),
 )
 BY_KEY = {setting.key: setting for setting in SETTINGS}
 STRING_KINDS = ("path", "choice", "interpreter", "audio", "model", "folder")

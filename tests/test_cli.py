@@ -176,3 +176,12 @@ def test_progress_bar_counts_and_estimates():
     text = stream.getvalue()
     assert "40/40 frames" in text and "s left" in text and text.endswith("\n")
     assert Progress(total=5, label="x", stream=io.StringIO()).enabled is False   # not a terminal: silent
+
+
+def test_readme_settings_table_is_the_schemas():
+    """The README's table of OBS settings is generated from the schema: regenerate it with
+    python -m tools.settings_table --write."""
+    from tools import settings_table
+
+    text = settings_table.README.read_text()
+    assert settings_table.readme_with_table(text) == text

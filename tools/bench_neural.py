@@ -34,6 +34,32 @@ def canvas_720p(frame: np.ndarray) -> np.ndarray:
     return canvas
 
 
+def compare_pixel_boost(engine, frames, boosts: list[str]) -> int:
+    """Milliseconds per face for each swap size: rounds over the frames, each frame swapped at
+    every size in turn (interleaved, so machine load hits all alike); medians."""
+    from dataclasses import replace
+
+    stages = {boost: {} for boost in boosts}
+    for index, frame in enumerate(frames):
+        for boost in boosts:
+            engine.set_options(replace(engine.options, pixel_boost=boost))
+            engine.process(frame, index / 25)
+            if index == 0:
+                continue   # warm-up: first-run allocations at each size
+            report = engine.last_report
+            assert len(report.boxes) == 1, "the benchmark frame must show exactly one face"
+            for key, value in report.stage_ms.items():
+                stages[boost].setdefault(key, []).append(value)
+            print(f"frame {index} {boost}: swap {report.stage_ms['swap']:.0f} ms", file=sys.stderr, flush=True)
+    print(f"720p, 1 face, {len(frames) - 1} interleaved rounds, CPU provider; ms per face (median)")
+    print("| stage | " + " | ".join(f"{boost} px" for boost in boosts) + " |")
+    print("|---|" + "---|" * len(boosts))
+    keys = ["align", "swap", "paste_warp", "total"]
+    for key in keys:
+        print(f"| {key} | " + " | ".join(f"{statistics.median(stages[b][key]):.1f}" for b in boosts) + " |")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--swapper", required=True, help="inswapper-sized ONNX file (tools/make_inswapper_standin.py)")
@@ -45,6 +71,8 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--det-size", type=int, default=640)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--pixel-boost", default="",
+                        help="compare these swap sizes per face instead, e.g. 128,256,512 (interleaved rounds)")
     args = parser.parse_args(argv)
 
     from testkit import standins
@@ -64,6 +92,8 @@ def main(argv=None) -> int:
             if not ok:
                 break
             frames.append(canvas_720p(frame))
+        if args.pixel_boost:
+            return compare_pixel_boost(engine, frames, args.pixel_boost.split(","))
         sessions = {"detector": engine.detector.session, "swapper": engine.swapper.session}
         engine.process(frames[0], 0.0)  # warm-up: first-run allocations
         stages: dict[str, list[float]] = {}

@@ -58,6 +58,7 @@ class WorkerSupervisor:
         self._started_ns = 0
         self._heartbeat = liveness.ChangeWatch(0, 0)
         self._pending_seq, self._pending_since = 0, 0
+        self._logged_note = ""
         self._stopping = threading.Event()
         self._restart = threading.Event()
         self._wake = threading.Event()
@@ -151,6 +152,7 @@ class WorkerSupervisor:
                 return process.wait(WATCH_EVERY_S), ""
             except subprocess.TimeoutExpired:
                 pass
+            self._log_note()
             reason = self._hang_reason()
             if reason and not self._stopping.is_set():
                 self.last_error = reason        # for the status line until a new worker runs
@@ -163,6 +165,18 @@ class WorkerSupervisor:
                 except OSError:
                     pass
                 return process.wait(), reason
+
+    def _log_note(self) -> None:
+        """The worker's note (what runs: engine, provider, precision; a fallback it took; how
+        the source was made) into OBS's log whenever it changes: support reads the log."""
+        try:
+            channel = self.channel
+            note = channel.note() if channel is not None and channel.mm is not None else ""
+        except (ValueError, TypeError):   # closed under us
+            return
+        if note and note != self._logged_note:
+            self._logged_note = note
+            self._log(300, f"worker: {note}")   # LOG_INFO
 
     def _describe(self, process: subprocess.Popen) -> str:
         """What the channel and the kernel say about a worker declared hung, for the log."""

@@ -104,6 +104,34 @@ def test_settings_apply_live(app, judge, source_face, target_png):
     wait_swapped(app, judge, source_face, original, timeout=10)
 
 
+def test_neural_options_set_on_the_filter_reach_the_worker(app, judge, source_face, target_png, tmp_path):
+    """The neural engine's options set on the filter in a real OBS (what the properties
+    dialog stores): the worker opens the models the settings name on the chosen provider and
+    precision, OBS's log says so, and the face changes. Stand-in recognizer and swapper given
+    as the user's own files (the real models cannot be downloaded here), the real SCRFD-500M."""
+    pytest.importorskip("onnx", reason="the stand-in models need onnx: pip install -e '.[neural]'")
+    from testkit import standins
+    from testkit.judge import shared_model
+
+    original = cv2.imread(str(target_png))
+    neural = {"engine": "neural", "runtime": "onnxruntime", "provider": "cpu", "precision": "fp32",
+              "detector_file": str(shared_model("scrfd_500m_bnkps.onnx")),
+              "recognizer_file": str(standins.build_recognizer(tmp_path / "recognizer.onnx")),
+              "swapper_file": str(standins.build_swapper(tmp_path / "swapper.onnx"))}
+    app.client.set_source_filter_settings(CAMERA, FILTER, neural, overlay=True)
+    deadline = time.monotonic() + 60
+    while "worker: neural on ONNX Runtime cpu, fp32 swap" not in app.obs_log():
+        assert time.monotonic() < deadline, app.log_tail()
+        time.sleep(0.2)
+    assert "own detector, recognizer, swapper file" in app.obs_log()
+    deadline = time.monotonic() + 20
+    while np.abs(app.screenshot().astype(int) - original.astype(int)).mean() < 1.0:
+        assert time.monotonic() < deadline, "the stand-in neural swap never showed"
+        time.sleep(0.2)
+    app.client.set_source_filter_settings(CAMERA, FILTER, {"engine": "landmark"}, overlay=True)
+    wait_swapped(app, judge, source_face, original)
+
+
 def test_killed_worker_shows_original_then_recovers(app, judge, source_face, target_png, record_property):
     original = cv2.imread(str(target_png))
     wait_swapped(app, judge, source_face, original)

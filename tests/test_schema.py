@@ -1,0 +1,65 @@
+"""The settings schema: one description that the OBS dialog, the command line, the clamps
+and the worker's engine options all come from."""
+
+from __future__ import annotations
+
+import math
+
+from faceswap_core import schema
+
+
+def test_clamp_forces_each_kind_into_its_range():
+    assert schema.clamp("opacity", 3) == 1.0 and schema.clamp("opacity", -1) == 0.0
+    assert schema.clamp("max_faces", 2.6) == 3 and isinstance(schema.clamp("max_faces", 2.6), int)
+    assert schema.clamp("opacity", math.nan) == 1.0 and schema.clamp("opacity", "x") == 1.0   # unusable: default
+    assert schema.clamp("provider", "quantum") == "auto" and schema.clamp("provider", "cuda") == "cuda"
+    assert schema.clamp("extra_photos", ["a.jpg", "", 3, None]) == ["a.jpg"]
+    assert schema.clamp("pairs", [["a", "b"], ["c"], ["", "d"], ("e", "f")]) == [["a", "b"], ["e", "f"]]
+    assert schema.clamp("pairs", 5) == []
+    assert schema.clamped({"opacity": 2, "nonsense": 1}) == {"opacity": 1.0}
+
+
+def test_defaults_are_fresh_lists():
+    first = schema.defaults()
+    first["extra_photos"].append("x")
+    assert schema.defaults()["extra_photos"] == []
+
+
+def test_a_setting_applies_only_for_its_engine_and_mapping():
+    by = schema.BY_KEY
+    assert schema.applies(by["opacity"], {"engine": "landmark"})
+    assert not schema.applies(by["provider"], {"engine": "landmark"})
+    assert schema.applies(by["provider"], {"engine": "neural"})
+    assert not schema.applies(by["provider"], {"engine": "neural", "runtime": "torch"})
+    assert schema.applies(by["device"], {"engine": "neural", "runtime": "torch"})
+    assert not schema.applies(by["reference_photo"], {"engine": "neural", "face_mapping": "all"})
+    assert schema.applies(by["match_distance"], {"engine": "neural", "face_mapping": "pairs"})
+    assert not schema.applies(by["keep_glasses"], {"engine": "neural"})
+    assert not schema.applies(by["provider"], {"engine": "bogus"})   # an unknown engine reads as the default
+
+
+def test_engine_options_leave_out_what_does_not_apply():
+    """A reference photo left in a hidden field must not reopen the engine or switch its mapping."""
+    values = {"engine": "neural", "face_mapping": "all", "reference_photo": "/old.jpg", "det_size": 4000,
+              "opacity": 0.3}
+    options = schema.engine_options(values)
+    assert options["reference_photo"] == "" and options["det_size"] == 1280
+    assert "opacity" not in options and "engine" not in options
+    assert schema.engine_options({**values, "face_mapping": "reference"})["reference_photo"] == "/old.jpg"
+    assert schema.engine_options({"engine": "landmark", "provider": "cuda"}) == {}
+
+
+def test_every_setting_is_complete():
+    keys = [setting.key for setting in schema.SETTINGS]
+    assert len(keys) == len(set(keys))
+    for setting in schema.SETTINGS:
+        assert setting.label and setting.help, setting.key
+        assert setting.target in ("options", "source", "engine", "obs", "worker"), setting.key
+        if setting.kind in ("int", "float"):
+            assert setting.low <= setting.default <= setting.high, setting.key
+        if setting.kind == "choice":
+            assert setting.default in setting.values(), setting.key
+        if setting.when:
+            assert setting.when[0] in schema.BY_KEY and set(setting.when[1]) <= set(schema.BY_KEY[setting.when[0]].values())
+    flags = [setting.flag for setting in schema.SETTINGS if setting.flag]
+    assert len(flags) == len(set(flags))
