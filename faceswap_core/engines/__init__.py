@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import importlib
 
+from .. import schema
 from ..errors import FaceSwapError
 from ..options import SwapOptions
 from .base import Engine, FrameReport, SourceInfo
 
-DEFAULT_ENGINE = "landmark"
+DEFAULT_ENGINE = schema.DEFAULT_ENGINE
 
 # name -> (module, class, one line for --help and the OBS engine list)
 ENGINES: dict[str, tuple[str, str, str]] = {

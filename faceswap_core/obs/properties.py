@@ -21,6 +21,7 @@ ENGINE_CHOICES = schema.ENGINE_CHOICES
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp);;All files (*.*)"
 MODEL_FILTER = "ONNX models (*.onnx);;All files (*.*)"
 INTERPRETER_FILTER = "Python (python python3 python.exe);;All files (*.*)"
+FILE_FILTERS = {"path": PHOTO_FILTER, "model": MODEL_FILTER, "interpreter": INTERPRETER_FILTER}
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -70,18 +71,15 @@ def obs_keys(setting: schema.Setting) -> tuple[str, ...]:
     return (setting.key,)
 
 
-def defaults() -> dict:
-    return {setting.key: schema.defaults()[setting.key] for setting in SETTINGS}
-
-
 def apply_defaults(api, data) -> None:
     """Fill obs_data defaults (the get_defaults callback); a list has none (empty)."""
     obs = api.blocking
     for setting in SETTINGS:
-        if setting.kind in schema.STRING_KINDS or setting.kind == "pairs":
+        if setting.kind == "pairs":
             for key in obs_keys(setting):
-                obs.obs_data_set_default_string(data, key.encode(), str(setting.default if setting.kind != "pairs"
-                                                                            else "").encode())
+                obs.obs_data_set_default_string(data, key.encode(), b"")
+        elif setting.kind in schema.STRING_KINDS:
+            obs.obs_data_set_default_string(data, setting.key.encode(), str(setting.default).encode())
         elif setting.kind == "bool":
             obs.obs_data_set_default_bool(data, setting.key.encode(), bool(setting.default))
         elif setting.kind == "int":
@@ -204,24 +202,17 @@ def _add_property(obs, props, setting: schema.Setting, audio_sources) -> list:
     key, label = setting.key.encode(), setting.label.encode()
     text = setting.help
     if setting.kind == "pairs":
-        added = []
-        for slot in range(schema.PAIR_SLOTS):
-            photo, person = pair_keys(slot)
-            added.append((obs.obs_properties_add_path(props, photo.encode(), f"Pair {slot + 1}: wear this face".encode(),
-                                                      L.OBS_PATH_FILE, PHOTO_FILTER.encode(), None), text))
-            added.append((obs.obs_properties_add_path(props, person.encode(), f"Pair {slot + 1}: on this person".encode(),
-                                                      L.OBS_PATH_FILE, PHOTO_FILTER.encode(), None), text))
-        return added
-    if setting.kind == "path":
-        prop = obs.obs_properties_add_path(props, key, label, L.OBS_PATH_FILE, PHOTO_FILTER.encode(), None)
-    elif setting.kind == "model":
-        prop = obs.obs_properties_add_path(props, key, label, L.OBS_PATH_FILE, MODEL_FILTER.encode(), None)
+        return [(obs.obs_properties_add_path(props, field.encode(), f"Pair {slot + 1}: {words}".encode(),
+                                             L.OBS_PATH_FILE, PHOTO_FILTER.encode(), None), text)
+                for slot in range(schema.PAIR_SLOTS)
+                for field, words in zip(pair_keys(slot), ("wear this face", "on this person"))]
+    if setting.kind in FILE_FILTERS:
+        prop = obs.obs_properties_add_path(props, key, label, L.OBS_PATH_FILE, FILE_FILTERS[setting.kind].encode(), None)
+        if setting.kind == "interpreter":
+            text = f"{setting.help} Now: {default_interpreter()}"
     elif setting.kind == "photos":
         prop = obs.obs_properties_add_editable_list(props, key, label, L.OBS_EDITABLE_LIST_TYPE_FILES,
                                                     PHOTO_FILTER.encode(), None)
-    elif setting.kind == "interpreter":
-        prop = obs.obs_properties_add_path(props, key, label, L.OBS_PATH_FILE, INTERPRETER_FILTER.encode(), None)
-        text = f"{setting.help} Now: {default_interpreter()}"
     elif setting.kind == "bool":
         prop = obs.obs_properties_add_bool(props, key, label)
     elif setting.kind == "int":

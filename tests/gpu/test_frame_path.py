@@ -129,7 +129,7 @@ def test_all_faces_go_through_the_swapper_in_one_call(path, cpu_side):
 
 
 def test_engine_on_the_torch_runtime_paints_what_the_onnxruntime_engine_paints(paths):
-    options = SwapOptions(smoothing=0.0)
+    options = SwapOptions(smoothing=0.0, pixel_boost="128")   # the whole-frame GPU path swaps at 128 only
     cpu = create_engine("neural", options, model_paths=paths, redetect_after=0.0)
     gpu = create_engine("neural", options, model_paths=paths, redetect_after=0.0, runtime="torch", device="cpu")
     assert gpu.provider == "torch-cpu" and gpu._gpu is not None and cpu._gpu is None
