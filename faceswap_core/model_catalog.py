@@ -18,6 +18,10 @@ from .errors import FaceSwapError
 
 NON_COMMERCIAL = "non-commercial research use only (InsightFace model licence)"
 INSIGHTFACE_TERMS = "https://github.com/deepinsight/insightface#license"
+GPEN_LICENCE = "non-commercial research use only (GPEN, Alibaba DAMO Academy: academic and non-commercial use)"
+GFPGAN_LICENCE = "Apache-2.0 (GFPGAN, Tencent ARC)"
+# FaceFusion's ONNX exports of the face restorers (the same files its users download).
+FACEFUSION_MODELS = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0"
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,29 @@ CATALOG: tuple[ModelFile, ...] = (
         license=NON_COMMERCIAL, engines=("neural",), role="swapper", variant="fp16",
         description="inswapper_128 in half precision (half the download; NaN output on some GTX 16xx cards)",
         url="https://huggingface.co/hacksider/deep-live-cam/resolve/main/inswapper_128_fp16.onnx",
+    ),
+    # Face enhancers: sizes and SHA-256 as published by several independent projects that pin
+    # these files (not downloadable from this development machine; checked on install).
+    ModelFile(
+        name="gfpgan_1.4", filename="gfpgan_1.4.onnx", bytes=340_299_087,
+        sha256="accc4757b26bdb89b32b4d3500d4f79c9dff97c1dd7c7104bf9dcb95e3311385",
+        license=GFPGAN_LICENCE, engines=("neural",), role="enhancer",
+        description="GFPGAN 1.4 face restorer, 512 px, FFHQ alignment",
+        url=f"{FACEFUSION_MODELS}/gfpgan_1.4.onnx",
+    ),
+    ModelFile(
+        name="gpen_bfr_256", filename="gpen_bfr_256.onnx", bytes=75_792_988,
+        sha256="bad8bf0426873828df2dbf4e3b3d9ababba9da7965b8b72426569486f7ae5c25",
+        license=GPEN_LICENCE, engines=("neural",), role="enhancer",
+        description="GPEN-BFR 256 face restorer (fast), ArcFace alignment",
+        url=f"{FACEFUSION_MODELS}/gpen_bfr_256.onnx",
+    ),
+    ModelFile(
+        name="gpen_bfr_512", filename="gpen_bfr_512.onnx", bytes=284_340_240,
+        sha256="d5f066b9068a8b74217f9712e28e875a6144629b108a6f7355acbdb3a2832c54",
+        license=GPEN_LICENCE, engines=("neural",), role="enhancer",
+        description="GPEN-BFR 512 face restorer, FFHQ alignment",
+        url=f"{FACEFUSION_MODELS}/gpen_bfr_512.onnx",
     ),
 )
 

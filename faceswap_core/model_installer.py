@@ -204,7 +204,9 @@ def confirm_licences(models: list[ModelFile], assume_yes: bool, ask: Callable[[s
     if not restricted or assume_yes:
         return
     names = ", ".join(m.filename for m in restricted)
-    stream.write(f"{names}: licensed for {restricted[0].license}.\n")
+    for licence in dict.fromkeys(m.license for m in restricted):
+        files = ", ".join(m.filename for m in restricted if m.license == licence)
+        stream.write(f"{files}: licensed for {licence}.\n")
     if ask is None:
         raise FaceSwapError(f"{names} may only be used for non-commercial research; "
                             "rerun with --yes to accept that licence and install.")

@@ -31,6 +31,8 @@ class SwapOptions:
     smoothing: float = _DEFAULT["smoothing"]             # 0 = raw landmarks, 1 = steadiest (more lag)
     max_faces: int = _DEFAULT["max_faces"]               # faces swapped per frame, largest first
     pixel_boost: str = _DEFAULT["pixel_boost"]           # neural: the swap's size, "auto", "128", "256", "512"
+    enhancer: str = _DEFAULT["enhancer"]                 # neural: "off" or a face restorer's catalogue name
+    enhancer_blend: float = _DEFAULT["enhancer_blend"]   # neural: how much of the restored detail is laid on
 
     def clamped(self) -> "SwapOptions":
         """The same options with every value forced into its valid range."""

@@ -50,6 +50,8 @@ MAPPING_CHOICES = (("all", "Every face"), ("reference", "Only the person in a re
                    ("pairs", "Photo-to-person pairs"))
 PIXEL_BOOST_CHOICES = (("auto", "Automatic (256 px for large faces)"), ("128", "128 px (fastest)"),
                        ("256", "256 px (4x the swap work)"), ("512", "512 px (sharpest, 16x the swap work)"))
+ENHANCER_CHOICES = (("off", "Off"), ("gfpgan_1.4", "GFPGAN 1.4 (512 px)"), ("gpen_bfr_256", "GPEN-BFR 256 (fast)"),
+                    ("gpen_bfr_512", "GPEN-BFR 512"))
 PAIR_SLOTS = 4   # photo-to-person pairs offered in OBS (the command line takes any number)
 
 NEURAL = ("neural",)
@@ -113,6 +115,14 @@ SETTINGS = (
                  "larger crop: sharper faces that fill much of the frame, at 4 or 16 times the swap's work. "
                  "Automatic: 256 for a face over 192 pixels across, else 128; 512 only when chosen. "
                  "(PyTorch's whole-frame GPU path still swaps at 128.)"),
+    Setting("enhancer", "choice", "Face enhancer", "off", choices=ENHANCER_CHOICES, engines=NEURAL,
+            flag="--enhancer",
+            help="Restores detail on the swapped face (faceswap models install NAME). It runs beside the swap, on "
+                 "the newest face whenever it is free, and its detail follows the face on the frames in between: "
+                 "the frame rate stays the swap's own."),
+    Setting("enhancer_blend", "float", "Enhancer amount", 0.8, 0.0, 1.0, 0.05, engines=NEURAL,
+            flag="--enhancer-blend", when=("enhancer", ("gfpgan_1.4", "gpen_bfr_256", "gpen_bfr_512")),
+            help="How much of the restored detail is laid on the face: 0 none, 1 all of it."),
     # the neural engine's own: a change opens the engine again
     Setting("runtime", "choice", "Runtime", "onnxruntime", choices=RUNTIME_CHOICES, engines=NEURAL, target="engine",
             flag="--runtime",
@@ -153,6 +163,9 @@ SETTINGS = (
             target="engine", flag="--detector", help="Your own SCRFD-shaped detector file; checked on load."),
     Setting("recognizer_file", "model", "Recognizer file (instead of the catalogued one)", "", engines=NEURAL,
             target="engine", flag="--recognizer", help="Your own ArcFace-shaped recognizer file; checked on load."),
+    Setting("enhancer_file", "model", "Enhancer file (instead of the catalogued one)", "", engines=NEURAL,
+            target="engine", flag="--enhancer-file", when=("enhancer", ("gfpgan_1.4", "gpen_bfr_256", "gpen_bfr_512")),
+            help="Your own GFPGAN/GPEN-shaped restorer file, aligned as the chosen enhancer; checked on load."),
     Setting("model_dir", "folder", "Models folder", "", engines=NEURAL, target="engine", flag="--model-dir",
             in_obs=False, help="The models folder (default: $FACESWAP_MODEL_DIR or the per-user data folder)."),
     # the OBS side's own

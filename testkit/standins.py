@@ -138,3 +138,16 @@ def build_swapper(path: Path, *, seed: int = 2, fp16: bool = False, nan: bool = 
         nodes += [helper.make_node("Mul", ["squashed", "minus_one"], ["negative"], name="standin_neg"),
                   helper.make_node("Sqrt", ["negative"], ["output"], name="standin_nan")]
     return _save(helper.make_graph(nodes, "inswapper_standin", [target, source], [output], inits), path)
+
+
+def build_enhancer(path: Path, *, size: int = 512, offset: float = 0.3, batch: int | str = 1) -> Path:
+    """A face restorer's signature (GFPGAN/GPEN): input [1,3,S,S] RGB in [-1,1] -> output the
+    same shape and range. The stand-in brightens by `offset` (clipped), a "detail" that is
+    easy to see and to measure where it lands."""
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, size, size])
+    out = helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, 3, size, size])
+    inits = [_init("offset", np.array(offset, np.float32)), _init("low", np.array(-1.0, np.float32)),
+             _init("high", np.array(1.0, np.float32))]
+    nodes = [helper.make_node("Add", ["input", "offset"], ["raised"], name="standin_raise"),
+             helper.make_node("Clip", ["raised", "low", "high"], ["output"], name="standin_clip")]
+    return _save(helper.make_graph(nodes, "enhancer_standin", [inp], [out], inits), path)

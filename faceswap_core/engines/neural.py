@@ -17,6 +17,9 @@ from ..errors import BrokenSwapOutput, FaceSwapError
 from ..neural.detector import Detection, ScrfdDetector
 from ..neural.mapping import DEFAULT_MAX_DISTANCE, FaceMapping, Identity
 from ..neural import pixel_boost
+from ..neural.enhance_behind import BackgroundEnhancer, lay_detail
+from ..neural.enhancer import ALIGNMENT as ENHANCER_ALIGNMENT
+from ..neural.enhancer import FaceEnhancer
 from ..neural.alignment import estimate_norm, norm_crop
 from ..neural.paste import paste_face
 from ..neural.providers import choose_providers, short_name
@@ -89,9 +92,10 @@ class NeuralEngine(Engine):
                  provider: str = "auto", precision: str = "auto", det_size: int = 640,
                  face_mapping: str = "all", match_distance: float = DEFAULT_MAX_DISTANCE,
                  reference_photo: str | None = None, pairs: list | None = None,
-                 swapper_file: str = "", detector_file: str = "", recognizer_file: str = "",
+                 swapper_file: str = "", detector_file: str = "", recognizer_file: str = "", enhancer_file: str = "",
                  model_paths: dict[str, str] | None = None, redetect_after: float = 0.1, threads: int = 0,
-                 runtime: str = "onnxruntime", device: str = "auto", gpu_frames: bool | None = None, gpu: int = 0):
+                 runtime: str = "onnxruntime", device: str = "auto", gpu_frames: bool | None = None, gpu: int = 0,
+                 open_restorer=None):
         super().__init__(options)
         if runtime not in RUNTIMES:
             raise FaceSwapError(f"Unknown model runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}.")
@@ -108,6 +112,13 @@ class NeuralEngine(Engine):
         self.threads = threads
         self.gpu_frames = runtime == "torch" if gpu_frames is None else gpu_frames
         self.detector_size = det_size
+        self.enhancer_file = enhancer_file
+        self._behind: BackgroundEnhancer | None = None   # the face enhancer's thread, when one is chosen
+        self._behind_name = "off"
+        self._offered = 0
+        # opens the enhancer by name on its thread: the catalogued or own file, or what a
+        # benchmark brings (a stand-in that takes as long as a GPU restorer)
+        self._open_restorer = open_restorer or self._open_enhancer
         self._open_models(precision)
         if self.own_files:
             self.notes.append(f"own {', '.join(self.own_files)} file (not a catalogued one; checked by signature)")
@@ -127,6 +138,51 @@ class NeuralEngine(Engine):
             self.set_reference(load_photo(reference_photo))
         for source_path, target_path in (pairs or []) if face_mapping == "pairs" else []:
             self.add_pair(load_photo(source_path), load_photo(target_path), label=os.path.basename(source_path))
+        self._follow_enhancer()
+
+    # -- the face enhancer -------------------------------------------------------------
+    def _follow_enhancer(self) -> None:
+        """Start, change or stop the enhancer's thread to match the options."""
+        name = self.options.enhancer
+        if name == self._behind_name:
+            return
+        if self._behind is not None:
+            self._behind.close()
+        self._behind, self._behind_name = None, name
+        if name != "off":
+            self._behind = BackgroundEnhancer(lambda: self._open_restorer(name))
+
+    def _open_enhancer(self, name: str) -> FaceEnhancer:
+        """On the enhancer's own thread: the catalogued file (hash-checked) or the user's own,
+        on the runtime and provider the swap uses."""
+        path = self.enhancer_file or str(catalog.require(catalog.find(name), self.model_dir))
+        runner = open_runner(path, threads=self.threads, label=f"The enhancer model {os.path.basename(path)}",
+                             **self._runner_options)
+        enhancer = FaceEnhancer(runner, ENHANCER_ALIGNMENT.get(name, "ffhq"))
+        if self.enhancer_file:
+            enhancer.check()
+        return enhancer
+
+    def _enhance_faces(self, output: np.ndarray, faces: list[np.ndarray], stage_ms: dict) -> None:
+        """Offer the next face to the enhancer if it is free, and lay each face's latest
+        restored detail on it; never waits for the enhancer."""
+        behind = self._behind
+        if behind is None:
+            return
+        if behind.error and not any(behind.error in note for note in self.notes):
+            self.notes.append(f"enhancer off: {behind.error}")
+        enhancer = behind.enhancer
+        if enhancer is None or not faces:
+            return
+        started = time.perf_counter()
+        slot = self._offered % len(faces)
+        if behind.free and behind.offer(slot, enhancer.crop(output, faces[slot])[0]):
+            self._offered += 1
+        for slot, points in enumerate(faces):
+            detail = behind.detail(slot)
+            if detail is not None:
+                lay_detail(output, enhancer.matrix(points), detail, self.options.enhancer_blend)
+        stage_ms["enhance"] = (time.perf_counter() - started) * 1e3
 
     def _open_models(self, precision: str) -> None:
         """Open the three models on the chosen runtime (again, for the fp32 fallback)."""
@@ -147,6 +203,7 @@ class NeuralEngine(Engine):
                         for role in labels}
             self.provider = sessions["swapper"].provider
             self.swap_precision = half
+            self._runner_options = {"runtime": "torch", "device": str(where), "precision": "fp32"}
         else:
             cache_dir = str(self.model_dir or catalog.default_model_dir())
             choice = choose_providers(self.provider_wanted, cache_dir=cache_dir, device_id=self.gpu)
@@ -159,6 +216,7 @@ class NeuralEngine(Engine):
                     f"ONNX Runtime has the {short_name(choice.primary)} provider but could not start it (its GPU "
                     "libraries, e.g. CUDA/cuDNN, are missing or do not match); fix that or use --provider cpu.")
             self.provider = short_name(used)
+            self._runner_options = {"runtime": "onnxruntime", "choice": choice}
             self.swap_precision = "fp16" if sessions["swapper"].input_dtype(0) == np.float16 else "fp32"
         self.detector = ScrfdDetector(sessions["detector"], self.detector_size)
         self.recognizer = ArcFaceRecognizer(sessions["recognizer"])
@@ -251,14 +309,20 @@ class NeuralEngine(Engine):
         super().set_options(options)
         if self.options.smoothing != previous.smoothing:
             self._tracker = FaceTracker(self.options.smoothing)
+        self._follow_enhancer()
 
     def reset(self) -> None:
         self._cache.clear()
         self._assigned = None
         self._tracker.reset()
+        if self._behind is not None:
+            self._behind.forget()
 
     def close(self) -> None:
         self.reset()
+        if self._behind is not None:
+            self._behind.close()
+            self._behind, self._behind_name = None, "off"
 
     def detect(self, frame: np.ndarray, timestamp: float | None = None, device_frame=None) -> list[Detection]:
         """Faces in a frame, largest first; reuses the last detection while faces barely move.
@@ -359,6 +423,7 @@ class NeuralEngine(Engine):
             box = paste_face(output, image, face, matrix, points, self.options, stage_ms)
             if box is not None:
                 boxes.append(box)
+        self._enhance_faces(output, [points for points, _, _ in faces], stage_ms)
         stage_ms["total"] = (time.perf_counter() - started) * 1e3
         self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms)
         return output

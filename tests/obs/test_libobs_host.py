@@ -183,7 +183,8 @@ def test_the_microphone_follows_the_latency(display, target_png, tmp_path, camer
 
 NEURAL_SHOWN = {"runtime": True, "provider": True, "device": False, "precision": True, "extra_photos": True,
                 "face_mapping": True, "pair1_photo": True, "pair4_person": True, "reference_photo": False,
-                "match_distance": True, "swapper_file": True, "keep_glasses": False, "pixel_boost": True}
+                "match_distance": True, "swapper_file": True, "keep_glasses": False, "pixel_boost": True,
+                "enhancer": True, "enhancer_blend": False, "enhancer_file": False}   # no enhancer chosen: its amount hides
 
 
 def _file_list(*paths):
