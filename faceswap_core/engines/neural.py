@@ -235,7 +235,8 @@ class NeuralEngine(Engine):
 
     def describe(self) -> str:
         runtime = "PyTorch" if self.runtime == "torch" else "ONNX Runtime"
-        return f"neural on {runtime} {self.provider}, {self.swap_precision} swap"
+        enhancer = f", {self.options.enhancer} enhancer" if self.options.enhancer != "off" else ""
+        return f"neural on {runtime} {self.provider}, {self.swap_precision} swap{enhancer}"
 
     # -- sources and mapping -------------------------------------------------------
     def _faces_in_photo(self, image: np.ndarray, what: str) -> list[Detection]:

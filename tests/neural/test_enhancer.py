@@ -131,7 +131,7 @@ def test_engine_lays_restored_detail_on_later_frames(model_paths, enhancer_file)
         outside = np.ones(frame.shape[:2], bool)
         outside[y0:y1, x0:x1] = False
         assert not lifted[outside].any()
-        assert "enhance" in engine.last_report.stage_ms
+        assert "enhance" in engine.last_report.stage_ms and "gpen_bfr_512 enhancer" in engine.describe()
         engine.set_options(SwapOptions(smoothing=0.0, enhancer="off"))
         np.testing.assert_array_equal(engine.process(frame, 0.08), swapped)
     finally:

@@ -205,7 +205,8 @@ def test_catalog_is_complete_and_consistent():
         assert len(model.sha256) == 64 and int(model.sha256, 16) >= 0
         assert model.bytes > 1_000_000 and (model.url or model.archive)
         assert model.url is None or model.url.startswith("https://")
-        assert model.non_commercial  # all of insightface's models are
+        # all of insightface's models are non-commercial, and GPEN's; GFPGAN is Apache-2.0
+        assert model.non_commercial == (model.name != "gfpgan_1.4"), model.name
     assert [m.name for m in catalog.resolve_names([])] == ["det_10g", "w600k_r50", "inswapper_128"]
     assert catalog.find("inswapper_128_fp16.onnx").variant == "fp16"
     with pytest.raises(FaceSwapError, match="Unknown model 'gfpgan'"):
