@@ -46,11 +46,13 @@ class FaceEnhancer:
         matrix = self.matrix(keypoints)
         return cv2.warpAffine(image[:, :, :3], matrix, (self.size, self.size), borderMode=cv2.BORDER_REPLICATE), matrix
 
+    def blob(self, crop: np.ndarray) -> np.ndarray:
+        rgb = crop[:, :, ::-1].astype(np.float32) / 127.5 - 1.0
+        return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=self.session.input_dtype())
+
     def enhance(self, crop: np.ndarray) -> np.ndarray:
         """The restored BGR uint8 crop."""
-        rgb = crop[:, :, ::-1].astype(np.float32) / 127.5 - 1.0
-        blob = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=self.session.input_dtype())
-        output = np.asarray(self.session.run({self.input_name: blob})[0][0], np.float32)
+        output = np.asarray(self.session.run({self.input_name: self.blob(crop)})[0][0], np.float32)
         restored = (np.clip(output, -1.0, 1.0) + 1.0) * 127.5
         return np.ascontiguousarray(restored.transpose(1, 2, 0)[:, :, ::-1]).round().astype(np.uint8)
 
@@ -60,9 +62,7 @@ class FaceEnhancer:
         problem = signature_problem(self.session, [(None, 3, size, size)], [(None, 3, size, size)])
         if not problem:
             crop = np.random.default_rng(0).integers(40, 220, (size, size, 3), dtype=np.uint8)
-            rgb = crop[:, :, ::-1].astype(np.float32) / 127.5 - 1.0
-            blob = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=self.session.input_dtype())
-            output = np.asarray(self.session.run({self.input_name: blob})[0], np.float32)
+            output = np.asarray(self.session.run({self.input_name: self.blob(crop)})[0], np.float32)
             if not np.isfinite(output).all() or output.min() < -1.1 or output.max() > 1.1:
                 problem = f"its output on a test face spans {output.min():.2f} to {output.max():.2f}, not -1 to 1"
         if problem:
