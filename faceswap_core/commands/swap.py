@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
             preview.close()
         if sink is not None:
             sink.close()
+    for note in engine.notes:
+        print(f"Note: {note}.", file=sys.stderr)
     if args.output:
         print(f"Wrote {args.output} ({written} frame{'s' if written != 1 else ''}).")
     return 0

@@ -116,6 +116,7 @@ class NeuralEngine(Engine):
         self._behind: BackgroundEnhancer | None = None   # the face enhancer's thread, when one is chosen
         self._behind_name = "off"
         self._offered = 0
+        self._enhanced_faces: list[np.ndarray] = []   # the last frame's faces (keypoints), for stills
         # opens the enhancer by name on its thread: the catalogued or own file, or what a
         # benchmark brings (a stand-in that takes as long as a GPU restorer)
         self._open_restorer = open_restorer or self._open_enhancer
@@ -167,6 +168,7 @@ class NeuralEngine(Engine):
         """Offer the next face to the enhancer if it is free, and lay each face's latest
         restored detail on it; never waits for the enhancer."""
         behind = self._behind
+        self._enhanced_faces = faces
         if behind is None:
             return
         if behind.error and not any(behind.error in note for note in self.notes):
@@ -183,6 +185,20 @@ class NeuralEngine(Engine):
             if detail is not None:
                 lay_detail(output, enhancer.matrix(points), detail, self.options.enhancer_blend)
         stage_ms["enhance"] = (time.perf_counter() - started) * 1e3
+
+    def process_image(self, image: np.ndarray) -> np.ndarray:
+        """A still picture: with an enhancer chosen, every face is restored before it is
+        returned (nothing keeps a frame rate here, so nothing is carried over)."""
+        output = super().process_image(image)
+        behind = self._behind
+        if behind is None or not self.last_report.boxes:
+            return output
+        enhancer = behind.opened()
+        for slot, points in enumerate(self._enhanced_faces):
+            detail = behind.restore_now(slot, enhancer.crop(output, points)[0])
+            lay_detail(output, enhancer.matrix(points), detail, self.options.enhancer_blend)
+        behind.forget()
+        return output
 
     def _open_models(self, precision: str) -> None:
         """Open the three models on the chosen runtime (again, for the fp32 fallback)."""
@@ -364,6 +380,7 @@ class NeuralEngine(Engine):
     def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
         """The swapped frame; a frame whose swap came out broken (fp16 on some GPUs) passes
         through while the engine moves to fp32 for the rest of the session."""
+        self._enhanced_faces = []
         try:
             if self._gpu is not None:
                 return self._process_on_device(frame, timestamp)

@@ -12,6 +12,7 @@ with the face until the next restored result replaces it.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 import cv2
@@ -50,6 +51,33 @@ class BackgroundEnhancer:
             self._job = (slot, crop.copy())
         self._wake.set()
         return True
+
+    def opened(self, timeout: float = 300.0):
+        """The restorer, once its thread has opened it (raises FaceSwapError if it cannot)."""
+        deadline = time.monotonic() + timeout
+        while self.enhancer is None:
+            if self.error:
+                raise FaceSwapError(f"The face enhancer cannot run: {self.error}")
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise FaceSwapError("The face enhancer did not open; try again, or turn it off.")
+            time.sleep(0.01)
+        return self.enhancer
+
+    def restore_now(self, slot: int, crop: np.ndarray, timeout: float = 300.0) -> np.ndarray:
+        """For a still picture, where nothing keeps a frame rate: restore `crop` as soon as
+        the restorer is free and return its detail (raises FaceSwapError if it fails)."""
+        deadline = time.monotonic() + timeout
+        while not self.offer(slot, crop):
+            if self.error or time.monotonic() > deadline:
+                raise FaceSwapError(f"The face enhancer cannot run: {self.error or 'it stayed busy'}")
+            time.sleep(0.01)
+        with self._lock:
+            wanted = self.results + 1
+        while self.results < wanted:
+            if self.error or time.monotonic() > deadline:
+                raise FaceSwapError(f"The face enhancer failed on the picture: {self.error or 'it took too long'}")
+            time.sleep(0.01)
+        return self.detail(slot)
 
     def detail(self, slot: int) -> np.ndarray | None:
         with self._lock:

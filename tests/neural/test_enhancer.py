@@ -13,6 +13,7 @@ import pytest
 
 from faceswap_core import model_catalog as catalog
 from faceswap_core.engines import create_engine
+from faceswap_core.errors import FaceSwapError
 from faceswap_core.neural.enhance_behind import BackgroundEnhancer, face_mask, lay_detail
 from faceswap_core.neural.enhancer import FaceEnhancer
 from faceswap_core.neural.providers import ModelSession
@@ -154,3 +155,29 @@ def test_enhancer_not_installed_or_not_fitting_is_a_note_and_the_swap_goes_on(mo
             assert any(words in note for note in engine.notes), engine.notes
         finally:
             engine.close()
+
+
+def test_a_still_picture_is_restored_before_it_is_returned(model_paths, enhancer_file, tmp_path):
+    frame = load_photo(media("fr_obama.jpg"))
+    plain = create_engine("neural", SwapOptions(smoothing=0.0), model_paths=model_paths)
+    plain.set_source_file(str(media("dlib_2008_002506.jpg")))
+    swapped = plain.process_image(frame)
+    engine = create_engine("neural", SwapOptions(smoothing=0.0, enhancer="gpen_bfr_512", enhancer_blend=1.0),
+                           model_paths=model_paths, enhancer_file=str(enhancer_file))
+    engine.set_source_file(str(media("dlib_2008_002506.jpg")))
+    try:
+        restored = engine.process_image(frame)      # no waiting by the caller: the still comes back restored
+        x0, y0, x1, y1 = engine.last_report.boxes[0]
+        face = (restored.astype(int) - swapped.astype(int))[(y0 + y1) // 2 - 20:(y0 + y1) // 2 + 20,
+                                                             (x0 + x1) // 2 - 20:(x0 + x1) // 2 + 20]
+        assert abs(face.mean() - OFFSET * 127.5) < 4, face.mean()
+    finally:
+        engine.close()
+    missing = create_engine("neural", SwapOptions(enhancer="gfpgan_1.4"), model_paths=model_paths,
+                            model_dir=str(tmp_path))
+    missing.set_source_file(str(media("dlib_2008_002506.jpg")))
+    try:
+        with pytest.raises(FaceSwapError, match="faceswap models install gfpgan_1.4"):
+            missing.process_image(frame)
+    finally:
+        missing.close()
