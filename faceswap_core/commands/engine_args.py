@@ -61,10 +61,6 @@ def values_from_args(args: argparse.Namespace) -> dict:
     return schema.clamped(values)
 
 
-def options_from_args(args: argparse.Namespace) -> SwapOptions:
-    return SwapOptions.from_mapping(values_from_args(args))
-
-
 def engine_from_args(args: argparse.Namespace) -> Engine:
     values = values_from_args(args)
     return create_engine(values["engine"], SwapOptions.from_mapping(values), **schema.engine_options(values))

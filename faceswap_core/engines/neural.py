@@ -54,7 +54,7 @@ def resolve_model_paths(model_dir: str | os.PathLike | None, precision: str = "a
             raise FaceSwapError(f"The {role} model file {path} does not exist; choose the file again "
                                 f"(or clear it to use the catalogued {role}).")
     wanted = {"detector": catalog.find("det_10g"), "recognizer": catalog.find("w600k_r50"),
-              "swapper": catalog.find(swapper_model_name(model_dir, precision))}
+              "swapper": swapper_model(model_dir, precision)}
     paths, problems = dict(own), []
     for role, model in wanted.items():
         if role in own:
@@ -76,13 +76,13 @@ def resolve_model_paths(model_dir: str | os.PathLike | None, precision: str = "a
     return paths
 
 
-def swapper_model_name(model_dir, precision: str) -> str:
+def swapper_model(model_dir, precision: str) -> catalog.ModelFile:
     """The catalogued swap model for a precision; auto: fp32, unless only fp16 is installed."""
     fp32, fp16 = catalog.find("inswapper_128"), catalog.find("inswapper_128_fp16")
     if precision == "auto":
         have16 = catalog.model_path(fp16, model_dir).is_file() and not catalog.model_path(fp32, model_dir).is_file()
         precision = "fp16" if have16 else "fp32"
-    return fp16.name if precision == "fp16" else fp32.name
+    return fp16 if precision == "fp16" else fp32
 
 
 class NeuralEngine(Engine):
@@ -128,7 +128,6 @@ class NeuralEngine(Engine):
                                 "of pair 1 (--pair SOURCE=TARGET).")
         self.mapping = FaceMapping(face_mapping, match_distance)
         self._default: Identity | None = None
-        self._bound: Identity | None = None
         self._cache = DetectionCache(max_age=redetect_after)
         self._assigned: tuple | None = None  # (faces list, sources) of the last identity matching
         self._tracker = FaceTracker(self.options.smoothing)
@@ -289,7 +288,6 @@ class NeuralEngine(Engine):
                 notes.append(f"identity averaged over {used} photos")
         self._default = identity
         self._assigned = None
-        self._bind(identity)
         box = face.int_box(image.shape[1], image.shape[0])
         return SourceInfo(count, face_index, box, keypoint_tips(face.keypoints), tuple(notes))
 
@@ -314,11 +312,6 @@ class NeuralEngine(Engine):
         if self.mapping.mode == "pairs":
             return self.mapping.ready
         return self._default is not None and self.mapping.ready
-
-    def _bind(self, identity: Identity) -> None:
-        if identity is not self._bound:
-            self.swapper.set_latent(identity.latent)
-            self._bound = identity
 
     # -- frames --------------------------------------------------------------------
     def set_options(self, options: SwapOptions) -> None:
@@ -412,7 +405,7 @@ class NeuralEngine(Engine):
             self._default = replace(self._default, latent=latent(self._default.embedding))
         self.mapping.pairs = [(person, replace(source, latent=latent(source.embedding)))
                               for person, source in self.mapping.pairs]
-        self._bound, self._assigned = None, None
+        self._assigned = None
         self.notes.append("the fp16 swap gave broken faces on this GPU: switched to fp32 for this session")
 
     def _process_on_host(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
