@@ -15,7 +15,7 @@ from .errors import FaceSwapError
 from .native_logs import filter_native_stderr
 
 # Subcommands in the order --help lists them.
-COMMANDS = ["swap", "demo", "bench", "models", "doctor"]
+COMMANDS = ["swap", "verify", "sign", "demo", "bench", "models", "credentials", "doctor"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -143,18 +143,23 @@ def resolve_names(names: list[str], catalog: tuple[ModelFile, ...] = CATALOG) ->
     return chosen
 
 
-def default_model_dir() -> Path:
-    """$FACESWAP_MODEL_DIR, else the platform's per-user data folder."""
-    override = os.environ.get("FACESWAP_MODEL_DIR")
-    if override:
-        return Path(override).expanduser()
+def user_data_dir() -> Path:
+    """The platform's per-user data folder for obs-faceswap (models, signing credentials)."""
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
     elif sys.platform == "darwin":
         base = Path.home() / "Library" / "Application Support"
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "obs-faceswap" / "models"
+    return base / "obs-faceswap"
+
+
+def default_model_dir() -> Path:
+    """$FACESWAP_MODEL_DIR, else the per-user data folder's models/."""
+    override = os.environ.get("FACESWAP_MODEL_DIR")
+    if override:
+        return Path(override).expanduser()
+    return user_data_dir() / "models"
 
 
 def model_path(model: ModelFile, model_dir: str | os.PathLike | None = None) -> Path:

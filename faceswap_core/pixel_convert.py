@@ -47,6 +47,14 @@ def yuv_views(planes: list[np.ndarray], format_: int, width: int, height: int):
     return luma[:height, :width], planes[1], planes[2]
 
 
+def brightness_plane(planes: list[np.ndarray], format_: int, width: int, height: int) -> np.ndarray:
+    """Where a change of brightness goes: the Y plane of a YUV frame, the pixels of an RGB one."""
+    if format_ in RGB_FORMATS:
+        channels = 3 if format_ == pf.BGR3 else 4
+        return planes[0][:height, :width * channels].reshape(height, width, channels)
+    return yuv_views(planes, format_, width, height)[0]
+
+
 def _bgr_matrices(matrix) -> tuple[np.ndarray, np.ndarray]:
     """OBS's YUV -> RGB rows (0..1 units) as cv2.transform matrices for 0..255 values:
     YUV -> BGR, and its inverse BGR -> YUV."""

@@ -10,6 +10,7 @@ only: the OBS side imports this module inside OBS's own Python.
 - "options": SwapOptions, applied live on every frame;
 - "source": which photo(s) and face; a change prepares the source again;
 - "engine": the engine's own construction options; a change opens the engine again;
+- "output": what is laid on every finished frame (the visible label, the invisible mark);
 - "obs": the OBS side acts on it itself (the worker never sees it);
 - "worker": how the worker is started.
 """
@@ -52,6 +53,8 @@ PIXEL_BOOST_CHOICES = (("auto", "Automatic (256 px for large faces)"), ("128", "
                        ("256", "256 px (4x the swap work)"), ("512", "512 px (sharpest, 16x the swap work)"))
 ENHANCER_CHOICES = (("off", "Off"), ("gfpgan_1.4", "GFPGAN 1.4 (512 px)"), ("gpen_bfr_256", "GPEN-BFR 256 (fast)"),
                     ("gpen_bfr_512", "GPEN-BFR 512"))
+LABEL_CORNERS = (("bottom-right", "Bottom right"), ("bottom-left", "Bottom left"), ("top-right", "Top right"),
+                 ("top-left", "Top left"))
 PAIR_SLOTS = 4   # photo-to-person pairs offered in OBS (the command line takes any number)
 
 NEURAL = ("neural",)
@@ -60,7 +63,7 @@ NEURAL = ("neural",)
 @dataclass(frozen=True)
 class Setting:
     key: str
-    kind: str          # bool int float choice path photos pairs interpreter audio model folder
+    kind: str          # bool int float choice text path file photos pairs interpreter audio model folder
     label: str
     default: object
     low: float = 0
@@ -168,6 +171,34 @@ SETTINGS = (
             help="Your own GFPGAN/GPEN-shaped restorer file, aligned as the chosen enhancer; checked on load."),
     Setting("model_dir", "folder", "Models folder", "", engines=NEURAL, target="engine", flag="--model-dir",
             in_obs=False, help="The models folder (default: $FACESWAP_MODEL_DIR or the per-user data folder)."),
+    # laid on every finished frame (provenance/stamp.py)
+    Setting("mark", "bool", "Invisible mark (says the picture is a face swap)", True, target="output",
+            flag="--no-mark",
+            help="A mark no viewer sees, over the whole picture, that survives streaming and re-encoding: "
+                 "'faceswap verify FILE' finds it. A cooperative label, not a protection: anyone who tries can "
+                 "remove or forge it."),
+    Setting("mark_strength", "int", "Mark strength (levels)", 3, 1, 8, 1, target="output", flag="--mark-strength",
+            when=("mark", (True,)),
+            help="How far the mark moves a pixel's brightness, at most. 3 keeps the picture at 45 dB PSNR and "
+                 "survives 2.5 Mbit/s 720p; 2 is enough above 4 Mbit/s; 4-5 for low bitrates."),
+    Setting("label", "bool", "Visible label", False, target="output", flag="--label",
+            help="Writes a short text (\"AI face swap\" or your own) in a corner of the swapped picture."),
+    Setting("label_text", "text", "Label text", "AI face swap", target="output", flag="--label-text",
+            when=("label", (True,)), help="The label's words (letters A-Z, digits and punctuation)."),
+    Setting("label_corner", "choice", "Label corner", "bottom-right", choices=LABEL_CORNERS, target="output",
+            flag="--label-corner", when=("label", (True,)), help="Where the label sits on the picture."),
+    Setting("label_size", "float", "Label size (share of the picture's height)", 0.04, 0.02, 0.15, 0.01,
+            target="output", flag="--label-size", when=("label", (True,)),
+            help="The letters' height as a share of the picture's height."),
+    Setting("credentials", "bool", "Content credentials (C2PA) in written files", True, target="output",
+            flag="--no-credentials", in_obs=False,
+            help="A signed C2PA manifest in every PNG, JPEG and MP4 written: made with obs-faceswap, a face swap, "
+                 "from which photo. Signed offline with this install's own certificate (or --sign-cert/--sign-key)."),
+    Setting("sign_cert", "file", "Signing certificate chain (PEM)", "", target="output", flag="--sign-cert",
+            in_obs=False, when=("credentials", (True,)),
+            help="Your own ES256 signing certificate, then its intermediate, in one PEM file (with --sign-key)."),
+    Setting("sign_key", "file", "Signing key (PEM)", "", target="output", flag="--sign-key", in_obs=False,
+            when=("credentials", (True,)), help="The private key of --sign-cert, PEM."),
     # the OBS side's own
     Setting("sync_audio", "audio", "Keep this audio in sync", "", target="obs",
             help="The swapped picture can show later than the camera's own: this source's sync offset "
@@ -177,7 +208,7 @@ SETTINGS = (
                  "$OBS_FACESWAP_PYTHON, else .venv next to obs_faceswap.py."),
 )
 BY_KEY = {setting.key: setting for setting in SETTINGS}
-STRING_KINDS = ("path", "choice", "interpreter", "audio", "model", "folder")
+STRING_KINDS = ("path", "choice", "text", "file", "interpreter", "audio", "model", "folder")
 
 
 def provider_key(ort_name: str) -> str:

@@ -139,6 +139,7 @@ class Worker:
         self.fps = 0.0
         self.last_frame_done = None
         self.frame_errors = 0
+        self.stamp = None   # label and mark for this worker's session (provenance.stamp)
 
     # -- settings ------------------------------------------------------------------
     def apply_settings(self) -> None:
@@ -156,6 +157,11 @@ class Worker:
 
         values = schema.clamped(settings)
         options = SwapOptions.from_mapping(values)
+        if self.stamp is None:
+            from .provenance.stamp import OutputStamp
+            self.stamp = OutputStamp(values)
+        else:
+            self.stamp.set_values(values)
         name = values.get("engine", schema.DEFAULT_ENGINE)
         engine_options = schema.engine_options(values)
         engine_key = (name, repr(sorted(engine_options.items())))
@@ -189,7 +195,7 @@ class Worker:
         shows it as it is)."""
         engine = self.engine
         info = engine.source_info
-        parts = [engine.describe(), *engine.notes, *(info.notes if info else ())]
+        parts = [engine.describe(), self.stamp.describe(), *engine.notes, *(info.notes if info else ())]
         parts += [f"photo tip: {tip}" for tip in (info.tips if info else ())]
         self.noted = len(engine.notes)
         return " | ".join(parts)
@@ -229,6 +235,8 @@ class Worker:
         image = view.copy()
         del view
         out = self.swap_or_pass_through(image)
+        if out is not image:
+            self.stamp.apply(out)
         stride = frame.stride   # the input's line size: a camera-path BGRA frame is pasted back as it came
         target = np.ndarray((frame.height, frame.width, 4), np.uint8, channel.mm, channel.out_offset, (stride, 4, 1))
         target[...] = out
@@ -247,10 +255,16 @@ class Worker:
         try:
             image = pixel_convert.to_bgr(inputs, frame.format, frame.width, frame.height, matrix)
             out = self.swap_or_pass_through(image)
+            swapped = out is not image
+            if swapped:
+                self.stamp.draw_label(out)
             pixel_convert.write_back(outputs, inputs, image, out, frame.format, frame.width, frame.height, matrix)
+            if swapped:   # the mark on brightness only: straight onto Y when the frame is YUV
+                self.stamp.embed_mark(pixel_convert.brightness_plane(outputs, frame.format, frame.width,
+                                                                     frame.height))
         finally:
             del inputs, outputs   # no view may outlive the mapping
-        return frame.stride, len(self.engine.last_report.boxes) if out is not image else 0
+        return frame.stride, len(self.engine.last_report.boxes) if swapped else 0
 
     def swap_or_pass_through(self, frame):
         """The engine's result, or the frame itself when the engine fails on it.

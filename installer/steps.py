@@ -55,6 +55,7 @@ def run(options: Options, out: TextIO, ask: Callable[[str], str] | None) -> int:
     offline = _offline_links(options.offline)
     python = setup_venv(options, choice, offline, out)
     write_obs_config(options, python, choice, worker_venv.probe(python).providers, out)
+    make_credentials(python, out)
     models_ok = install_models(options, python, ask, out)
     out.write("\n")
     out.flush()
@@ -186,6 +187,14 @@ def write_obs_config(options: Options, python: Path, choice: runtime_choice.Runt
     values["installed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     install_config.write_config(values, str(options.config))
     out.write(f"Wrote {options.config}: the OBS filter will use {python}.\n")
+
+
+def make_credentials(python: Path, out: TextIO) -> None:
+    """The per-install certificate that signs content credentials (made once; offline)."""
+    out.flush()
+    if subprocess.call([str(python), "-m", "faceswap_core.cli", "credentials"]) != 0:
+        out.write("The signing certificate was not made (see above); files will be signed when it is: "
+                  "run `faceswap credentials`.\n")
 
 
 def install_models(options: Options, python: Path, ask: Callable[[str], str] | None, out: TextIO) -> bool:

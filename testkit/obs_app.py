@@ -74,7 +74,7 @@ class ObsConfig:
             f"[Video]\nBaseCX={self.width}\nBaseCY={self.height}\nOutputCX={self.width}\nOutputCY={self.height}\n"
             "FPSType=0\nFPSCommon=30\nScaleType=bilinear\nColorFormat=NV12\nColorSpace=709\nColorRange=Partial\n\n"
             "[Output]\nMode=Simple\n\n"
-            f"[SimpleOutput]\nFilePath={recordings}\nRecFormat=mkv\nRecQuality=Stream\nStreamEncoder=x264\n"
+            f"[SimpleOutput]\nFilePath={recordings}\nRecFormat=mp4\nRecFormat2=mp4\nRecQuality=Stream\nStreamEncoder=x264\n"
             "RecEncoder=x264\nVBitrate=4000\nPreset=ultrafast\nFileNameWithoutSpace=true\n\n"
             "[Audio]\nSampleRate=48000\nChannelSetup=Mono\n"
         )

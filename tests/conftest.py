@@ -10,6 +10,20 @@ from faceswap_core.link import Channel
 from testkit import helpers
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signing_credentials(tmp_path_factory):
+    """Every `faceswap` the tests start signs with one test install's certificate, made in a
+    temporary folder, never the user's own; yields that folder (its root.pem is the anchor)."""
+    folder = tmp_path_factory.mktemp("credentials")
+    saved = os.environ.get("FACESWAP_CREDENTIALS_DIR")
+    os.environ["FACESWAP_CREDENTIALS_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("FACESWAP_CREDENTIALS_DIR", None)
+    else:
+        os.environ["FACESWAP_CREDENTIALS_DIR"] = saved
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """A test marked `obs` skips, saying what to install, where Debian's obs-studio or Xvfb is absent."""

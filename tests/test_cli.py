@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -13,13 +11,9 @@ import numpy as np
 import pytest
 
 from testkit import visual_checks
+from testkit.cli import FACESWAP, run
 from testkit.judge import FaceJudge, identity_distance, media
 
-FACESWAP = [sys.executable, "-m", "faceswap_core.cli"]
-
-
-def run(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([*FACESWAP, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 def _probe(path: Path) -> dict:

@@ -54,12 +54,14 @@ def test_every_setting_is_complete():
     assert len(keys) == len(set(keys))
     for setting in schema.SETTINGS:
         assert setting.label and setting.help, setting.key
-        assert setting.target in ("options", "source", "engine", "obs", "worker"), setting.key
+        assert setting.target in ("options", "source", "engine", "output", "obs", "worker"), setting.key
         if setting.kind in ("int", "float"):
             assert setting.low <= setting.default <= setting.high, setting.key
         if setting.kind == "choice":
             assert setting.default in setting.values(), setting.key
         if setting.when:
-            assert setting.when[0] in schema.BY_KEY and set(setting.when[1]) <= set(schema.BY_KEY[setting.when[0]].values())
+            other = schema.BY_KEY[setting.when[0]]
+            offered = {True, False} if other.kind == "bool" else set(other.values())
+            assert set(setting.when[1]) <= offered, setting.key
     flags = [setting.flag for setting in schema.SETTINGS if setting.flag]
     assert len(flags) == len(set(flags))

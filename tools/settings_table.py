@@ -48,7 +48,8 @@ def table() -> str:
         shown = "neural" if setting.engines == schema.NEURAL else (", ".join(setting.engines) or "both")
         if setting.when:
             other, wanted = setting.when
-            shown += f"; when {schema.BY_KEY[other].label} is {' or '.join(f'`{value}`' for value in wanted)}"
+            words = [("on" if value else "off") if isinstance(value, bool) else f"`{value}`" for value in wanted]
+            shown += f"; when {schema.BY_KEY[other].label} is {' or '.join(words)}"
         rows.append(f"| {label} | {shown} | {setting.help} | {_values(setting)} | {_default(setting)} | "
                     f"{f'`{setting.flag}`' if setting.flag else '-'} |")
     return "\n".join(rows)

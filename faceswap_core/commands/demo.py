@@ -14,7 +14,9 @@ import cv2
 import numpy as np
 
 from ..errors import FaceSwapError
-from .engine_args import add_engine_arguments, engine_from_args
+from ..provenance.stamp import OutputStamp
+from .engine_args import add_engine_arguments, engine_from_args, values_from_args
+from .swap import sign_output
 
 
 def register(subparsers) -> None:
@@ -41,6 +43,8 @@ def sample_pictures() -> tuple[np.ndarray, np.ndarray]:
 def run(args: argparse.Namespace) -> int:
     source, target = sample_pictures()
     engine = engine_from_args(args)
+    values = values_from_args(args)
+    stamp = OutputStamp(values)
     engine.set_source(source, args.face_index)
     result = engine.process_image(target)
     if not engine.last_report.boxes:
@@ -48,10 +52,14 @@ def run(args: argparse.Namespace) -> int:
     height = target.shape[0]
     panels = [cv2.resize(image, (round(image.shape[1] * height / image.shape[0]), height), interpolation=cv2.INTER_AREA)
               for image in (source, target, result)]
+    stamp.draw_label(panels[2])
     side_by_side = np.hstack(panels)
+    stamp.embed_mark(side_by_side)   # over the whole written picture, so `faceswap verify` finds it
     path = os.path.abspath(args.output)
     if not cv2.imwrite(path, side_by_side):
         raise FaceSwapError(f"Could not write '{path}'; choose a writable place with --output.")
     stages = ", ".join(f"{name} {ms:.1f} ms" for name, ms in engine.last_report.stage_ms.items())
-    print(f"Wrote {path} (source | target | result). {stages}")
+    print(f"Wrote {path} (source | target | result; {stamp.describe()}). {stages}")
+    if values["credentials"]:
+        sign_output(path, values, parent=None, photo=None, stamp=stamp)
     return 0

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import FaceSwapError
 from ..media import FrameSink, PreviewWindow, open_sink, open_source
 from ..progress import Progress
-from .engine_args import add_engine_arguments, engine_from_args
+from ..provenance import credentials
+from ..provenance.stamp import OutputStamp
+from .engine_args import add_engine_arguments, engine_from_args, values_from_args
 
 
 def register(subparsers) -> None:
@@ -28,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.output and not args.preview:
         raise FaceSwapError("Nothing to do: give --output FILE, --preview, or both.")
     engine = engine_from_args(args)
+    values = values_from_args(args)
+    stamp = OutputStamp(values)
     info = engine.set_source_file(args.source, args.face_index, args.extra_photos or ())
     if info.faces_found > 1:
         print(f"The source photo has {info.faces_found} faces; using face {info.face_index} "
@@ -48,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
                 result = engine.process_image(frame.image)
             else:
                 result = engine.process(frame.image, frame.timestamp)
+            stamp.apply(result)
             if args.output and sink is None:
                 sink = open_sink(args.output, source, result.shape[1], result.shape[0])
             if sink is not None:
@@ -69,5 +75,24 @@ def run(args: argparse.Namespace) -> int:
     for note in engine.notes:
         print(f"Note: {note}.", file=sys.stderr)
     if args.output:
-        print(f"Wrote {args.output} ({written} frame{'s' if written != 1 else ''}).")
+        print(f"Wrote {args.output} ({written} frame{'s' if written != 1 else ''}; {stamp.describe()}).")
+        if values["credentials"] and written:
+            sign_output(args.output, values, parent=args.input, photo=args.source, stamp=stamp)
     return 0
+
+
+def sign_output(path: str, values: dict, *, parent: str | None, photo: str | None, stamp: OutputStamp) -> None:
+    """Content credentials into a file just written. The file is good either way, so a
+    failure is said, not fatal."""
+    if os.path.splitext(path)[1].lower() not in credentials.MIME:
+        print(f"Note: no content credentials in '{os.path.basename(path)}': they are written into PNG, JPEG, "
+              "MP4 and MOV files.", file=sys.stderr)
+        return
+    try:
+        identity, made = credentials.chosen_identity(values)
+        credentials.sign_file(path, identity, parent=parent, photo=photo,
+                              session_id=stamp.session_id if stamp.marker is not None else None)
+    except FaceSwapError as error:
+        print(f"Note: {error}", file=sys.stderr)
+        return
+    print(f"Signed its content credentials (C2PA){'; ' + made if made else ''}.")

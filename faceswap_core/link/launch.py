@@ -56,6 +56,18 @@ def worker_command(system: str, interpreter: str, address: str, token: str, owne
     return argv, {"pass_fds": pass_fds}
 
 
+def tool_command(system: str, interpreter: str, arguments: list, project_root: str) -> tuple[list, dict]:
+    """(argv, extra Popen keyword arguments) for a one-off `faceswap` command started from
+    OBS (signing a recording): run where the worker runs, without a window."""
+    command = ["-m", "faceswap_core.cli", *arguments]
+    if system == systems.FLATPAK:
+        return [FLATPAK_SPAWN, "--host", f"--directory={project_root}", f"--env=PYTHONPATH={project_root}",
+                interpreter, *command], {}
+    if system == systems.WINDOWS:
+        return [interpreter, *command], {"creationflags": CREATE_NO_WINDOW}
+    return [interpreter, *command], {}
+
+
 def default_worker_python(system: str, venv: str) -> str:
     """The interpreter of a venv: Windows keeps it in Scripts\\, everything else in bin/."""
     if system == systems.WINDOWS:

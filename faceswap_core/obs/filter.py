@@ -75,13 +75,15 @@ class FaceSwapFilter:
         frames = self.frames
         return frames.recent_latency_ms() if frames.has_result else 0.0
 
+    def swap_active(self) -> bool:
+        """The swap is on: a worker runs, the filter and its swap are enabled."""
+        supervisor = self.supervisor
+        return bool(supervisor is not None and supervisor.worker_up and self.settings.get("enabled", True)
+                    and not self.render_failed and self.api.blocking.obs_source_enabled(self.source))
+
     def _audio_follows(self) -> bool:
         """The audio sync thread: whether the swap is on and this filter sits on a source."""
-        supervisor = self.supervisor
-        obs = self.api.blocking
-        return bool(supervisor is not None and supervisor.worker_up and self.settings.get("enabled", True)
-                    and not self.render_failed and obs.obs_source_enabled(self.source)
-                    and obs.obs_filter_get_parent(self.source))
+        return self.swap_active() and bool(self.api.blocking.obs_filter_get_parent(self.source))
 
     def path_name(self) -> str:
         if self.camera.in_use:

@@ -38,6 +38,7 @@ GS_BLEND_ONE = 1
 OBS_EFFECT_DEFAULT = 0
 # properties (libobs/obs-properties.h)
 OBS_PATH_FILE = 0
+OBS_TEXT_DEFAULT = 0
 OBS_TEXT_INFO = 3
 OBS_COMBO_TYPE_LIST = 2
 OBS_COMBO_FORMAT_STRING = 3
@@ -101,6 +102,7 @@ BLOCKING_FUNCTIONS = {
     "obs_source_set_sync_offset": (None, [P, c_int64]),
     "obs_source_enabled": (c_bool, [P]),
     "obs_filter_get_parent": (P, [P]),
+    "bfree": (None, [P]),
     "obs_enter_graphics": (None, []),
     "obs_leave_graphics": (None, []),
     "gs_texrender_destroy": (None, [P]),

@@ -63,6 +63,7 @@ class FilterRegistry:
         self.info_buffer = ctypes.create_string_buffer(max(si.INFO_BUFFER_SIZE, ctypes.sizeof(self.info)))
         ctypes.memmove(self.info_buffer, ctypes.byref(self.info), ctypes.sizeof(self.info))
         self.registered = False
+        self.recordings = None        # RecordingSigner while the script is loaded
 
     # -- script lifetime ------------------------------------------------------------------
     def register(self) -> bool:
@@ -80,10 +81,16 @@ class FilterRegistry:
         self.active = True
         for instance in list(self.instances.values()):
             instance.start_worker()
+        if self.recordings is None:
+            from .recordings import RecordingSigner
+            self.recordings = RecordingSigner(self.api, self)
+        self.recordings.start()
 
     def deactivate(self) -> None:
         """script_unload: stop every worker; the filters pass frames through until reload."""
         self.active = False
+        if self.recordings is not None:
+            self.recordings.stop()
         for instance in list(self.instances.values()):
             instance.stop_worker()
 

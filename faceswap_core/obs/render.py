@@ -20,6 +20,8 @@ from . import libobs as L
 from . import frame_path
 from .frame_path import FramePath
 
+PAUSE_NS = 500_000_000   # no draw call for this long: the filter or its source was hidden
+
 
 
 class FrameRenderer(FramePath):
@@ -135,7 +137,14 @@ class FrameRenderer(FramePath):
                 self.has_result = True
                 self.results_drawn += 1
                 self._note_latency((liveness.now_ns() - result.time_ns) / 1e6)
-        # 2. the frame staged last call goes to the worker, if it is free
+        now = liveness.now_ns()
+        interval = now - self.last_call_ns if self.last_call_ns else 0
+        self.last_call_ns = now
+        # 2. the frame staged last call goes to the worker, if it is free. Not one staged
+        #    before a pause in drawing (the filter or its source hidden): its old time would
+        #    count seconds of latency and throw the microphone's sync offset off.
+        if self.staged >= 0 and interval > PAUSE_NS:
+            self.staged = -1
         if self.staged >= 0 and exchange.worker_free():
             surface = self.stage[self.staged]
             if gs.gs_stagesurface_map(surface, self._map_data_ref, self._map_linesize_ref):
@@ -147,9 +156,6 @@ class FrameRenderer(FramePath):
             self.staged = -1
         # 3. stage this frame for the next hand-over (alternating surfaces), unless the
         #    worker is sure to be busy at the next call (staging costs a copy on the GPU)
-        now = liveness.now_ns()
-        interval = now - self.last_call_ns if self.last_call_ns else 0
-        self.last_call_ns = now
         busy_until = self.handed_at_ns + exchange.worker_time_us() * 1000 - interval
         if exchange.worker_free() or now >= busy_until:
             index = 0 if self.staged != 0 else 1

@@ -1,2 +1,5 @@
-"""Disclosure built in (issue 18). So far: reed_solomon.py, the error-correcting code the
-invisible mark's 4-byte payload will travel in as RS(8,4). The mark itself is not built yet."""
+"""Disclosure built in (issue 18): what obs-faceswap makes says that it is a face swap.
+
+mark.py (the invisible mark, reed_solomon.py its error-correcting code), stamp.py (the
+label and the mark on every finished frame), credentials.py (C2PA content credentials on
+files), verify.py (what a file says about itself, for `faceswap verify`)."""

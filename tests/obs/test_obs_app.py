@@ -8,6 +8,7 @@ one shuts it down with SIGINT.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import signal
 import time
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from testkit import helpers
+from testkit.cli import run
 from testkit.judge import media
 from testkit.obs_app import CAMERA, FILTER, ObsApp, ObsConfig, assert_original, wait_swapped
 from testkit.obs_installs import installs
@@ -148,15 +150,28 @@ def test_killed_worker_shows_original_then_recovers(app, judge, source_face, tar
     assert obs_workers(app) and pid not in obs_workers(app)
 
 
-def test_recording_contains_the_swap(app, judge, source_face, target_png):
-    original = cv2.imread(str(target_png))
-    wait_swapped(app, judge, source_face, original)
+def record(app, seconds: float = 3.0) -> str:
+    """A recording by OBS's own x264 (MP4); its path once the file is there."""
     app.client.start_record()
-    time.sleep(3.0)
+    time.sleep(seconds)
     path = app.client.stop_record().output_path
     deadline = time.monotonic() + 10
     while not (os.path.exists(path) and os.path.getsize(path) > 0) and time.monotonic() < deadline:
         time.sleep(0.2)
+    return path
+
+
+def test_recording_contains_the_swap_and_says_so(app, judge, source_face, target_png):
+    original = cv2.imread(str(target_png))
+    wait_swapped(app, judge, source_face, original)
+    path = record(app)
+    # the script signs it when the recording stops, in the worker's Python: OBS's log says when
+    name = os.path.basename(path)
+    deadline = time.monotonic() + 60
+    while f"recording {name}:" not in app.obs_log() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    signed = [line for line in app.obs_log().splitlines() if f"recording {name}:" in line]
+    assert signed and "Signed content credentials" in signed[-1], app.log_tail()
     capture = cv2.VideoCapture(path)
     frames = []
     while True:
@@ -168,6 +183,23 @@ def test_recording_contains_the_swap(app, judge, source_face, target_png):
     assert len(frames) >= 30, f"{path} has {len(frames)} frames"
     assert frames[len(frames) // 2].shape == original.shape
     assert helpers.is_swapped(judge, source_face, original, frames[len(frames) // 2]), "the recording is not swapped"
+    result = run("verify", "--json", path)
+    (report,) = json.loads(result.stdout)
+    assert result.returncode == 0, report
+    assert report["mark"]["found"] and report["mark"]["windows_decoded"] >= 2, report
+    found = report["credentials"]
+    assert found["state"] == "valid" and found["actions"] == ["created", "edited"] and found["swapped"], found
+    assert found["session"] == report["mark"]["session"]
+    # the same scene with the filter off: nothing found, nothing signed
+    app.client.set_source_filter_enabled(CAMERA, FILTER, False)
+    time.sleep(0.5)
+    plain = record(app)
+    time.sleep(3.0)
+    assert f"recording {os.path.basename(plain)}:" not in app.obs_log()
+    result = run("verify", plain)
+    assert result.returncode == 1 and "nothing found" in result.stdout, result.stdout
+    app.client.set_source_filter_enabled(CAMERA, FILTER, True)
+    wait_swapped(app, judge, source_face, original)
 
 
 def test_sigint_leaves_no_worker_and_no_file(app):

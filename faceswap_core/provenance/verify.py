@@ -1,0 +1,202 @@
+"""What a file says about itself: its content credentials (C2PA) and the invisible mark in
+its pictures.
+
+A video is decoded by the bundled ffmpeg straight to brightness at 640 x 360 (the mark's
+cells are a share of the frame, so any size reads the same, and small is fast), its votes
+summed per one-second window, each window decoded. A mirrored copy is read as well.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import FaceSwapError
+from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ffmpeg_executable
+from ..progress import Progress
+from . import mark
+from .credentials import CredentialFinding, read_credentials
+
+READ_SIZE = (640, 360)
+VIDEO_KINDS = VIDEO_EXTENSIONS | {".flv", ".ts"}   # what OBS records, too
+ENOUGH_WINDOWS = 5          # this many windows agreeing: stop reading a long video
+NOTHING_FOUND = ("nothing found (no content credentials, no obs-faceswap mark). This proves nothing about the "
+                 "file: both can be lost (a re-upload, cropping, heavy editing) or removed, and other tools add "
+                 "neither.")
+
+
+@dataclass
+class MarkFinding:
+    found: bool
+    session: str = ""
+    mirrored: bool = False
+    windows_read: int = 0         # one per second of video, 1 for a picture
+    windows_decoded: int = 0      # those that decoded to the session
+    frames_read: int = 0
+    frames_decoded: int = 0       # single frames that decoded to the session on their own
+
+    def words(self) -> str:
+        if not self.found:
+            return "no obs-faceswap mark"
+        where = (f"{self.windows_decoded} of {self.windows_read} one-second windows" if self.frames_read > 1
+                 else "the picture")
+        return (f"obs-faceswap mark found: session {self.session}"
+                f"{' (mirrored)' if self.mirrored else ''}, in {where}: made with a face swap")
+
+
+@dataclass
+class FileReport:
+    path: str
+    kind: str                     # "image" or "video"
+    mark: MarkFinding = field(default_factory=lambda: MarkFinding(False))
+    credentials: CredentialFinding = field(default_factory=CredentialFinding)
+    error: str = ""
+
+    @property
+    def status(self) -> int:
+        """0 provenance found, 1 nothing found (or unreadable), 2 credentials present but invalid."""
+        if self.credentials.state == "invalid":
+            return 2
+        return 0 if self.mark.found or self.credentials.state in ("valid", "trusted") else 1
+
+    def line(self) -> str:
+        if self.error:
+            known = f"{self.credentials.words()}; " if self.credentials.state != "none" else ""
+            return f"{self.path}: {known}could not read its picture: {self.error}"
+        if self.status == 1:
+            return f"{self.path}: {NOTHING_FOUND}"
+        return f"{self.path}: {self.credentials.words()}; {self.mark.words()}"
+
+    def as_dict(self) -> dict:
+        found = self.credentials
+        return {"path": self.path, "kind": self.kind, "status": self.status, "error": self.error,
+                "credentials": {"state": found.state, "signer": found.signer, "generator": found.generator,
+                                "actions": found.actions, "swapped": found.swapped, "session": found.session,
+                                "failures": found.failures},
+                "mark": {"found": self.mark.found, "session": self.mark.session, "mirrored": self.mark.mirrored,
+                         "windows_read": self.mark.windows_read, "windows_decoded": self.mark.windows_decoded,
+                         "frames_read": self.mark.frames_read, "frames_decoded": self.mark.frames_decoded}}
+
+
+def files_under(paths: list[str]) -> list[str]:
+    """The pictures and videos named, a folder's (recursively) in name order."""
+    found = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, _, names in sorted(os.walk(path)):
+                found += [os.path.join(root, name) for name in sorted(names) if file_kind(name)]
+        elif os.path.exists(path):
+            found.append(path)
+        else:
+            raise FaceSwapError(f"'{path}' does not exist.")
+    return found
+
+
+def file_kind(path: str) -> str:
+    """'image', 'video' or '' from the file's name."""
+    extension = os.path.splitext(path)[1].lower()
+    return "image" if extension in IMAGE_EXTENSIONS else "video" if extension in VIDEO_KINDS else ""
+
+
+def check_file(path: str, progress: bool = False, anchors_pem: str = "") -> FileReport:
+    """anchors_pem: root certificates to trust (PEM), such as another install's root.pem."""
+    kind = file_kind(path) or "video"     # an unknown extension: let ffmpeg try
+    report = FileReport(path, kind)
+    try:
+        report.credentials = read_credentials(path, anchors_pem)
+        report.mark = read_image_mark(path) if kind == "image" else read_video_mark(path, progress)
+    except FaceSwapError as error:
+        report.error = str(error)
+    return report
+
+
+def read_image_mark(path: str) -> MarkFinding:
+    import cv2
+
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise FaceSwapError("not a picture OpenCV can open")
+    reading, mirrored = mark.read_picture(image)
+    if reading is None:
+        return MarkFinding(False, windows_read=1, frames_read=1)
+    return MarkFinding(True, reading.session, mirrored, 1, 1, 1, 1)
+
+
+def video_rate(path: str) -> tuple[float, int]:
+    """(frames per second, frame count or 0) from the container."""
+    import cv2
+
+    capture = cv2.VideoCapture(path)
+    try:
+        fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    return (fps if 1.0 <= fps <= 240.0 else 30.0), max(count, 0)
+
+
+def read_video_mark(path: str, progress: bool = False, enough_windows: int = ENOUGH_WINDOWS) -> MarkFinding:
+    """The mark in a video; reading stops once `enough_windows` windows agree."""
+    fps, count = video_rate(path)
+    window = max(1, round(fps))
+    width, height = READ_SIZE
+    command = [ffmpeg_executable(), "-v", "error", "-i", path, "-map", "0:v:0", "-vf", f"scale={width}:{height}",
+               "-pix_fmt", "gray", "-f", "rawvideo", "-"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    bar = Progress(count or None, f"reading {os.path.basename(path)}", force=progress)
+    reader = mark.MarkReader()
+    sums = [np.zeros(mark.BITS), np.zeros(mark.BITS)]      # as it is, mirrored
+    decoded = [Counter(), Counter()]
+    single = [Counter(), Counter()]                         # frames that decode on their own
+    frames = in_window = windows = 0
+    try:
+        while True:
+            data = process.stdout.read(width * height)
+            if len(data) < width * height:
+                break
+            luma = np.frombuffer(data, np.uint8).reshape(height, width)
+            for variant in (0, 1):
+                votes = reader.votes(luma, mirrored=bool(variant))
+                sums[variant] += votes
+                reading = mark.decode(votes)
+                if reading is not None:
+                    single[variant][reading.session] += 1
+            frames += 1
+            in_window += 1
+            bar.advance()
+            if in_window == window:
+                windows += 1
+                _decode_window(sums, decoded)
+                in_window = 0
+                if max(max(counts.values(), default=0) for counts in decoded) >= enough_windows:
+                    break
+        if in_window and windows == 0:      # a clip shorter than a second: its frames are the window
+            windows = 1
+            _decode_window(sums, decoded)
+    finally:
+        bar.close()
+        process.stdout.close()
+        process.kill()
+        error = process.stderr.read().decode(errors="replace").strip()
+        process.wait()
+    if frames == 0:
+        raise FaceSwapError(error.splitlines()[-1] if error else "no video frames in it")
+    best = max(((counts.most_common(1)[0], variant) for variant, counts in enumerate(decoded) if counts),
+               default=None, key=lambda item: item[0][1])
+    # one window is enough for a short clip; a longer one needs two that agree
+    if best is None or best[0][1] < min(2, windows):
+        return MarkFinding(False, windows_read=windows, frames_read=frames)
+    (session, hits), variant = best
+    return MarkFinding(True, session, bool(variant), windows, hits, frames, single[variant][session])
+
+
+def _decode_window(sums: list[np.ndarray], decoded: list[Counter]) -> None:
+    for variant in (0, 1):
+        reading = mark.decode(sums[variant])
+        if reading is not None:
+            decoded[variant][reading.session] += 1
+        sums[variant][:] = 0

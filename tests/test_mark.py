@@ -1,0 +1,103 @@
+"""The invisible mark on real frames: exact when nothing is lost, invisible by the numbers,
+never read from pictures that do not carry it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap_core.provenance import mark
+from faceswap_core.provenance.stamp import OutputStamp
+from testkit.judge import media, read_frames
+
+SESSION = bytes([0x5A, 0xC3, 0x17])
+READER = mark.MarkReader()
+
+
+@pytest.fixture(scope="module")
+def frames_720p():
+    """Talking heads scaled to 720p: skin, hair, shading and edges, the mark's hardest case."""
+    clips = [read_frames(media(name), 12) for name in ("lp_d12.mp4", "lp_d3.mp4", "lp_d18.mp4")]
+    return [cv2.resize(frame, (1280, 720), interpolation=cv2.INTER_CUBIC) for clip in clips for frame in clip]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0 ** 2 / error))
+
+
+def test_every_lossless_frame_reads_exactly(frames_720p):
+    marker = mark.Marker(SESSION)
+    for frame in frames_720p:
+        reading = mark.decode(READER.votes(marker.embed(frame)))
+        assert reading is not None and reading.session_id == SESSION
+        assert reading.corrected_bytes == 0
+
+
+def test_invisible_by_the_numbers(frames_720p):
+    for strength in (2, mark.DEFAULT_STRENGTH, 5):
+        marker = mark.Marker(SESSION, strength)
+        for frame in frames_720p[::6]:
+            marked = marker.embed(frame)
+            change = marked.astype(int) - frame.astype(int)
+            assert np.abs(change).max() <= strength
+            # brightness only: the same change in B, G and R wherever no channel hit 0 or 255
+            room = ((frame >= strength) & (frame <= 255 - strength)).all(axis=2)
+            assert (change[room] == change[room][:, :1]).all()
+            if strength == mark.DEFAULT_STRENGTH:
+                assert psnr(frame, marked) >= 45.0
+
+
+def test_never_read_from_unmarked_frames_or_noise(frames_720p):
+    for frame in frames_720p:
+        assert mark.read_picture(frame)[0] is None
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        assert mark.read_picture(rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8))[0] is None
+    # votes that are pure noise: Reed-Solomon, the version byte and the agreement check hold
+    assert not any(mark.decode(rng.normal(size=mark.BITS) * 3) for _ in range(5000))
+
+
+def test_another_session_reads_as_itself(frames_720p):
+    other = bytes([1, 2, 3])
+    reading = mark.decode(READER.votes(mark.Marker(other).embed(frames_720p[0])))
+    assert reading.session_id == other
+
+
+def test_mirrored_scaled_and_range_squeezed_copies_read(frames_720p):
+    marked = mark.Marker(SESSION).embed(frames_720p[5])
+    mirrored = marked[:, ::-1].copy()
+    reading, was_mirrored = mark.read_picture(mirrored)
+    assert reading.session_id == SESSION and was_mirrored
+    small = cv2.resize(marked, (640, 360), interpolation=cv2.INTER_AREA)
+    assert mark.read_picture(small)[0].session_id == SESSION
+    # a full-range picture shown as limited range: 16 + 219/255 of every value
+    squeezed = np.rint(16 + marked.astype(np.float32) * 219 / 255).astype(np.uint8)
+    assert mark.read_picture(squeezed)[0].session_id == SESSION
+
+
+def test_bgra_keeps_alpha_and_luma_plane_matches_bgr(frames_720p):
+    marker = mark.Marker(SESSION)
+    bgra = cv2.cvtColor(frames_720p[2], cv2.COLOR_BGR2BGRA)
+    bgra[..., 3] = 77
+    marked = marker.embed(bgra.copy())
+    assert (marked[..., 3] == 77).all()
+    assert mark.read_picture(marked[..., :3].copy())[0].session_id == SESSION
+    luma = cv2.cvtColor(frames_720p[2], cv2.COLOR_BGR2GRAY)
+    assert mark.decode(READER.votes(marker.embed(luma))).session_id == SESSION
+
+
+def test_output_stamp_label_then_mark(frames_720p):
+    frame = frames_720p[0].copy()
+    stamp = OutputStamp({"label": True, "label_corner": "top-left", "label_size": 0.05}, SESSION)
+    out = stamp.apply(frame.copy())
+    changed = np.abs(out.astype(int) - frame.astype(int)).max(axis=2) > 20
+    ys, xs = np.nonzero(changed)
+    # the label sits in the top-left corner, as tall as chosen (with its box's padding)
+    assert xs.max() < 1280 * 0.35 and ys.max() < 720 * 0.15 and ys.min() > 0
+    assert mark.read_picture(out)[0].session_id == SESSION      # the mark covers the label too
+    assert "marked (session 5ac317" in stamp.describe() and "labelled 'AI face swap'" in stamp.describe()
+    stamp.set_values({"mark": False, "label": False})
+    assert np.array_equal(stamp.apply(frame.copy()), frame)
+    assert stamp.describe() == "no mark, no label"
