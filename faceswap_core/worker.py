@@ -235,7 +235,7 @@ class Worker:
         image = view.copy()
         del view
         out = self.swap_or_pass_through(image)
-        if out is not image:
+        if self.swapping(out, image):
             self.stamp.apply(out)
         stride = frame.stride   # the input's line size: a camera-path BGRA frame is pasted back as it came
         target = np.ndarray((frame.height, frame.width, 4), np.uint8, channel.mm, channel.out_offset, (stride, 4, 1))
@@ -255,7 +255,7 @@ class Worker:
         try:
             image = pixel_convert.to_bgr(inputs, frame.format, frame.width, frame.height, matrix)
             out = self.swap_or_pass_through(image)
-            swapped = out is not image
+            swapped = self.swapping(out, image)
             if swapped:
                 self.stamp.draw_label(out)
             pixel_convert.write_back(outputs, inputs, image, out, frame.format, frame.width, frame.height, matrix)
@@ -265,6 +265,11 @@ class Worker:
         finally:
             del inputs, outputs   # no view may outlive the mapping
         return frame.stride, len(self.engine.last_report.boxes) if swapped else 0
+
+    def swapping(self, out, image) -> bool:
+        """The engine swapped this frame (not passed through after an error, not switched
+        off): only then does it get the label and the mark."""
+        return out is not image and self.engine.options.enabled
 
     def swap_or_pass_through(self, frame):
         """The engine's result, or the frame itself when the engine fails on it.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -118,3 +119,34 @@ def test_worker_exits_when_its_owner_is_gone_and_removes_a_file(kind, request):
     worker = start_worker(channel, "--no-stdin-watch", owner=ghost.pid)
     assert worker.wait(30) == 0
     assert channel.path is None or not os.path.exists(channel.path)
+
+
+def test_worker_marks_what_it_swaps_and_nothing_else(channel, target):
+    """The invisible mark (and the label when chosen) go on swapped frames only: with the
+    swap switched off the camera comes back exactly as it went in."""
+    from faceswap_core.provenance import mark
+
+    settings = {"engine": "landmark", "source_photo": str(media("fr_obama.jpg")), "face_index": 0}
+    channel.write_settings(settings)
+    worker = start_worker(channel)
+    try:
+        wait_until(lambda: channel.state() == link.STATE_RUNNING, what="the worker to run")
+        assert "marked (session " in channel.note()
+        frame = cv2.cvtColor(target, cv2.COLOR_BGR2BGRA)
+        hand_over(channel, frame)
+        wait_until(channel.worker_free, what="the frame to be processed")
+        reading, _ = mark.read_picture(np.ascontiguousarray(read_result(channel)[:, :, :3]))
+        assert reading is not None and reading.session in channel.note()
+        channel.write_settings({**settings, "enabled": False})
+        seq = channel.get("out_seq")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:   # frames until one shows the new setting
+            hand_over(channel, frame)
+            wait_until(channel.worker_free, what="the frame to be processed")
+            if np.array_equal(read_result(channel), frame):
+                break
+        assert np.array_equal(read_result(channel), frame), "a switched-off swap must pass frames through untouched"
+        assert channel.get("out_seq") > seq
+    finally:
+        worker.stdin.close()
+        assert worker.wait(10) == 0

@@ -23,7 +23,6 @@ from .frame_path import FramePath
 PAUSE_NS = 500_000_000   # no draw call for this long: the filter or its source was hidden
 
 
-
 class FrameRenderer(FramePath):
     """GPU objects and the per-frame exchange with the worker for one filter."""
 
