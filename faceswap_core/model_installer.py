@@ -5,7 +5,6 @@ into place only once verified), so a model file in the models folder is always w
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import shutil

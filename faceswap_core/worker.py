@@ -196,6 +196,7 @@ class Worker:
         engine = self.engine
         info = engine.source_info
         parts = [engine.describe(), self.stamp.describe(), *engine.notes, *(info.notes if info else ())]
+        parts = [part for part in parts if part]
         parts += [f"photo tip: {tip}" for tip in (info.tips if info else ())]
         self.noted = len(engine.notes)
         return " | ".join(parts)

@@ -100,4 +100,25 @@ def test_output_stamp_label_then_mark(frames_720p):
     assert "marked (session 5ac317" in stamp.describe() and "labelled 'AI face swap'" in stamp.describe()
     stamp.set_values({"mark": False, "label": False})
     assert np.array_equal(stamp.apply(frame.copy()), frame)
-    assert stamp.describe() == "no mark, no label"
+    assert stamp.describe() == ""
+
+
+def test_the_layout_is_frozen_and_shared_with_the_obs_shader():
+    """The key is a file format: marks already streamed must stay readable, so a change to
+    how the cells are dealt out must fail here (the digest is of the key tables as first
+    released). And the cells OBS's shader draws from (mark_layout.cell_signs) are the ones
+    numpy's Marker draws: at each cell's quarter point sin*sin is 1, so the change there
+    has the cell's sign."""
+    import hashlib
+
+    from faceswap_core.provenance import mark_layout
+
+    owner, sign = mark_layout.key_tables()
+    digest = hashlib.sha256(bytes(owner) + bytes(value > 0 for value in sign)).hexdigest()
+    assert digest == "c6c30b18e05deee432ae51b474e113054835ec3c847b89829d116fa4efaab5af"
+    assert sorted(owner.count(bit) for bit in range(mark_layout.BITS)) == [36] * 64
+    width, height = 1280, 720
+    change = mark.Marker(SESSION).change(width, height)
+    quarter = change[(np.arange(mark.ROWS) * height // mark.ROWS + height // (4 * mark.ROWS))][
+        :, np.arange(mark.COLUMNS) * width // mark.COLUMNS + width // (4 * mark.COLUMNS)]
+    assert (np.sign(quarter).ravel() == np.array(mark_layout.cell_signs(SESSION))).all()

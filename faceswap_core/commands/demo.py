@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if not cv2.imwrite(path, side_by_side):
         raise FaceSwapError(f"Could not write '{path}'; choose a writable place with --output.")
     stages = ", ".join(f"{name} {ms:.1f} ms" for name, ms in engine.last_report.stage_ms.items())
-    print(f"Wrote {path} (source | target | result; {stamp.describe()}). {stages}")
+    print(f"Wrote {path} (source | target | result; {stamp.describe() or 'unmarked'}). {stages}")
     if values["credentials"]:
         sign_output(path, values, parent=None, photo=None, stamp=stamp)
     return 0

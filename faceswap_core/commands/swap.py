@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     for note in engine.notes:
         print(f"Note: {note}.", file=sys.stderr)
     if args.output:
-        print(f"Wrote {args.output} ({written} frame{'s' if written != 1 else ''}; {stamp.describe()}).")
+        print(f"Wrote {args.output} ({written} frame{'s' if written != 1 else ''}; {stamp.describe() or 'unmarked'}).")
         if values["credentials"] and written:
             sign_output(args.output, values, parent=args.input, photo=args.source, stamp=stamp)
     return 0

@@ -31,9 +31,10 @@ REMOVAL_SETTLE_S = 0.25
 class FaceSwapFilter:
     """What libobs's `data` pointer stands for (the registry maps it to this object)."""
 
-    def __init__(self, api, source, settings_data, active: bool, tick_budget=None):
+    def __init__(self, api, source, settings_data, active: bool, tick_budget=None, mark_words: str = ""):
         self.api = api
         self.source = source
+        self.mark_words = mark_words   # the status line's words for the program picture's mark
         self.ignored_settings: list[str] = []
         self.settings = properties.read_settings(api, settings_data, self.ignored_settings)
         self.renderer = FrameRenderer(api)
@@ -50,7 +51,7 @@ class FaceSwapFilter:
     # -- lifetime ------------------------------------------------------------------
     def start_worker(self) -> None:
         if self.supervisor is None:
-            self.supervisor = WorkerSupervisor(self.settings, log=self.api.log)
+            self.supervisor = WorkerSupervisor(self.worker_settings(), log=self.api.log)
         self.audio_sync.follow(self.settings.get("sync_audio", ""))
 
     def stop_worker(self) -> None:
@@ -75,6 +76,12 @@ class FaceSwapFilter:
         frames = self.frames
         return frames.recent_latency_ms() if frames.has_result else 0.0
 
+    def worker_settings(self) -> dict:
+        """What the worker gets: the settings, but the mark off, since in OBS it goes on the
+        program picture (program_mark.py); one on the camera too would land on it scaled
+        and shifted, a second pattern that only blurs the first."""
+        return {**self.settings, "mark": False}
+
     def swap_active(self) -> bool:
         """The swap is on: a worker runs, the filter and its swap are enabled."""
         supervisor = self.supervisor
@@ -97,7 +104,7 @@ class FaceSwapFilter:
         self.ignored_settings = ignored
         supervisor = self.supervisor
         if supervisor is not None:
-            supervisor.publish_settings(self.settings)
+            supervisor.publish_settings(self.worker_settings())
             self.audio_sync.follow(self.settings.get("sync_audio", ""))
 
     def removing(self) -> None:
@@ -202,6 +209,8 @@ class FaceSwapFilter:
             note = channel.note()   # the worker's: what runs, how the source was made, photo tips
             if note:
                 parts.append(note)
+            if self.settings.get("mark", True) and self.mark_words:
+                parts.append(self.mark_words)
         audio = self.audio_sync.status()
         if audio:
             parts.append(audio)

@@ -59,6 +59,16 @@ P = c_void_p
 # name -> (restype, argtypes)
 BLOCKING_FUNCTIONS = {
     "obs_register_source_s": (None, [P, c_size_t]),
+    "obs_enum_scenes": (None, [P, P]),
+    "obs_scene_from_source": (P, [P]),
+    "obs_scene_find_source_recursive": (P, [P, c_char_p]),
+    "obs_source_get_filter_by_name": (P, [P, c_char_p]),
+    "obs_source_create": (P, [c_char_p, c_char_p, P, P]),
+    "obs_source_filter_add": (None, [P, P]),
+    "gs_effect_destroy": (None, [P]),
+    # the mark filter draws its whole scene through these: the GIL stays free meanwhile
+    "obs_source_process_filter_begin": (c_bool, [P, c_int, c_int]),
+    "obs_source_process_filter_end": (None, [P, P, c_uint32, c_uint32]),
     "obs_get_source_output_flags": (c_uint32, [c_char_p]),
     "obs_source_get_settings": (P, [P]),
     "obs_source_get_name": (c_char_p, [P]),
@@ -134,6 +144,11 @@ RENDER_FUNCTIONS = {
     "gs_texture_destroy": (None, [P]),
     "gs_texture_set_image": (None, [P, P, c_uint32, c_bool]),
     "gs_effect_get_param_by_name": (P, [P, c_char_p]),
+    "gs_effect_create_from_file": (P, [c_char_p, P]),
+    "gs_effect_destroy": (None, [P]),
+    "gs_effect_set_float": (None, [P, c_float]),
+    "gs_get_linear_srgb": (c_bool, []),
+
     "gs_effect_set_texture": (None, [P, P]),
     "gs_effect_loop": (c_bool, [P, c_char_p]),
     "gs_draw_sprite": (None, [P, c_uint32, c_uint32, c_uint32]),

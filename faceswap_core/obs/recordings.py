@@ -1,9 +1,8 @@
 """Content credentials on OBS's recordings: when a recording that showed a face swap stops,
 `faceswap sign FILE` runs in the worker's Python (never inside OBS, never waited on).
 
-OBS tells a script about recordings through its frontend API (libobs-frontend-api, which
-OBS itself has loaded): an event callback, and obs_frontend_get_last_recording() for the
-file's path. A process without the frontend (a bare libobs host) has nothing to sign.
+OBS tells a script about recordings through its frontend API (frontend.py): the events,
+and obs_frontend_get_last_recording() for the file's path.
 """
 
 from __future__ import annotations
@@ -11,82 +10,42 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
-import sys
 import threading
 
 from ..link import launch
 from ..link import system as systems
+from . import frontend
 from . import libobs as L
 from .properties import PROJECT_ROOT, default_interpreter
 
-RECORDING_STARTED = 5        # enum obs_frontend_event (frontend/api/obs-frontend-api.h)
-RECORDING_STOPPED = 7
-EVENT_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p)
 SIGN_TIMEOUT_S = 600
-
-
-def frontend_library(platform: str = sys.platform):
-    """The frontend API OBS has loaded, or None (a libobs host, an OBS without it)."""
-    names = {"win32": "obs-frontend-api.dll", "darwin": "obs-frontend-api.dylib"}
-    try:
-        if platform == "win32":
-            handle = ctypes.WinDLL("kernel32").GetModuleHandleW(names["win32"])
-            library = ctypes.CDLL(names["win32"], handle=handle) if handle else None
-        else:
-            library = ctypes.CDLL(None)
-        if library is None or not hasattr(library, "obs_frontend_add_event_callback"):
-            return None
-    except OSError:
-        return None
-    library.obs_frontend_add_event_callback.argtypes = [EVENT_CALLBACK, ctypes.c_void_p]
-    library.obs_frontend_add_event_callback.restype = None
-    library.obs_frontend_remove_event_callback.argtypes = [EVENT_CALLBACK, ctypes.c_void_p]
-    library.obs_frontend_remove_event_callback.restype = None
-    library.obs_frontend_get_last_recording.argtypes = []
-    library.obs_frontend_get_last_recording.restype = ctypes.c_void_p
-    return library
 
 
 class RecordingSigner:
     """Watches recordings; signs each one during which a Face Swap filter was swapping."""
 
-    def __init__(self, api: L.LibObs, registry, system: str = systems.CURRENT):
+    def __init__(self, api: L.LibObs, registry, library, system: str = systems.CURRENT):
         self.api = api
         self.registry = registry
+        self.library = library        # frontend.frontend_library()
         self.system = system
-        self.frontend = frontend_library()
-        self._callback = EVENT_CALLBACK(self._on_event)   # kept alive while registered
-        self._registered = False
         self._swapped = False        # a filter swapped while this recording ran
         self.last_outcome = ""       # the last signing's result, for tests and the log
-
-    def start(self) -> None:
-        if self.frontend is not None and not self._registered:
-            self.frontend.obs_frontend_add_event_callback(self._callback, None)
-            self._registered = True
-
-    def stop(self) -> None:
-        if self._registered:
-            self.frontend.obs_frontend_remove_event_callback(self._callback, None)
-            self._registered = False
 
     def _active_filters(self) -> list:
         return [instance for instance in list(self.registry.instances.values()) if instance.swap_active()]
 
-    def _on_event(self, event: int, _private) -> None:
-        try:
-            if event == RECORDING_STARTED:
-                self._swapped = bool(self._active_filters())
-            elif event == RECORDING_STOPPED:
-                active = self._active_filters()
-                if self._swapped or active:
-                    self._sign(self._last_recording(), active)
-                self._swapped = False
-        except Exception as error:    # never into OBS
-            self.api.log(L.LOG_WARNING, f"recording signing: {type(error).__name__}: {error}")
+    def on_event(self, event: int) -> None:
+        if event == frontend.RECORDING_STARTED:
+            self._swapped = bool(self._active_filters())
+        elif event == frontend.RECORDING_STOPPED:
+            active = self._active_filters()
+            if self._swapped or active:
+                self._sign(self._last_recording(), active)
+            self._swapped = False
 
     def _last_recording(self) -> str:
-        pointer = self.frontend.obs_frontend_get_last_recording()
+        pointer = self.library.obs_frontend_get_last_recording()
         if not pointer:
             return ""
         try:

@@ -63,11 +63,14 @@ class FilterRegistry:
         self.info_buffer = ctypes.create_string_buffer(max(si.INFO_BUFFER_SIZE, ctypes.sizeof(self.info)))
         ctypes.memmove(self.info_buffer, ctypes.byref(self.info), ctypes.sizeof(self.info))
         self.registered = False
-        self.recordings = None        # RecordingSigner while the script is loaded
+        from .program_mark import ProgramMarks
+        self.marks = ProgramMarks(api, self)     # the "Face Swap Mark" filter type (program picture)
+        self.events = None            # FrontendEvents while the script is loaded
 
     # -- script lifetime ------------------------------------------------------------------
     def register(self) -> bool:
         """Register once per process; True if this call registered it."""
+        self.marks.register()
         if self.registered or self.api.blocking.obs_get_source_output_flags(FILTER_ID):
             self.registered = True
             return False
@@ -81,16 +84,22 @@ class FilterRegistry:
         self.active = True
         for instance in list(self.instances.values()):
             instance.start_worker()
-        if self.recordings is None:
+        if self.events is None:
+            from .frontend import FrontendEvents, frontend_library
             from .recordings import RecordingSigner
-            self.recordings = RecordingSigner(self.api, self)
-        self.recordings.start()
+            library = frontend_library()
+            self.marks.library = library
+            self.events = FrontendEvents(self.api, library, [RecordingSigner(self.api, self, library), self.marks])
+        self.events.start()
+        self.marks.follow_program()
+        self.marks.start()
 
     def deactivate(self) -> None:
         """script_unload: stop every worker; the filters pass frames through until reload."""
         self.active = False
-        if self.recordings is not None:
-            self.recordings.stop()
+        if self.events is not None:
+            self.events.stop()
+        self.marks.stop()
         for instance in list(self.instances.values()):
             instance.stop_worker()
 
@@ -100,7 +109,8 @@ class FilterRegistry:
 
     def _create(self, settings, source):
         try:
-            instance = FaceSwapFilter(self.api, source, settings, self.active, self.tick_budget)
+            instance = FaceSwapFilter(self.api, source, settings, self.active, self.tick_budget,
+                                      self.marks.describe())
         except Exception:
             self._report("create")
             return None

@@ -27,23 +27,17 @@ import numpy as np
 
 from . import reed_solomon
 
-COLUMNS, ROWS = 64, 36
-PAYLOAD_BYTES = 4
-PARITY_BYTES = 4
-BITS = 8 * (PAYLOAD_BYTES + PARITY_BYTES)
-VERSION = 0xF1             # the payload's first byte: obs-faceswap's mark, layout 1
-KEY = 0x0FACE5A9           # public: the cells' order and signs (anyone may read the mark)
-SHAPE_GAIN = 0.93          # amplitude per level of strength: rounded, no pixel moves more than the strength
+from .mark_layout import (BITS, COLUMNS, DEFAULT_STRENGTH, PARITY_BYTES, PAYLOAD_BYTES, ROWS, SHAPE_GAIN,
+                          VERSION, cell_signs, key_tables)
+
 VOTE_CLIP = 8.0            # a cell's vote is clipped to +-this (levels): edges must not outvote the rest
 MIN_AGREEMENT = 2.0        # mean / spread of the votes along the decoded word; unmarked content stays under it
-DEFAULT_STRENGTH = 3
 
 
 def _key() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(KEY)
-    owner = (rng.permutation(COLUMNS * ROWS) % BITS).reshape(ROWS, COLUMNS)
-    sign = rng.choice(np.array([-1.0, 1.0], np.float32), size=(ROWS, COLUMNS))
-    return owner, sign
+    owner, sign = key_tables()
+    return (np.array(owner).reshape(ROWS, COLUMNS),
+            np.array(sign, np.float32).reshape(ROWS, COLUMNS))
 
 
 OWNER, SIGN = _key()        # read-only after import
@@ -53,14 +47,6 @@ SIGN.setflags(write=False)
 
 def new_session_id() -> bytes:
     return os.urandom(PAYLOAD_BYTES - 1)
-
-
-def codeword_bits(session_id: bytes) -> np.ndarray:
-    """The 64 bits (0/1) the frame carries for this session."""
-    if len(session_id) != PAYLOAD_BYTES - 1:
-        raise ValueError(f"a session identifier is {PAYLOAD_BYTES - 1} bytes")
-    word = reed_solomon.encode(bytes([VERSION]) + session_id, PARITY_BYTES)
-    return np.unpackbits(np.frombuffer(word, np.uint8))
 
 
 def cell_shape(width: int, height: int) -> np.ndarray:
@@ -79,8 +65,7 @@ class Marker:
         self._cv2 = cv2
         self.session_id = session_id
         self.strength = int(strength)
-        bits = codeword_bits(session_id)
-        self._cell_sign = SIGN * np.where(bits[OWNER] > 0, 1.0, -1.0).astype(np.float32)
+        self._cell_sign = np.array(cell_signs(session_id), np.float32).reshape(ROWS, COLUMNS)
         self._changes: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def change(self, width: int, height: int) -> np.ndarray:

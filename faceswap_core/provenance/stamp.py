@@ -89,7 +89,7 @@ class OutputStamp:
             parts.append(f"marked (session {self.session_id.hex()}, strength {self.marker.strength})")
         if self.label is not None:
             parts.append(f"labelled '{self.label.text}'")
-        return ", ".join(parts) or "no mark, no label"
+        return ", ".join(parts)
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """The frame (BGR or BGRA, changed in place) with the label and the mark."""

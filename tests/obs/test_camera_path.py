@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from faceswap_core import pixel_convert
-from faceswap_core.provenance import mark
 from testkit import clips, helpers
 from testkit.judge import media
 from testkit.obs_installs import HOST, installs
@@ -72,24 +71,19 @@ def test_every_format_is_swapped_on_the_path_it_belongs_to(camera_run, judge, so
         assert helpers.is_swapped(judge, source_face, original_png, frame(out, f"swapped-{pix_fmt}", summary)), pix_fmt
 
 
-def test_the_camera_path_changes_only_brightness_away_from_the_face(camera_run, judge):
-    """Only the swapped pixels are converted back; the invisible mark, over the whole frame,
-    goes straight onto brightness (Y). So away from the face OBS draws the camera's own
-    colours, moved by the same few levels in B, G and R, and the mark reads back."""
+def test_the_camera_path_changes_nothing_away_from_the_face(camera_run, judge):
+    """Only the swapped pixels are converted back: everywhere else OBS draws the camera's
+    own bytes, so the output there equals the unfiltered output of the same clip exactly."""
     summary, out, formats = camera_run
     for pix_fmt in formats:
         if pix_fmt not in clips.PIX_FMTS:
             continue
-        original = frame(out, f"original-{pix_fmt}", summary).astype(int)
+        original = frame(out, f"original-{pix_fmt}", summary)
         swapped = frame(out, f"swapped-{pix_fmt}", summary)
-        far = ~face_region(judge, original.astype(np.uint8))
-        change = swapped[far].astype(int) - original[far]
-        # strength 3 in Y is 3.5 levels of RGB in limited range; OBS's rounding adds one
-        assert np.abs(change).max() <= 5, (pix_fmt, int(np.abs(change).max()))
-        spread = change.max(axis=1) - change.min(axis=1)     # a colour change would differ per channel (OBS rounds each)
-        assert spread.max() <= 2 and spread.mean() < 0.75, (pix_fmt, int(spread.max()), float(spread.mean()))
-        assert mark.read_picture(swapped)[0] is not None, pix_fmt
-        assert mark.read_picture(original.astype(np.uint8))[0] is None, pix_fmt
+        far = ~face_region(judge, original)
+        assert np.array_equal(swapped[far], original[far]), (
+            pix_fmt, int(np.abs(swapped[far].astype(int) - original[far]).max()))
+        assert not np.array_equal(swapped, original), pix_fmt
 
 
 def test_the_worker_sees_the_colours_obs_draws(camera_run):

@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap_core.provenance import mark
 from testkit import clips, helpers
 from testkit.judge import media, shared_model
 from testkit.obs_installs import HOST, installs
@@ -70,10 +69,8 @@ def test_rest_of_frame_equals_input(host_run, target_png, judge):
     assert not summary["had_result_at_first_frame"]
     assert np.array_equal(early[:, :, :3], original), "before the first result the filter must show the original"
     frame = helpers.read_bgra(out / "frame1.bgra", summary["width"], summary["height"])
-    # away from the face only the invisible mark moves brightness, by at most its strength
-    changed = np.abs(frame[:, :, :3].astype(int) - original).max(axis=2) > mark.DEFAULT_STRENGTH
+    changed = np.abs(frame[:, :, :3].astype(int) - original).max(axis=2) > 0
     assert changed.any(), "nothing changed"
-    assert mark.read_picture(np.ascontiguousarray(frame[:, :, :3]))[0] is not None
     face = judge.largest(original)
     x0, y0, x1, y1 = face.box
     margin_x, margin_y = (x1 - x0) // 2, (y1 - y0) // 2
@@ -156,11 +153,8 @@ def test_after_another_filter(display, target_png, tmp_path, judge, source_face)
     cropped = cv2.imread(str(target_png))[:, 64:]
     before, after = helpers.judge_swap(judge, source_face, cropped, output)
     assert after < before
-    # the edges are the cropped frame's own, moved only by the invisible mark (the worker marks
-    # the filter's whole output, here 448 px wide, so the mark reads from that part)
-    kept = np.abs(output.astype(int) - cropped).max(axis=2) <= mark.DEFAULT_STRENGTH
-    assert kept[:, :40].all() and kept[:, -40:].all(), "the cropped frame's edges must pass through"
-    assert mark.read_picture(np.ascontiguousarray(output))[0] is not None
+    unchanged = np.abs(output.astype(int) - cropped).max(axis=2) == 0
+    assert unchanged[:, :40].all() and unchanged[:, -40:].all(), "the cropped frame's edges must pass through"
 
 
 @pytest.mark.parametrize("camera", ["image", "media"], ids=["render-path", "camera-path"])

@@ -17,10 +17,11 @@ import cv2
 import numpy as np
 import pytest
 
+from faceswap_core.provenance import mark
 from testkit import helpers
 from testkit.cli import run
 from testkit.judge import media
-from testkit.obs_app import CAMERA, FILTER, ObsApp, ObsConfig, assert_original, wait_swapped
+from testkit.obs_app import CAMERA, FILTER, SCENE, ObsApp, ObsConfig, assert_original, wait_swapped
 from testkit.obs_installs import installs
 
 pytestmark = pytest.mark.obs
@@ -73,6 +74,25 @@ def test_script_loaded_and_filter_present(app):
 
 def test_screenshot_shows_the_swap(app, judge, source_face, target_png):
     wait_swapped(app, judge, source_face, cv2.imread(str(target_png)))
+
+
+def test_the_program_picture_carries_the_mark_and_the_camera_does_not(app, judge, source_face, target_png):
+    """The mark is drawn on the scene (the program), by OBS's GPU: the camera source itself
+    stays unmarked, and the scene differs from it by the mark alone (at most its strength,
+    brightness only)."""
+    wait_swapped(app, judge, source_face, cv2.imread(str(target_png)))
+    camera, scene = app.screenshot(CAMERA), app.screenshot(SCENE)
+    assert mark.read_picture(camera)[0] is None
+    reading, _ = mark.read_picture(scene)
+    assert reading is not None
+    # away from the face (the two screenshots are two frames, each swapped on its own)
+    x0, y0, x1, y1 = judge.largest(camera).box
+    far = np.ones(camera.shape[:2], bool)
+    far[max(0, y0 - (y1 - y0) // 2):y1 + (y1 - y0) // 2, max(0, x0 - (x1 - x0) // 2):x1 + (x1 - x0) // 2] = False
+    change = (scene.astype(int) - camera.astype(int))[far]
+    assert 0 < np.abs(change).max() <= mark.DEFAULT_STRENGTH + 1, int(np.abs(change).max())
+    spread = change.max(axis=1) - change.min(axis=1)
+    assert spread.max() <= 1, int(spread.max())
 
 
 def test_disabling_the_filter_shows_the_original(app, judge, source_face, target_png):
@@ -190,6 +210,21 @@ def test_recording_contains_the_swap_and_says_so(app, judge, source_face, target
     found = report["credentials"]
     assert found["state"] == "valid" and found["actions"] == ["created", "edited"] and found["swapped"], found
     assert found["session"] == report["mark"]["session"]
+    # the mark is on the program picture, not the camera: the script put a mark filter on
+    # the scene, and a camera shrunk and moved inside the scene still leaves a readable mark
+    filters = [item["filterName"] for item in app.client.get_source_filter_list(SCENE).filters]
+    assert filters == ["Face Swap Mark"], filters
+    item = app.client.get_scene_item_id(SCENE, CAMERA).scene_item_id
+    app.client.set_scene_item_transform(SCENE, item, {"scaleX": 0.6, "scaleY": 0.6, "positionX": 150.0,
+                                                      "positionY": 40.0})
+    try:
+        time.sleep(1.0)
+        small = record(app)
+        (report,) = json.loads(run("verify", "--json", small).stdout)
+        assert report["mark"]["found"] and report["mark"]["session"] == found["session"], report
+    finally:
+        app.client.set_scene_item_transform(SCENE, item, {"scaleX": 1.0, "scaleY": 1.0, "positionX": 0.0,
+                                                          "positionY": 0.0})
     # the same scene with the filter off: nothing found, nothing signed
     app.client.set_source_filter_enabled(CAMERA, FILTER, False)
     time.sleep(0.5)
