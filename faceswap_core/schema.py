@@ -190,15 +190,16 @@ SETTINGS = (
     Setting("label_size", "float", "Label size (share of the picture's height)", 0.04, 0.02, 0.15, 0.01,
             target="output", flag="--label-size", when=("label", (True,)),
             help="The letters' height as a share of the picture's height."),
-    Setting("credentials", "bool", "Content credentials (C2PA) in written files", True, target="output",
-            flag="--no-credentials", in_obs=False,
-            help="A signed C2PA manifest in every PNG, JPEG and MP4 written: made with obs-faceswap, a face swap, "
-                 "from which photo. Signed offline with this install's own certificate (or --sign-cert/--sign-key)."),
+    Setting("credentials", "bool", "Content credentials (C2PA) in files and recordings", True, target="output",
+            flag="--no-credentials",
+            help="A signed C2PA manifest in every PNG, JPEG and MP4 written, and in OBS's MP4/MOV recordings that "
+                 "showed a swap (signed when the recording stops): made with obs-faceswap, a face swap, from "
+                 "which photo. Signed offline with this install's own certificate, or your own below."),
     Setting("sign_cert", "file", "Signing certificate chain (PEM)", "", target="output", flag="--sign-cert",
-            in_obs=False, when=("credentials", (True,)),
-            help="Your own ES256 signing certificate, then its intermediate, in one PEM file (with --sign-key)."),
-    Setting("sign_key", "file", "Signing key (PEM)", "", target="output", flag="--sign-key", in_obs=False,
-            when=("credentials", (True,)), help="The private key of --sign-cert, PEM."),
+            when=("credentials", (True,)),
+            help="Your own ES256 signing certificate, then its intermediate, in one PEM file (with the key)."),
+    Setting("sign_key", "file", "Signing key (PEM)", "", target="output", flag="--sign-key",
+            when=("credentials", (True,)), help="The private key of your own signing certificate, PEM."),
     # the OBS side's own
     Setting("sync_audio", "audio", "Keep this audio in sync", "", target="obs",
             help="The swapped picture can show later than the camera's own: this source's sync offset "

@@ -21,7 +21,8 @@ ENGINE_CHOICES = schema.ENGINE_CHOICES
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp);;All files (*.*)"
 MODEL_FILTER = "ONNX models (*.onnx);;All files (*.*)"
 INTERPRETER_FILTER = "Python (python python3 python.exe);;All files (*.*)"
-FILE_FILTERS = {"path": PHOTO_FILTER, "model": MODEL_FILTER, "interpreter": INTERPRETER_FILTER}
+PEM_FILTER = "PEM files (*.pem *.crt *.key);;All files (*.*)"
+FILE_FILTERS = {"path": PHOTO_FILTER, "model": MODEL_FILTER, "interpreter": INTERPRETER_FILTER, "file": PEM_FILTER}
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

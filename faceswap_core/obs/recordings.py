@@ -64,6 +64,8 @@ class RecordingSigner:
         arguments = ["sign", path]
         if settings.get("source_photo"):
             arguments += ["--photo", settings["source_photo"]]
+        if settings.get("sign_cert") or settings.get("sign_key"):
+            arguments += ["--sign-cert", settings.get("sign_cert", ""), "--sign-key", settings.get("sign_key", "")]
         command, options = launch.tool_command(self.system, interpreter, arguments, PROJECT_ROOT)
         threading.Thread(target=self._run, args=(command, options, path), name="faceswap-sign",
                          daemon=True).start()

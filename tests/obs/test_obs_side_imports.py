@@ -112,15 +112,15 @@ def test_only_the_graphics_thread_paths_use_the_gil_holding_handle():
 
     The PyDLL handle (`api.render` / `self.gs`) is for the graphics thread only: inside
     video_render (render.py) and filter_video (camera.py, where libobs ticks async
-    sources); any other module using it could deadlock OBS. camera.py may call only
-    getters that take no lock.
+    sources) and the mark filter's video_render (program_mark.py); any other module using
+    it could deadlock OBS. camera.py may call only getters that take no lock.
     """
     import re
 
     folder = helpers.REPO / "faceswap_core" / "obs"
     offenders = []
     for path in sorted(folder.glob("*.py")):
-        if path.name in ("render.py", "libobs.py", "camera.py"):
+        if path.name in ("render.py", "libobs.py", "camera.py", "program_mark.py"):
             continue
         text = path.read_text()
         if "api.render" in text or ".gs." in text or "PyDLL" in text:
@@ -129,6 +129,10 @@ def test_only_the_graphics_thread_paths_use_the_gil_holding_handle():
     render = (folder / "render.py").read_text()
     destroy = render[render.index("    def destroy(self)"):]
     assert "self.api.blocking" in destroy and "self.gs" not in destroy, "destroy runs outside video_render"
+    marks = (folder / "program_mark.py").read_text()
+    graphics = marks[marks.index("    def _video_render("):]        # _video_render and _prepare, to the end
+    assert "api.render" not in marks.replace(graphics, ""), "the mark filter uses api.render off the graphics thread"
+    assert "self.api.blocking" in marks[marks.index("    def _destroy("):marks.index("    def _video_render(")]
     camera_calls = set(re.findall(r"\bgs\.(\w+)\(", (folder / "camera.py").read_text()))
     assert camera_calls and camera_calls <= {"obs_filter_get_parent", "obs_filter_get_target", "obs_source_enabled",
                                              "obs_source_get_output_flags", "obs_get_frame_interval_ns"}, camera_calls
