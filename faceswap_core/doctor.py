@@ -169,6 +169,17 @@ def check_models(model_dir: str | None = None, full: bool = True) -> Check:
     return Check(True, f"Neural engine models in {where}: {len(states)} files, {how}")
 
 
+def check_credentials(folder: Path | None = None) -> Check:
+    """The certificate that signs content credentials (made by the installer)."""
+    from .provenance import credentials
+
+    folder = Path(folder or credentials.default_folder())
+    if (folder / credentials.SIGNER_FILE).exists() and (folder / credentials.KEY_FILE).exists():
+        return Check(True, f"Content credentials: this install's signing certificate is in {folder}")
+    return Check(None, "Content credentials: no signing certificate yet (files are signed once there is one)",
+                 "run: faceswap credentials")
+
+
 # ---- OBS ----------------------------------------------------------------------------------
 
 def parse_obs_version(text: str) -> tuple[int, ...] | None:
@@ -453,7 +464,7 @@ def gather(config: str | None = None, python: str | None = None, model_dir: str 
                check_onnxruntime(health, worker),
                check_gpu(machine_probe.probe(), health, runtime_choice.choose,
                          install_config.read_config(path).get("runtime_requested", "auto") if python is None else "auto")]
-    checks.append(check_models(model_dir, full=full_models))
+    checks += [check_models(model_dir, full=full_models), check_credentials()]
     obs = find_obs()
     checks += [check_obs(obs), check_obs_python(obs, linux_python=linux_obs_python(), installed=python_installs(),
                                                 chosen=obs_python_setting(obs_config_dir()))]

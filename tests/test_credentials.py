@@ -100,3 +100,12 @@ def test_no_credentials_and_other_containers(tmp_path):
     assert status == 1 and report["credentials"]["state"] == "none" and not report["mark"]["found"]
     result = swap(tmp_path / "clip.mkv", source="lp_d3.mp4")
     assert "no content credentials in 'clip.mkv'" in result.stderr
+
+
+def test_doctor_says_whether_the_certificate_is_there(tmp_path):
+    from faceswap_core.doctor import check_credentials
+
+    missing = check_credentials(tmp_path / "none")
+    assert missing.ok is None and "faceswap credentials" in missing.fix
+    credentials.ensure_identity(tmp_path / "made")
+    assert check_credentials(tmp_path / "made").ok is True

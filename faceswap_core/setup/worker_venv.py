@@ -24,9 +24,9 @@ STAMP_NAME = "obs-faceswap-install.json"
 MIN_PIP = (23, 0)
 # module the worker imports -> the distribution that provides it (for targeted reinstalls)
 WORKER_MODULES = {"numpy": "numpy", "cv2": "opencv-contrib-python", "mediapipe": "mediapipe",
-                  "faceswap_core.worker": None, "onnxruntime": None}
+                  "c2pa": "c2pa-python", "faceswap_core.worker": None, "onnxruntime": None}
 # Lowest layer first: reinstalling numpy can mend every module above it.
-REPAIR_ORDER = ("numpy", "cv2", "onnxruntime", "mediapipe", "faceswap_core.worker")
+REPAIR_ORDER = ("numpy", "cv2", "onnxruntime", "mediapipe", "c2pa", "faceswap_core.worker")
 PROBE_SCRIPT = r"""
 import importlib, json, sys
 from importlib import metadata
