@@ -69,14 +69,7 @@ class ProgramMarks:
             "destroy": si.DESTROY(self._destroy),
             "video_render": si.VIDEO_RENDER(self._video_render),
         }
-        self.info = si.ObsSourceInfo()
-        self.info.id = ctypes.cast(self._id, ctypes.c_char_p)
-        self.info.type = L.OBS_SOURCE_TYPE_FILTER
-        self.info.output_flags = L.OBS_SOURCE_VIDEO
-        for name, callback in self.callbacks.items():
-            setattr(self.info, name, callback)
-        self.info_buffer = ctypes.create_string_buffer(max(si.INFO_BUFFER_SIZE, ctypes.sizeof(self.info)))
-        ctypes.memmove(self.info_buffer, ctypes.byref(self.info), ctypes.sizeof(self.info))
+        self.info, self.info_buffer = si.video_filter_info(self._id, self.callbacks)
         self._enum_callback = ENUM_SCENES(self._visit_scene)
         self._wanted: list[bytes] = []             # during a scene walk: the sources with a Face Swap
         self._added = 0
@@ -103,9 +96,7 @@ class ProgramMarks:
                 self._stop.wait(10.0)
 
     def register(self) -> None:
-        obs = self.api.blocking
-        if not obs.obs_get_source_output_flags(MARK_ID):
-            obs.obs_register_source_s(self.info_buffer, ctypes.sizeof(self.info))
+        si.register_once(self.api, MARK_ID, self.info, self.info_buffer)
 
     def describe(self) -> str:
         return f"invisible mark on the program picture (session {self.session_id.hex()})"

@@ -48,20 +48,10 @@ class FilterRegistry:
             "refresh": si.BUTTON_CLICKED(self._refresh_clicked),
             "modified": si.PROPERTY_MODIFIED(self._settings_modified),
         }
-        self.info = si.ObsSourceInfo()
-        self.info.id = ctypes.cast(self._id, ctypes.c_char_p)
-        self.info.type = L.OBS_SOURCE_TYPE_FILTER
-        self.info.output_flags = L.OBS_SOURCE_VIDEO
-        # Flagged OBS_SOURCE_VIDEO only (not ASYNC), so the filter attaches to every kind of
-        # source; libobs calls filter_video of any filter on an async source's frames
-        # (filter_async_video checks only that the callback is set) and video_render always.
-        for name in ("get_name", "create", "destroy", "get_defaults", "get_properties", "update", "video_render",
-                     "filter_video", "filter_remove"):
-            setattr(self.info, name, self.callbacks[name])
-        # libobs reads info->version (offset 368 on 64-bit, past our prefix) before it
-        # looks at the size passed: the struct goes inside a zeroed buffer big enough
-        self.info_buffer = ctypes.create_string_buffer(max(si.INFO_BUFFER_SIZE, ctypes.sizeof(self.info)))
-        ctypes.memmove(self.info_buffer, ctypes.byref(self.info), ctypes.sizeof(self.info))
+        self.info, self.info_buffer = si.video_filter_info(
+            self._id, {name: self.callbacks[name] for name in ("get_name", "create", "destroy", "get_defaults",
+                                                                "get_properties", "update", "video_render",
+                                                                "filter_video", "filter_remove")})
         self.registered = False
         from .program_mark import ProgramMarks
         self.marks = ProgramMarks(api, self)     # the "Face Swap Mark" filter type (program picture)
@@ -71,11 +61,11 @@ class FilterRegistry:
     def register(self) -> bool:
         """Register once per process; True if this call registered it."""
         self.marks.register()
-        if self.registered or self.api.blocking.obs_get_source_output_flags(FILTER_ID):
-            self.registered = True
+        if self.registered:
             return False
-        self.api.blocking.obs_register_source_s(self.info_buffer, ctypes.sizeof(self.info))
         self.registered = True
+        if not si.register_once(self.api, FILTER_ID, self.info, self.info_buffer):
+            return False
         self.api.log(L.LOG_INFO, "registered the Face Swap filter")
         return True
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import ctypes
 from ctypes import CFUNCTYPE, c_bool, c_char_p, c_float, c_uint32, c_void_p
 
+from . import libobs as L
+
 P = c_void_p
 INFO_BUFFER_SIZE = 512
 GET_NAME = CFUNCTYPE(P, P)              # const char *(*)(void *type_data): returned as an address
@@ -62,3 +64,29 @@ class ObsSourceInfo(ctypes.Structure):
         ("key_click", P),
         ("filter_remove", FILTER_REMOVE),
     ]
+
+
+def video_filter_info(type_id, callbacks: dict) -> tuple[ObsSourceInfo, ctypes.Array]:
+    """A video filter type's struct with these callbacks (field name -> CFUNCTYPE), and the
+    zeroed buffer it is registered from: libobs reads info->version (offset 368 on 64-bit,
+    past our prefix) before it looks at the size passed. Flagged OBS_SOURCE_VIDEO only (not
+    ASYNC), so a filter attaches to every kind of source; libobs calls filter_video of any
+    filter on an async source's frames (filter_async_video checks only that the callback is
+    set) and video_render always. type_id: a string buffer kept alive by the caller."""
+    info = ObsSourceInfo()
+    info.id = ctypes.cast(type_id, c_char_p)
+    info.type = L.OBS_SOURCE_TYPE_FILTER
+    info.output_flags = L.OBS_SOURCE_VIDEO
+    for name, callback in callbacks.items():
+        setattr(info, name, callback)
+    buffer = ctypes.create_string_buffer(max(INFO_BUFFER_SIZE, ctypes.sizeof(info)))
+    ctypes.memmove(buffer, ctypes.byref(info), ctypes.sizeof(info))
+    return info, buffer
+
+
+def register_once(api, type_id: bytes, info: ObsSourceInfo, buffer) -> bool:
+    """Registers the type unless this process has it (a script reload); True if it did now."""
+    if api.blocking.obs_get_source_output_flags(type_id):
+        return False
+    api.blocking.obs_register_source_s(buffer, ctypes.sizeof(info))
+    return True
