@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -66,7 +67,7 @@ class FileReport:
     def line(self) -> str:
         if self.error:
             known = f"{self.credentials.words()}; " if self.credentials.state != "none" else ""
-            return f"{self.path}: {known}could not read its picture: {self.error}"
+            return f"{self.path}: {known}could not read its pictures: {self.error}"
         if self.status == 1:
             return f"{self.path}: {NOTHING_FOUND}"
         return f"{self.path}: {self.credentials.words()}; {self.mark.words()}"
@@ -146,7 +147,8 @@ def read_video_mark(path: str, progress: bool = False, enough_windows: int = ENO
     width, height = READ_SIZE
     command = [ffmpeg_executable(), "-v", "error", "-i", path, "-map", "0:v:0", "-vf", f"scale={width}:{height}",
                "-pix_fmt", "gray", "-f", "rawvideo", "-"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    errors = tempfile.TemporaryFile()     # not a pipe: a damaged file's many messages must not stall ffmpeg
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
     bar = Progress(count or None, f"reading {os.path.basename(path)}", force=progress)
     reader = mark.MarkReader()
     sums = [np.zeros(mark.BITS), np.zeros(mark.BITS)]      # as it is, mirrored
@@ -181,8 +183,10 @@ def read_video_mark(path: str, progress: bool = False, enough_windows: int = ENO
         bar.close()
         process.stdout.close()
         process.kill()
-        error = process.stderr.read().decode(errors="replace").strip()
         process.wait()
+        errors.seek(0)
+        error = errors.read().decode(errors="replace").strip()
+        errors.close()
     if frames == 0:
         raise FaceSwapError(error.splitlines()[-1] if error else "no video frames in it")
     best = max(((counts.most_common(1)[0], variant) for variant, counts in enumerate(decoded) if counts),
