@@ -75,25 +75,36 @@ class ProgramMarks:
         self._added = 0
         self._watch: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._walking = threading.Lock()   # a walker being stopped and its successor never walk at once
 
     def start(self) -> None:
-        """While the script is loaded: a look at the scenes every WATCH_EVERY_S (a Face Swap
-        filter added in the Filters dialog raises no frontend event), besides the events."""
-        if self._watch is None or not self._watch.is_alive():
-            self._stop.clear()
-            self._watch = threading.Thread(target=self._watch_scenes, name="faceswap-program-mark", daemon=True)
-            self._watch.start()
+        """While the script is loaded, one thread walks the scenes: at once, when a scene
+        event wakes it, and every WATCH_EVERY_S (a Face Swap filter added in the Filters
+        dialog raises no frontend event). One walker, so a scene never gets two marks."""
+        self._wake.set()
+        if self._watch is not None and self._watch.is_alive() and not self._stop.is_set():
+            return
+        self._stop = threading.Event()      # each walker its own: one being stopped never runs on
+        self._watch = threading.Thread(target=self._watch_scenes, args=(self._stop,), name="faceswap-program-mark",
+                                       daemon=True)
+        self._watch.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
-    def _watch_scenes(self) -> None:
-        while not self._stop.wait(WATCH_EVERY_S):
+    def _watch_scenes(self, stop: threading.Event) -> None:
+        while True:
+            self._wake.wait(WATCH_EVERY_S)
+            self._wake.clear()
+            if stop.is_set():
+                return
             try:
                 self.put_on_scenes()
             except Exception as error:
                 self.api.log(L.LOG_WARNING, f"program mark: {type(error).__name__}: {error}")
-                self._stop.wait(10.0)
+                stop.wait(10.0)
 
     def register(self) -> None:
         si.register_once(self.api, MARK_ID, self.info, self.info_buffer)
@@ -110,11 +121,12 @@ class ProgramMarks:
                      if instance.settings.get("mark", True) and instance.swap_active()]
         return max(strengths, default=0)
 
-    # -- the scenes (UI thread) ----------------------------------------------------------------
+    # -- the scenes ------------------------------------------------------------------------------
     def on_event(self, event: int) -> None:
+        """UI thread: note the program scene, wake the walker."""
         if event in SCENE_EVENTS:
             self.follow_program()
-            self.put_on_scenes()
+            self._wake.set()
 
     def follow_program(self) -> None:
         if self.library is None:
@@ -125,19 +137,20 @@ class ProgramMarks:
             self.api.blocking.obs_source_release(scene)
 
     def put_on_scenes(self) -> int:
-        """Adds a mark filter to each scene that holds (at any depth) a source with a Face
-        Swap filter and has none yet; returns how many were added."""
+        """The walker's: adds a mark filter to each scene that holds (at any depth) a source
+        with a Face Swap filter and has none yet; returns how many were added."""
         obs = self.api.blocking
-        self._wanted = []
-        for instance in list(self.registry.instances.values()):
-            parent = obs.obs_filter_get_parent(instance.source)
-            name = obs.obs_source_get_name(parent) if parent else None
-            if name:
-                self._wanted.append(name)
-        self._added = 0
-        if self._wanted:
-            obs.obs_enum_scenes(self._enum_callback, None)
-        return self._added
+        with self._walking:
+            self._wanted = []
+            for instance in list(self.registry.instances.values()):
+                parent = obs.obs_filter_get_parent(instance.source)
+                name = obs.obs_source_get_name(parent) if parent else None
+                if name:
+                    self._wanted.append(name)
+            self._added = 0
+            if self._wanted:
+                obs.obs_enum_scenes(self._enum_callback, None)
+            return self._added
 
     def _visit_scene(self, _param, scene_source) -> bool:
         try:
