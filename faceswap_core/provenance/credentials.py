@@ -29,7 +29,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import FaceSwapError
 from ..model_catalog import user_data_dir
-from . import mark
+from . import mark_layout
 
 TOOL = "obs-faceswap"
 SOFT_BINDING_ALG = "org.obs-faceswap.mark.1"
@@ -148,7 +148,7 @@ def manifest(title: str, parent: str | None, photo: str | None, session_id: byte
         {"action": "c2pa.created", "digitalSourceType": SWAPPED, "softwareAgent": agent}
     assertions = [{"label": "c2pa.actions", "data": {"actions": [first, edited]}}]
     if session_id is not None:
-        payload = bytes([mark.VERSION]) + session_id
+        payload = bytes([mark_layout.VERSION]) + session_id
         assertions.append({"label": "c2pa.soft-binding", "data": {
             "alg": SOFT_BINDING_ALG, "blocks": [{"scope": {}, "value": base64.b64encode(payload).decode()}]}})
     return {"claim_generator_info": [agent], "title": title, "assertions": assertions}
