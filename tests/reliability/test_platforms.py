@@ -487,7 +487,9 @@ def test_source_info_goes_to_libobs_inside_a_zeroed_512_byte_buffer(monkeypatch)
 
     registry = registration.FilterRegistry(Api)
     assert registry.register() is True
-    (data, size), = Api.blocking.passed
-    assert size == ctypes.sizeof(si.ObsSourceInfo) < 368
-    assert data[:size] == ctypes.string_at(ctypes.addressof(registry.info), size)
-    assert data[size:] == bytes(512 - size), "libobs would read garbage as the struct's version"
+    # two types: the mark filter (program picture), then the Face Swap filter
+    (mark_data, mark_size), (data, size) = Api.blocking.passed
+    for info, (passed, length) in ((registry.marks.info, (mark_data, mark_size)), (registry.info, (data, size))):
+        assert length == ctypes.sizeof(si.ObsSourceInfo) < 368
+        assert passed[:length] == ctypes.string_at(ctypes.addressof(info), length)
+        assert passed[length:] == bytes(512 - length), "libobs would read garbage as the struct's version"
