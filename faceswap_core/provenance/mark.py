@@ -159,13 +159,14 @@ def decode(bit_votes: np.ndarray) -> Reading | None:
         return None
     if payload[0] != VERSION:
         return None
-    word = np.unpackbits(np.frombuffer(reed_solomon.encode(payload, PARITY_BYTES), np.uint8))
+    sent = reed_solomon.encode(payload, PARITY_BYTES)
+    word = np.unpackbits(np.frombuffer(sent, np.uint8))
     along = np.where(word > 0, 1.0, -1.0) * bit_votes
     spread = float(along.std())
     agreement = float(along.mean()) / spread if spread > 0 else float("inf")
     if agreement < MIN_AGREEMENT:
         return None
-    corrected = int(sum(a != b for a, b in zip(received, reed_solomon.encode(payload, PARITY_BYTES))))
+    corrected = int(sum(a != b for a, b in zip(received, sent)))
     return Reading(payload[1:], agreement, corrected)
 
 
