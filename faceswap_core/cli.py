@@ -15,7 +15,7 @@ from .errors import FaceSwapError
 from .native_logs import filter_native_stderr
 
 # Subcommands in the order --help lists them.
-COMMANDS = ["swap", "verify", "sign", "demo", "bench", "models", "credentials", "doctor"]
+COMMANDS = ["swap", "verify", "sign", "demo", "bench", "models", "triton-repo", "credentials", "doctor"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMANDS:
-        importlib.import_module(f".commands.{name}", __package__).register(subparsers)
+        importlib.import_module(f".commands.{name.replace('-', '_')}", __package__).register(subparsers)
     return parser
 
 

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 # Engines: name -> label (faceswap_core.engines.ENGINES holds their classes; a test keeps both in step).
 ENGINE_CHOICES = (("landmark", "Landmark (CPU, no download)"), ("neural", "Neural (GPU, InsightFace models)"))
 DEFAULT_ENGINE = "landmark"
-RUNTIME_CHOICES = (("onnxruntime", "ONNX Runtime"), ("torch", "PyTorch (the whole frame stays on the GPU)"))
+RUNTIME_CHOICES = (("onnxruntime", "ONNX Runtime"), ("torch", "PyTorch (the whole frame stays on the GPU)"),
+                   ("triton", "Triton server (the models on another machine's GPU)"))
+SERVER_FALLBACK_CHOICES = (("pass", "Show the camera unswapped"), ("local", "Run the models here (slow without a GPU)"))
 # ONNX Runtime execution providers, best first (neural/providers.py maps them to ONNX Runtime's names).
 PROVIDER_CHOICES = (
     ("auto", "Automatic (the best one installed)"),
@@ -63,7 +65,7 @@ NEURAL = ("neural",)
 @dataclass(frozen=True)
 class Setting:
     key: str
-    kind: str          # bool int float choice text path file photos pairs interpreter audio model folder
+    kind: str          # bool int float choice text secret path file photos pairs interpreter audio model folder
     label: str
     default: object
     low: float = 0
@@ -129,8 +131,30 @@ SETTINGS = (
     # the neural engine's own: a change opens the engine again
     Setting("runtime", "choice", "Runtime", "onnxruntime", choices=RUNTIME_CHOICES, engines=NEURAL, target="engine",
             flag="--runtime",
-            help="What runs the models: ONNX Runtime (with an execution provider), or PyTorch, which keeps the "
-                 "whole frame on the GPU (needs the gpu extra)."),
+            help="What runs the models: ONNX Runtime (with an execution provider); PyTorch, which keeps the "
+                 "whole frame on the GPU (needs the gpu extra); or a Triton server on another machine's GPU, which "
+                 "gets only face crops (the README's 'Models on another machine')."),
+    Setting("server", "text", "Triton server (HOST:PORT)", "", engines=NEURAL, target="engine", flag="--server",
+            when=("runtime", ("triton",)),
+            help="The GPU machine running Triton with the repository from 'faceswap triton-repo' (port 8001 "
+                 "unless you changed it)."),
+    Setting("server_key", "secret", "Server key", "", engines=NEURAL, target="engine", flag="--server-key",
+            when=("runtime", ("triton",)),
+            help="The key in the server's start-server.sh (faceswap-key=...); empty when the server has none."),
+    Setting("server_tls", "bool", "Server uses TLS", False, engines=NEURAL, target="engine", flag="--server-tls",
+            when=("runtime", ("triton",)),
+            help="On for a server outside your home network (made with faceswap triton-repo --tls HOST)."),
+    Setting("server_certificate", "file", "Server certificate (server.crt)", "", engines=NEURAL, target="engine",
+            flag="--server-cert", when=("server_tls", (True,)),
+            help="The server.crt that triton-repo --tls wrote; empty trusts the public certificate authorities."),
+    Setting("server_timeout_ms", "int", "Server timeout (ms)", 150, 20, 2000, 10, engines=NEURAL, target="engine",
+            flag="--server-timeout", when=("runtime", ("triton",)),
+            help="How long a frame waits for the server before it is shown unswapped; the server counts as away "
+                 "and is tried again every second."),
+    Setting("server_fallback", "choice", "While the server is away", "pass", choices=SERVER_FALLBACK_CHOICES,
+            engines=NEURAL, target="engine", flag="--server-fallback", when=("runtime", ("triton",)),
+            help="Show the camera unswapped, or run the models on this PC (needs them installed; about a "
+                 "second per frame on a CPU)."),
     Setting("provider", "choice", "Execution provider", "auto", choices=PROVIDER_CHOICES, engines=NEURAL,
             target="engine", flag="--provider", when=("runtime", ("onnxruntime",)),
             help="ONNX Runtime's execution provider; a named one that is missing is an error that says which "
@@ -209,7 +233,7 @@ SETTINGS = (
                  "$OBS_FACESWAP_PYTHON, else .venv next to obs_faceswap.py."),
 )
 BY_KEY = {setting.key: setting for setting in SETTINGS}
-STRING_KINDS = ("path", "choice", "text", "file", "interpreter", "audio", "model", "folder")
+STRING_KINDS = ("path", "choice", "text", "secret", "file", "interpreter", "audio", "model", "folder")
 
 
 def provider_key(ort_name: str) -> str:

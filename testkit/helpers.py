@@ -1,7 +1,9 @@
-"""Helpers for the OBS tests: Xvfb on a free display, test media, raw frames, processes."""
+"""Helpers for the tests: Xvfb on a free display, test media, raw frames, processes,
+optional packages."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -18,6 +20,17 @@ from testkit.libobs_host import channels_held as channel_files  # noqa: F401  (t
 from testkit.obs_installs import HOST, ObsInstall
 
 LIBOBS = HOST.libobs_file()
+
+
+def require_module(module: str, why: str):
+    """Import or skip; in CI (CI=true) a missing package fails instead, so tests that need
+    it can never pass by silently skipping."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"{module} cannot be imported in CI ({error}): {why}", pytrace=False)
+        pytest.skip(f"{module} is not installed: {why}", allow_module_level=True)
 
 
 def require_obs(install: ObsInstall = HOST) -> None:

@@ -97,7 +97,7 @@ def build_recognizer(path: Path, *, seed: int = 1) -> Path:
 
 
 def build_swapper(path: Path, *, seed: int = 2, fp16: bool = False, nan: bool = False, flat: bool = False,
-                  size: int = 128, batch: int | str = 1) -> Path:
+                  size: int = 128, batch: int | str = 1, one_per_run: bool = False) -> Path:
     """inswapper_128's signature: target [1,3,128,128] + source [1,512] -> output in [0,1].
 
     output = sigmoid(4 * (target - 0.5) + tint(source)): the face keeps its structure and
@@ -107,6 +107,8 @@ def build_swapper(path: Path, *, seed: int = 2, fp16: bool = False, nan: bool = 
     whose output is all 0 (the black box): the two fp16 failures some GPUs show. size:
     the crop size (the graph is per pixel, so a 256 model with the same seed is the direct
     computation pixel boost's tiles must equal); batch "N": a dynamic batch axis.
+    one_per_run=True: a graph that runs one face per run only (its reshape names batch 1), as
+    the real file's fixed batch axis does.
     """
     rng = np.random.default_rng(seed)
     ftype = TensorProto.FLOAT16 if fp16 else TensorProto.FLOAT
@@ -119,7 +121,7 @@ def build_swapper(path: Path, *, seed: int = 2, fp16: bool = False, nan: bool = 
         _init("half", np.array(0.5, npt)),
         _init("gain", np.array(4.0, npt)),
         _init("tint_w", rng.normal(0, 1.5, size=(512, 3)).astype(npt) * npt(np.sqrt(512) / 8)),
-        _init("tint_shape", np.array([-1, 3, 1, 1], np.int64)),  # -1: any batch
+        _init("tint_shape", np.array([1 if one_per_run else -1, 3, 1, 1], np.int64)),  # -1: any batch
         _init("emap", emap),  # last, as in the real model
     ]
     nodes = [

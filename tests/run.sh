@@ -52,5 +52,9 @@ fi
 # in /var/cache/obs-faceswap/chroots (outside the clone): the OBS tests run on all three.
 .venv/bin/python -m testkit.obs_installs build
 
+# A real Triton server (nvidia-pytriton's bundled 2.51, Python backend) in its own venv, built
+# once and kept in /var/cache/obs-faceswap/triton-venv: the remote-runtime tests start it.
+.venv/bin/python -m testkit.triton_server build || echo "== the Triton venv could not be built: its tests will fail in CI"
+
 echo "== running tests"
 exec .venv/bin/python -m pytest -q -rs -p no:cacheprovider "$@"

@@ -27,7 +27,7 @@ def _values(setting: schema.Setting) -> str:
     if setting.kind == "pairs":
         return f"up to {schema.PAIR_SLOTS} pairs of photos"
     return {"photos": "photo files", "path": "a photo", "model": "an .onnx file", "audio": "a source with audio",
-            "interpreter": "a Python"}.get(setting.kind, setting.kind)
+            "interpreter": "a Python", "secret": "text (hidden)"}.get(setting.kind, setting.kind)
 
 
 def _default(setting: schema.Setting) -> str:

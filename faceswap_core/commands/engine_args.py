@@ -10,7 +10,7 @@ from ..engines import ENGINES, Engine, create_engine
 from ..errors import FaceSwapError
 from ..options import SwapOptions
 
-METAVARS = {"path": "PHOTO", "photos": "PHOTO", "pairs": "SOURCE=TARGET", "model": "FILE", "folder": "DIR", "text": "TEXT", "file": "FILE", "int": "N", "float": "X"}
+METAVARS = {"path": "PHOTO", "photos": "PHOTO", "pairs": "SOURCE=TARGET", "model": "FILE", "folder": "DIR", "text": "TEXT", "secret": "KEY", "file": "FILE", "int": "N", "float": "X"}
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:

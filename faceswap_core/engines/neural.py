@@ -28,6 +28,7 @@ from ..neural.recognizer import ArcFaceRecognizer, combine_embeddings
 from ..neural.swapper import InSwapper, read_emap
 from ..neural.tracking import DetectionCache
 from ..options import SwapOptions
+from ..remote.triton_link import ServerAway
 from ..vision.photo import load_photo
 from ..vision.photo_tips import keypoint_tips
 from ..vision.smoothing import FaceTracker
@@ -38,17 +39,17 @@ ROLES = ("detector", "recognizer", "swapper")
 
 
 def resolve_model_paths(model_dir: str | os.PathLike | None, precision: str = "auto",
-                        own: dict[str, str] | None = None) -> dict[str, str]:
-    """Paths for detector, recognizer and swapper: catalogued files checked by size and
-    SHA-256, or the user's own files (`own`, by role) where given, which are checked by
-    their signature when they are opened instead.
+                        own: dict[str, str] | None = None, roles: tuple[str, ...] = ROLES) -> dict[str, str]:
+    """Paths for the roles (detector, recognizer and swapper): catalogued files checked by
+    size and SHA-256, or the user's own files (`own`, by role) where given, which are
+    checked by their signature when they are opened instead.
 
     Every missing or damaged catalogued file is named in one message with the one command
     that fixes all.
     """
     if precision not in PRECISIONS:
         raise FaceSwapError(f"Unknown swapper precision '{precision}'; choose one of: {', '.join(PRECISIONS)}.")
-    own = {role: path for role, path in (own or {}).items() if path}
+    own = {role: path for role, path in (own or {}).items() if path and role in roles}
     for role, path in own.items():
         if not os.path.isfile(path):
             raise FaceSwapError(f"The {role} model file {path} does not exist; choose the file again "
@@ -57,7 +58,7 @@ def resolve_model_paths(model_dir: str | os.PathLike | None, precision: str = "a
               "swapper": swapper_model(model_dir, precision)}
     paths, problems = dict(own), []
     for role, model in wanted.items():
-        if role in own:
+        if role in own or role not in roles:
             continue
         try:
             paths[role] = str(catalog.require(model, model_dir))
@@ -95,16 +96,22 @@ class NeuralEngine(Engine):
                  swapper_file: str = "", detector_file: str = "", recognizer_file: str = "", enhancer_file: str = "",
                  model_paths: dict[str, str] | None = None, redetect_after: float = 0.1, threads: int = 0,
                  runtime: str = "onnxruntime", device: str = "auto", gpu_frames: bool | None = None, gpu: int = 0,
-                 open_restorer=None):
+                 open_restorer=None, server: str = "", server_key: str = "", server_tls: bool = False,
+                 server_certificate: str = "", server_timeout_ms: int = 150, server_fallback: str = "pass"):
         super().__init__(options)
         if runtime not in RUNTIMES:
             raise FaceSwapError(f"Unknown model runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}.")
         self.model_dir = model_dir or None
         own = {"detector": detector_file, "recognizer": recognizer_file, "swapper": swapper_file}
-        self.own_files = tuple(role for role in ROLES if own[role]) if not model_paths else ()
+        # triton: only the detector runs here, and the other two only as the fallback the user chose
+        self.link = self._open_link(server, server_key, server_tls, server_certificate, server_timeout_ms) \
+            if runtime == "triton" else None
+        self.local_fallback = runtime == "triton" and server_fallback == "local"
+        roles = ("detector",) if runtime == "triton" and not self.local_fallback else ROLES
+        self.own_files = tuple(role for role in roles if own[role]) if not model_paths else ()
         # model_paths: the files by role, chosen by the caller (tests, tools); "swapper_fp32" is
         # the fp32 fallback for an fp16 "swapper"
-        self.paths = dict(model_paths) if model_paths else resolve_model_paths(self.model_dir, precision, own)
+        self.paths = dict(model_paths) if model_paths else resolve_model_paths(self.model_dir, precision, own, roles)
         self.runtime = runtime
         self.provider_wanted = provider
         self.device = f"{device}:{gpu}" if device == "cuda" and gpu else device
@@ -128,17 +135,47 @@ class NeuralEngine(Engine):
                                 "of pair 1 (--pair SOURCE=TARGET).")
         self.mapping = FaceMapping(face_mapping, match_distance)
         self._default: Identity | None = None
+        self._pending_source: tuple | None = None   # a photo whose identity waits for the Triton server
+        self._link_note = ""                        # the status line's words while that server is away
         self._cache = DetectionCache(max_age=redetect_after)
         self._assigned: tuple | None = None  # (faces list, sources) of the last identity matching
         self._tracker = FaceTracker(self.options.smoothing)
-        if face_mapping == "reference":
-            if not reference_photo:
-                raise FaceSwapError("Face mapping 'only the person in a reference photo' needs a reference photo; "
-                                    "choose one (--reference PHOTO).")
-            self.set_reference(load_photo(reference_photo))
-        for source_path, target_path in (pairs or []) if face_mapping == "pairs" else []:
-            self.add_pair(load_photo(source_path), load_photo(target_path), label=os.path.basename(source_path))
+        try:
+            if face_mapping == "reference":
+                if not reference_photo:
+                    raise FaceSwapError("Face mapping 'only the person in a reference photo' needs a reference "
+                                        "photo; choose one (--reference PHOTO).")
+                self.set_reference(load_photo(reference_photo))
+            for source_path, target_path in (pairs or []) if face_mapping == "pairs" else []:
+                self.add_pair(load_photo(source_path), load_photo(target_path), label=os.path.basename(source_path))
+        except ServerAway as away:
+            raise FaceSwapError(f"{away}. The reference and pair photos' identities are made on that server: start "
+                                "it (start-server.sh on the GPU machine), then choose the photos again.") from None
         self._follow_enhancer()
+
+    # -- the Triton server ---------------------------------------------------------------
+    @staticmethod
+    def _open_link(server, key, tls, certificate, timeout_ms):
+        from ..remote.triton_link import TritonLink
+
+        link = TritonLink(server, tls=tls, certificate=certificate, key=key or os.environ.get("FACESWAP_SERVER_KEY", ""),
+                          timeout_ms=timeout_ms)
+        link.check()
+        return link
+
+    def _follow_link(self) -> None:
+        """The status line says while the server is away, and stops saying it when it is back."""
+        words = self.link.status_words() if self.link is not None else ""
+        if words:
+            meanwhile = "the models run here" if self.local_fallback else "frames pass through unswapped"
+            words += f": {meanwhile}; trying again every second"
+        if words == self._link_note:
+            return
+        if self._link_note in self.notes:
+            self.notes.remove(self._link_note)
+        if words:
+            self.notes.append(words)
+        self._link_note = words
 
     # -- the face enhancer -------------------------------------------------------------
     def _follow_enhancer(self) -> None:
@@ -202,7 +239,7 @@ class NeuralEngine(Engine):
     def _open_models(self, precision: str) -> None:
         """Open the three models on the chosen runtime (again, for the fp32 fallback)."""
         paths = self.paths
-        labels = {role: f"The {role} model {os.path.basename(paths[role])}" for role in ROLES}
+        labels = {role: f"The {role} model {os.path.basename(paths[role])}" for role in ROLES if role in paths}
         if self.runtime == "torch":
             from ..neural.runner_torch import resolve_device
 
@@ -225,21 +262,27 @@ class NeuralEngine(Engine):
             sessions = {role: open_runner(paths[role], "onnxruntime", choice=choice, threads=self.threads,
                                           label=labels[role])
                         for role in labels}
-            used = sessions["swapper"].provider
+            used = sessions.get("swapper", sessions["detector"]).provider
             if self.provider_wanted not in (None, "auto") and used != choice.primary:
                 raise FaceSwapError(
                     f"ONNX Runtime has the {short_name(choice.primary)} provider but could not start it (its GPU "
                     "libraries, e.g. CUDA/cuDNN, are missing or do not match); fix that or use --provider cpu.")
             self.provider = short_name(used)
             self._runner_options = {"runtime": "onnxruntime", "choice": choice}
-            self.swap_precision = "fp16" if sessions["swapper"].input_dtype(0) == np.float16 else "fp32"
+            self.swap_precision = ("the server's" if "swapper" not in sessions
+                                   else "fp16" if sessions["swapper"].input_dtype(0) == np.float16 else "fp32")
         self.detector = ScrfdDetector(sessions["detector"], self.detector_size)
-        self.recognizer = ArcFaceRecognizer(sessions["recognizer"])
+        recognizer = ArcFaceRecognizer(sessions["recognizer"]) if "recognizer" in sessions else None
         advice = ("choose an inswapper_128-shaped file" if "swapper" in self.own_files
                   else "run faceswap models install --force")
-        self.swapper = InSwapper(sessions["swapper"], read_emap(paths["swapper"], advice))
+        swapper = InSwapper(sessions["swapper"], read_emap(paths["swapper"], advice)) if "swapper" in sessions else None
         for role in self.own_files:   # files the user brought: their family's shapes and values, on load
-            {"detector": self.detector, "recognizer": self.recognizer, "swapper": self.swapper}[role].check()
+            {"detector": self.detector, "recognizer": recognizer, "swapper": swapper}[role].check()
+        if self.link is not None:     # the server's models, and the local ones only as the fallback
+            from ..remote.remote_models import RemoteRecognizer, RemoteSwapper
+
+            recognizer, swapper = RemoteRecognizer(self.link, recognizer), RemoteSwapper(self.link, swapper)
+        self.recognizer, self.swapper = recognizer, swapper
         self._gpu = None
         if self.gpu_frames:
             if self.runtime != "torch":
@@ -251,6 +294,10 @@ class NeuralEngine(Engine):
     def describe(self) -> str:
         runtime = "PyTorch" if self.runtime == "torch" else "ONNX Runtime"
         enhancer = f", {self.options.enhancer} enhancer" if self.options.enhancer != "off" else ""
+        if self.link is not None:
+            fallback = ", local models while it is away" if self.local_fallback else ""
+            return (f"neural on Triton {self.link.address}{' (TLS)' if self.link.tls else ''}{fallback}, "
+                    f"detector on ONNX Runtime {self.provider}{enhancer}")
         return f"neural on {runtime} {self.provider}, {self.swap_precision} swap{enhancer}"
 
     # -- sources and mapping -------------------------------------------------------
@@ -271,6 +318,23 @@ class NeuralEngine(Engine):
         return Identity(embedding, self.swapper.latent(embedding), label), face, len(faces)
 
     def _prepare_source(self, image: np.ndarray, face_index: int, more: list) -> SourceInfo:
+        """The source's identity; while the Triton server is away, the photo is checked here
+        (a face, the index) and its identity is made on the first frame after it returns."""
+        try:
+            info = self._prepare_source_now(image, face_index, more)
+        except ServerAway:
+            faces = self._faces_in_photo(image, "photo")
+            if face_index >= len(faces):
+                raise FaceSwapError(f"The photo has {len(faces)} face(s); choose a face index from 0 to "
+                                    f"{len(faces) - 1} (0 is the largest).") from None
+            self._pending_source = (image, face_index, more)
+            face = faces[face_index]
+            return SourceInfo(len(faces), face_index, face.int_box(image.shape[1], image.shape[0]),
+                              keypoint_tips(face.keypoints), ("its identity is made when the Triton server answers",))
+        self._pending_source = None   # only now: a photo refused above leaves the engine as it was
+        return info
+
+    def _prepare_source_now(self, image: np.ndarray, face_index: int, more: list) -> SourceInfo:
         identity, face, count = self._identity(image, face_index, "photo", "source")
         notes = []
         if more:
@@ -309,6 +373,8 @@ class NeuralEngine(Engine):
 
     @property
     def has_source(self) -> bool:
+        if self._pending_source is not None:
+            return True
         if self.mapping.mode == "pairs":
             return self.mapping.ready
         return self._default is not None and self.mapping.ready
@@ -333,6 +399,8 @@ class NeuralEngine(Engine):
         if self._behind is not None:
             self._behind.close()
             self._behind, self._behind_name = None, "off"
+        if self.link is not None:
+            self.link.close()
 
     def detect(self, frame: np.ndarray, timestamp: float | None = None, device_frame=None) -> list[Detection]:
         """Faces in a frame, largest first; reuses the last detection while faces barely move.
@@ -375,6 +443,8 @@ class NeuralEngine(Engine):
         through while the engine moves to fp32 for the rest of the session."""
         self._enhanced_faces = []
         try:
+            if self.link is not None:
+                return self._process_remote(frame, timestamp)
             if self._gpu is not None:
                 return self._process_on_device(frame, timestamp)
             return self._process_on_host(frame, timestamp)
@@ -382,6 +452,24 @@ class NeuralEngine(Engine):
             self._fall_back_to_fp32()
             self.last_report = FrameReport()
             return frame.copy()
+
+    def _process_remote(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
+        """A frame with the models on the Triton server. While it is away (and no local
+        fallback was chosen) the frame itself comes back at once, not a copy: the worker
+        then leaves it unmarked, as any frame that was not swapped."""
+        try:
+            if not self.link.due() and not self.local_fallback:
+                raise ServerAway(self.link.status_words())
+            if self._pending_source is not None:
+                self.source_info = self._prepare_source(*self._pending_source)
+                if self._pending_source is not None:
+                    raise ServerAway(self.link.status_words())
+            return self._process_on_host(frame, timestamp)
+        except ServerAway:
+            self.last_report = FrameReport()
+            return frame
+        finally:
+            self._follow_link()
 
     def _fall_back_to_fp32(self) -> None:
         """Open the swap in fp32 instead of fp16 (the catalogued fp32 file for ONNX Runtime,

@@ -20,7 +20,10 @@ import numpy as np
 
 from ..errors import FaceSwapError
 
-RUNTIMES = ("onnxruntime", "torch")
+LOCAL_RUNTIMES = ("onnxruntime", "torch")   # what open_runner opens a file with
+# triton: the recognizer and the swapper served by a Triton server (faceswap_core.remote), the
+# detector on ONNX Runtime here; the engine builds those itself, open_runner never sees it
+RUNTIMES = (*LOCAL_RUNTIMES, "triton")
 
 
 @runtime_checkable
@@ -105,4 +108,4 @@ def open_runner(path: str, runtime: str = "onnxruntime", *, choice=None, device:
 
         return TorchRunner(path, device=device, precision=precision, label=label, threads=threads,
                            channels_last=channels_last)
-    raise FaceSwapError(f"Unknown model runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}.")
+    raise FaceSwapError(f"Unknown model runtime '{runtime}'; choose one of: {', '.join(LOCAL_RUNTIMES)}.")

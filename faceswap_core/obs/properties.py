@@ -216,8 +216,9 @@ def _add_property(obs, props, setting: schema.Setting, audio_sources) -> list:
                                                     PHOTO_FILTER.encode(), None)
     elif setting.kind == "bool":
         prop = obs.obs_properties_add_bool(props, key, label)
-    elif setting.kind == "text":
-        prop = obs.obs_properties_add_text(props, key, label, L.OBS_TEXT_DEFAULT)
+    elif setting.kind in ("text", "secret"):
+        prop = obs.obs_properties_add_text(props, key, label,
+                                           L.OBS_TEXT_PASSWORD if setting.kind == "secret" else L.OBS_TEXT_DEFAULT)
     elif setting.kind == "int":
         prop = obs.obs_properties_add_int(props, key, label, int(setting.low), int(setting.high), int(setting.step))
     elif setting.kind == "float":

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import os
 import warnings
 
 import pytest
 from pathlib import Path
 
+from testkit.helpers import require_module
 
 
-def _require(module: str, why: str):
-    """Import or skip; in CI (CI=true) a missing package fails instead, so the neural tests
-    can never pass by silently skipping."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"{module} cannot be imported in CI ({error}): {why}", pytrace=False)
-        pytest.skip(f"{module} is not installed: {why}", allow_module_level=True)
-
-
-_require("onnxruntime", "pip install -e '.[neural]'")
-_require("onnx", "pip install -e '.[neural]'")
+require_module("onnxruntime", "pip install -e '.[neural]'")
+require_module("onnx", "pip install -e '.[neural]'")
 
 from testkit import standins  # noqa: E402  (after the checks above)
 
@@ -63,5 +51,5 @@ def insightface_zoo():
     """insightface.model_zoo, the reference implementation (test-only, installed --no-deps)."""
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    return _require("insightface.model_zoo", "the test reference: pip install requests tqdm scikit-image "
+    return require_module("insightface.model_zoo", "the test reference: pip install requests tqdm scikit-image "
                     "and pip install --no-deps insightface==2.1")

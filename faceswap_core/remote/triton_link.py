@@ -1,0 +1,259 @@
+"""The worker's connection to a Triton server: requests with a deadline, and what happens
+while the server is away.
+
+A stream cannot wait for a server: every request has a client deadline (the timeout
+setting, 150 ms by default), and a server that fails one is "away". While it is away no
+request is sent at all (the caller passes the frame through, or runs its local models),
+except one try about once a second, on a fresh channel so that gRPC's reconnect back-off
+never delays the return of a restarted server. A server that refuses the key, or serves
+other models than `faceswap triton-repo` writes, is not away: that is the user's to fix,
+and says so (FaceSwapError).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+
+import numpy as np
+
+from ..errors import FaceSwapError
+from . import served
+
+RETRY_S = 1.0
+CONNECT_TIMEOUT_S = 2.0    # the first contact (the models' configs), not a frame's request
+# gRPC's own reconnect back-off, short: a channel that is kept after a failure tries again soon.
+# Its own subchannel pool: gRPC otherwise pools connections by address across channels, and a
+# fresh channel could inherit the old one's failed connection and its back-off.
+CHANNEL_ARGS = [("grpc.use_local_subchannel_pool", 1),
+                ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", 500), ("grpc.max_send_message_length", 64 << 20),
+                ("grpc.max_receive_message_length", 64 << 20)]
+AWAY_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "RESOURCE_EXHAUSTED", "ABORTED", "INTERNAL", "UNKNOWN")
+NUMPY_TYPES = {"UINT8": np.uint8, "FP32": np.float32}
+
+
+class ServerAway(Exception):
+    """The server did not answer in time (or is in its wait before the next try)."""
+
+
+def parse_address(address: str) -> str:
+    """'HOST:PORT' (or 'HOST', which gets Triton's gRPC port 8001) as gRPC dials it."""
+    address = (address or "").strip()
+    if not address:
+        raise FaceSwapError("The Triton runtime needs the server's address: type HOST:PORT in the filter's "
+                            "'Triton server' box (or --server HOST:PORT).")
+    if "://" in address:
+        address = address.split("://", 1)[1]
+    if address.startswith("["):                       # [IPv6]:PORT
+        host, _, rest = address.partition("]")
+        host, port = host + "]", rest[1:] if rest.startswith(":") else ""
+    elif address.count(":") == 1:
+        host, port = address.split(":")
+    else:                                             # HOST, or a bare IPv6 address
+        host, port = (f"[{address}]" if ":" in address else address), ""
+    if not port and host:
+        return f"{host}:{served.DEFAULT_PORT}"
+    if not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise FaceSwapError(f"'{address}' is not a server address; type HOST:PORT, e.g. 192.168.1.20:8001.")
+    return f"{host}:{port}"
+
+
+def _short(error) -> str:
+    """A gRPC failure in a few words for the status line."""
+    status = str(error.status() or "").replace("StatusCode.", "")
+    message = (error.message() or "").split("\n")[0]
+    lowered = message.lower()
+    if "handshake" in lowered or "ssl" in lowered or "certificate" in lowered:
+        message = "the TLS handshake failed: TLS on one side only, or a certificate that is not the server's"
+    elif "failed to connect to all addresses" in message or "Connection refused" in message:
+        message = "nothing answers at that address"
+    elif "Deadline Exceeded" in message:
+        message = "no answer in time"
+    return f"{status}: {message[:120]}" if status else message[:120]
+
+
+class TritonLink:
+    """One worker's connection to one Triton server (used from the engine's thread)."""
+
+    def __init__(self, address: str, *, tls: bool = False, certificate: str = "", key: str = "",
+                 timeout_ms: int = 150, clock=time.monotonic):
+        try:
+            self._grpc = importlib.import_module("tritonclient.grpc")
+        except ImportError:
+            raise FaceSwapError("The Triton runtime needs tritonclient, which the installer puts in the worker's "
+                                "environment: run the installer again (or pip install 'tritonclient[grpc]>=2.51' "
+                                "there).") from None
+        self.address = parse_address(address)
+        self.tls = bool(tls)
+        if certificate and not self.tls:
+            raise FaceSwapError("A server certificate is chosen but TLS is off; switch 'Server uses TLS' on.")
+        self.certificate = certificate or None
+        if self.certificate:
+            try:
+                with open(self.certificate, "rb") as handle:
+                    if b"BEGIN CERTIFICATE" not in handle.read():
+                        raise OSError("not a PEM certificate")
+            except OSError as error:
+                raise FaceSwapError(f"The server certificate {certificate} cannot be used ({error}); choose the "
+                                    "server.crt that faceswap triton-repo --tls wrote.") from None
+        self.headers = {served.KEY_HEADER: key} if key else None
+        self.timeout = max(float(timeout_ms), 1.0) / 1000.0
+        self.clock = clock
+        self.batch: dict[str, int] = {}   # max_batch_size of each served model, learnt on first contact
+        self.away_reason = ""
+        self.away_since: float | None = None
+        self.retry_at = 0.0
+        self.round_trips = 0
+        self._client = None
+
+    # -- the connection ------------------------------------------------------------
+    def _fresh_client(self):
+        grpcclient = self._grpc
+        if self._client is not None:
+            self._client.close()
+        self._client = grpcclient.InferenceServerClient(self.address, ssl=self.tls,
+                                                        root_certificates=self.certificate,
+                                                        channel_args=CHANNEL_ARGS)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    @property
+    def away(self) -> bool:
+        return self.away_since is not None
+
+    def due(self) -> bool:
+        """Whether a request would be sent now: the server answers, or its next try is due."""
+        return not self.away or self.clock() >= self.retry_at
+
+    def status_words(self) -> str:
+        """'' while the server answers; else what is wrong, for the status line."""
+        return f"Triton server {self.address} away ({self.away_reason})" if self.away else ""
+
+    def _refused(self, error) -> FaceSwapError | None:
+        message = error.message() or ""
+        if "protocol is restricted" in message:
+            what = "no key was sent" if not self.headers else "the key is not the server's"
+            return FaceSwapError(f"The Triton server at {self.address} refused the request: {what}. Type the key "
+                                 "from start-server.sh (faceswap-key=...) in the filter's 'Server key' box "
+                                 "(or --server-key).")
+        if "unknown model" in message or "is not found" in message:   # gRPC starts after every model is loaded
+            return FaceSwapError(f"The Triton server at {self.address} does not serve the models this filter needs "
+                                 f"({message.splitlines()[0][:160]}); make its repository with: faceswap "
+                                 "triton-repo OUT, and serve OUT/models (OUT/start-server.sh).")
+        status = str(error.status() or "").replace("StatusCode.", "")
+        if status and status not in AWAY_CODES and "not ready" not in message:
+            return FaceSwapError(f"The Triton server at {self.address} rejected a request ({status}: "
+                                 f"{message.splitlines()[0][:200]}); make its repository again with this "
+                                 "version's faceswap triton-repo.")
+        return None
+
+    def _went_away(self, error) -> ServerAway:
+        if not self.away:
+            self.away_since = self.clock()
+            self.away_reason = _short(error) if hasattr(error, "status") else str(error)
+        self.retry_at = self.clock() + RETRY_S
+        return ServerAway(self.status_words())
+
+    def _call(self, action):
+        """Run action(client) unless the server is away and not due for its next try."""
+        from tritonclient.utils import InferenceServerException
+
+        if not self.due():
+            raise ServerAway(self.status_words())
+        client = self._client if self._client is not None and not self.away else self._fresh_client()
+        try:
+            result = action(client)
+        except InferenceServerException as error:
+            refused = self._refused(error)
+            if refused is not None:
+                raise refused from None
+            raise self._went_away(error) from None
+        self.away_since, self.away_reason = None, ""
+        return result
+
+    # -- models ----------------------------------------------------------------------
+    def learn(self, model: served.ServedModel) -> int:
+        """The served model's max_batch_size, checked against what this version sends."""
+        if model.name in self.batch:
+            return self.batch[model.name]
+
+        def config(client):
+            return client.get_model_config(model.name, headers=self.headers, as_json=True,
+                                           client_timeout=max(self.timeout, CONNECT_TIMEOUT_S))["config"]
+
+        found = self._call(config)
+        declared = {item["name"]: item.get("data_type", "") for item in (*found.get("input", []),
+                                                                         *found.get("output", []))}
+        wanted = {t.name: f"TYPE_{t.dtype}" for t in (*model.inputs, *model.outputs)}
+        if declared != wanted:
+            raise FaceSwapError(f"The Triton server at {self.address} serves a {model.name} with tensors {declared}, "
+                                f"not {wanted}; make its repository again with: faceswap triton-repo OUT")
+        self.batch[model.name] = int(found.get("max_batch_size", 0))
+        return self.batch[model.name]
+
+    def check(self) -> None:
+        """Contact at start: both models' configs. A server that is away now is not an error
+        (it may start later); a refused key or the wrong models are."""
+        try:
+            for model in served.SERVED:
+                self.learn(model)
+        except ServerAway:
+            pass
+
+    def infer(self, model: served.ServedModel, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's one output for N items (the first axis of every feed): in requests of
+        up to max_batch_size items (one item each when the graph's batch is fixed), sent
+        together and waited for together, within the timeout."""
+        batch = self.learn(model)
+        count = len(next(iter(feeds.values())))
+        step = batch or 1
+        chunks = [{name: np.ascontiguousarray(value[first:first + step], NUMPY_TYPES[model.tensor(name).dtype])
+                   for name, value in feeds.items()} for first in range(0, count, step)]
+        output = model.outputs[0].name
+        results = self._call(lambda client: self._send(client, model, chunks, output))
+        self.round_trips += 1
+        return np.concatenate(results) if len(results) > 1 else results[0]
+
+    def _send(self, client, model, chunks, output):
+        from tritonclient.utils import InferenceServerException
+
+        grpcclient = self._grpc
+
+        def inputs(chunk):
+            made = []
+            for name, value in chunk.items():
+                tensor = grpcclient.InferInput(name, list(value.shape), model.tensor(name).dtype)
+                tensor.set_data_from_numpy(value)
+                made.append(tensor)
+            return made
+
+        wanted = [grpcclient.InferRequestedOutput(output)]
+        if len(chunks) == 1:
+            return [client.infer(model.name, inputs(chunks[0]), outputs=wanted, headers=self.headers,
+                                 client_timeout=self.timeout).as_numpy(output)]
+        answers: list = [None] * len(chunks)
+        done = threading.Semaphore(0)
+
+        def collect(index):
+            def callback(result, error):
+                answers[index] = error if error is not None else result.as_numpy(output)
+                done.release()
+            return callback
+
+        for index, chunk in enumerate(chunks):
+            client.async_infer(model.name, inputs(chunk), collect(index), outputs=wanted, headers=self.headers,
+                               client_timeout=self.timeout)
+        deadline = time.monotonic() + self.timeout + 0.05   # each call ends itself at the timeout
+        for _ in chunks:
+            if not done.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+                raise InferenceServerException("no answer in time", status="StatusCode.DEADLINE_EXCEEDED")
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return answers

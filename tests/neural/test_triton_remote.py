@@ -1,0 +1,285 @@
+"""The neural engine with its recognizer and swapper on a real Triton server (2.51.0, the one
+nvidia-pytriton bundles, Python backend, started by testkit.triton_server on 127.0.0.1)
+serving a repository made by `faceswap triton-repo --backend python` from stand-ins of the
+real models' signatures (the real weights cannot be downloaded here); the real SCRFD
+detector runs here, as on a streaming PC.
+
+What a streamer would see: the same frames as the local engine; a server killed, stopped or
+restarted costs at most the timeout per frame and never a frozen stream; the status line
+says so; TLS and the key header work, and a wrong key says what to type.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap_core import link
+from faceswap_core.engines import create_engine
+from faceswap_core.errors import FaceSwapError
+from faceswap_core.options import SwapOptions
+from faceswap_core.remote import served
+from faceswap_core.remote.tls import write_server_certificate
+from testkit import triton_server
+from testkit.helpers import require_module
+from testkit.judge import media, read_frames, shared_model
+from testkit.worker_channel import hand_over, read_result, start_worker, wait_until
+
+require_module("tritonclient.grpc", "a dependency of the project: pip install -e .")
+
+KEY = "test-key_42"
+TIMEOUT_MS = 150
+SAME_PERSON = 0.15   # the stand-in recognizer: the same face ~0.01 apart, different faces >= 0.33
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bundled_server():
+    reason = triton_server.skip_reason()
+    if reason:
+        import os
+
+        if os.environ.get("CI"):
+            pytest.fail(f"CI builds the Triton venv (tests/run.sh), yet: {reason}", pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, recognizer_model, swapper_model):
+    from faceswap_core.cli import main as faceswap
+
+    out = tmp_path_factory.mktemp("triton") / "repo"
+    assert faceswap(["triton-repo", str(out), "--backend", "python", "--recognizer", str(recognizer_model),
+                     "--swapper", str(swapper_model), "--key", KEY, "--tls", "127.0.0.1", "--threads", "1"]) == 0
+    return out
+
+
+@pytest.fixture
+def server(repo):
+    with triton_server.TritonServer(repo / "models") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return str(shared_model("scrfd_500m_bnkps.onnx"))
+
+
+@pytest.fixture(scope="module")
+def local_paths(detector, recognizer_model, swapper_model):
+    return {"detector": detector, "recognizer": str(recognizer_model), "swapper": str(swapper_model)}
+
+
+def _options(**values):
+    return SwapOptions(smoothing=0.0, **values)
+
+
+def _remote(address, detector, options=None, **kwargs):
+    return create_engine("neural", options or _options(), model_paths={"detector": detector}, runtime="triton",
+                         server=address, server_timeout_ms=TIMEOUT_MS, **kwargs)
+
+
+def _frames(count=6):
+    return read_frames(media("lp_d12.mp4"), limit=count)
+
+
+def _timed(engine, frame, timestamp):
+    started = time.perf_counter()
+    out = engine.process(frame, timestamp)
+    return out, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("boost", ["128", "256"])
+def test_remote_frames_equal_local_frames(server, detector, local_paths, boost):
+    """Pixel boost 256 sends a face as 4 crops: still one request per frame."""
+    local = create_engine("neural", _options(pixel_boost=boost), model_paths=local_paths)
+    remote = _remote(server.address, detector, _options(pixel_boost=boost))
+    assert remote.describe().startswith(f"neural on Triton {server.address}")
+    for engine in (local, remote):
+        engine.set_source_file(str(media("fr_obama.jpg")))
+    trips = remote.link.round_trips
+    for index, frame in enumerate(_frames()):
+        want, got = local.process(frame, index / 25), remote.process(frame, index / 25)
+        assert remote.last_report.boxes == local.last_report.boxes and len(local.last_report.boxes) == 1
+        assert int(np.abs(want.astype(int) - got).max()) <= 1
+        assert float(np.abs(got.astype(int) - frame).mean()) > 0.5   # it is swapped
+    assert remote.link.round_trips - trips == len(_frames())   # all crops of a frame: one round trip
+
+
+def test_two_people_in_one_request_and_reference_mapping(server, detector, local_paths):
+    """Two faces swapped through one request; 'only the reference person' compares
+    identities made by the served recognizer, and picks the same face as locally."""
+    picture = cv2.imread(str(media("fr_two_people.jpg")))
+    for mapping in ("all", "reference"):
+        local = create_engine("neural", _options(), model_paths=local_paths, match_distance=SAME_PERSON)
+        remote = _remote(server.address, detector, match_distance=SAME_PERSON)
+        for engine in (local, remote):
+            engine.set_source_file(str(media("fr_obama.jpg")))
+            if mapping == "reference":
+                engine.set_reference(picture, face_index=1)
+        want, got = local.process_image(picture), remote.process_image(picture)
+        assert remote.last_report.boxes == local.last_report.boxes
+        assert len(local.last_report.boxes) == (2 if mapping == "all" else 1)
+        assert int(np.abs(want.astype(int) - got).max()) <= 1
+
+
+def test_killed_server_passes_frames_through_then_resumes(server, detector):
+    remote = _remote(server.address, detector)
+    remote.set_source_file(str(media("fr_obama.jpg")))
+    frames = _frames(4)
+    assert remote.process(frames[0], 0.0) is not frames[0] and remote.last_report.boxes
+    regions = lambda: list(Path("/dev/shm").glob(f"{server.shm_prefix}*"))  # noqa: E731
+    assert regions(), "the Python backend's shared memory, under the server's own prefix"
+    server.kill()
+    assert not regions(), "a killed server's shared memory is removed"
+    killed = time.monotonic()
+    out, _ = _timed(remote, frames[1], 0.04)
+    assert out is frames[1], "the frame after the kill passes through, untouched"
+    assert time.monotonic() - killed < 0.5
+    assert any("away" in note and "pass through unswapped" in note for note in remote.notes)
+    out, spent = _timed(remote, frames[2], 0.08)   # not due for a try: at once, no detection
+    assert out is frames[2] and spent < 0.01
+    server.start()
+    ready, timestamp = time.monotonic(), 0.12
+    while remote.process(frames[3], timestamp) is frames[3]:
+        assert time.monotonic() - ready < 2.0, "a restarted server must be used again within 2 s"
+        time.sleep(0.02)
+        timestamp += 0.04
+    assert remote.last_report.boxes and not any("away" in note for note in remote.notes)
+
+
+def test_stopped_server_costs_at_most_the_timeout_per_frame(server, detector):
+    remote = _remote(server.address, detector)
+    remote.set_source_file(str(media("fr_obama.jpg")))
+    frame = _frames(1)[0]
+    local_work = min(_timed(remote, frame, i / 25)[1] for i in range(3))   # detection, paste: what stays here
+    server.signal(signal.SIGSTOP)
+    try:
+        spent, passed, timestamp = [], 0, 0.2
+        started = time.monotonic()
+        while time.monotonic() - started < 2.5:
+            out, seconds = _timed(remote, frame, timestamp)
+            spent.append(seconds)
+            passed += out is frame
+            timestamp += 0.04
+        waited = [s for s in spent if s > TIMEOUT_MS / 1000 * 0.8]
+        assert max(spent) < TIMEOUT_MS / 1000 + 3 * local_work + 0.1, (max(spent), local_work)
+        assert 1 <= len(waited) <= 4, "one wait for the timeout, then one try a second"
+        assert passed == len(spent)
+    finally:
+        server.signal(signal.SIGCONT)
+    resumed = time.monotonic()
+    while remote.process(frame, timestamp) is frame:
+        assert time.monotonic() - resumed < 2.0
+        timestamp += 0.04
+        time.sleep(0.02)
+
+
+def test_local_fallback_swaps_while_the_server_is_away(server, local_paths):
+    local = create_engine("neural", _options(), model_paths=local_paths)
+    remote = create_engine("neural", _options(), model_paths=local_paths, runtime="triton", server=server.address,
+                           server_timeout_ms=TIMEOUT_MS, server_fallback="local")
+    assert "local models while it is away" in remote.describe()
+    for engine in (local, remote):
+        engine.set_source_file(str(media("fr_obama.jpg")))
+    frames = _frames(3)
+    server.kill()
+    for index, frame in enumerate(frames):
+        want, got = local.process(frame, index / 25), remote.process(frame, index / 25)
+        assert got is not frame and int(np.abs(want.astype(int) - got).max()) <= 1
+    assert any("the models run here" in note for note in remote.notes)
+
+
+def test_a_server_away_at_start_gets_the_photo_when_it_comes(repo, detector):
+    """The GPU box may boot after OBS: the filter starts, checks the photo here, passes
+    frames through, and swaps once the server answers."""
+    port = triton_server.free_port()
+    remote = _remote(f"127.0.0.1:{port}", detector)
+    info = remote.set_source_file(str(media("fr_obama.jpg")))
+    assert info.faces_found == 1 and any("Triton server answers" in note for note in info.notes)
+    frame = _frames(1)[0]
+    assert remote.process(frame, 0.0) is frame
+    with pytest.raises(FaceSwapError, match="No face"):   # the photo is still checked here, at once
+        remote.set_source_file(_no_face_photo(repo))
+    remote.set_source_file(str(media("fr_obama.jpg")))
+    with triton_server.TritonServer(repo / "models", port=port):
+        ready, timestamp = time.monotonic(), 0.04
+        while remote.process(frame, timestamp) is frame:
+            assert time.monotonic() - ready < 2.0
+            time.sleep(0.02)
+            timestamp += 0.04
+        assert remote.last_report.boxes
+
+
+def _no_face_photo(folder) -> str:
+    path = folder.parent / "no_face.png"
+    cv2.imwrite(str(path), np.full((240, 320, 3), 128, np.uint8))
+    return str(path)
+
+
+def test_tls_and_key_from_the_start_script(repo, detector):
+    """The options in start-server.sh, on the real server: TLS with the generated
+    certificate and the key header; a wrong or missing key is refused and says what to type;
+    a certificate that is not the server's is a failed handshake, said on the status line."""
+    certificate = str(repo / "tls/server.crt")
+    with triton_server.TritonServer(repo / "models", options=triton_server.start_script_options(repo)) as server:
+        remote = _remote(server.address, detector, server_tls=True, server_certificate=certificate, server_key=KEY)
+        remote.set_source_file(str(media("fr_obama.jpg")))
+        frame = _frames(1)[0]
+        assert remote.process(frame, 0.0) is not frame and remote.last_report.boxes
+        assert "(TLS)" in remote.describe()
+        with pytest.raises(FaceSwapError, match="refused.*the key is not the server's.*Server key"):
+            _remote(server.address, detector, server_tls=True, server_certificate=certificate, server_key="wrong")
+        with pytest.raises(FaceSwapError, match="refused.*no key was sent"):
+            _remote(server.address, detector, server_tls=True, server_certificate=certificate)
+        stranger, _ = write_server_certificate(repo.parent / "stranger", ["127.0.0.1"])
+        other = _remote(server.address, detector, server_tls=True, server_certificate=str(stranger), server_key=KEY)
+        other.set_source_file(str(media("fr_obama.jpg")))   # waits for a server it can trust
+        assert other.process(frame, 0.0) is frame
+        assert any("TLS handshake failed" in note for note in other.notes)
+
+
+def test_a_server_without_our_models_says_how_to_make_them(tmp_path, detector):
+    models = tmp_path / "models" / served.SWAPPER.name / "1"
+    models.mkdir(parents=True)
+    (models.parent / "config.pbtxt").write_text(
+        'name: "faceswap_swapper"\nbackend: "python"\nmax_batch_size: 0\n'
+        'input [ { name: "x" data_type: TYPE_FP32 dims: [ 1 ] } ]\noutput [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]\n')
+    (models / "model.py").write_text("class TritonPythonModel:\n    def execute(self, requests):\n        return []\n")
+    with triton_server.TritonServer(tmp_path / "models") as running:
+        with pytest.raises(FaceSwapError, match="faceswap triton-repo"):
+            _remote(running.address, detector)
+
+
+def test_worker_status_line_follows_the_server(server, detector, channel):
+    """A real worker process: swapped and marked frames, then unswapped and unmarked ones
+    while the server is away (the status line says so), then swapped again."""
+    frame = cv2.cvtColor(_frames(1)[0], cv2.COLOR_BGR2BGRA)
+    channel.write_settings({"engine": "neural", "runtime": "triton", "server": server.address,
+                            "server_timeout_ms": TIMEOUT_MS, "detector_file": detector,
+                            "source_photo": str(media("fr_obama.jpg"))})
+    worker = start_worker(channel)
+
+    def one_frame():
+        hand_over(channel, frame)
+        wait_until(channel.worker_free, what="the frame to be processed")
+        return read_result(channel)
+
+    try:
+        wait_until(lambda: channel.state() in (link.STATE_RUNNING, link.STATE_ERROR), what="the worker to run")
+        assert channel.state() == link.STATE_RUNNING, channel.error()
+        assert f"neural on Triton {server.address}" in channel.note()
+        assert not np.array_equal(one_frame(), frame) and channel.get("out_faces") == 1
+        server.kill()
+        assert np.array_equal(one_frame(), frame), "away: the frame comes back exactly as it went (no mark)"
+        assert "away" in channel.note() and "pass through" in channel.note()
+        server.start()
+        wait_until(lambda: not np.array_equal(one_frame(), frame), timeout=3, what="swaps again")
+        assert "away" not in channel.note()
+    finally:
+        worker.stdin.close()
+        assert worker.wait(10) == 0
