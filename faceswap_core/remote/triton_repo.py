@@ -49,6 +49,15 @@ def _tensors(kind: str, tensors, fixed_batch: bool) -> str:
     return f"{kind} [\n" + ",\n".join(rows) + "\n]\n"
 
 
+def _warmup(item: ServedFile) -> str:
+    """One request at load, before the server answers: TensorRT builds its engine then (minutes
+    the first time), not on a streamer's first frames, which would time out meanwhile."""
+    rows = " ".join(f'inputs {{ key: "{t.name}" value: {{ data_type: TYPE_{t.dtype} '
+                    f'dims: [ {_dims(((1,) if not item.batch else ()) + t.shape)} ] random_data: true }} }}'
+                    for t in item.model.inputs)
+    return f'model_warmup [ {{ name: "first_request" batch_size: 1 {rows} }} ]\n'
+
+
 def config_text(item: ServedFile, backend: str, accelerator: str = "tensorrt", precision: str = "fp16",
                 threads: int = 0) -> str:
     """The model's config.pbtxt. threads: ONNX Runtime's threads in the Python backend (0: all)."""
@@ -57,6 +66,7 @@ def config_text(item: ServedFile, backend: str, accelerator: str = "tensorrt", p
             + _tensors("input", model.inputs, not item.batch) + _tensors("output", model.outputs, not item.batch))
     if item.batch:
         text += "dynamic_batching { max_queue_delay_microseconds: 0 }\n"
+    text += _warmup(item)
     if backend == "python":
         return text + ("instance_group [ { kind: KIND_CPU count: 1 } ]\n"
                        f'parameters {{ key: "threads" value: {{ string_value: "{threads}" }} }}\n')
@@ -80,11 +90,12 @@ def start_script(key: str, tls: bool, port: int = served.DEFAULT_PORT) -> str:
     if key:
         options.append(f"--grpc-restricted-protocol={served.RESTRICTED}:{served.KEY_NAME}={key}")
     lines = " \\\n    ".join(options)
+    caches = " ".join(f'"$here/trt_cache/{model.name}"' for model in served.SERVED)
     return ("#!/bin/sh\n"
             "# Serves obs-faceswap's models with NVIDIA Triton Inference Server on this machine's GPU.\n"
             "# Needs Docker and the NVIDIA Container Toolkit. Made by: faceswap triton-repo\n"
             'here="$(cd "$(dirname "$0")" && pwd)"\n'
-            f'mkdir -p "$here/trt_cache"\n'
+            f"mkdir -p {caches}\n"
             f'exec docker run --rm --gpus all -p {port}:{served.DEFAULT_PORT} -v "$here":{MOUNT} {TRITON_IMAGE} \\\n'
             f"  tritonserver {lines}\n")
 

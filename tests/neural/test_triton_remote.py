@@ -127,6 +127,31 @@ def test_two_people_in_one_request_and_reference_mapping(server, detector, local
         assert int(np.abs(want.astype(int) - got).max()) <= 1
 
 
+def test_a_fixed_batch_swapper_gets_one_request_per_face(tmp_path, detector, recognizer_model, standin_dir):
+    """inswapper_128's batch axis is fixed: the repository says max_batch_size 0 (its warm-up
+    request has the batch in its dims), and two faces go as two requests sent together."""
+    from faceswap_core.cli import main as faceswap
+    from testkit import standins
+
+    fixed = standins.build_swapper(standin_dir / "fixed_for_server.onnx", one_per_run=True)
+    out = tmp_path / "repo"
+    assert faceswap(["triton-repo", str(out), "--backend", "python", "--recognizer", str(recognizer_model),
+                     "--swapper", str(fixed), "--threads", "1"]) == 0
+    picture = cv2.imread(str(media("fr_two_people.jpg")))
+    local = create_engine("neural", _options(), model_paths={"detector": detector, "recognizer": str(recognizer_model),
+                                                             "swapper": str(fixed)})
+    with triton_server.TritonServer(out / "models", options=["--log-verbose=1"]) as running:
+        remote = _remote(running.address, detector)
+        for engine in (local, remote):
+            engine.set_source_file(str(media("fr_obama.jpg")))
+        want, got = local.process_image(picture), remote.process_image(picture)
+        assert remote.link.batch[served.SWAPPER.name] == 0
+        assert len(remote.last_report.boxes) == 2 and int(np.abs(want.astype(int) - got).max()) <= 1
+        log = running.log.read_text()
+    for name in (served.RECOGNIZER.name, served.SWAPPER.name):
+        assert f"model '{name}' instance {name}_0_0 is running warmup sample 'first_request'" in log
+
+
 def test_killed_server_passes_frames_through_then_resumes(server, detector):
     remote = _remote(server.address, detector)
     remote.set_source_file(str(media("fr_obama.jpg")))

@@ -83,6 +83,7 @@ def test_repository_layout_configs_and_start_script(tmp_path, recognizer_model, 
     # the fixed graph: no batching, the batch of 1 in its dims
     assert "max_batch_size: 0" in swapper and "dims: [ 1, 128, 128, 3 ]" in swapper and "dims: [ 1, 512 ]" in swapper
     assert "dynamic_batching" not in swapper
+    assert 'model_warmup [ { name: "first_request" batch_size: 1' in swapper   # TensorRT builds before serving
     assert 'name: "tensorrt"' in swapper and 'value: "FP32"' in swapper and "trt_engine_cache_enable" in swapper
     assert (out / "models/faceswap_swapper/1/model.onnx").is_file()
     assert not (out / "models/faceswap_swapper/1/model.py").exists()
