@@ -182,6 +182,43 @@ def check_credentials(folder: Path | None = None) -> Check:
 
 # ---- OBS ----------------------------------------------------------------------------------
 
+def check_triton_server(address: str, key: str = "", tls: bool = False, certificate: str = "",
+                        calls: int = 5) -> Check:
+    """The Triton server the filter would use: it answers, takes the key, serves both models
+    as this version sends them, and how long a one-face swap takes there and back."""
+    import statistics
+    import time
+
+    from .errors import FaceSwapError
+    from .remote import served
+    from .remote.served_graphs import sample_inputs
+    from .remote.triton_link import ServerAway, TritonLink
+
+    link = None
+    try:
+        link = TritonLink(address, tls=tls, certificate=certificate, key=key, timeout_ms=2000)
+        batches = {model.name: link.learn(model) for model in served.SERVED}
+        feeds = sample_inputs(served.SWAPPER, 1)
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            link.infer(served.SWAPPER, feeds)
+            times.append(time.perf_counter() - started)
+    except ServerAway as away:
+        return Check(False, str(away), "start it on the GPU machine (sh start-server.sh from faceswap triton-repo), "
+                                       "check the address and that TCP port is open to this PC; with TLS, the "
+                                       "server.crt it made")
+    except FaceSwapError as error:
+        return Check(False, str(error))
+    finally:
+        if link is not None:
+            link.close()
+    served_as = ", ".join(f"{name} ({f'batches of {batch}' if batch else 'one face per request'})"
+                          for name, batch in batches.items())
+    return Check(True, f"Triton server {link.address}{' (TLS)' if link.tls else ''}: {served_as}; a one-face swap "
+                       f"there and back in {statistics.median(times) * 1e3:.1f} ms")
+
+
 def parse_obs_version(text: str) -> tuple[int, ...] | None:
     match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
     if not match:
@@ -452,8 +489,9 @@ def _same_file(path: str, other: Path) -> bool:
 # ---- all together -------------------------------------------------------------------------
 
 def gather(config: str | None = None, python: str | None = None, model_dir: str | None = None,
-           full_models: bool = True) -> list[Check]:
-    """Every check, on this computer, in the order a user fixes things."""
+           full_models: bool = True, server: dict | None = None) -> list[Check]:
+    """Every check, on this computer, in the order a user fixes things. server: the Triton
+    server's settings (address, key, tls, certificate), checked too when given."""
     path = config or install_config.config_path()
     configured = install_config.configured_worker_python(path)
     fallback = fallback_worker_python()
@@ -465,6 +503,8 @@ def gather(config: str | None = None, python: str | None = None, model_dir: str 
                check_gpu(machine_probe.probe(), health, runtime_choice.choose,
                          install_config.read_config(path).get("runtime_requested", "auto") if python is None else "auto")]
     checks += [check_models(model_dir, full=full_models), check_credentials()]
+    if server:
+        checks.append(check_triton_server(**server))
     obs = find_obs()
     checks += [check_obs(obs), check_obs_python(obs, linux_python=linux_obs_python(), installed=python_installs(),
                                                 chosen=obs_python_setting(obs_config_dir()))]

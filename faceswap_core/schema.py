@@ -79,6 +79,7 @@ class Setting:
     target: str = "options"
     when: tuple = ()           # (other key, values): used only while that setting has one of the values
     in_obs: bool = True        # shown in the OBS filter's properties
+    metavar: str = ""          # the command line's placeholder for the value ("" = by kind)
 
     def values(self) -> tuple:
         return tuple(value for value, _ in self.choices)
@@ -135,7 +136,7 @@ SETTINGS = (
                  "whole frame on the GPU (needs the gpu extra); or a Triton server on another machine's GPU, which "
                  "gets only face crops (the README's 'Models on another machine')."),
     Setting("server", "text", "Triton server (HOST:PORT)", "", engines=NEURAL, target="engine", flag="--server",
-            when=("runtime", ("triton",)),
+            when=("runtime", ("triton",)), metavar="HOST:PORT",
             help="The GPU machine running Triton with the repository from 'faceswap triton-repo' (port 8001 "
                  "unless you changed it)."),
     Setting("server_key", "secret", "Server key", "", engines=NEURAL, target="engine", flag="--server-key",

@@ -99,6 +99,7 @@ HOST_FUNCTIONS = {
     "obs_source_set_sync_offset": (None, [P, ctypes.c_int64]),
     "obs_property_list_item_count": (ctypes.c_size_t, [P]),
     "obs_property_visible": (c_bool, [P]),
+    "obs_property_text_type": (ctypes.c_int, [P]),
     "obs_property_modified": (c_bool, [P, P]),
     "obs_property_list_item_string": (c_char_p, [P, ctypes.c_size_t]),
     "bnum_allocs": (ctypes.c_long, []),   # libobs's live allocation count (leak checks)
@@ -412,7 +413,9 @@ def dialog_state(host: Host, swap) -> dict:
         providers = o.obs_properties_get(props, b"provider")
         offered = [o.obs_property_list_item_string(providers, index).decode()
                    for index in range(o.obs_property_list_item_count(providers))]
-        return {"shown": shown, "providers": offered}
+        text_types = {setting.key: o.obs_property_text_type(o.obs_properties_get(props, setting.key.encode()))
+                      for setting in properties.SETTINGS if setting.kind in ("text", "secret")}
+        return {"shown": shown, "providers": offered, "text_types": text_types}
     finally:
         o.obs_properties_destroy(props)
 

@@ -9,9 +9,7 @@ from .. import schema
 from ..engines import ENGINES, Engine, create_engine
 from ..errors import FaceSwapError
 from ..options import SwapOptions
-
-METAVARS = {"path": "PHOTO", "photos": "PHOTO", "pairs": "SOURCE=TARGET", "model": "FILE", "folder": "DIR", "text": "TEXT", "secret": "KEY", "file": "FILE", "int": "N", "float": "X"}
-
+from .setting_flags import argument_for
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     common = parser.add_argument_group("swap options")
@@ -19,25 +17,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     for setting in schema.SETTINGS:
         if setting.flag:
             group = neural if setting.engines == schema.NEURAL else common
-            group.add_argument(setting.flag, dest=setting.key, **_argument(setting))
-
-
-def _argument(setting: schema.Setting) -> dict:
-    """argparse's keywords for one setting: its type, default, choices and help with the range."""
-    text = setting.help.replace("%", "%%")
-    if setting.kind == "bool":
-        return {"action": "store_false" if setting.default else "store_true", "help": text}
-    argument = {"default": schema.default_of(setting), "metavar": METAVARS.get(setting.kind)}
-    if setting.kind in ("photos", "pairs"):
-        return {**argument, "action": "append", "help": f"{text} Repeat for several."}
-    if setting.kind == "choice":
-        argument.update(choices=setting.values(), metavar=None)
-        if setting.key == "engine":
-            text = "; ".join(f"{name}: {info[2]}" for name, info in ENGINES.items())
-    if setting.kind in ("int", "float"):
-        argument["type"] = int if setting.kind == "int" else float
-        text = f"{text} {setting.low:g}-{setting.high:g}"
-    return {**argument, "help": f"{text} (default: %(default)s)" if setting.default != "" else text}
+            engine_help = "; ".join(f"{name}: {info[2]}" for name, info in ENGINES.items())
+            group.add_argument(setting.flag, dest=setting.key,
+                               **argument_for(setting, engine_help if setting.key == "engine" else ""))
 
 
 def values_from_args(args: argparse.Namespace) -> dict:

@@ -11,6 +11,7 @@ says so; TLS and the key header work, and a wrong key says what to type.
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from pathlib import Path
@@ -308,3 +309,18 @@ def test_worker_status_line_follows_the_server(server, detector, channel):
     finally:
         worker.stdin.close()
         assert worker.wait(10) == 0
+
+
+def test_doctor_checks_the_server(repo):
+    """`faceswap doctor --server ...`: what answers, what is served, and the fix when not."""
+    from faceswap_core.doctor import check_triton_server
+
+    nothing = check_triton_server(f"127.0.0.1:{triton_server.free_port()}")
+    assert nothing.ok is False and "away" in nothing.what and "start-server.sh" in nothing.fix
+    with triton_server.TritonServer(repo / "models", key=KEY) as running:
+        good = check_triton_server(running.address, key=KEY)
+        wrong = check_triton_server(running.address, key="nope")
+    assert good.ok is True, good
+    assert "faceswap_recognizer (batches of 8), faceswap_swapper (batches of 8)" in good.what
+    assert re.search(r"a one-face swap there and back in \d+\.\d ms", good.what)
+    assert wrong.ok is False and "the key is not the server's" in wrong.what

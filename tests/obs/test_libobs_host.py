@@ -226,6 +226,39 @@ def test_neural_options_set_in_the_dialog_reach_the_worker(display, target_png, 
     assert "own detector, recognizer, swapper file" in status, status
 
 
+def test_triton_settings_in_the_dialog_reach_a_real_server(display, target_png, tmp_path):
+    """Runtime 'Triton server' in the filter's dialog: the server's settings show (the key as
+    a password field, the certificate only with TLS on), the provider list hides, and the
+    worker the filter starts swaps through a real Triton server (the bundled 2.51, stand-ins
+    with the real signatures), which the status line names."""
+    from testkit import standins, triton_server
+    from faceswap_core.cli import main as faceswap
+    from faceswap_core.obs.libobs import OBS_TEXT_DEFAULT, OBS_TEXT_PASSWORD
+
+    helpers.require_module("tritonclient.grpc", "a dependency of the project: pip install -e .")
+    if triton_server.skip_reason():
+        pytest.skip(triton_server.skip_reason())
+    repo = tmp_path / "repo"
+    assert faceswap(["triton-repo", str(repo), "--backend", "python", "--key", "obs-key", "--threads", "1",
+                     "--recognizer", str(standins.build_recognizer(tmp_path / "recognizer.onnx")),
+                     "--swapper", str(standins.build_swapper(tmp_path / "swapper.onnx"))]) == 0
+    with triton_server.TritonServer(repo / "models", key="obs-key") as server:
+        settings = {"engine": "neural", "runtime": "triton", "server": server.address, "server_key": "obs-key",
+                    "detector_file": str(shared_model("scrfd_500m_bnkps.onnx"))}
+        summary = run_host(display, tmp_path / "out", "--image", str(target_png), "--photo",
+                           str(media("fr_obama.jpg")), "--python", helpers.worker_python(), "--frames", "1",
+                           "--settings-json", json.dumps(settings))
+    dialog = summary["dialog"]
+    shown = dialog["after"]["shown"]
+    assert all(shown[key] for key in ("server", "server_key", "server_tls", "server_timeout_ms", "server_fallback"))
+    assert not any(shown[key] for key in ("provider", "device", "server_certificate"))
+    assert not dialog["before"]["shown"]["server"]   # the landmark engine: no server settings
+    types = dialog["after"]["text_types"]
+    assert types["server_key"] == OBS_TEXT_PASSWORD and types["server"] == OBS_TEXT_DEFAULT
+    status = dialog["status"]
+    assert status.startswith("running |") and f"neural on Triton {server.address}" in status, status
+
+
 def test_neural_engine_without_models_says_which_command_installs_them(display, target_png, tmp_path, monkeypatch):
     monkeypatch.setenv("FACESWAP_MODEL_DIR", str(tmp_path / "models"))
     summary = run_host(display, tmp_path / "out", "--image", str(target_png), "--photo", str(media("fr_obama.jpg")),
