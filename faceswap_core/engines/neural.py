@@ -449,6 +449,8 @@ class NeuralEngine(Engine):
                 return self._process_on_device(frame, timestamp)
             return self._process_on_host(frame, timestamp)
         except BrokenSwapOutput:
+            if self.link is not None:   # the server's model: only its repository can change (the message says how)
+                raise
             self._fall_back_to_fp32()
             self.last_report = FrameReport()
             return frame.copy()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import BrokenSwapOutput
 from ..neural.recognizer import ArcFaceRecognizer, normalise
 from ..neural.swapper import InSwapper
 from . import served
@@ -52,4 +53,10 @@ class RemoteSwapper:
             if self.local is None:
                 raise
             return self.local.run_many(crops, [self.local.latent(latent) for latent in latents])
+        flat = swapped.reshape(len(swapped), -1)
+        if (flat.max(axis=1) == flat.min(axis=1)).any():
+            # NaN cast to uint8 inside the served graph: the fp16 failure some GPUs show, on the server
+            raise BrokenSwapOutput(f"The Triton server {self.link.address} returns broken faces (one flat colour: "
+                                   "TensorRT fp16 on that GPU); make its repository again with faceswap "
+                                   "triton-repo --precision fp32 and restart the server.")
         return list(swapped)

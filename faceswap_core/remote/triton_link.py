@@ -178,14 +178,16 @@ class TritonLink:
         return result
 
     # -- models ----------------------------------------------------------------------
-    def learn(self, model: served.ServedModel) -> int:
-        """The served model's max_batch_size, checked against what this version sends."""
+    def learn(self, model: served.ServedModel, timeout: float | None = None) -> int:
+        """The served model's max_batch_size, checked against what this version sends.
+        timeout: None, a frame's (the first contact may come on a frame, which must not wait
+        longer than any other)."""
         if model.name in self.batch:
             return self.batch[model.name]
 
         def config(client):
             return client.get_model_config(model.name, headers=self.headers, as_json=True,
-                                           client_timeout=max(self.timeout, CONNECT_TIMEOUT_S))["config"]
+                                           client_timeout=timeout or self.timeout)["config"]
 
         found = self._call(config)
         declared = {item["name"]: item.get("data_type", "") for item in (*found.get("input", []),
@@ -202,7 +204,7 @@ class TritonLink:
         (it may start later); a refused key or the wrong models are."""
         try:
             for model in served.SERVED:
-                self.learn(model)
+                self.learn(model, max(self.timeout, CONNECT_TIMEOUT_S))
         except ServerAway:
             pass
 

@@ -205,6 +205,44 @@ def test_stopped_server_costs_at_most_the_timeout_per_frame(server, detector):
         time.sleep(0.02)
 
 
+def test_a_server_stopped_at_start_never_holds_a_frame_longer_than_the_timeout(server, detector):
+    """First contact on a frame (the server never answered before) waits a frame's timeout,
+    not the longer one opening the engine allows."""
+    server.signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        remote = _remote(server.address, detector)
+        assert time.monotonic() - started < 3.0
+        remote.set_source_file(str(media("fr_obama.jpg")))   # identity pending: the server is away
+        frame, timestamp, spent = _frames(1)[0], 0.0, []
+        started = time.monotonic()
+        while time.monotonic() - started < 2.5:
+            out, seconds = _timed(remote, frame, timestamp)
+            assert out is frame
+            spent.append(seconds)
+            timestamp += 0.04
+        assert max(spent) < TIMEOUT_MS / 1000 + 0.25, max(spent)   # the timeout, plus checking the photo here
+    finally:
+        server.signal(signal.SIGCONT)
+
+
+def test_broken_faces_from_the_server_stop_the_swap_with_the_fix(tmp_path, detector, recognizer_model, standin_dir):
+    """NaN from TensorRT fp16 on the server's GPU reaches the client as one flat colour: the
+    swap stops (the stream shows the camera) and says to serve fp32, not a black box."""
+    from faceswap_core.cli import main as faceswap
+    from testkit import standins
+
+    flat = standins.build_swapper(standin_dir / "flat_for_server.onnx", flat=True)
+    out = tmp_path / "repo"
+    assert faceswap(["triton-repo", str(out), "--backend", "python", "--recognizer", str(recognizer_model),
+                     "--swapper", str(flat), "--threads", "1"]) == 0
+    with triton_server.TritonServer(out / "models") as running:
+        remote = _remote(running.address, detector)
+        remote.set_source_file(str(media("fr_obama.jpg")))
+        with pytest.raises(FaceSwapError, match="broken faces.*--precision fp32"):
+            remote.process(_frames(1)[0], 0.0)
+
+
 def test_local_fallback_swaps_while_the_server_is_away(server, local_paths):
     local = create_engine("neural", _options(), model_paths=local_paths)
     remote = create_engine("neural", _options(), model_paths=local_paths, runtime="triton", server=server.address,
