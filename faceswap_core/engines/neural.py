@@ -107,7 +107,7 @@ class NeuralEngine(Engine):
         self.link = self._open_link(server, server_key, server_tls, server_certificate, server_timeout_ms) \
             if runtime == "triton" else None
         self.local_fallback = runtime == "triton" and server_fallback == "local"
-        roles = ("detector",) if runtime == "triton" and not self.local_fallback else ROLES
+        self.roles = roles = ("detector",) if runtime == "triton" and not self.local_fallback else ROLES
         self.own_files = tuple(role for role in roles if own[role]) if not model_paths else ()
         # model_paths: the files by role, chosen by the caller (tests, tools); "swapper_fp32" is
         # the fp32 fallback for an fp16 "swapper"
@@ -239,7 +239,7 @@ class NeuralEngine(Engine):
     def _open_models(self, precision: str) -> None:
         """Open the three models on the chosen runtime (again, for the fp32 fallback)."""
         paths = self.paths
-        labels = {role: f"The {role} model {os.path.basename(paths[role])}" for role in ROLES if role in paths}
+        labels = {role: f"The {role} model {os.path.basename(paths[role])}" for role in self.roles}
         if self.runtime == "torch":
             from ..neural.runner_torch import resolve_device
 
