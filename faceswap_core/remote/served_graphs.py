@@ -89,8 +89,7 @@ class _Wrapper:
         helper, tensor_types = self.helper, self.onnx.TensorProto
         kinds = {"UINT8": tensor_types.UINT8, "FP32": tensor_types.FLOAT}
         graph = self.graph
-        for arg in self.own_inputs:
-            graph.input.remove(arg)
+        del graph.input[:]    # the file's own inputs, and its weights where an older export lists them too
         del graph.output[:]
         graph.input.extend(helper.make_tensor_value_info(t.name, kinds[t.dtype], [batch, *t.shape])
                            for t in self.served.inputs)
@@ -117,10 +116,10 @@ def _wrap_recognizer(model, batch):
 
 
 def _wrap_swapper(model, emap: np.ndarray, batch):
+    wrap = _Wrapper(model, "swapper")
     own_emap = model.graph.initializer[-1]    # the file's emap, used by no node: the wrapper holds a float32 copy
     if not any(own_emap.name in node.input for node in model.graph.node):
         model.graph.initializer.remove(own_emap)
-    wrap = _Wrapper(model, "swapper")
     float_ = wrap.onnx.TensorProto.FLOAT
     target, source = wrap.own_inputs
     crop = wrap.cast(wrap.served.inputs[0].name, float_)

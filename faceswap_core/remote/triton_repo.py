@@ -122,9 +122,8 @@ def write_repository(out: str | Path, paths: dict[str, str], *, backend: str = "
             graph = served_graph(model.role, source, batch=1)
         folder = models / model.name / served.MODEL_VERSION
         folder.mkdir(parents=True, exist_ok=True)
-        import onnx
-
-        onnx.save(graph, str(folder / "model.onnx"))
+        graph_file = folder / "model.onnx"
+        graph_file.write_bytes(graph.SerializeToString())
         if backend == "python":
             shutil.copyfile(Path(__file__).with_name("python_backend_model.py"), folder / "model.py")
         item = ServedFile(model, source, batch)

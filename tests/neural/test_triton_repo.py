@@ -53,6 +53,24 @@ def test_served_swapper_gives_the_local_crops_from_raw_embeddings(standin_dir, f
     assert float(np.abs(remote.astype(int) - feeds["target"]).mean()) > 5   # it did swap something
 
 
+def test_an_export_listing_its_weights_as_inputs_serves_only_the_served_tensors(swapper_model, standin_dir):
+    """Older exporters list every weight among the graph's inputs too: the served graph's
+    inputs are exactly what `served` says (Triton checks them against config.pbtxt)."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(swapper_model))
+    model.graph.input.extend(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims))
+                             for init in model.graph.initializer)
+    old_style = standin_dir / "weights_as_inputs.onnx"
+    onnx.save(model, str(old_style))
+    wrapped = served_graphs.served_graph("swapper", str(old_style))
+    assert [arg.name for arg in wrapped.graph.input] == ["target", "identity"]
+    feeds = served_graphs.sample_inputs(served.SWAPPER, 2, seed=3)
+    plain = served_graphs.served_graph("swapper", str(swapper_model))
+    assert np.array_equal(_session(wrapped).run(None, feeds)[0], _session(plain).run(None, feeds)[0])
+
+
 def test_batch_check_tells_a_batching_graph_from_a_fixed_one(swapper_model, standin_dir):
     fixed = standins.build_swapper(standin_dir / "one_per_run.onnx", one_per_run=True)
     assert served_graphs.batches("swapper", served_graphs.served_graph("swapper", str(swapper_model)))
