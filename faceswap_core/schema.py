@@ -23,7 +23,7 @@ from dataclasses import dataclass
 ENGINE_CHOICES = (("landmark", "Landmark (CPU, no download)"), ("neural", "Neural (GPU, InsightFace models)"))
 DEFAULT_ENGINE = "landmark"
 RUNTIME_CHOICES = (("onnxruntime", "ONNX Runtime"), ("torch", "PyTorch (the whole frame stays on the GPU)"),
-                   ("triton", "Triton server (the models on another machine's GPU)"))
+                   ("triton", "Triton server (another machine's GPU)"))
 SERVER_FALLBACK_CHOICES = (("pass", "Show the camera unswapped"), ("local", "Run the models here (slow without a GPU)"))
 # ONNX Runtime execution providers, best first (neural/providers.py maps them to ONNX Runtime's names).
 PROVIDER_CHOICES = (

@@ -69,6 +69,9 @@ def _short(error) -> str:
         message = "the TLS handshake failed: TLS on one side only, or a certificate that is not the server's"
     elif "failed to connect to all addresses" in message or "Connection refused" in message:
         message = "nothing answers at that address"
+    elif any(words in message for words in ("Socket closed", "Stream removed", "Connection reset", "Broken pipe",
+                                            "GOAWAY")):
+        message = "the connection was lost: the server stopped, or the network"
     elif "Deadline Exceeded" in message:
         message = "no answer in time"
     return f"{status}: {message[:120]}" if status else message[:120]

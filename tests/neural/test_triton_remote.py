@@ -167,6 +167,8 @@ def test_killed_server_passes_frames_through_then_resumes(server, detector):
     assert out is frames[1], "the frame after the kill passes through, untouched"
     assert time.monotonic() - killed < 0.5
     assert any("away" in note and "pass through unswapped" in note for note in remote.notes)
+    assert any("nothing answers at that address" in note or "the connection was lost" in note
+               for note in remote.notes), remote.notes   # in words, not gRPC's
     out, spent = _timed(remote, frames[2], 0.08)   # not due for a try: at once, no detection
     assert out is frames[2] and spent < 0.01
     server.start()
