@@ -40,16 +40,23 @@ class _Wrapper:
         self.served = served.BY_ROLE[role]
         weights = {init.name for init in self.graph.initializer}
         self.own_inputs = [arg for arg in self.graph.input if arg.name not in weights]
+        wanted = len(self.served.inputs)
+        if len(self.own_inputs) != wanted or not self.graph.output:
+            raise FaceSwapError(f"The {role} model has {len(self.own_inputs)} inputs, the {role} family has {wanted}; "
+                                f"is the file the catalogued {role}?")
         self.own_names = [self._rename(arg.name) for arg in self.own_inputs]
+        self.own_output = self._rename(self.graph.output[0].name)
         self.nodes = []
         self.count = 0
         self.front = 0   # how many of self.nodes go in front of the wrapped graph
 
     def _rename(self, name: str) -> str:
-        """The file's own input under a name no served tensor has ('target' is both)."""
+        """A tensor of the file under a name no served tensor has (inswapper's `target` is
+        both its input's name and ours)."""
         renamed = f"faceswap_own_{name}"
         for node in self.graph.node:
             node.input[:] = [renamed if item == name else item for item in node.input]
+            node.output[:] = [renamed if item == name else item for item in node.output]
         return renamed
 
     def name(self, what: str) -> str:
@@ -105,13 +112,13 @@ class _Wrapper:
 def _wrap_recognizer(model, batch):
     wrap = _Wrapper(model, "recognizer")
     float_ = wrap.onnx.TensorProto.FLOAT
-    (own,) = wrap.own_inputs
+    own = wrap.own_inputs[0]
     face = wrap.cast(wrap.served.inputs[0].name, float_)
     scaled = wrap.op("Div", [wrap.op("Sub", [wrap.reverse_channels(face), wrap.const(np.array(127.5, np.float32))]),
                              wrap.const(np.array(127.5, np.float32))])
     wrap.cast(wrap.op("Transpose", [scaled], perm=[0, 3, 1, 2]), wrap.elem_type(own), wrap.own_names[0])
     wrap.front = len(wrap.nodes)
-    wrap.cast(wrap.graph.output[0].name, float_, wrap.served.outputs[0].name)
+    wrap.cast(wrap.own_output, float_, wrap.served.outputs[0].name)
     return wrap.finish(batch)
 
 
@@ -129,7 +136,7 @@ def _wrap_swapper(model, emap: np.ndarray, batch):
     latent = wrap.unit(wrap.op("MatMul", [identity, wrap.const(np.asarray(emap, np.float32))]), 512)
     wrap.cast(latent, wrap.elem_type(source), wrap.own_names[1])
     wrap.front = len(wrap.nodes)
-    picture = wrap.op("Mul", [wrap.cast(wrap.graph.output[0].name, float_), wrap.const(np.array(255.0, np.float32))])
+    picture = wrap.op("Mul", [wrap.cast(wrap.own_output, float_), wrap.const(np.array(255.0, np.float32))])
     clipped = wrap.op("Min", [wrap.op("Max", [picture, wrap.const(np.array(0.0, np.float32))]),
                               wrap.const(np.array(255.0, np.float32))])
     bgr = wrap.reverse_channels(wrap.op("Transpose", [clipped], perm=[0, 2, 3, 1]))

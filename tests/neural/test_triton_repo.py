@@ -71,6 +71,24 @@ def test_an_export_listing_its_weights_as_inputs_serves_only_the_served_tensors(
     assert np.array_equal(_session(wrapped).run(None, feeds)[0], _session(plain).run(None, feeds)[0])
 
 
+def test_a_file_whose_names_are_the_served_ones_is_wrapped(swapper_model, standin_dir):
+    """A swapper whose own output is called `swapped` (and whose input is `target`, as the
+    real one's is): the file's tensors are renamed, the served names stay ours."""
+    import onnx
+
+    model = onnx.load(str(swapper_model))
+    for node in model.graph.node:
+        node.output[:] = ["swapped" if name == "output" else name for name in node.output]
+    model.graph.output[0].name = "swapped"
+    clashing = standin_dir / "clashing_names.onnx"
+    onnx.save(model, str(clashing))
+    feeds = served_graphs.sample_inputs(served.SWAPPER, 2, seed=4)
+    wrapped = served_graphs.served_graph("swapper", str(clashing))
+    plain = served_graphs.served_graph("swapper", str(swapper_model))
+    assert [arg.name for arg in wrapped.graph.output] == ["swapped"]
+    assert np.array_equal(_session(wrapped).run(None, feeds)[0], _session(plain).run(None, feeds)[0])
+
+
 def test_batch_check_tells_a_batching_graph_from_a_fixed_one(swapper_model, standin_dir):
     fixed = standins.build_swapper(standin_dir / "one_per_run.onnx", one_per_run=True)
     assert served_graphs.batches("swapper", served_graphs.served_graph("swapper", str(swapper_model)))
