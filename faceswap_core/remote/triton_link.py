@@ -67,6 +67,8 @@ def _short(error) -> str:
     lowered = message.lower()
     if "handshake" in lowered or "ssl" in lowered or "certificate" in lowered:
         message = "the TLS handshake failed: TLS on one side only, or a certificate that is not the server's"
+    elif "Failed parsing HTTP/2" in message or "http1" in lowered:
+        message = f"that port does not speak gRPC (Triton's HTTP port?): use its gRPC port, {served.DEFAULT_PORT}"
     elif "failed to connect to all addresses" in message or "Connection refused" in message:
         message = "nothing answers at that address"
     elif any(words in message for words in ("Socket closed", "Stream removed", "Connection reset", "Broken pipe",

@@ -364,3 +364,21 @@ def test_doctor_checks_the_server(repo):
     assert "faceswap_recognizer (batches of 8), faceswap_swapper (batches of 8)" in good.what
     assert re.search(r"a one-face swap there and back in \d+\.\d ms", good.what)
     assert wrong.ok is False and "the key is not the server's" in wrong.what
+
+
+def test_a_port_that_is_not_grpc_is_named_as_such():
+    """A streamer who types Triton's HTTP port (8000) instead of its gRPC one (8001): a real
+    HTTP server answers, and the status line says which port to use."""
+    import http.server
+    import threading
+
+    from faceswap_core.remote.triton_link import TritonLink
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        link = TritonLink(f"127.0.0.1:{web.server_address[1]}", timeout_ms=TIMEOUT_MS)
+        link.check()
+        assert link.away and "does not speak gRPC" in link.status_words() and "8001" in link.status_words()
+    finally:
+        web.shutdown()
