@@ -372,17 +372,21 @@ def follow_audio(host: Host, swap, instance, microphone) -> dict:
     choices = [host.obs.obs_property_list_item_string(listed, index).decode()
                for index in range(host.obs.obs_property_list_item_count(listed))] if listed else []
     host.obs.obs_properties_destroy(props)
+    def sample(seconds: float) -> list:
+        """(latency, offset) pairs every 0.1 s: one instant of each can be a load spike apart."""
+        pairs = []
+        for _ in range(int(seconds * 10)):
+            pairs.append([round(instance.viewer_latency_ms(), 2), round(offset_ms(host, microphone), 2)])
+            time.sleep(0.1)
+        return pairs
+
     time.sleep(2.0)
-    samples = []
-    for _ in range(40):
-        samples.append([round(instance.viewer_latency_ms(), 2), round(offset_ms(host, microphone), 2)])
-        time.sleep(0.1)
-    result = {"choices": choices, "samples": samples, "status": instance.status_text()}
+    result = {"choices": choices, "samples": sample(4.0), "status": instance.status_text()}
     host.obs.obs_source_set_enabled(swap, False)
     result["disabled_ms"] = offset_after(host, microphone, 3.0)
     host.obs.obs_source_set_enabled(swap, True)
-    result["enabled_again_ms"] = offset_after(host, microphone, 3.0)
-    result["latency_again_ms"] = round(instance.viewer_latency_ms(), 2)
+    time.sleep(2.0)
+    result["enabled_again_samples"] = sample(1.5)
     return result
 
 

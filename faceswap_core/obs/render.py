@@ -52,6 +52,7 @@ class FrameRenderer(FramePath):
         self.results_drawn = 0
         self.render_ms = 0.0
         self.last_call_ns = 0
+        self.resumed_ns = 0            # when drawing last resumed after a pause
         self.handed_at_ns = 0
 
     # -- the callback body ------------------------------------------------------------------
@@ -123,11 +124,22 @@ class FrameRenderer(FramePath):
             supervisor.need_frame_size(width, height)
             self._forget()
             return
-        # 1. the newest result, if there is one we have not uploaded
+        now = liveness.now_ns()
+        interval = now - self.last_call_ns if self.last_call_ns else 0
+        self.last_call_ns = now
+        if interval > PAUSE_NS:
+            # drawing was paused (the filter or its source hidden): what was staged or in
+            # flight shows a moment that is gone; its old time would also count seconds of
+            # latency and throw the microphone's sync offset off. Originals until a fresh result.
+            self.resumed_ns = now
+            self.staged = -1
+            self.has_result = False
+        # 1. the newest result, if there is one we have not uploaded (and not of a frame from
+        #    before a pause)
         result = exchange.take_result(self.uploaded_seq)
         if result is not None:
             self.uploaded_seq = result.seq
-            if (result.width, result.height) == (width, height):
+            if (result.width, result.height) == (width, height) and result.time_ns >= self.resumed_ns:
                 # upload into the texture not drawn last frame, so the upload never has to
                 # wait for the GPU to finish reading it
                 upload = self.results[0] if self.result is not self.results[0] else self.results[1]
@@ -136,14 +148,7 @@ class FrameRenderer(FramePath):
                 self.has_result = True
                 self.results_drawn += 1
                 self._note_latency((liveness.now_ns() - result.time_ns) / 1e6)
-        now = liveness.now_ns()
-        interval = now - self.last_call_ns if self.last_call_ns else 0
-        self.last_call_ns = now
-        # 2. the frame staged last call goes to the worker, if it is free. Not one staged
-        #    before a pause in drawing (the filter or its source hidden): its old time would
-        #    count seconds of latency and throw the microphone's sync offset off.
-        if self.staged >= 0 and interval > PAUSE_NS:
-            self.staged = -1
+        # 2. the frame staged last call goes to the worker, if it is free
         if self.staged >= 0 and exchange.worker_free():
             surface = self.stage[self.staged]
             if gs.gs_stagesurface_map(surface, self._map_data_ref, self._map_linesize_ref):
