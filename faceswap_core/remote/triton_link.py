@@ -107,8 +107,8 @@ class TritonLink:
         self.timeout = max(float(timeout_ms), 1.0) / 1000.0
         self.clock = clock
         self.batch: dict[str, int] = {}   # max_batch_size of each served model, learnt on first contact
+        self.away = False           # the last request failed; only a try a second until one answers
         self.away_reason = ""
-        self.away_since: float | None = None
         self.retry_at = 0.0
         self.round_trips = 0
         self._client = None
@@ -127,10 +127,6 @@ class TritonLink:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    @property
-    def away(self) -> bool:
-        return self.away_since is not None
 
     def due(self) -> bool:
         """Whether a request would be sent now: the server answers, or its next try is due."""
@@ -160,8 +156,7 @@ class TritonLink:
 
     def _went_away(self, error) -> ServerAway:
         if not self.away:
-            self.away_since = self.clock()
-            self.away_reason = _short(error) if hasattr(error, "status") else str(error)
+            self.away, self.away_reason = True, _short(error)
         self.retry_at = self.clock() + RETRY_S
         return ServerAway(self.status_words())
 
@@ -179,7 +174,7 @@ class TritonLink:
             if refused is not None:
                 raise refused from None
             raise self._went_away(error) from None
-        self.away_since, self.away_reason = None, ""
+        self.away, self.away_reason = False, ""
         return result
 
     # -- models ----------------------------------------------------------------------
