@@ -308,34 +308,38 @@ class NeuralEngine(Engine):
                                 "the camera and is at least 64 pixels wide.")
         return faces
 
-    def _identity(self, image: np.ndarray, face_index: int, what: str, label: str = "") -> tuple[Identity, Detection, int]:
+    def _chosen_face(self, image: np.ndarray, face_index: int, what: str) -> tuple[Detection, int]:
+        """The face at face_index in a photo, and how many it has (raises FaceSwapError)."""
         faces = self._faces_in_photo(image, what)
         if face_index >= len(faces):
             raise FaceSwapError(f"The {what} has {len(faces)} face(s); choose a face index from 0 to "
                                 f"{len(faces) - 1} (0 is the largest).")
-        face = faces[face_index]
+        return faces[face_index], len(faces)
+
+    def _face_identity(self, image: np.ndarray, face: Detection, label: str = "") -> Identity:
         embedding = self.recognizer.embed(image, [face.keypoints])[0]
-        return Identity(embedding, self.swapper.latent(embedding), label), face, len(faces)
+        return Identity(embedding, self.swapper.latent(embedding), label)
+
+    def _identity(self, image: np.ndarray, face_index: int, what: str, label: str = "") -> tuple[Identity, Detection, int]:
+        face, count = self._chosen_face(image, face_index, what)
+        return self._face_identity(image, face, label), face, count
 
     def _prepare_source(self, image: np.ndarray, face_index: int, more: list) -> SourceInfo:
         """The source's identity; while the Triton server is away, the photo is checked here
         (a face, the index) and its identity is made on the first frame after it returns."""
+        face, count = self._chosen_face(image, face_index, "photo")   # a photo refused here leaves all as it was
         try:
-            info = self._prepare_source_now(image, face_index, more)
+            info = self._prepare_source_now(image, face, count, face_index, more)
         except ServerAway:
-            faces = self._faces_in_photo(image, "photo")
-            if face_index >= len(faces):
-                raise FaceSwapError(f"The photo has {len(faces)} face(s); choose a face index from 0 to "
-                                    f"{len(faces) - 1} (0 is the largest).") from None
             self._pending_source = (image, face_index, more)
-            face = faces[face_index]
-            return SourceInfo(len(faces), face_index, face.int_box(image.shape[1], image.shape[0]),
+            return SourceInfo(count, face_index, face.int_box(image.shape[1], image.shape[0]),
                               keypoint_tips(face.keypoints), ("its identity is made when the Triton server answers",))
-        self._pending_source = None   # only now: a photo refused above leaves the engine as it was
+        self._pending_source = None
         return info
 
-    def _prepare_source_now(self, image: np.ndarray, face_index: int, more: list) -> SourceInfo:
-        identity, face, count = self._identity(image, face_index, "photo", "source")
+    def _prepare_source_now(self, image: np.ndarray, face: Detection, count: int, face_index: int,
+                            more: list) -> SourceInfo:
+        identity = self._face_identity(image, face, "source")
         notes = []
         if more:
             embeddings = [identity.embedding]
