@@ -9,6 +9,7 @@ import secrets
 from .. import schema
 from ..errors import FaceSwapError
 from ..remote import served, triton_repo
+from .setting_flags import argument_for
 
 
 def register(subparsers) -> None:
@@ -39,9 +40,9 @@ def register(subparsers) -> None:
                              "several); copy OUT/tls/server.crt to the streaming PC")
     parser.add_argument("--threads", type=int, default=0,
                         help="ONNX Runtime's threads per model in the python backend (default 0: all cores)")
-    for role in ("recognizer", "swapper"):
-        setting = schema.BY_KEY[f"{role}_file"]
-        parser.add_argument(setting.flag, dest=f"{role}_file", default="", metavar="FILE", help=setting.help)
+    for key in ("recognizer_file", "swapper_file"):
+        setting = schema.BY_KEY[key]
+        parser.add_argument(setting.flag, dest=key, **argument_for(setting))
     parser.add_argument("--model-dir", default=None, help=schema.BY_KEY["model_dir"].help)
     parser.set_defaults(handler=run)
 
