@@ -13,23 +13,26 @@ and says so (FaceSwapError).
 from __future__ import annotations
 
 import importlib
-import threading
 import time
 
 import numpy as np
 
 from ..errors import FaceSwapError
+from ..in_flight import Answer, InFlight
 from . import served
 
 RETRY_S = 1.0
 CONNECT_TIMEOUT_S = 2.0    # the first contact (the models' configs), not a frame's request
 # gRPC's own reconnect back-off, short: a channel that is kept after a failure tries again soon.
-# Its own subchannel pool: gRPC otherwise pools connections by address across channels, and a
-# fresh channel could inherit the old one's failed connection and its back-off.
+# Not its minimum: gRPC's core takes that as the time a connection may take to be set up (TCP,
+# TLS, HTTP/2 settings; several round trips), and at 100 ms no server 60 ms away ever connected
+# (seen through testkit.delay_proxy). Its own subchannel pool: gRPC otherwise pools connections
+# by address across channels, and a fresh channel could inherit the old one's failed connection
+# and its back-off.
 CHANNEL_ARGS = [("grpc.use_local_subchannel_pool", 1),
-                ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
-                ("grpc.max_reconnect_backoff_ms", 500), ("grpc.max_send_message_length", 64 << 20),
-                ("grpc.max_receive_message_length", 64 << 20)]
+                ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 500),
+                ("grpc.min_reconnect_backoff_ms", int(CONNECT_TIMEOUT_S * 1000)),
+                ("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
 AWAY_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "RESOURCE_EXHAUSTED", "ABORTED", "INTERNAL", "UNKNOWN")
 NUMPY_TYPES = {"UINT8": np.uint8, "FP32": np.float32}
 
@@ -154,27 +157,36 @@ class TritonLink:
                                  "version's faceswap triton-repo.")
         return None
 
-    def _went_away(self, error) -> ServerAway:
+    def _failed(self, error) -> Exception:
+        """What a failed request means: the user's to fix (FaceSwapError), or the server away."""
+        refused = self._refused(error)
+        if refused is not None:
+            return refused
         if not self.away:
             self.away, self.away_reason = True, _short(error)
         self.retry_at = self.clock() + RETRY_S
         return ServerAway(self.status_words())
 
-    def _call(self, action):
-        """Run action(client) unless the server is away and not due for its next try."""
+    def _call(self, action, answered: bool = True):
+        """Run action(client) unless the server is away and not due for its next try.
+        `answered`: action returns the server's answer (else only sends; the answer's
+        arrival says the server is back). A try while away is the only one for RETRY_S,
+        so a second frame is not sent before the first one's answer is in."""
         from tritonclient.utils import InferenceServerException
 
         if not self.due():
             raise ServerAway(self.status_words())
-        client = self._client if self._client is not None and not self.away else self._fresh_client()
+        if self.away:
+            self.retry_at = self.clock() + RETRY_S
+            client = self._fresh_client()
+        else:
+            client = self._client if self._client is not None else self._fresh_client()
         try:
             result = action(client)
         except InferenceServerException as error:
-            refused = self._refused(error)
-            if refused is not None:
-                raise refused from None
-            raise self._went_away(error) from None
-        self.away, self.away_reason = False, ""
+            raise self._failed(error) from None
+        if answered:
+            self.away, self.away_reason = False, ""
         return result
 
     # -- models ----------------------------------------------------------------------
@@ -209,53 +221,51 @@ class TritonLink:
             pass
 
     def infer(self, model: served.ServedModel, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        """The model's one output for N items (the first axis of every feed): in requests of
-        up to max_batch_size items (one item each when the graph's batch is fixed), sent
-        together and waited for together, within the timeout."""
+        """send(), waited for at once."""
+        return self.send(model, feeds).result()
+
+    def send(self, model: served.ServedModel, feeds: dict[str, np.ndarray]) -> InFlight:
+        """Send the model's work for N items (the first axis of every feed) and return at
+        once; result() is its one output, waited for within the timeout. In requests of up
+        to max_batch_size items (one item each when the graph's batch is fixed), all sent
+        together. Raises ServerAway now when no request is due."""
+        from tritonclient.utils import InferenceServerException
+
         batch = self.learn(model)
         count = len(next(iter(feeds.values())))
         step = batch or 1
         chunks = [{name: np.ascontiguousarray(value[first:first + step], NUMPY_TYPES[model.tensor(name).dtype])
                    for name, value in feeds.items()} for first in range(0, count, step)]
         output = model.outputs[0].name
-        results = self._call(lambda client: self._send(client, model, chunks, output))
-        self.round_trips += 1
-        return np.concatenate(results) if len(results) > 1 else results[0]
-
-    def _send(self, client, model, chunks, output):
-        from tritonclient.utils import InferenceServerException
-
         grpcclient = self._grpc
-
-        def inputs(chunk):
-            made = []
-            for name, value in chunk.items():
-                tensor = grpcclient.InferInput(name, list(value.shape), model.tensor(name).dtype)
-                tensor.set_data_from_numpy(value)
-                made.append(tensor)
-            return made
-
         wanted = [grpcclient.InferRequestedOutput(output)]
-        if len(chunks) == 1:
-            return [client.infer(model.name, inputs(chunks[0]), outputs=wanted, headers=self.headers,
-                                 client_timeout=self.timeout).as_numpy(output)]
-        answers: list = [None] * len(chunks)
-        done = threading.Semaphore(0)
+        answer = Answer(len(chunks))
 
-        def collect(index):
-            def callback(result, error):
-                answers[index] = error if error is not None else result.as_numpy(output)
-                done.release()
-            return callback
+        def callback(index):
+            return lambda result, error: answer.fill(index, error if error is not None else result.as_numpy(output))
 
-        for index, chunk in enumerate(chunks):
-            client.async_infer(model.name, inputs(chunk), collect(index), outputs=wanted, headers=self.headers,
-                               client_timeout=self.timeout)
+        def request(client):
+            for index, chunk in enumerate(chunks):
+                inputs = []
+                for name, value in chunk.items():
+                    tensor = grpcclient.InferInput(name, list(value.shape), model.tensor(name).dtype)
+                    tensor.set_data_from_numpy(value)
+                    inputs.append(tensor)
+                client.async_infer(model.name, inputs, callback(index), outputs=wanted, headers=self.headers,
+                                   client_timeout=self.timeout)
+
+        self._call(request, answered=False)
         deadline = time.monotonic() + self.timeout + 0.05   # each call ends itself at the timeout
-        for _ in chunks:
-            if not done.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
-                raise InferenceServerException("no answer in time", status="StatusCode.DEADLINE_EXCEEDED")
-        for answer in answers:
-            if isinstance(answer, Exception):
-                raise answer
-        return answers
+
+        def receive():
+            if not answer.wait(deadline - time.monotonic()):
+                raise self._failed(InferenceServerException("no answer in time",
+                                                            status="StatusCode.DEADLINE_EXCEEDED"))
+            for part in answer.parts:
+                if isinstance(part, Exception):
+                    raise self._failed(part)
+            self.away, self.away_reason = False, ""
+            self.round_trips += 1
+            return np.concatenate(answer.parts) if len(answer.parts) > 1 else answer.parts[0]
+
+        return InFlight(receive, waits_on=answer)
