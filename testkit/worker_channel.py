@@ -46,7 +46,7 @@ def hand_over(channel, frame_bgra):
 
 def read_result(channel):
     width, height, stride = channel.output_geometry()
-    view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.out_offset, (stride, 4, 1))
+    view = np.ndarray((height, width, 4), np.uint8, channel.mm, channel.newest_output_offset(), (stride, 4, 1))
     result = view.copy()
     del view
     return result

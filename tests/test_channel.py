@@ -59,7 +59,7 @@ def test_file_is_private_unguessable_and_sized(channel, tmp_path):
     name = os.path.basename(channel.path)
     assert name.startswith(f"{memory.FILE_PREFIX}{os.getpid()}-")
     assert len(name.rsplit("-", 1)[1]) == 32   # 128 random bits
-    assert os.path.getsize(channel.path) == layout.HEADER_SIZE + 2 * channel.capacity
+    assert os.path.getsize(channel.path) == layout.HEADER_SIZE + (1 + layout.OUTPUT_SLOTS) * channel.capacity
     assert channel.capacity >= 64 * 48 * 4 and channel.capacity % layout.PAGE == 0
     other = Channel.create(64, 48, directory=str(tmp_path))
     assert other.path != channel.path
@@ -123,9 +123,101 @@ def test_attach_sees_what_the_owner_wrote(channel):
     guest = Channel.attach(channel.path)
     assert guest.input_geometry() == (64, 48, 256)
     assert guest.get("in_seq") == 7 and not guest.worker_free()
+    assert not guest.exchange.input_free()
+    guest.set("in_taken", 7)
+    assert channel.exchange.input_free() and not channel.worker_free()
     guest.set("in_ack", 7)
     assert channel.worker_free()
     guest.close()
+
+
+def _publish(guest, seq_fill: int) -> int:
+    """One result from the worker's side, its bytes all `seq_fill`; its slot."""
+    slot = guest.exchange.claim_output(0.05)
+    assert slot is not None
+    offset = guest.output_offset(slot)
+    guest.mm[offset:offset + 16] = bytes([seq_fill]) * 16
+    guest.exchange.publish_result(link.Frame(seq_fill, 2, 2, 8, seq_fill), 8, 1, 0)
+    return slot
+
+
+def test_results_alternate_slots_and_a_pinned_slot_is_never_written(channel):
+    """Up to two frames in flight: a result may come while OBS copies the previous one
+    out. It goes to the other slot; the one OBS copies from is not written until OBS is
+    done (the worker drops a result rather than tear one OBS holds too long)."""
+    guest = Channel.attach(channel.path)
+    try:
+        assert _publish(guest, 1) == 0
+        with channel.exchange.newest_result(0) as first:
+            assert first.seq == 1 and first.slot == 0 and channel.get("out_reading") == 1
+            assert _publish(guest, 2) == 1                     # the other slot: free
+            started = time.monotonic()
+            assert guest.exchange.claim_output(0.05) is None   # result 3 would go to slot 0, still pinned
+            assert time.monotonic() - started >= 0.05
+            offset = channel.output_offset(first.slot)
+            assert bytes(channel.mm[offset:offset + 16]) == bytes([1]) * 16
+        assert channel.get("out_reading") == 0
+        assert guest.exchange.claim_output(0.05) == 0         # free again once OBS is done
+        with channel.exchange.newest_result(1) as second:
+            assert (second.seq, second.slot, second.time_ns) == (2, 1, 2)
+    finally:
+        guest.close(unlink=False)
+
+
+def test_a_result_whose_fields_are_being_replaced_is_not_read(channel):
+    """The result fields are one set for both slots: while the worker writes the next
+    result's, OBS does not take the newest result's number with them."""
+    guest = Channel.attach(channel.path)
+    try:
+        _publish(guest, 1)
+        guest.set("out_writing", 2)      # the worker has begun publishing result 2
+        guest.set("out_in_time_ns", 2)
+        with channel.exchange.newest_result(0) as result:
+            assert result is None
+        assert channel.get("out_reading") == 0
+        guest.set("out_seq", 2)           # ... and finished
+        with channel.exchange.newest_result(0) as result:
+            assert (result.seq, result.time_ns) == (2, 2)
+    finally:
+        guest.close(unlink=False)
+
+
+def test_results_are_never_torn_by_a_racing_worker(tmp_path):
+    """Another process publishes results as fast as it can while this one copies the
+    newest out, as the filter does: every copy is one whole result with its own fields."""
+    width, height = 640, 480
+    channel = Channel.create(width, height, directory=str(tmp_path))
+    channel.set("in_width", width)
+    channel.set("in_height", height)
+    size = width * height * 4
+    repo = Path(__file__).resolve().parents[1]
+    writer = subprocess.Popen([sys.executable, "-m", "testkit.result_writer", channel.path, "3"], cwd=repo,
+                              stdout=subprocess.PIPE, env=pythonpath_env(dict(os.environ)))
+    try:
+        started = time.monotonic()
+        while not channel.get("out_seq"):
+            assert time.monotonic() - started < 30 and writer.poll() is None, "the writer did not start"
+        seen, reads, torn, mixed = 0, 0, 0, 0
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            with channel.exchange.newest_result(seen) as result:
+                if result is None:
+                    continue
+                offset = channel.output_offset(result.slot)
+                copy = bytes(channel.mm[offset:offset + size])
+            seen = result.seq
+            reads += 1
+            torn += copy.count(bytes([result.seq % 251])) != size
+            mixed += result.time_ns != result.seq
+        assert writer.poll() is None, "the writer stopped while we read: nothing was tested"
+        counts = json.loads(writer.communicate(timeout=30)[0])
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+        channel.close()
+    assert reads > 100 and counts["published"] > 2 * reads, f"too little overlap to test: {reads} reads, {counts}"
+    assert torn == 0 and mixed == 0, f"{torn} torn and {mixed} mixed copies in {reads}"
+    assert counts["dropped"] == 0, "the writer gave up a slot although this reader is quick"
 
 
 def test_settings_round_trip_and_sequence(channel):

@@ -10,11 +10,13 @@ and its sequence number on both sides (Exchange._fence).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
 import secrets
 import threading
+import time
 from typing import NamedTuple
 
 from . import layout
@@ -24,9 +26,14 @@ from . import system as systems
 from .layout import HEADER_SIZE, ChannelError, HeaderFields
 
 
+READ_TRIES = 3          # OBS's tries to pin the newest result while the worker publishes more
+OUTPUT_WAIT_S = 0.1     # the worker's wait for OBS to finish copying out of the slot it needs
+
+
 class Frame(NamedTuple):
     """A frame in a slot: its sequence number, geometry and the OBS-side time it was taken;
-    its pixel format and every plane's line size (plane 0's is `stride`)."""
+    its pixel format and every plane's line size (plane 0's is `stride`); for a result,
+    which output slot holds it."""
     seq: int
     width: int
     height: int
@@ -34,6 +41,7 @@ class Frame(NamedTuple):
     time_ns: int
     format: int = pixel_formats.BGRA
     strides: tuple = ()
+    slot: int = 0
 
     def plane_strides(self) -> tuple:
         return self.strides or (self.stride,)
@@ -42,10 +50,18 @@ class Frame(NamedTuple):
 class Exchange:
     """The frame handshake, written once for both ends, over one mapping's header.
 
-    OBS's render thread: worker_free, hand_over, take_result.
-    The worker's main loop: take_frame, skip_frame, publish_result.
+    OBS's render thread: input_free, hand_over, newest_result.
+    The worker's main loop: take_frame, let_go, skip_frame, claim_output, publish_result.
     An Exchange belongs to one thread; the render thread has its own over its own
     mapping of the same memory (the supervisor may close the channel under it).
+
+    Results may be published while OBS copies an earlier one out (up to two frames in
+    flight): OBS pins the slot it copies from (out_reading) and checks, after pinning,
+    that its result is still the newest; the worker checks the pin before it writes a
+    slot. Both sides store, fence, then load, so one of them always sees the other.
+    A result's header fields are one set for both slots: the worker marks which result
+    they describe (out_writing) before it writes them, and OBS keeps what it read only
+    if that mark still names the result it pinned.
     """
 
     def __init__(self, fields: HeaderFields, capacity: int):
@@ -57,7 +73,8 @@ class Exchange:
     def _fence(self) -> None:
         """A full memory barrier: releasing a lock then acquiring it, the cheapest one the
         standard library offers (release orders what came before, acquire what follows).
-        x86 needs none; Apple Silicon and other ARM machines do."""
+        x86 needs one only where a store is followed by a load of another field (the
+        output pin); Apple Silicon and other ARM machines need it everywhere."""
         self._barrier.release()
         self._barrier.acquire()
 
@@ -66,13 +83,19 @@ class Exchange:
         return self.fields.get("worker_state")
 
     def worker_free(self) -> bool:
-        """No frame in flight: the worker is done with the last one handed over."""
+        """Nothing in flight: every frame handed over is answered (or skipped)."""
         return self.fields.get("in_ack") == self.fields.get("in_seq")
+
+    def input_free(self) -> bool:
+        """The worker holds its own copy of the last frame handed over (or is done with
+        it): the input slot may take the next one."""
+        return self.fields.get("in_taken") == self.fields.get("in_seq")
 
     # -- OBS side -----------------------------------------------------------------------
     def hand_over(self, width: int, height: int, stride: int, time_ns: int,
                   format_: int = pixel_formats.BGRA, strides: tuple = (), matrix=None) -> None:
-        """The input slot holds a new frame (its bytes written before this call).
+        """The input slot holds a new frame (its bytes written before this call, and
+        only while input_free()).
 
         `strides`: every plane's line size for formats with several planes; `matrix`:
         the first 12 values of OBS's YUV -> RGB colour matrix for YUV formats."""
@@ -95,20 +118,45 @@ class Exchange:
     def result_seq(self) -> int:
         return self.fields.get("out_seq")
 
-    def take_result(self, seen_seq: int) -> Frame | None:
-        """The newest result if its sequence number is not `seen_seq`, else None.
+    @contextlib.contextmanager
+    def newest_result(self, seen_seq: int):
+        """The newest result if its sequence number is not `seen_seq`, else None; its slot
+        (Frame.slot) stays the worker's to leave alone until the block ends, so copy it out
+        inside the block.
 
         Its geometry is checked against the slot: a result that does not fit comes back
         with width 0 (seen, never to be read)."""
         fields = self.fields
-        seq = fields.get("out_seq")
-        if seq == seen_seq:
-            return None
-        self._fence()
-        frame = self._frame("out", seq, fields.get("out_in_time_ns"))
-        if layout.frame_problem(frame.format, frame.width, frame.height, frame.plane_strides(), self.capacity):
-            return Frame(seq, 0, 0, 0, 0)
-        return frame
+        frame = None
+        try:
+            frame = self._pin_result(seen_seq)
+            yield frame
+        finally:
+            if frame is not None or fields.get("out_reading"):
+                fields.set("out_reading", 0)
+
+    def _pin_result(self, seen_seq: int) -> Frame | None:
+        fields = self.fields
+        for _ in range(READ_TRIES):
+            seq = fields.get("out_seq")
+            if seq == seen_seq:
+                fields.set("out_reading", 0)
+                return None
+            slot = layout.output_slot(seq)
+            fields.set("out_reading", slot + 1)
+            self._fence()
+            if fields.get("out_seq") != seq:
+                continue               # a newer one came meanwhile: pin that instead
+            frame = self._frame("out", seq, fields.get("out_in_time_ns"))._replace(slot=slot)
+            self._fence()
+            if fields.get("out_writing") != seq:
+                continue               # its fields were being replaced by the next result's
+            if layout.frame_problem(frame.format, frame.width, frame.height, frame.plane_strides(),
+                                    self.capacity):
+                return Frame(seq, 0, 0, 0, 0, slot=slot)
+            return frame
+        fields.set("out_reading", 0)   # the worker outpaces us right now; the next call tries again
+        return None
 
     def _frame(self, side: str, seq: int, time_ns: int) -> Frame:
         fields = self.fields
@@ -128,7 +176,7 @@ class Exchange:
         geometry does not fit the slot (OBS's side is broken or hostile)."""
         fields = self.fields
         seq = fields.get("in_seq")
-        if seq == fields.get("in_ack"):
+        if seq == fields.get("in_taken"):
             return None
         self._fence()
         frame = self._frame("in", seq, fields.get("in_time_ns"))
@@ -137,15 +185,40 @@ class Exchange:
             raise ChannelError(problem)
         return frame
 
+    def let_go(self, frame: Frame) -> None:
+        """The worker has its own copy of `frame`: OBS may hand over the next one while this
+        one is still being answered."""
+        self._fence()                  # our reads of the slot are done before OBS may overwrite it
+        self.fields.set("in_taken", frame.seq)
+
     def skip_frame(self) -> None:
         """Done with whatever is in flight without answering it: OBS may hand over the next."""
-        self.fields.set("in_ack", self.fields.get("in_seq"))
+        seq = self.fields.get("in_seq")
+        self.fields.set("in_taken", seq)
+        self.fields.set("in_ack", seq)
 
-    def publish_result(self, frame: Frame, stride: int, faces: int, process_us: int) -> None:
-        """The output slot holds the answer to `frame` (bytes written before this call):
-        BGRA with `stride` for a BGRA frame, else the frame's own format and line sizes.
-        Then the worker is free again."""
+    def claim_output(self, wait_s: float = OUTPUT_WAIT_S) -> int | None:
+        """The output slot the next result goes to, once OBS is not copying out of it; None
+        when OBS kept it pinned for `wait_s` (its render thread is stuck: the result is
+        dropped rather than torn)."""
         fields = self.fields
+        slot = layout.output_slot(fields.get("out_seq") + 1)
+        deadline = time.monotonic() + wait_s
+        while True:
+            self._fence()
+            if fields.get("out_reading") != slot + 1:
+                return slot
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.0005)
+
+    def publish_result(self, frame: Frame, stride: int, faces: int, process_us: int, let_go: bool = True) -> None:
+        """The claimed output slot holds the answer to `frame` (bytes written before this
+        call): BGRA with `stride` for a BGRA frame, else the frame's own format and line
+        sizes. `let_go`: the input slot is also free now (not let go of before)."""
+        fields = self.fields
+        seq = (fields.get("out_seq") + 1) & layout.SEQ_MASK
+        fields.set("out_writing", seq)
         self._fence()
         fields.set("out_width", frame.width)
         fields.set("out_height", frame.height)
@@ -156,8 +229,16 @@ class Exchange:
         fields.set("out_faces", faces)
         fields.set("out_in_time_ns", frame.time_ns)
         fields.set("process_us", min(process_us, layout.U32_MAX))
-        fields.set("out_seq", (fields.get("out_seq") + 1) & layout.SEQ_MASK)
-        fields.set("in_ack", frame.seq)   # last: OBS may hand over the next frame now
+        self._fence()
+        fields.set("out_seq", seq)
+        self.answered(frame, let_go)
+
+    def answered(self, frame: Frame, let_go: bool = True) -> None:
+        """Done with `frame` (its result published, or dropped): last, as OBS may hand over
+        the next frame now."""
+        if let_go:
+            self.fields.set("in_taken", frame.seq)
+        self.fields.set("in_ack", frame.seq)
 
 
 class Channel:
@@ -175,7 +256,6 @@ class Channel:
         self._fields = HeaderFields(self.mm)
         self.capacity = self._fields.get("slot_capacity")
         self.in_offset = HEADER_SIZE
-        self.out_offset = HEADER_SIZE + self.capacity
         self.exchange = Exchange(self._fields, self.capacity)
 
     # -- lifetime ------------------------------------------------------------------
@@ -253,6 +333,9 @@ class Channel:
     def worker_free(self) -> bool:
         return self.exchange.worker_free()
 
+    def output_offset(self, slot: int) -> int:
+        return layout.output_offset(slot, self.capacity)
+
     def fps(self) -> float:
         return self._fields.get("fps_x100") / 100
 
@@ -285,6 +368,7 @@ class Channel:
     def prepare_for_worker(self) -> None:
         """Before a new worker starts (OBS side): no frame in flight, no beats, no error."""
         self.exchange.skip_frame()
+        self._fields.set("out_writing", self._fields.get("out_seq"))
         self.set_state(layout.STATE_STARTING)
         self._fields.set("heartbeat", 0)
         self._fields.set("worker_pid", 0)
@@ -359,6 +443,11 @@ class Channel:
         layout.validate_geometry(*geometry, self.capacity)
         return geometry
 
+    def newest_output_offset(self) -> int:
+        """Where the newest result is (for callers that read it while no result is being
+        published, as tests do)."""
+        return self.output_offset(layout.output_slot(self.get("out_seq")))
+
 
 class Binding:
     """A second view of a channel's mapping for the render thread: its own header views,
@@ -374,7 +463,7 @@ class Binding:
         self._anchor = ctypes.c_char.from_buffer(self.mm)
         base = ctypes.addressof(self._anchor)
         self.in_address = base + channel.in_offset
-        self.out_address = base + channel.out_offset
+        self.out_addresses = tuple(base + channel.output_offset(slot) for slot in range(layout.OUTPUT_SLOTS))
         self.capacity = channel.capacity
         self.exchange = Exchange(HeaderFields(self.mm), self.capacity)
 

@@ -8,11 +8,17 @@ Layout of one channel (one filter instance, one worker):
     [4096, 4096+C)       input slot: one frame written by OBS (BGRA from the render
                          path; an async source's own format from the camera path, its
                          planes one after another, see pixel_formats)
-    [4096+C, 4096+2C)    output slot: the answer, in the input's format and line sizes
+    [4096+C, 4096+3C)    two output slots: result k goes to slot (k-1) % 2, in the
+                         input's format and line sizes
 
-Why two slots and not a ring: the filter hands over a frame only when the worker is
-free (in_ack == in_seq), so at most one frame is ever in flight and the newest frame
-always wins; a ring would only queue stale frames (latency) that are dropped anyway.
+Why not a ring: the filter hands over a frame only when the input slot is free
+(in_taken == in_seq), so the newest frame always wins and no stale frames queue up.
+Most engines take a frame, answer it and only then free the input (one frame in
+flight). An engine whose models run on a server frees the input as soon as it has a
+copy, so the next frame's local work overlaps the server's work on this one: up to two
+frames in flight. Their results come while OBS may be copying the previous one out,
+hence two output slots: OBS marks the slot it copies from (out_reading), and the
+worker never writes that one (see channel.Exchange).
 
 Only this package names the fields: everything else goes through Channel and Exchange.
 """
@@ -22,7 +28,7 @@ from __future__ import annotations
 from . import pixel_formats
 
 MAGIC = b"OBSFSWP\x00"
-VERSION = 4            # 4: pixel formats, planes, colour matrix; 3: heartbeat counter, pairing token
+VERSION = 5            # 5: two output slots, in_taken, out_reading; 4: pixel formats, planes, colour matrix
 HEADER_SIZE = 4096
 PAGE = 4096
 MAX_SIDE = 16384
@@ -94,7 +100,16 @@ FIELDS = {
     "out_stride1": ("I", 188),
     "out_stride2": ("I", 192),
     "out_stride3": ("I", 196),
+    # written by the worker once it holds its own copy of in_seq's frame: the input slot is
+    # free for the next one (with in_ack for engines that answer before letting go)
+    "in_taken": ("Q", 112),
+    # written by OBS: 1 + the output slot it is copying a result out of, 0 when none
+    "out_reading": ("I", 140),
+    # written by the worker before a result's fields (out_width ... process_us): the
+    # result it is publishing; OBS reads those fields only while this equals out_seq
+    "out_writing": ("Q", 248),
 }
+OUTPUT_SLOTS = 2
 STRIDE_FIELDS = {"in": ("in_stride", "in_stride1", "in_stride2", "in_stride3"),
                  "out": ("out_stride", "out_stride1", "out_stride2", "out_stride3")}
 
@@ -151,7 +166,17 @@ def slot_capacity_for(width: int, height: int) -> int:
 
 def size_for(capacity: int) -> int:
     """Bytes of a whole channel whose slots hold `capacity` bytes each."""
-    return HEADER_SIZE + 2 * capacity
+    return HEADER_SIZE + (1 + OUTPUT_SLOTS) * capacity
+
+
+def output_slot(seq: int) -> int:
+    """Which output slot result `seq` is in (the first result, 1, is in slot 0)."""
+    return (seq - 1) % OUTPUT_SLOTS
+
+
+def output_offset(slot: int, capacity: int) -> int:
+    """Where output slot `slot` starts in the mapping."""
+    return HEADER_SIZE + (1 + slot) * capacity
 
 
 def initialise(buffer, capacity: int, owner_pid: int, token: bytes) -> None:

@@ -167,12 +167,12 @@ class CameraFrames(FramePath):
         deadline = self.budget.deadline(started, interval_ns / 1e9)
         worker_s = exchange.worker_time_us() / 1e6 * WORKER_TIME_MARGIN
         waited_from = time.perf_counter()
-        if not exchange.worker_free() and self.handed_at + 2 * worker_s < deadline:
-            while not exchange.worker_free() and time.perf_counter() < deadline:
+        if not exchange.input_free() and self.handed_at + 2 * worker_s < deadline:
+            while not exchange.input_free() and time.perf_counter() < deadline:
                 time.sleep(POLL_S)      # the worker finishes an earlier frame, then does this one in time
         self._collect(exchange)
         mine = False
-        if exchange.worker_free():
+        if exchange.input_free():
             self._copy_planes(frame, self.binding.in_address, into_frame=False)
             exchange.hand_over(frame.width, frame.height, geometry[3][0], entered_ns, frame.format, geometry[3],
                                tuple(frame.color_matrix[:12]))
@@ -201,18 +201,19 @@ class CameraFrames(FramePath):
         self._note_latency((entered_ns - held[2]) / 1e6)
 
     def _collect(self, exchange) -> bool:
-        """Copy a new answer out of the output slot (the worker overwrites it with the next
-        one); True if there was one."""
-        result = exchange.take_result(self.seen_seq)
-        if result is None:
-            return False
-        self.seen_seq = result.seq
-        if not result.width:
-            return False                  # an answer that does not fit the slot: never read
-        geometry = (result.format, result.width, result.height, result.plane_strides())
-        size = pixel_formats.frame_bytes(*geometry)
-        buffer = self.held[0] if self.held is not None and len(self.held[0]) >= size else ctypes.create_string_buffer(size)
-        ctypes.memmove(buffer, self.binding.out_address, size)
+        """Copy a new answer out of its output slot (the worker reuses the slot for a later
+        answer); True if there was one."""
+        with exchange.newest_result(self.seen_seq) as result:
+            if result is None:
+                return False
+            self.seen_seq = result.seq
+            if not result.width:
+                return False              # an answer that does not fit the slot: never read
+            geometry = (result.format, result.width, result.height, result.plane_strides())
+            size = pixel_formats.frame_bytes(*geometry)
+            held = self.held
+            buffer = held[0] if held is not None and len(held[0]) >= size else ctypes.create_string_buffer(size)
+            ctypes.memmove(buffer, self.binding.out_addresses[result.slot], size)
         self.held = (buffer, geometry, result.time_ns)
         return True
 

@@ -136,20 +136,20 @@ class FrameRenderer(FramePath):
             self.has_result = False
         # 1. the newest result, if there is one we have not uploaded (and not of a frame from
         #    before a pause)
-        result = exchange.take_result(self.uploaded_seq)
-        if result is not None:
-            self.uploaded_seq = result.seq
-            if (result.width, result.height) == (width, height) and result.time_ns >= self.resumed_ns:
-                # upload into the texture not drawn last frame, so the upload never has to
-                # wait for the GPU to finish reading it
-                upload = self.results[0] if self.result is not self.results[0] else self.results[1]
-                gs.gs_texture_set_image(upload, b.out_address, result.stride, False)
-                self.result = upload
-                self.has_result = True
-                self.results_drawn += 1
-                self._note_latency((liveness.now_ns() - result.time_ns) / 1e6)
+        with exchange.newest_result(self.uploaded_seq) as result:
+            if result is not None:
+                self.uploaded_seq = result.seq
+                if (result.width, result.height) == (width, height) and result.time_ns >= self.resumed_ns:
+                    # upload into the texture not drawn last frame, so the upload never has to
+                    # wait for the GPU to finish reading it
+                    upload = self.results[0] if self.result is not self.results[0] else self.results[1]
+                    gs.gs_texture_set_image(upload, b.out_addresses[result.slot], result.stride, False)
+                    self.result = upload
+                    self.has_result = True
+                    self.results_drawn += 1
+                    self._note_latency((liveness.now_ns() - result.time_ns) / 1e6)
         # 2. the frame staged last call goes to the worker, if it is free
-        if self.staged >= 0 and exchange.worker_free():
+        if self.staged >= 0 and exchange.input_free():
             surface = self.stage[self.staged]
             if gs.gs_stagesurface_map(surface, self._map_data_ref, self._map_linesize_ref):
                 self._copy_in(b, self._map_data.value, self._map_linesize.value, width, height)
@@ -161,7 +161,7 @@ class FrameRenderer(FramePath):
         # 3. stage this frame for the next hand-over (alternating surfaces), unless the
         #    worker is sure to be busy at the next call (staging costs a copy on the GPU)
         busy_until = self.handed_at_ns + exchange.worker_time_us() * 1000 - interval
-        if exchange.worker_free() or now >= busy_until:
+        if exchange.input_free() or now >= busy_until:
             index = 0 if self.staged != 0 else 1
             gs.gs_stage_texture(self.stage[index], texture)
             self.stage_time[index] = now

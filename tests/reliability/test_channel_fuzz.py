@@ -73,7 +73,7 @@ def test_attach_accepts_only_consistent_files(tmp_path_factory, values, magic_ok
             return
         try:
             assert len(attached.mm) == layout.size_for(attached.capacity) == size
-            assert attached.out_offset + attached.capacity == size
+            assert attached.output_offset(layout.OUTPUT_SLOTS - 1) + attached.capacity == size
             published = attached.read_settings()   # never raises on any settings_len / bytes
             assert published is None or isinstance(published[1], dict)
             for geometry in (attached.input_geometry, attached.output_geometry):
@@ -175,6 +175,8 @@ def test_renderer_never_reads_or_writes_outside_the_mapping(tmp_path_factory, mo
         for values in frames:
             for name, value in values.items():   # the worker's garbage, between two frames
                 channel.set(name, value)
+            if "out_seq" in values and "out_writing" not in values:
+                channel.set("out_writing", values["out_seq"])   # mostly: marked as published, so it is read
             if "worker_state" not in values:
                 channel.set("worker_state", link.STATE_RUNNING)   # mostly: the path that uploads results
             renderer.render(object(), supervisor)   # raises on any bad address
@@ -197,11 +199,15 @@ def test_renderer_uploads_a_valid_result_through_the_checked_path(tmp_path, monk
         renderer.render(object(), supervisor)   # binds, stages the first frame
         renderer.render(object(), supervisor)   # hands it over
         assert channel.get("in_seq") == 1 and channel.get("in_width") == 64
-        for name, value in (("out_width", 64), ("out_height", 48), ("out_stride", 256), ("out_seq", 1)):
+        for name, value in (("out_width", 64), ("out_height", 48), ("out_stride", 256), ("out_writing", 1),
+                            ("out_seq", 1)):
             channel.set(name, value)
         channel.set("in_ack", 1)
+        channel.set("in_taken", 1)
         renderer.render(object(), supervisor)
         assert graphics.uploads == 1 and renderer.has_result and renderer.draws["result"] == 1
+        assert channel.get("out_reading") == 0, "the slot is still pinned after the upload"
+        channel.set("out_writing", U64)
         channel.set("out_seq", U64)   # a wrapped or garbage sequence number: a new result, same checks
         renderer.render(object(), supervisor)
         assert graphics.uploads == 2

@@ -54,12 +54,16 @@ def round_trip(owner: link.Channel, guest: link.Channel) -> None:
     owner.exchange.hand_over(2, 2, 8, 12345)
     frame = guest.exchange.take_frame()
     assert frame == link.Frame(1, 2, 2, 8, 12345)
-    guest.mm[guest.out_offset:guest.out_offset + 16] = bytes(guest.mm[guest.in_offset:guest.in_offset + 16])[::-1]
+    slot = guest.exchange.claim_output()
+    out = guest.output_offset(slot)
+    guest.mm[out:out + 16] = bytes(guest.mm[guest.in_offset:guest.in_offset + 16])[::-1]
     guest.exchange.publish_result(frame, 8, 1, 900)
-    result = owner.exchange.take_result(0)
-    assert result == link.Frame(1, 2, 2, 8, 12345) and owner.worker_free()
-    assert bytes(owner.mm[owner.out_offset:owner.out_offset + 16]) == bytes(range(16))[::-1]
-    assert owner.exchange.take_result(result.seq) is None
+    with owner.exchange.newest_result(0) as result:
+        assert result == link.Frame(1, 2, 2, 8, 12345, slot=slot) and owner.worker_free()
+        out = owner.output_offset(result.slot)
+        assert bytes(owner.mm[out:out + 16]) == bytes(range(16))[::-1]
+    with owner.exchange.newest_result(result.seq) as again:
+        assert again is None
 
 
 # -- shared memory per system ----------------------------------------------------------------------
