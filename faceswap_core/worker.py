@@ -18,6 +18,7 @@ end of file, the owner process disappears, or a channel file is removed.
 from __future__ import annotations
 
 import argparse
+import collections
 import faulthandler
 import os
 import signal
@@ -25,11 +26,14 @@ import sys
 import threading
 import time
 import traceback
+from typing import NamedTuple
 
 from . import link
 from .errors import FaceSwapError
+from .in_flight import InFlight
 from .link import Channel, ChannelError, liveness, pixel_formats
 
+MAX_IN_FLIGHT = 2           # frames begun and not yet published, for an engine whose models run on a server
 IDLE_SLEEP_S = 0.002        # poll interval while waiting for a frame
 WAITING_SLEEP_S = 0.02      # poll interval while no frames are wanted (no photo, error)
 LIVENESS_EVERY_S = 0.25     # how often the owner and the file are checked
@@ -122,6 +126,19 @@ def expected_creator(owner_pid: int) -> int | None:
     return owner_pid if os.name == "nt" else os.getppid()
 
 
+class Flight(NamedTuple):
+    """A frame begun and not yet published: the engine's answer to come, the engine's
+    own copy of the picture, where the input planes are for the write-back (the slot, or
+    a copy once the slot was let go of), the frame's colour matrix, when it was taken."""
+    frame: link.Frame
+    answer: InFlight
+    image: object
+    planes: tuple | None
+    matrix: tuple | None
+    started: float
+    let_go: bool
+
+
 class Worker:
     """Settings in, frames in, swapped frames out; one engine at a time."""
 
@@ -139,6 +156,7 @@ class Worker:
         self.fps = 0.0
         self.last_frame_done = None
         self.frame_errors = 0
+        self.flights: collections.deque[Flight] = collections.deque()   # begun, not yet published; oldest first
         self.stamp = None   # label and mark for this worker's session (provenance.stamp)
 
     # -- settings ------------------------------------------------------------------
@@ -149,6 +167,7 @@ class Worker:
         published = self.channel.read_settings()
         if published is None or published[0] == self.settings_seq:
             return
+        self.drop_flights()   # begun under the old settings (and maybe another engine)
         seq, settings = published
         self.settings_seq = seq
         from . import schema
@@ -208,54 +227,123 @@ class Worker:
 
     # -- frames --------------------------------------------------------------------------
     def process_pending(self) -> bool:
-        """Swap the frame in the input slot if there is a new one; True if one was done."""
+        """Begin the frame in the input slot if there is a new one, and publish the answers
+        that are in (in order); True if anything was done.
+
+        An engine whose models run on a server (`overlaps`) lets go of the input slot as
+        soon as it holds its own copy and begins the next frame while the server works on
+        this one: up to MAX_IN_FLIGHT frames in flight. An answer already in is published
+        before the next frame's own work starts, so overlapping only ever adds to a frame's
+        wait while its answer is not in yet."""
         channel = self.channel
         exchange = channel.exchange
-        frame = exchange.take_frame()
-        if frame is None:
+        worked = False
+        frame = exchange.take_frame() if len(self.flights) < MAX_IN_FLIGHT else None
+        if frame is not None:
+            if channel.state() != link.STATE_RUNNING or self.engine is None:
+                self.drop_flights()
+                exchange.skip_frame()   # not wanted now; free the filter to move on
+                return False
+            if self.flights and self.flights[0].answer.ready():
+                self._finish(self.flights.popleft())
+            self.flights.append(self._begin(frame))
+            worked = True
+        overlapping = self.engine is not None and self.engine.overlaps
+        while self.flights and (not overlapping or len(self.flights) >= MAX_IN_FLIGHT
+                                or self.flights[0].answer.ready()):
+            self._finish(self.flights.popleft())
+            worked = True
+        return worked
+
+    def wait_for_answer(self, timeout: float) -> bool:
+        """Wait up to `timeout` for the oldest frame in flight to be answerable; False when
+        none is in flight (the caller sleeps instead)."""
+        if not self.flights:
             return False
-        if channel.state() != link.STATE_RUNNING or self.engine is None:
-            exchange.skip_frame()   # not wanted now; free the filter to move on
-            return False
+        self.flights[0].answer.wait(timeout)
+        return True
+
+    def drop_flights(self) -> None:
+        """Frames in flight are not answered (new settings, an error): OBS is told they are
+        done, so none looks stuck, and their answers are never taken."""
+        while self.flights:
+            self.channel.exchange.answered(self.flights.popleft().frame, let_go=False)
+
+    def _begin(self, frame) -> "Flight":
+        """The frame copied out of the input slot and begun; an overlapping engine's input
+        slot is free again right after the copy."""
+        from . import pixel_convert
+
+        np = self.np
+        channel = self.channel
         started = time.perf_counter()
+        let_go = self.engine.overlaps
+        planes = matrix = None
         if frame.format == pixel_formats.BGRA:
-            stride, faces = self._swap_bgra(frame)
+            view = np.ndarray((frame.height, frame.width, 4), np.uint8, channel.mm, channel.in_offset,
+                              (frame.stride, 4, 1))
+            image = view.copy()
+            del view
         else:
-            stride, faces = self._swap_planes(frame, exchange.colour_matrix())
-        exchange.publish_result(frame, stride, faces, int((time.perf_counter() - started) * 1e6))
+            geometry = (frame.format, frame.width, frame.height, frame.plane_strides())
+            matrix = channel.exchange.colour_matrix()
+            if let_go:   # the planes are needed again when the answer is written back
+                size = pixel_formats.frame_bytes(*geometry)
+                planes = (np.frombuffer(channel.mm, np.uint8, size, channel.in_offset).copy(), 0)
+            else:
+                planes = (channel.mm, channel.in_offset)
+            inputs = pixel_convert.plane_views(*planes, *geometry)
+            try:
+                image = pixel_convert.to_bgr(inputs, frame.format, frame.width, frame.height, matrix)
+            finally:
+                del inputs   # no view may outlive the mapping
+        if let_go:
+            channel.exchange.let_go(frame)
+        return Flight(frame, self._begin_swap(image), image, planes, matrix, started, let_go)
+
+    def _finish(self, flight: "Flight") -> None:
+        """The frame's answer into a free output slot, published; the frame passes through
+        unchanged when the engine failed on it."""
+        channel = self.channel
+        exchange = channel.exchange
+        out = self._swap_result(flight.answer, flight.image)
+        slot = exchange.claim_output()
+        if slot is None:   # OBS's render thread holds both slots: drop this one rather than tear it
+            exchange.answered(flight.frame, let_go=not flight.let_go)
+            return
+        if flight.frame.format == pixel_formats.BGRA:
+            stride, faces = self._write_bgra(flight, out, channel.output_offset(slot))
+        else:
+            stride, faces = self._write_planes(flight, out, channel.output_offset(slot))
+        exchange.publish_result(flight.frame, stride, faces, int((time.perf_counter() - flight.started) * 1e6),
+                                let_go=not flight.let_go)
         if len(self.engine.notes) != self.noted:   # the engine changed course (fp16 -> fp32)
             channel.set_note(self.status_note())
         self._count_frame(liveness.now_ns())
-        return True
 
-    def _swap_bgra(self, frame) -> tuple[int, int]:
+    def _write_bgra(self, flight, out, offset: int) -> tuple[int, int]:
         """A BGRA frame (every render-path frame, some camera ones): BGRA out, same line size."""
         np = self.np
-        channel = self.channel
-        view = np.ndarray((frame.height, frame.width, 4), np.uint8, channel.mm, channel.in_offset, (frame.stride, 4, 1))
-        image = view.copy()
-        del view
-        out = self.swap_or_pass_through(image)
-        if self.swapping(out, image):
+        frame, image = flight.frame, flight.image
+        swapped = self.swapping(out, image)
+        if swapped:
             self.stamp.apply(out)
         stride = frame.stride   # the input's line size: a camera-path BGRA frame is pasted back as it came
-        target = np.ndarray((frame.height, frame.width, 4), np.uint8, channel.mm, channel.out_offset, (stride, 4, 1))
+        target = np.ndarray((frame.height, frame.width, 4), np.uint8, self.channel.mm, offset, (stride, 4, 1))
         target[...] = out
         del target
         return stride, len(self.engine.last_report.boxes) if out is not image else 0
 
-    def _swap_planes(self, frame, matrix) -> tuple[int, int]:
-        """The camera path's frame, in its source's own format: converted for the engine,
-        and only the swapped pixels converted back (pixel_convert)."""
+    def _write_planes(self, flight, out, offset: int) -> tuple[int, int]:
+        """The camera path's frame, in its source's own format: only the swapped pixels
+        converted back (pixel_convert)."""
         from . import pixel_convert
 
-        channel = self.channel
+        frame, image, matrix = flight.frame, flight.image, flight.matrix
         geometry = (frame.format, frame.width, frame.height, frame.plane_strides())
-        inputs = pixel_convert.plane_views(channel.mm, channel.in_offset, *geometry)
-        outputs = pixel_convert.plane_views(channel.mm, channel.out_offset, *geometry)
+        inputs = pixel_convert.plane_views(*flight.planes, *geometry)
+        outputs = pixel_convert.plane_views(self.channel.mm, offset, *geometry)
         try:
-            image = pixel_convert.to_bgr(inputs, frame.format, frame.width, frame.height, matrix)
-            out = self.swap_or_pass_through(image)
             swapped = self.swapping(out, image)
             if swapped:
                 self.stamp.draw_label(out)
@@ -279,22 +367,37 @@ class Worker:
         goes back unchanged and the next one is tried again. FaceSwapError is the user's
         to fix (a bad photo) and goes up to the main loop.
         """
+        return self._swap_result(self._begin_swap(frame), frame)
+
+    def _begin_swap(self, frame) -> InFlight:
+        try:
+            return self.engine.begin(frame)
+        except FaceSwapError:
+            raise
+        except Exception as error:
+            self._engine_failed(error)
+            return InFlight.done(frame)
+
+    def _swap_result(self, answer: InFlight, frame):
         np = self.np
         try:
-            out = self.engine.process(frame)
+            out = answer.result()
             if out.shape != frame.shape or out.dtype != np.uint8:
                 raise RuntimeError(f"engine returned {out.shape} {out.dtype} for {frame.shape}")
             return out
         except FaceSwapError:
             raise
         except Exception as error:
-            self.frame_errors += 1
-            if self.frame_errors <= FRAME_ERRORS_LOGGED or self.frame_errors % 1000 == 0:
-                print(f"faceswap worker: engine error on a frame ({self.frame_errors} so far); it passes through:",
-                      file=sys.stderr)
-                traceback.print_exc()
-            self.channel.set_error(f"Engine error on a frame (shown unswapped): {type(error).__name__}: {error}")
+            self._engine_failed(error)
             return frame
+
+    def _engine_failed(self, error: Exception) -> None:
+        self.frame_errors += 1
+        if self.frame_errors <= FRAME_ERRORS_LOGGED or self.frame_errors % 1000 == 0:
+            print(f"faceswap worker: engine error on a frame ({self.frame_errors} so far); it passes through:",
+                  file=sys.stderr)
+            traceback.print_exc()
+        self.channel.set_error(f"Engine error on a frame (shown unswapped): {type(error).__name__}: {error}")
 
     def _count_frame(self, done_ns: int) -> None:
         if self.last_frame_done is not None:
@@ -311,13 +414,15 @@ class Worker:
                 worked = self.process_pending()
             except ChannelError as error:
                 self.report(link.STATE_ERROR, f"Bad frame from OBS: {error}.")
+                self.drop_flights()
                 self.channel.exchange.skip_frame()
                 worked = False
             except FaceSwapError as error:   # something the user can fix; wait for new settings
                 self.report(link.STATE_ERROR, str(error))
+                self.drop_flights()
                 self.channel.exchange.skip_frame()
                 worked = False
-            if not worked:
+            if not worked and not self.wait_for_answer(IDLE_SLEEP_S):
                 running = self.channel.state() == link.STATE_RUNNING
                 time.sleep(IDLE_SLEEP_S if running else WAITING_SLEEP_S)
         return 0

@@ -47,16 +47,16 @@ def _raise_every(n: int) -> None:
 
     def create_engine(*args, **kwargs):
         engine = original(*args, **kwargs)
-        process = engine.process
+        begin = engine.begin   # what the worker calls for each frame
         count = [0]
 
-        def faulty(frame):
+        def faulty(frame, timestamp=None):
             count[0] += 1
             if count[0] % n == 0:
                 raise RuntimeError(f"injected fault on frame {count[0]}")
-            return process(frame)
+            return begin(frame, timestamp)
 
-        engine.process = faulty
+        engine.begin = faulty
         return engine
 
     engines.create_engine = create_engine
@@ -71,13 +71,13 @@ def _slow(seconds: float) -> None:
 
     def create_engine(*args, **kwargs):
         engine = original(*args, **kwargs)
-        process = engine.process
+        begin = engine.begin
 
-        def slow(frame):
+        def slow(frame, timestamp=None):
             time.sleep(seconds)
-            return process(frame)
+            return begin(frame, timestamp)
 
-        engine.process = slow
+        engine.begin = slow
         return engine
 
     engines.create_engine = create_engine
@@ -140,9 +140,11 @@ def _corrupt(channel) -> None:
     edge64 = [0, 1, u64 - 1, u64, 1 << 63]
     for name in ("out_width", "out_height", "out_stride", "out_faces", "fps_x100", "process_us", "worker_state"):
         channel.set(name, rng.choice(edge32 + [rng.randrange(u32 + 1)]))
-    for name in ("out_seq", "out_in_time_ns", "heartbeat", "settings_seq", "in_seq", "in_ack"):
+    for name in ("out_seq", "out_in_time_ns", "heartbeat", "settings_seq", "in_seq", "in_ack", "in_taken"):
         if rng.random() < 0.5:
             channel.set(name, rng.choice(edge64 + [rng.randrange(u64 + 1)]))
+    if rng.random() < 0.8:
+        channel.set("out_writing", channel.get("out_seq"))   # mostly marked as published, so the filter reads it
     if rng.random() < 0.2:
         channel.set("slot_capacity", rng.choice(edge64))
         channel.mm[0:8] = os.urandom(8)
@@ -155,6 +157,7 @@ def _wrong_size(channel) -> None:
     channel.set("out_width", width + 1)
     channel.set("out_height", max(1, height - 1))
     channel.set("out_stride", (width + 1) * 4)
+    channel.set("out_writing", channel.get("out_seq") + 1)
     channel.set("out_seq", channel.get("out_seq") + 1)
 
 
@@ -170,19 +173,20 @@ def _audit(path: str) -> None:
 
 def _instant() -> None:
     from faceswap_core import engines
+    from faceswap_core.in_flight import InFlight
 
     original = engines.create_engine
 
     def create_engine(*args, **kwargs):
         engine = original(*args, **kwargs)
 
-        def instant(frame):
+        def instant(frame, timestamp=None):
             out = frame.copy()
             height, width = frame.shape[:2]
             out[height // 4:height // 2, width // 3:2 * width // 3] //= 2
-            return out
+            return InFlight.done(out)
 
-        engine.process = instant
+        engine.begin = instant
         return engine
 
     engines.create_engine = create_engine

@@ -1,7 +1,7 @@
 """The Triton runtime's costs on the streaming PC's side, over loopback to a real Triton
 server (the bundled 2.51, Python backend; python -m testkit.triton_server build first).
 
-    python -m tools.bench_triton [--rounds 300] [--frames 60]
+    python -m tools.bench_triton [--rounds 300] [--frames 60] [--delays 0,10,25,50] [--runs 5]
 
 1. Round trip per frame for 1 and 4 faces: the served swap graph run in this process
    (ONNX Runtime, CPU) against the same graph through the server (gRPC, uint8 crops),
@@ -9,6 +9,9 @@ server (the bundled 2.51, Python backend; python -m testkit.triton_server build 
 2. The worker's own time per 720p frame with the models remote: detection (reused between
    frames while faces are still), alignment, the request, paste-back, as wall and CPU time
    of this process (the server's CPU is not in it). The goal: well under 33 ms (30 fps).
+3. Frames a second with the server made distant (testkit.delay_proxy adds a fixed time each
+   way): one frame in flight (finished before the next begins) against two (the next
+   frame's detection while the server answers), interleaved run by run.
 
 The served models are stand-ins with the real signatures (the real weights cannot be
 downloaded here): the server's own compute is small, so the figures are the transport's
@@ -31,6 +34,7 @@ from faceswap_core.options import SwapOptions
 from faceswap_core.remote import served, served_graphs
 from faceswap_core.remote.triton_link import TritonLink
 from testkit import standins, triton_server
+from testkit.delay_proxy import DelayProxy
 from testkit.judge import media, read_frames, shared_model
 from tools.bench_neural import canvas_720p
 
@@ -82,11 +86,55 @@ def remote_frames(address: str, count: int, det_size: int) -> None:
     print("stages (median ms): " + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in stages.items()))
 
 
+def _frames_per_second(engine, frames, in_flight: int) -> float:
+    """Frames a second through the engine with up to `in_flight` frames begun and not yet
+    finished, the way the worker schedules them (1: each frame finished before the next)."""
+    flights = []
+    started = time.perf_counter()
+    for index, frame in enumerate(frames):
+        if flights and flights[0].ready():
+            flights.pop(0).result()
+        flights.append(engine.begin(frame, index / 30))
+        while len(flights) >= in_flight:
+            flights.pop(0).result()
+    for flight in flights:
+        flight.result()
+    return len(frames) / (time.perf_counter() - started)
+
+
+def distant_server(port: int, count: int, det_size: int, one_way_ms: tuple, runs: int) -> None:
+    """Frames a second with one frame in flight against two, the server made distant by
+    testkit.delay_proxy (a simulation: time added each way, no bandwidth limit)."""
+    frames = [canvas_720p(frame) for frame in read_frames(media("lp_d12.mp4"), limit=count)]
+    print(f"\n720p frames a second, detector at {det_size}, server behind a delay ({count} frames a run, "
+          f"median of {runs} interleaved runs):")
+    print("| round trip added | one frame in flight | two frames in flight | ratio |")
+    print("|---|---|---|---|")
+    for delay in one_way_ms:
+        with DelayProxy(port, delay) as proxy:
+            engine = create_engine("neural", SwapOptions(), runtime="triton", server=proxy.address,
+                                   server_timeout_ms=2000, det_size=det_size,
+                                   model_paths={"detector": str(shared_model("scrfd_500m_bnkps.onnx"))})
+            engine.set_source_file(str(media("fr_obama.jpg")))
+            _frames_per_second(engine, frames[:5], 1)   # warm-up
+            rates = {1: [], 2: []}
+            for _ in range(runs):
+                for in_flight in (1, 2):
+                    engine.reset()
+                    rates[in_flight].append(_frames_per_second(engine, frames, in_flight))
+            assert not engine.notes, engine.notes   # the server answered every frame
+            engine.close()
+        one, two = statistics.median(rates[1]), statistics.median(rates[2])
+        print(f"| {2 * delay} ms | {one:.1f} | {two:.1f} | {two / one:.2f} |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--det-size", type=int, action="append", help="detector sizes to run (default: 640 and 320)")
+    parser.add_argument("--delays", default="0,10,25,50", help="one-way delays in ms for the frames-in-flight runs")
+    parser.add_argument("--runs", type=int, default=5, help="interleaved runs per delay")
     args = parser.parse_args(argv)
     if triton_server.skip_reason():
         raise SystemExit(triton_server.skip_reason())
@@ -103,6 +151,8 @@ def main(argv=None) -> int:
             link.close()
             for det_size in args.det_size or (640, 320):
                 remote_frames(server.address, args.frames, det_size)
+            distant_server(int(server.address.rsplit(":", 1)[1]), args.frames, 320,
+                           tuple(int(value) for value in args.delays.split(",")), args.runs)
     return 0
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import FaceSwapError
+from ..in_flight import InFlight
 from ..options import SwapOptions
 from ..vision.photo import load_photo
 
@@ -94,14 +95,34 @@ class Engine(abc.ABC):
         (seconds) drives temporal smoothing; files pass their own clock so smoothing does
         not depend on how fast the machine processes them.
         """
+        return self.begin(frame, timestamp).result()
+
+    def begin(self, frame: np.ndarray, timestamp: float | None = None) -> InFlight:
+        """process(), started: its result() is the swapped frame. An engine whose models run
+        elsewhere (`overlaps`) returns while they work, so the caller can begin the next
+        frame meanwhile; results must be taken in the order the frames were begun, and the
+        frame must not change until then."""
         if frame.ndim != 3 or frame.shape[2] not in (3, 4) or frame.dtype != np.uint8:
             raise FaceSwapError("Frames must be 8-bit BGR or BGRA images.")
         if timestamp is None:
             timestamp = time.monotonic()
         if not self.options.enabled or not self.has_source:
-            self.last_report = FrameReport()
-            return frame.copy()
-        return self._process(frame, timestamp)
+            return InFlight(lambda: self._unchanged(frame))
+        return self._begin(frame, timestamp)
+
+    @property
+    def overlaps(self) -> bool:
+        """Whether begin() returns before the frame's models have answered (a server runs
+        them), so that beginning the next frame first pays."""
+        return False
+
+    def _unchanged(self, frame: np.ndarray) -> np.ndarray:
+        self.last_report = FrameReport()
+        return frame.copy()
+
+    def _begin(self, frame: np.ndarray, timestamp: float) -> InFlight:
+        output = self._process(frame, timestamp)
+        return InFlight.done(output)
 
     def process_image(self, image: np.ndarray) -> np.ndarray:
         """One still picture rather than a stream: no tracking history is used or kept,

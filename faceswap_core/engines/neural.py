@@ -14,6 +14,7 @@ import numpy as np
 from .. import model_catalog as catalog
 from .. import schema
 from ..errors import BrokenSwapOutput, FaceSwapError
+from ..in_flight import InFlight
 from ..neural.detector import Detection, ScrfdDetector
 from ..neural.mapping import DEFAULT_MAX_DISTANCE, FaceMapping, Identity
 from ..neural import pixel_boost
@@ -442,27 +443,39 @@ class NeuralEngine(Engine):
         stage_ms["recognize"] = (time.perf_counter() - mark) * 1e3
         return keypoints, sources, stage_ms
 
+    @property
+    def overlaps(self) -> bool:
+        return self.link is not None
+
+    def _begin(self, frame: np.ndarray, timestamp: float) -> InFlight:
+        if self.link is not None:
+            return self._begin_remote(frame, timestamp)
+        return super()._begin(frame, timestamp)
+
     def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
         """The swapped frame; a frame whose swap came out broken (fp16 on some GPUs) passes
         through while the engine moves to fp32 for the rest of the session."""
         self._enhanced_faces = []
         try:
-            if self.link is not None:
-                return self._process_remote(frame, timestamp)
             if self._gpu is not None:
                 return self._process_on_device(frame, timestamp)
-            return self._process_on_host(frame, timestamp)
+            return self._begin_on_host(frame, timestamp).result()
         except BrokenSwapOutput:
-            if self.link is not None:   # the server's model: only its repository can change (the message says how)
-                raise
             self._fall_back_to_fp32()
             self.last_report = FrameReport()
             return frame.copy()
 
-    def _process_remote(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
-        """A frame with the models on the Triton server. While it is away (and no local
-        fallback was chosen) the frame itself comes back at once, not a copy: the worker
-        then leaves it unmarked, as any frame that was not swapped."""
+    def _begin_remote(self, frame: np.ndarray, timestamp: float) -> InFlight:
+        """A frame with the models on the Triton server: its faces are sent and the frame is
+        finished when their answer is wanted. While the server is away (and no local
+        fallback was chosen) the frame itself comes back, not a copy: the worker then leaves
+        it unmarked, as any frame that was not swapped. A broken answer (BrokenSwapOutput)
+        goes up: only the server's repository can change that, and the message says how."""
+        def passed_through() -> np.ndarray:
+            self.last_report = FrameReport()
+            self._follow_link()
+            return frame
+
         try:
             if not self.link.due() and not self.local_fallback:
                 raise ServerAway(self.link.status_words())
@@ -470,12 +483,19 @@ class NeuralEngine(Engine):
                 self.source_info = self._prepare_source(*self._pending_source)
                 if self._pending_source is not None:
                     raise ServerAway(self.link.status_words())
-            return self._process_on_host(frame, timestamp)
+            swapping = self._begin_on_host(frame, timestamp)
         except ServerAway:
-            self.last_report = FrameReport()
-            return frame
-        finally:
+            return InFlight(passed_through)
+
+        def finish() -> np.ndarray:
+            try:
+                output = swapping.result()
+            except ServerAway:
+                return passed_through()
             self._follow_link()
+            return output
+
+        return InFlight(finish, waits_on=swapping)
 
     def _fall_back_to_fp32(self) -> None:
         """Open the swap in fp32 instead of fp16 (the catalogued fp32 file for ONNX Runtime,
@@ -502,11 +522,12 @@ class NeuralEngine(Engine):
         self._assigned = None
         self.notes.append("the fp16 swap gave broken faces on this GPU: switched to fp32 for this session")
 
-    def _process_on_host(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
+    def _begin_on_host(self, frame: np.ndarray, timestamp: float) -> InFlight:
+        """Detect, align and send every face to the swapper (here, or on the server); the
+        rest (paste, enhance) when the result is wanted."""
         started = time.perf_counter()
         image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
         keypoints, sources, stage_ms = self._faces_and_sources(image, timestamp, started)
-        output = frame.copy()
         mark = time.perf_counter()
         faces = []      # (keypoints, aligned crop at 128 x factor, its matrix, tiles per side)
         tiles, latents = [], []
@@ -519,19 +540,27 @@ class NeuralEngine(Engine):
             tiles.extend(pixel_boost.to_tiles(crop, factor))
             latents.extend([source.latent] * factor * factor)
         aligned = time.perf_counter()
-        swapped = self.swapper.run_many(tiles, latents) if tiles else []   # every tile of every face: one call
-        stage_ms.update(align=(aligned - mark) * 1e3, swap=(time.perf_counter() - aligned) * 1e3)
-        boxes, first = [], 0
-        for points, matrix, factor in faces:
-            face = pixel_boost.from_tiles(np.stack(swapped[first:first + factor * factor]), factor)
-            first += factor * factor
-            box = paste_face(output, image, face, matrix, points, self.options, stage_ms)
-            if box is not None:
-                boxes.append(box)
-        self._enhance_faces(output, [points for points, _, _ in faces], stage_ms)
-        stage_ms["total"] = (time.perf_counter() - started) * 1e3
-        self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms)
-        return output
+        # every tile of every face: one call
+        swapping = self.swapper.send_many(tiles, latents) if tiles else InFlight.done([])
+        stage_ms["align"] = (aligned - mark) * 1e3
+
+        def finish() -> np.ndarray:
+            swapped = swapping.result()
+            stage_ms["swap"] = (time.perf_counter() - aligned) * 1e3   # with a server: till its answer is taken
+            output = frame.copy()
+            boxes, first = [], 0
+            for points, matrix, factor in faces:
+                face = pixel_boost.from_tiles(np.stack(swapped[first:first + factor * factor]), factor)
+                first += factor * factor
+                box = paste_face(output, image, face, matrix, points, self.options, stage_ms)
+                if box is not None:
+                    boxes.append(box)
+            self._enhance_faces(output, [points for points, _, _ in faces], stage_ms)
+            stage_ms["total"] = (time.perf_counter() - started) * 1e3
+            self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms)
+            return output
+
+        return InFlight(finish, waits_on=swapping)
 
     def _process_on_device(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
         """The same frame as _process, with the frame's pixel work on the torch device."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BrokenSwapOutput, FaceSwapError
+from ..in_flight import InFlight
 from .alignment import norm_crop
 from .providers import ModelSession
 from .recognizer import normalise
@@ -108,6 +109,10 @@ class InSwapper:
         outputs = run_batch(self.session, {self.target_name: blob, self.source_name: latent},
                             [self.target_name, self.source_name])[0]
         return [to_crop(output) for output in outputs]
+
+    def send_many(self, crops: list[np.ndarray], latents: list[np.ndarray]) -> InFlight:
+        """run_many, as the engine asks every swapper for it (a server's answer comes later)."""
+        return InFlight.done(self.run_many(crops, latents))
 
     def run(self, crop: np.ndarray, latent: np.ndarray | None = None) -> np.ndarray:
         """The swapped face as a BGR uint8 crop; latent None uses the one from set_latent."""

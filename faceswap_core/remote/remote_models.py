@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BrokenSwapOutput
+from ..in_flight import InFlight
 from ..neural.recognizer import ArcFaceRecognizer, normalise
 from ..neural.swapper import InSwapper
 from . import served
@@ -46,17 +47,34 @@ class RemoteSwapper:
         return normalise(np.ravel(embedding)).reshape(1, -1)
 
     def run_many(self, crops: list[np.ndarray], latents: list[np.ndarray]) -> list[np.ndarray]:
-        """Every crop of a frame (each with its identity) in one round trip."""
+        return self.send_many(crops, latents).result()
+
+    def send_many(self, crops: list[np.ndarray], latents: list[np.ndarray]) -> InFlight:
+        """Every crop of a frame (each with its identity) in one round trip, sent now;
+        the caller does other work until it wants the faces."""
         try:
-            swapped = self.link.infer(served.SWAPPER, {"target": np.stack(crops), "identity": np.concatenate(latents)})
+            reply = self.link.send(served.SWAPPER, {"target": np.stack(crops), "identity": np.concatenate(latents)})
         except ServerAway:
             if self.local is None:
                 raise
-            return self.local.run_many(crops, [self.local.latent(latent) for latent in latents])
-        flat = swapped.reshape(len(swapped), -1)
-        if (flat.max(axis=1) == flat.min(axis=1)).any():
-            # NaN cast to uint8 inside the served graph: the fp16 failure some GPUs show, on the server
-            raise BrokenSwapOutput(f"The Triton server {self.link.address} returns broken faces (one flat colour: "
-                                   "TensorRT fp16 on that GPU); make its repository again with faceswap "
-                                   "triton-repo --precision fp32 and restart the server.")
-        return list(swapped)
+            return InFlight.done(self._run_locally(crops, latents))
+
+        def receive():
+            try:
+                swapped = reply.result()
+            except ServerAway:
+                if self.local is None:
+                    raise
+                return self._run_locally(crops, latents)
+            flat = swapped.reshape(len(swapped), -1)
+            if (flat.max(axis=1) == flat.min(axis=1)).any():
+                # NaN cast to uint8 inside the served graph: the fp16 failure some GPUs show, on the server
+                raise BrokenSwapOutput(f"The Triton server {self.link.address} returns broken faces (one flat "
+                                       "colour: TensorRT fp16 on that GPU); make its repository again with "
+                                       "faceswap triton-repo --precision fp32 and restart the server.")
+            return list(swapped)
+
+        return InFlight(receive, waits_on=reply)
+
+    def _run_locally(self, crops, latents) -> list[np.ndarray]:
+        return self.local.run_many(crops, [self.local.latent(latent) for latent in latents])

@@ -27,6 +27,7 @@ from faceswap_core.options import SwapOptions
 from faceswap_core.remote import served
 from faceswap_core.remote.tls import write_server_certificate
 from testkit import triton_server
+from testkit.delay_proxy import DelayProxy
 from testkit.helpers import require_module
 from testkit.judge import media, read_frames, shared_model
 from testkit.worker_channel import hand_over, read_result, start_worker, wait_until
@@ -80,8 +81,9 @@ def _options(**values):
 
 
 def _remote(address, detector, options=None, **kwargs):
+    kwargs.setdefault("server_timeout_ms", TIMEOUT_MS)
     return create_engine("neural", options or _options(), model_paths={"detector": detector}, runtime="triton",
-                         server=address, server_timeout_ms=TIMEOUT_MS, **kwargs)
+                         server=address, **kwargs)
 
 
 def _frames(count=6):
@@ -126,6 +128,76 @@ def test_two_people_in_one_request_and_reference_mapping(server, detector, local
         assert remote.last_report.boxes == local.last_report.boxes
         assert len(local.last_report.boxes) == (2 if mapping == "all" else 1)
         assert int(np.abs(want.astype(int) - got).max()) <= 1
+
+
+FAR_ONE_WAY_MS = 100   # a server this far (simulated by testkit.delay_proxy): 200 ms round trips
+FAR_TIMEOUT_MS = 2000
+
+
+def _far(server):
+    return DelayProxy(int(server.address.rsplit(":", 1)[1]), FAR_ONE_WAY_MS)
+
+
+def test_overlapped_frames_equal_sequential_frames(server, detector):
+    """begin() returns once the faces are sent; frames begun two at a time and finished in
+    order are the same frames as one at a time. The server sits behind a relay that adds
+    100 ms each way (a simulation of distance: only loopback exists here), so an answer
+    cannot be in when begin() returns."""
+    with _far(server) as proxy:
+        engines = [_remote(proxy.address, detector, server_timeout_ms=FAR_TIMEOUT_MS) for _ in range(2)]
+        for engine in engines:
+            engine.set_source_file(str(media("fr_obama.jpg")))
+        sequential, overlapped = engines
+        assert overlapped.overlaps
+        frames = _frames(4)
+        want = [sequential.process(frame, index / 25) for index, frame in enumerate(frames)]
+        got, flights = [], []
+        for index, frame in enumerate(frames):
+            flights.append(overlapped.begin(frame, index / 25))
+            assert not flights[-1].ready(), f"frame {index}: begin() waited for the server ({overlapped.notes})"
+            if len(flights) == 2:
+                got.append(flights.pop(0).result())
+        got += [flight.result() for flight in flights]
+    for expected, actual, frame in zip(want, got, frames):
+        assert np.array_equal(expected, actual)
+        assert float(np.abs(actual.astype(int) - frame).mean()) > 0.5   # it is swapped
+
+
+def test_worker_keeps_two_frames_in_flight(server, detector, channel):
+    """A real worker with the server far away (the relay above): it lets go of the input
+    slot once it holds a frame, so the filter hands over the next frame while the first is
+    still on the server; both answers come, in order, each in its own output slot."""
+    first = cv2.cvtColor(_frames(1)[0], cv2.COLOR_BGR2BGRA)
+    second = np.ascontiguousarray(first[:, ::-1])   # the face elsewhere: answers cannot be confused
+    with _far(server) as proxy:
+        channel.write_settings({"engine": "neural", "runtime": "triton", "server": proxy.address,
+                                "server_timeout_ms": FAR_TIMEOUT_MS, "detector_file": detector,
+                                "source_photo": str(media("fr_obama.jpg"))})
+        worker = start_worker(channel)
+        try:
+            wait_until(lambda: channel.state() in (link.STATE_RUNNING, link.STATE_ERROR), what="the worker to run")
+            assert channel.state() == link.STATE_RUNNING, channel.error()
+            hand_over(channel, first)
+            wait_until(channel.exchange.input_free, what="the worker to take the first frame")
+            hand_over(channel, second)
+            in_flight = 0
+            deadline = time.monotonic() + 10
+            while not channel.worker_free() and time.monotonic() < deadline:
+                in_flight = max(in_flight, channel.get("in_taken") - channel.get("in_ack"))
+                time.sleep(0.001)
+            assert channel.worker_free(), "the two frames were not answered"
+            assert in_flight == 2, "the second frame was not taken while the first was on the server"
+            assert channel.get("out_seq") == 2 and channel.get("out_faces") == 1
+            width, height, stride = channel.output_geometry()
+            answers = [np.ndarray((height, width, 4), np.uint8, channel.mm, channel.output_offset(slot),
+                                  (stride, 4, 1)).copy() for slot in (0, 1)]
+        finally:
+            worker.stdin.close()
+            assert worker.wait(10) == 0
+    for answer, own, other in zip(answers, (first, second), (second, first)):
+        assert not np.array_equal(answer, own), "not swapped"
+        # its own frame, swapped and labelled (~12 levels off on average), not the other one (~25)
+        assert np.abs(answer.astype(int) - own).mean() * 1.5 < np.abs(answer.astype(int) - other).mean()
 
 
 def test_a_fixed_batch_swapper_gets_one_request_per_face(tmp_path, detector, recognizer_model, standin_dir):
