@@ -25,8 +25,8 @@ RETRY_S = 1.0
 CONNECT_TIMEOUT_S = 2.0    # the first contact (the models' configs), not a frame's request
 # gRPC's own reconnect back-off, short: a channel that is kept after a failure tries again soon.
 # Not its minimum: gRPC's core takes that as the time a connection may take to be set up (TCP,
-# TLS, HTTP/2 settings; several round trips), and at 100 ms no server 60 ms away ever connected
-# (seen through testkit.delay_proxy). Its own subchannel pool: gRPC otherwise pools connections
+# TLS, HTTP/2 settings: several round trips); at 100 ms, a server 100 ms away (testkit's delay
+# proxy) often failed to connect at all ("timed out before receiving SETTINGS frame"). Its own subchannel pool: gRPC otherwise pools connections
 # by address across channels, and a fresh channel could inherit the old one's failed connection
 # and its back-off.
 CHANNEL_ARGS = [("grpc.use_local_subchannel_pool", 1),
