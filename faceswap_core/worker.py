@@ -167,7 +167,6 @@ class Worker:
         published = self.channel.read_settings()
         if published is None or published[0] == self.settings_seq:
             return
-        self.drop_flights()   # begun under the old settings (and maybe another engine)
         seq, settings = published
         self.settings_seq = seq
         from . import schema
@@ -186,6 +185,9 @@ class Worker:
         engine_key = (name, repr(sorted(engine_options.items())))
         try:
             if self.engine is None or engine_key != self.engine_key:
+                # frames begun by the engine being replaced are not answered; live options
+                # (a slider being dragged) apply to frames in flight as they are finished
+                self.drop_flights()
                 self.report(link.STATE_STARTING, "")   # loading: the filter shows originals meanwhile
                 if self.engine is not None:
                     self.engine.close()

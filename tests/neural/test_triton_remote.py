@@ -166,13 +166,15 @@ def test_overlapped_frames_equal_sequential_frames(server, detector):
 def test_worker_keeps_two_frames_in_flight(server, detector, channel):
     """A real worker with the server far away (the relay above): it lets go of the input
     slot once it holds a frame, so the filter hands over the next frame while the first is
-    still on the server; both answers come, in order, each in its own output slot."""
+    still on the server; both answers come, in order, each in its own output slot, also
+    when a live option changes meanwhile."""
     first = cv2.cvtColor(_frames(1)[0], cv2.COLOR_BGR2BGRA)
     second = np.ascontiguousarray(first[:, ::-1])   # the face elsewhere: answers cannot be confused
     with _far(server) as proxy:
-        channel.write_settings({"engine": "neural", "runtime": "triton", "server": proxy.address,
-                                "server_timeout_ms": FAR_TIMEOUT_MS, "detector_file": detector,
-                                "source_photo": str(media("fr_obama.jpg"))})
+        settings = {"engine": "neural", "runtime": "triton", "server": proxy.address,
+                    "server_timeout_ms": FAR_TIMEOUT_MS, "detector_file": detector,
+                    "source_photo": str(media("fr_obama.jpg"))}
+        channel.write_settings(settings)
         worker = start_worker(channel)
         try:
             wait_until(lambda: channel.state() in (link.STATE_RUNNING, link.STATE_ERROR), what="the worker to run")
@@ -180,6 +182,7 @@ def test_worker_keeps_two_frames_in_flight(server, detector, channel):
             hand_over(channel, first)
             wait_until(channel.exchange.input_free, what="the worker to take the first frame")
             hand_over(channel, second)
+            channel.write_settings({**settings, "opacity": 0.9})   # a slider moved: frames in flight still come
             in_flight = 0
             deadline = time.monotonic() + 10
             while not channel.worker_free() and time.monotonic() < deadline:
