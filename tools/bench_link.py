@@ -3,7 +3,7 @@
     .venv/bin/python -m tools.bench_link [--runs 7] [--frames 20000]
 
 One "frame" is what the filter and the worker do per frame around the pixel copies:
-hand over, take the frame, publish the result, take the result. "raw" is the same
+hand over, take the frame, claim an output slot, publish the result, pin and take the result. "raw" is the same
 sequence as field reads and writes with no Exchange (how render.py and worker.py did it
 before the link), without the memory barriers. Runs are interleaved, medians printed.
 """

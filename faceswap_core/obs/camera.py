@@ -169,7 +169,7 @@ class CameraFrames(FramePath):
         waited_from = time.perf_counter()
         if not exchange.input_free() and self.handed_at + 2 * worker_s < deadline:
             while not exchange.input_free() and time.perf_counter() < deadline:
-                time.sleep(POLL_S)      # the worker finishes an earlier frame, then does this one in time
+                time.sleep(POLL_S)      # the worker takes an earlier frame, then does this one in time
         self._collect(exchange)
         mine = False
         if exchange.input_free():
