@@ -126,21 +126,18 @@ class Exchange:
 
         Its geometry is checked against the slot: a result that does not fit comes back
         with width 0 (seen, never to be read)."""
-        fields = self.fields
-        frame = None
         try:
-            frame = self._pin_result(seen_seq)
-            yield frame
+            yield self._pin_result(seen_seq)
         finally:
-            if frame is not None or fields.get("out_reading"):
-                fields.set("out_reading", 0)
+            self.fields.set("out_reading", 0)
 
     def _pin_result(self, seen_seq: int) -> Frame | None:
+        """The newest result with its slot pinned (out_reading), or None; the pin may stay
+        set either way until newest_result clears it."""
         fields = self.fields
         for _ in range(READ_TRIES):
             seq = fields.get("out_seq")
             if seq == seen_seq:
-                fields.set("out_reading", 0)
                 return None
             slot = layout.output_slot(seq)
             fields.set("out_reading", slot + 1)
@@ -155,8 +152,7 @@ class Exchange:
                                     self.capacity):
                 return Frame(seq, 0, 0, 0, 0, slot=slot)
             return frame
-        fields.set("out_reading", 0)   # the worker outpaces us right now; the next call tries again
-        return None
+        return None                    # the worker outpaces us right now; the next call tries again
 
     def _frame(self, side: str, seq: int, time_ns: int) -> Frame:
         fields = self.fields
