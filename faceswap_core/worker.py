@@ -362,16 +362,14 @@ class Worker:
         off): only then does it get the label and the mark."""
         return out is not image and self.engine.options.enabled
 
-    def swap_or_pass_through(self, frame):
-        """The engine's result, or the frame itself when the engine fails on it.
+    def _begin_swap(self, frame) -> InFlight:
+        """The engine's answer to come, or the frame itself when the engine fails on it
+        (here or in _swap_result).
 
         One bad frame (a bug, a numeric corner case) must not end the stream: the frame
         goes back unchanged and the next one is tried again. FaceSwapError is the user's
         to fix (a bad photo) and goes up to the main loop.
         """
-        return self._swap_result(self._begin_swap(frame), frame)
-
-    def _begin_swap(self, frame) -> InFlight:
         try:
             return self.engine.begin(frame)
         except FaceSwapError:
