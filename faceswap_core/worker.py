@@ -266,8 +266,9 @@ class Worker:
         return True
 
     def drop_flights(self) -> None:
-        """Frames in flight are not answered (new settings, an error): OBS is told they are
-        done, so none looks stuck, and their answers are never taken."""
+        """Frames in flight are not answered (their engine replaced, an error, frames not
+        wanted now): OBS is told they are done, so none looks stuck, and their answers are
+        never taken."""
         while self.flights:
             self.channel.exchange.answered(self.flights.popleft().frame, let_go=False)
 

@@ -26,9 +26,9 @@ CONNECT_TIMEOUT_S = 2.0    # the first contact (the models' configs), not a fram
 # gRPC's own reconnect back-off, short: a channel that is kept after a failure tries again soon.
 # Not its minimum: gRPC's core takes that as the time a connection may take to be set up (TCP,
 # TLS, HTTP/2 settings: several round trips); at 100 ms, a server 100 ms away (testkit's delay
-# proxy) often failed to connect at all ("timed out before receiving SETTINGS frame"). Its own subchannel pool: gRPC otherwise pools connections
-# by address across channels, and a fresh channel could inherit the old one's failed connection
-# and its back-off.
+# proxy) often failed to connect at all ("timed out before receiving SETTINGS frame").
+# Its own subchannel pool: gRPC otherwise pools connections by address across channels, and a
+# fresh channel could inherit the old one's failed connection and its back-off.
 CHANNEL_ARGS = [("grpc.use_local_subchannel_pool", 1),
                 ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 500),
                 ("grpc.min_reconnect_backoff_ms", int(CONNECT_TIMEOUT_S * 1000)),
