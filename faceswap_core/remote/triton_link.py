@@ -186,8 +186,12 @@ class TritonLink:
         except InferenceServerException as error:
             raise self._failed(error) from None
         if answered:
-            self.away, self.away_reason = False, ""
+            self._answered()
         return result
+
+    def _answered(self) -> None:
+        """The server answered: it is not away (any more)."""
+        self.away, self.away_reason = False, ""
 
     # -- models ----------------------------------------------------------------------
     def learn(self, model: served.ServedModel, timeout: float | None = None) -> int:
@@ -264,7 +268,7 @@ class TritonLink:
             for part in answer.parts:
                 if isinstance(part, Exception):
                     raise self._failed(part)
-            self.away, self.away_reason = False, ""
+            self._answered()
             self.round_trips += 1
             return np.concatenate(answer.parts) if len(answer.parts) > 1 else answer.parts[0]
 
