@@ -31,6 +31,7 @@ MAGIC = b"OBSFSWP\x00"
 VERSION = 5            # 5: two output slots, in_taken, out_reading; 4: pixel formats, planes, colour matrix
 HEADER_SIZE = 4096
 PAGE = 4096
+LARGEST_PAGE = 65536   # the most a kernel rounds shared memory up by (arm64 Linux: 64 KiB pages)
 MAX_SIDE = 16384
 TOKEN_OFFSET = 160     # 16 random bytes: how a worker knows the channel is the one meant for it
 TOKEN_SIZE = 16
@@ -221,7 +222,10 @@ def validate_geometry(width: int, height: int, stride: int, capacity: int) -> No
 def validate_header(buffer, size: int) -> None:
     """Check every header field that governs memory access; raises ChannelError.
 
-    `size` is how many bytes the mapping holds; the header must describe exactly that.
+    `size` is how many bytes the shared memory holds. The header must describe that, less
+    what the kernel added rounding it up to whole pages: macOS's xnu rounds a POSIX
+    shared-memory object to its page size (16 KiB on Apple Silicon) and fstat reports the
+    rounded size. Only the header's bytes are ever used.
     """
     if size < HEADER_SIZE:
         raise ChannelError(f"channel is {size} bytes, smaller than its header")
@@ -241,7 +245,8 @@ def validate_header(buffer, size: int) -> None:
         raise ChannelError(f"header size {header_size}, expected {HEADER_SIZE}")
     if capacity <= 0 or capacity % PAGE or capacity > MAX_SIDE * MAX_SIDE * 4:
         raise ChannelError(f"slot capacity {capacity} is invalid")
-    if size_for(capacity) != size:
-        raise ChannelError(f"channel is {size} bytes; its header says {size_for(capacity)}")
+    described = size_for(capacity)
+    if not described <= size < described + LARGEST_PAGE:
+        raise ChannelError(f"channel is {size} bytes; its header says {described}")
     if settings_len > SETTINGS_SIZE:
         raise ChannelError(f"settings length {settings_len} exceeds {SETTINGS_SIZE}")

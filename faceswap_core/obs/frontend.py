@@ -9,6 +9,7 @@ import ctypes
 import sys
 
 from . import libobs as L
+from .foreign import windows_module
 
 # enum obs_frontend_event (frontend/api/obs-frontend-api.h; the same numbers in OBS 28-32)
 STREAMING_STARTING = 0
@@ -33,9 +34,7 @@ def frontend_library(platform: str = sys.platform):
     """The frontend API OBS has loaded, prototyped, or None."""
     try:
         if platform == "win32":
-            name = "obs-frontend-api.dll"
-            handle = ctypes.WinDLL("kernel32").GetModuleHandleW(name)
-            library = ctypes.CDLL(name, handle=handle) if handle else None
+            library = windows_module("obs-frontend-api.dll")
         else:
             library = ctypes.CDLL(None)
         if library is None or not hasattr(library, "obs_frontend_add_event_callback"):

@@ -9,9 +9,9 @@ thread, graphics context current): keeping the GIL there avoids a GIL hand-off p
 Which libobs: the one already loaded in the process, found before any lookup by name.
 Loading it by a name can load a second, uninitialised copy (macOS keeps it inside
 OBS.app's libobs.framework, where find_library does not look). Every function has its
-argument types declared, variadic ones for their fixed arguments: on Apple's arm64 ABI
-the variable arguments of a call without them land in the wrong place (CPython
-gh-92892), and the first log line garbles or crashes OBS.
+argument and result types declared (foreign.py says why), variadic ones for their fixed
+arguments: on Apple's arm64 ABI the variable arguments of a call without them land in the
+wrong place (CPython gh-92892), and the first log line garbles or crashes OBS.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import ctypes
 import os
 import sys
 from ctypes import POINTER, c_bool, c_char_p, c_double, c_float, c_int, c_int64, c_size_t, c_uint8, c_uint32, c_void_p
+
+from .foreign import Functions, windows_module
 
 # enum obs_source_type / output flags (libobs/obs-source.h)
 OBS_SOURCE_TYPE_FILTER = 1
@@ -191,24 +193,11 @@ def loaded_libobs(platform: str = sys.platform, path: str | None = None):
         return ctypes.CDLL(path, mode=mode)
     name = library_name(platform)
     if platform == "win32":
-        handle = ctypes.WinDLL("kernel32").GetModuleHandleW(name)
-        return ctypes.CDLL(name, handle=handle) if handle else ctypes.CDLL(name)
+        return windows_module(name) or ctypes.CDLL(name)
     process = ctypes.CDLL(None, mode=mode)
     if hasattr(process, PROBE_SYMBOL):
         return process
     return ctypes.CDLL(name, mode=mode)
-
-
-class Functions:
-    """Attribute access to a table of prototyped functions from one handle (the test
-    hosts build theirs from these tables plus their own)."""
-
-    def __init__(self, handle, table: dict):
-        for name, (restype, argtypes) in table.items():
-            function = getattr(handle, name)
-            function.restype = restype
-            function.argtypes = argtypes
-            setattr(self, name, function)
 
 
 class LibObs:

@@ -36,7 +36,7 @@ from faceswap_core.obs.supervisor import WorkerSupervisor
 from testkit.faulty_worker import make_faulty_python
 from testkit.worker_channel import wait_until
 
-from testkit import helpers
+from testkit import helpers, platform_sims
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -173,6 +173,39 @@ def test_windows_worker_refuses_a_mapping_nobody_made(windows_sections):
     for address in ("map:12:Global\\x", "map:x:Local\\y", "map:"):
         with pytest.raises(link.ChannelError, match="not a named mapping"):
             link.Channel.attach(address, system=systems.WINDOWS)
+
+
+@pytest.mark.parametrize("width,height", [(1920, 1440), (1920, 1200), (2560, 1440), (3840, 2160), (1080, 1920)])
+def test_macos_channel_whose_size_the_kernel_rounded_to_16_kib_pages(monkeypatch, width, height):
+    """Apple Silicon: xnu rounds POSIX shared memory up to 16 KiB pages and fstat says so.
+    Before, every source above 1080p restarted the worker for ever ("channel is N bytes;
+    its header says M"). The rounding is simulated on real POSIX shared memory."""
+    platform_sims.rounding_shared_memory_sizes(monkeypatch)
+    least = supervision.DEFAULT_CAPACITY   # the supervisor's channel is at least 1080p each way
+    owner = link.Channel.create(max(width, least[0]), max(height, least[1]), system=systems.MACOS)
+    try:
+        (fd,) = owner.pass_fds
+        described = layout.size_for(owner.capacity)
+        assert os.fstat(fd).st_size % platform_sims.APPLE_SILICON_PAGE == 0
+        assert os.fstat(fd).st_size > described, "this size is not a whole number of 16 KiB pages: no rounding"
+        guest = link.Channel.attach(f"fd:{os.dup(fd)}", system=systems.MACOS)
+        try:
+            assert guest.capacity == owner.capacity
+            round_trip(owner, guest)
+        finally:
+            guest.close()
+    finally:
+        owner.close()
+
+
+def test_a_channel_larger_than_any_page_rounding_is_still_refused(tmp_path):
+    owner = link.Channel.create(64, 48, directory=str(tmp_path))
+    try:
+        os.truncate(owner.path, layout.size_for(owner.capacity) + layout.LARGEST_PAGE)
+        with pytest.raises(link.ChannelError, match="its header says"):
+            link.Channel.attach(owner.path)
+    finally:
+        owner.close()
 
 
 # -- liveness across clocks and systems -------------------------------------------------------------
@@ -466,6 +499,31 @@ def test_libobs_is_the_one_already_loaded():
     output = subprocess.run([sys.executable, "-c", LOADED_FIRST, REPO, helpers.LIBOBS], env=env,
                             capture_output=True, text=True, timeout=60)
     assert output.stdout.split() == ["None", "True"], output.stderr
+
+
+def test_windows_finds_libobs_and_the_frontend_through_handles_above_4_gib(monkeypatch):
+    """64-bit Windows loads DLLs above 4 GiB. Before the prototype table, GetModuleHandleW's
+    handle came back as a C int, cut to 32 bits, and the filter never registered. Here
+    kernel32 is a real C-callable function handing out such handles for the real libobs
+    and frontend API (Linux builds standing in for obs.dll and obs-frontend-api.dll)."""
+    frontend_file = os.path.join(os.path.dirname(helpers.LIBOBS), "libobs-frontend-api.so.0")
+    if not (os.path.exists(helpers.LIBOBS) and os.path.exists(frontend_file)):
+        pytest.skip(f"{helpers.LIBOBS} or {frontend_file} is absent: apt-get install obs-studio")
+    from faceswap_core.obs import frontend, libobs
+
+    windows = platform_sims.WindowsModules({"obs.dll": helpers.LIBOBS, "obs-frontend-api.dll": frontend_file})
+    windows.install(monkeypatch)
+    monkeypatch.delenv("OBS_FACESWAP_LIBOBS", raising=False)
+    assert all(handle > 2**32 for handle in windows.handles.values())
+    api = libobs.LibObs(platform="win32")
+    assert windows.handles_given_to_cdll == [windows.handles["obs.dll"]], "a handle cut to 32 bits, or a second load"
+    assert api.blocking.obs_get_source_output_flags is not None
+    api.log(libobs.LOG_INFO, "a line through the libobs found by its 64-bit handle")   # really calls libobs
+    events = frontend.frontend_library("win32")
+    assert events is not None and windows.handles_given_to_cdll[-1] == windows.handles["obs-frontend-api.dll"]
+    assert frontend.frontend_library("win32") is not None
+    windows.handles.pop("obs-frontend-api.dll")   # a bare libobs host: no frontend, and no error
+    assert frontend.frontend_library("win32") is None
 
 
 def test_source_info_goes_to_libobs_inside_a_zeroed_512_byte_buffer(monkeypatch):
