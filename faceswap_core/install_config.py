@@ -22,6 +22,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
+
+from .link import launch
+from .link import system as systems
 
 CONFIG_NAME = "obs-faceswap.json"
 CONFIG_ENV = "OBS_FACESWAP_CONFIG"
@@ -47,14 +51,15 @@ def read_config(path: str | None = None) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def configured_worker_python(path: str | None = None) -> str | None:
-    """The interpreter the installer set up, if the config names one that exists; else None.
+def configured_worker_python(path: str | None = None, system: str = systems.CURRENT) -> str | None:
+    """The interpreter the installer set up, if the config names one that is there (judged
+    as `system` can: launch.interpreter_present); else None.
 
     This is the one call the OBS side makes: a None means "fall back to the next way of
     finding the worker" ($OBS_FACESWAP_PYTHON, .venv next to the script).
     """
     python = read_config(path).get("worker_python")
-    if isinstance(python, str) and python and os.path.isfile(python):
+    if isinstance(python, str) and python and launch.interpreter_present(python, system):
         return python
     return None
 

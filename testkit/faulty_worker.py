@@ -16,6 +16,8 @@ Faults (one per launcher):
                       on Windows: GetTickCount64 vs QueryPerformanceCounter; a sandbox)
     hold-gil:S        once it waits for a photo, hold the GIL for S seconds (a C call
                       that never releases it): every thread stands still, the process runs
+    deadlock:S        like hold-gil, and deaf to SIGINT, as a worker stuck in a C call is
+                      (its Python handler never gets to run): only a kill ends it
     instant           no engine work: a box in the frame's middle is darkened (about a
                       millisecond): what the frame paths do with a worker that answers
                       at once (benchmarks of the paths, not of an engine)
@@ -210,6 +212,11 @@ def main(argv: list[str]) -> int:
     elif kind == "clock-offset":
         _clock_offset(float(value))
     elif kind == "hold-gil":
+        _hold_gil(float(value))
+    elif kind == "deadlock":
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _hold_gil(float(value))
     elif kind == "instant":
         _instant()

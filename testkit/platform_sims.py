@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import subprocess
 
 # -- Windows ----------------------------------------------------------------------------------
 WINDOWS_MODULE_BASE = 0x7FFB_1234_0000   # where ASLR puts 64-bit DLLs: far above 2**32
@@ -101,9 +100,13 @@ def rounding_shared_memory_sizes(monkeypatch, page: int = APPLE_SILICON_PAGE) ->
 
 # -- Flatpak ----------------------------------------------------------------------------------
 FAKE_FLATPAK_SPAWN = r"""#!/bin/sh
-# flatpak-spawn --host, as far as the worker can tell: the host's own files (a folder the
-# sandbox sees empty is mounted in FLATPAK_SIM_HOST_ROOT), another PID namespace, the
-# descriptors passed with --forward-fd kept, --env and --directory applied.
+# flatpak-spawn --host, as far as the worker can tell: --env and --directory applied, the
+# descriptors passed with --forward-fd kept (inherited here), and
+# - the command is a host process, not flatpak-spawn's child: killing flatpak-spawn only
+#   sends it SIGINT (--watch-bus); killing it takes `flatpak-spawn --host kill PID`;
+# - FLATPAK_SIM_HOST_ROOT: a folder the sandbox sees empty has the host's files
+#   (FLATPAK_SIM_HOST_FILES) mounted there, as the host's /usr has its Python;
+# - FLATPAK_SIM_PID_NAMESPACE: another PID namespace, where the sandbox's pids mean nothing.
 while [ $# -gt 0 ]; do
     case "$1" in
         --host|--watch-bus) shift ;;
@@ -114,11 +117,18 @@ while [ $# -gt 0 ]; do
     esac
 done
 echo "$@" >> "$(dirname "$0")/commands"
-if [ -n "$FLATPAK_SIM_HOST_ROOT" ]; then
-    exec unshare --mount --pid --fork --kill-child sh -c \
-        'mount --bind "$FLATPAK_SIM_HOST_FILES" "$FLATPAK_SIM_HOST_ROOT" && exec "$@"' spawn "$@"
+if [ -n "$FLATPAK_SIM_PID_NAMESPACE" ]; then
+    exec unshare --pid --fork --kill-child "$@"
 fi
-exec unshare --pid --fork --kill-child "$@"
+if [ -n "$FLATPAK_SIM_HOST_ROOT" ]; then
+    set -- unshare --mount sh -c 'mount --bind "$FLATPAK_SIM_HOST_FILES" "$FLATPAK_SIM_HOST_ROOT" && exec "$@"' host "$@"
+fi
+exec 3<&0                 # an asynchronous command's stdin is /dev/null unless passed on
+"$@" <&3 3<&- &
+child=$!
+spawn=$$
+( while kill -0 $spawn 2>/dev/null; do sleep 0.1; done; kill -INT $child 2>/dev/null ) </dev/null >/dev/null 2>&1 &
+wait $child
 """
 
 
@@ -154,15 +164,6 @@ def venv_whose_python_is_only_on_the_host(folder, venv: str, monkeypatch) -> str
     monkeypatch.setenv("FLATPAK_SIM_HOST_ROOT", host_root)
     monkeypatch.setenv("FLATPAK_SIM_HOST_FILES", host_files)
     return python
-
-
-def runs_on_the_simulated_host(python: str) -> bool:
-    """Whether the fake flatpak-spawn can run `python` (it needs root for its mounts)."""
-    try:
-        return subprocess.run(["flatpak-spawn", "--host", python, "-c", "import numpy"],
-                              capture_output=True, timeout=60).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
 
 
 def files_undeletable_while_open(monkeypatch, held_elsewhere: set | None = None) -> set:

@@ -75,6 +75,28 @@ def default_worker_python(system: str, venv: str) -> str:
     return os.path.join(venv, "bin", "python")
 
 
+def interpreter_present(interpreter: str, system: str) -> bool:
+    """Whether `interpreter` is there to be started, judged where it will run.
+
+    In Flatpak OBS the worker runs on the host, but this code runs in the sandbox, whose
+    /usr is the runtime's: a venv's bin/python (a link to the host's /usr/bin/python3.X)
+    dangles here. The link itself, in the user's home, is what the sandbox can judge."""
+    if system == systems.FLATPAK:
+        return os.path.lexists(interpreter)
+    return os.path.isfile(interpreter)
+
+
+def host_kill_command(system: str, worker_pid: int) -> list | None:
+    """The command that kills a worker killing our child cannot reach, or None.
+
+    Flatpak: our child is flatpak-spawn; the worker is a host process, which flatpak-spawn's
+    death only sends SIGINT to (--watch-bus): a deadlocked worker lives on and a new one
+    attaches beside it. The worker's own pid (from the channel) is a host pid."""
+    if system != systems.FLATPAK or worker_pid <= 1:
+        return None
+    return [FLATPAK_SPAWN, "--host", "kill", "-KILL", str(worker_pid)]
+
+
 def interpreter_problem(interpreter: str, system: str, machine: str | None = None) -> str:
     """Why `interpreter` cannot be the worker's Python here, or ''. One sentence, with the fix."""
     if system == systems.WINDOWS and STORE_ALIAS_FOLDER in interpreter.replace("/", "\\").lower():

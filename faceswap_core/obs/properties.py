@@ -31,16 +31,17 @@ def default_interpreter(system: str = systems.CURRENT) -> str:
 
     In order: what the installer recorded (obs-faceswap.json next to obs_faceswap.py),
     $OBS_FACESWAP_PYTHON, the .venv next to the project, python3 on PATH (never the
-    Microsoft Store's alias, which is no Python).
+    Microsoft Store's alias, which is no Python; never in Flatpak, where PATH is the
+    sandbox's and the host's python3 lacks the worker's packages).
     """
-    installed = configured_worker_python()
+    installed = configured_worker_python(system=system)
     if installed:
         return installed
     configured = os.environ.get("OBS_FACESWAP_PYTHON")
     if configured:
         return configured
     candidate = launch.default_worker_python(system, os.path.join(PROJECT_ROOT, ".venv"))
-    if os.path.exists(candidate):
+    if launch.interpreter_present(candidate, system) or system == systems.FLATPAK:
         return candidate
     for name in ("python3", "python"):
         found = shutil.which(name)

@@ -35,6 +35,7 @@ HANG_S = 1.5               # no heartbeat this long: the worker is hung
 START_HANG_S = 60.0        # while it starts or loads an engine (imports, CUDA) it may take longer
 FRAME_HANG_S = 15.0        # one frame unanswered this long: stuck inside the engine
 STACKS_WAIT_S = 0.3        # for a hung worker to print its stacks before it is killed
+HOST_KILL_WAIT_S = 2.0     # Flatpak: flatpak-spawn --host kill, answered by the portal
 STDERR_KEPT = 16384        # bytes of the worker's stderr read back (the stacks fit)
 
 
@@ -101,7 +102,7 @@ class WorkerSupervisor:
             try:
                 process.wait(STOP_GRACE_S)
             except subprocess.TimeoutExpired:
-                process.kill()
+                self._kill(process)
         self._thread.join(STOP_GRACE_S + 1.0)
         channel, self.channel = self.channel, None
         if channel is not None:
@@ -160,10 +161,7 @@ class WorkerSupervisor:
                 self.hangs += 1
                 self._log(200, f"worker {process.pid}: {reason.rstrip('.')}; killing it ({self._describe(process)})")
                 _ask_for_stacks(process, self._log)
-                try:
-                    process.kill()
-                except OSError:
-                    pass
+                self._kill(process, wait=True)
                 return process.wait(), reason
 
     def _log_note(self) -> None:
@@ -248,7 +246,7 @@ class WorkerSupervisor:
         channel = self.channel
         if channel is None:
             return None
-        interpreter = self._settings.get("python") or default_interpreter()
+        interpreter = self._settings.get("python") or default_interpreter(self.system)
         problem = launch.interpreter_problem(interpreter, self.system)
         if problem:
             return self._not_started(problem)
@@ -304,10 +302,31 @@ class WorkerSupervisor:
             process = self._process
         if process is not None and process.poll() is None:
             _close_stdin(process)   # a worker that killing cannot reach (Flatpak: on the host) ends on EOF
+            self._kill(process)
+
+    def _kill(self, process: subprocess.Popen, wait: bool = False) -> None:
+        """Kill our child and, where the worker is not our child (Flatpak: a host process
+        behind flatpak-spawn), the worker itself: a hung one ignores EOF and SIGINT. `wait`
+        (the supervising thread only; OBS's threads never wait): until the kill is done,
+        so no replacement attaches to the channel while the hung worker lives."""
+        channel = self.channel
+        try:
+            pid = channel.worker_pid() if channel is not None and channel.mm is not None else 0
+        except (ValueError, TypeError):   # closed under us
+            pid = 0
+        command = launch.host_kill_command(self.system, pid)
+        if command is not None:
             try:
-                process.kill()
-            except OSError:
-                pass
+                killer = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
+                if wait:
+                    killer.wait(HOST_KILL_WAIT_S)
+            except (OSError, subprocess.SubprocessError) as error:
+                self._log(200, f"could not kill worker {pid} on the host: {error}")
+        try:
+            process.kill()
+        except OSError:
+            pass
 
     def worker_pid(self) -> int | None:
         with self._lock:

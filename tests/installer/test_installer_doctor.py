@@ -366,6 +366,26 @@ def test_obs_config_folder_per_system(monkeypatch):
     monkeypatch.setenv("APPDATA", "C:/Users/me/AppData/Roaming")
     assert doctor.obs_config_dir("win32") == Path("C:/Users/me/AppData/Roaming/obs-studio")
     assert doctor.obs_config_dir("darwin").parts[-3:] == ("Library", "Application Support", "obs-studio")
+    flatpak = doctor.ObsInstall("/var/lib/flatpak/app/com.obsproject.Studio", None, "flatpak")
+    native = doctor.ObsInstall("/usr/bin/obs", (30, 2, 3))
+    assert doctor.obs_config_dir("linux", native) == Path("/cfg/obs-studio")
+    assert doctor.obs_config_dir("linux", flatpak) == Path.home() / ".var/app/com.obsproject.Studio/config/obs-studio"
+
+
+def test_doctor_finds_the_script_the_flatpak_obs_loads(tmp_path, monkeypatch):
+    """Flatpak OBS saves its scene collections in its own ~/.var/app folder; the doctor read
+    ~/.config/obs-studio and said the script was not loaded."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+    scenes = tmp_path / ".var/app/com.obsproject.Studio/config/obs-studio/basic/scenes"
+    scenes.mkdir(parents=True)
+    script = doctor.PROJECT_ROOT / "obs_faceswap.py"
+    (scenes / "Untitled.json").write_text(json.dumps({"modules": {"scripts-tool": [{"path": str(script)}]}}))
+    flatpak = doctor.find_obs("linux", which=lambda name: None,
+                              exists=lambda path: path == "/var/lib/flatpak/app/com.obsproject.Studio")
+    assert flatpak is not None and flatpak.kind == "flatpak"
+    assert doctor.check_script_loaded(doctor.obs_config_dir("linux", flatpak)).ok is True
+    assert doctor.check_script_loaded(doctor.obs_config_dir("linux")).ok is None
 
 
 def mac_framework(root: Path, version: str, *cpu_types: int) -> Path:

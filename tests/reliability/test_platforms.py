@@ -394,40 +394,24 @@ def test_supervisor_names_a_wrong_worker_python_in_the_status(tmp_path):
         supervisor.stop()
 
 
-FAKE_FLATPAK_SPAWN = r"""#!/bin/sh
-# flatpak-spawn --host, as far as the worker can tell: another PID namespace, the
-# descriptors passed with --forward-fd kept, --env and --directory applied.
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --host|--watch-bus) shift ;;
-        --forward-fd=*) shift ;;
-        --directory=*) cd "${1#--directory=}"; shift ;;
-        --env=*) export "${1#--env=}"; shift ;;
-        *) break ;;
-    esac
-done
-echo "$@" > "$(dirname "$0")/last-command"
-exec unshare --pid --fork --kill-child "$@"
-"""
+NEEDS_ROOT_AND_UNSHARE = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                                            reason="the Flatpak simulation's namespaces need root and unshare")
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
-                    reason="a PID namespace needs root and unshare (util-linux)")
+@NEEDS_ROOT_AND_UNSHARE
 def test_flatpak_obs_starts_its_worker_on_the_host_paired_by_token(tmp_path, monkeypatch):
     """In Flatpak the worker runs on the host through flatpak-spawn, where OBS's pid means
     nothing: the worker sees no parent it knows (getppid() is 0 in its namespace) and
     recognises its channel by the token alone. Before the link it refused the channel."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    spawn = bin_dir / "flatpak-spawn"
-    spawn.write_text(FAKE_FLATPAK_SPAWN)
-    spawn.chmod(0o755)
+    platform_sims.fake_flatpak_spawn(bin_dir)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FLATPAK_SIM_PID_NAMESPACE", "1")
     supervisor = WorkerSupervisor({"python": sys.executable, "source_photo": ""}, system=systems.FLATPAK)
     try:
         wait_until(lambda: supervisor.worker_up and supervisor.channel.state() == link.STATE_NO_SOURCE,
                    what=f"the worker to run on the 'host' ({supervisor.last_error})")
-        command = (bin_dir / "last-command").read_text()
+        command = (bin_dir / "commands").read_text()
         assert "--owner-pid 0" in command and supervisor.channel.token in command
         assert supervisor.channel.worker_pid() == 1, "the worker did not run in its own PID namespace"
         spawned = supervisor.worker_pid()
@@ -437,6 +421,69 @@ def test_flatpak_obs_starts_its_worker_on_the_host_paired_by_token(tmp_path, mon
         supervisor.stop()
     wait_until(lambda: not any(helpers.processes_running(pid) for pid in workers), timeout=10,
                what="the worker to end with the filter")
+
+
+@NEEDS_ROOT_AND_UNSHARE
+def test_flatpak_runs_the_installed_venv_whose_python_only_the_host_has(tmp_path, monkeypatch):
+    """The venv's python links to the host's /usr/bin/python3.X, absent from the sandbox's
+    /usr. Before, the filter judged it inside the sandbox, fell back to the sandbox's
+    python3, which flatpak-spawn ran on the host without our packages: endless "No module
+    named" restarts. Now the venv's link counts and the host runs it."""
+    from faceswap_core import install_config
+    from faceswap_core.obs import properties
+
+    bin_dir = tmp_path / "bin"
+    platform_sims.fake_flatpak_spawn(bin_dir)
+    sandbox_python = bin_dir / "python3"     # the runtime's python3 as the host runs it: no packages
+    sandbox_python.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'numpy'\" >&2\nexit 1\n")
+    sandbox_python.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    python = platform_sims.venv_whose_python_is_only_on_the_host(str(tmp_path / "host"), os.path.join(REPO, ".venv"),
+                                                                 monkeypatch)
+    assert os.path.lexists(python) and not os.path.exists(python), "the link must dangle in the 'sandbox'"
+    config = tmp_path / "obs-faceswap.json"
+    install_config.write_config({"worker_python": python}, str(config))
+    monkeypatch.setenv("OBS_FACESWAP_CONFIG", str(config))
+    monkeypatch.delenv("OBS_FACESWAP_PYTHON", raising=False)
+    monkeypatch.setattr(properties, "PROJECT_ROOT", str(tmp_path))   # no .venv next to the script
+    assert properties.default_interpreter(systems.FLATPAK) == python
+    supervisor = WorkerSupervisor({"python": "", "source_photo": ""}, system=systems.FLATPAK)
+    try:
+        wait_until(lambda: supervisor.worker_up and supervisor.channel.state() == link.STATE_NO_SOURCE,
+                   timeout=90, what=f"the venv's worker to run on the 'host' ({supervisor.last_error})")
+        assert (bin_dir / "commands").read_text().split()[0] == python
+        assert supervisor.restarts == 0
+    finally:
+        supervisor.stop()
+
+
+@NEEDS_ROOT_AND_UNSHARE
+def test_flatpak_hung_worker_is_killed_on_the_host(tmp_path, monkeypatch):
+    """Killing flatpak-spawn only sends the host's worker SIGINT, which a worker stuck in C
+    never acts on; it lived on beside its replacement. Now the supervisor kills the
+    worker's own pid on the host (flatpak-spawn --host kill)."""
+    bin_dir = tmp_path / "bin"
+    platform_sims.fake_flatpak_spawn(bin_dir)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    stuck = make_faulty_python(tmp_path, "deadlock:120")
+    supervisor = WorkerSupervisor({"python": stuck, "source_photo": ""}, system=systems.FLATPAK)
+    hung = []
+    try:
+        wait_until(lambda: supervisor.worker_up and supervisor.channel.worker_pid() > 1,
+                   timeout=90, what=f"the worker to start ({supervisor.last_error})")
+        hung.append(supervisor.channel.worker_pid())
+        wait_until(lambda: supervisor.hangs >= 1, timeout=60, what="the hang to be seen")
+        wait_until(lambda: not helpers.processes_running(hung[0]), timeout=30,
+                   what=f"the hung worker {hung[0]} to be killed on the host")
+        commands = (bin_dir / "commands").read_text()
+        assert f"kill -KILL {hung[0]}" in commands
+    finally:
+        supervisor.stop()
+        for pid in hung + [pid for pid in helpers.worker_pids() if "deadlock:120" in helpers.command_line(pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def test_stopping_a_worker_that_killing_cannot_reach_ends_it_through_stdin():
