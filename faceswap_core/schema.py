@@ -80,6 +80,7 @@ class Setting:
     when: tuple = ()           # (other key, values): used only while that setting has one of the values
     in_obs: bool = True        # shown in the OBS filter's properties
     metavar: str = ""          # the command line's placeholder for the value ("" = by kind)
+    off_help: str = ""         # a "--no-..." flag's help: what turning the setting off does
 
     def values(self) -> tuple:
         return tuple(value for value, _ in self.choices)
@@ -99,16 +100,21 @@ SETTINGS = (
             help="Landmark: a mesh warp on any CPU, nothing to download. Neural: insightface's models, for a GPU "
                  "(installer step 5); if a model is missing the status line says which command installs it."),
     Setting("mouth_mask", "bool", "Mouth mask (your own mouth shows)", True, flag="--no-mouth-mask",
-            help="Your own mouth shows through the swap, so speech looks right."),
+            help="Your own mouth shows through the swap, so speech looks right.",
+            off_help="Swap the mouth too: your own mouth no longer shows through (by default it does, so speech "
+                     "looks right)."),
     Setting("mouth_mask_size", "float", "Mouth mask size", 1.0, 0.5, 2.5, 0.05, flag="--mouth-size",
             help="Size of the mouth region around its centre."),
     Setting("keep_eyes", "bool", "Keep my eyes (your own eyes show)", False, flag="--keep-eyes",
             help="Your own eyes always show (by default the landmark engine shows them only while you blink "
                  "or close them)."),
     Setting("keep_glasses", "bool", "Keep my glasses (their frames stay in front)", True, flag="--no-glasses",
-            engines=("landmark",), help="Off: the swapped face shows no glasses."),
+            engines=("landmark",), help="Off: the swapped face shows no glasses.",
+            off_help="Leave your glasses out: the swapped face shows none (by default their frames are drawn back "
+                     "over it)."),
     Setting("colour_correction", "bool", "Colour correction", True, flag="--no-colour",
-            help="Match the swapped face to your skin and light; off keeps the photo's colours."),
+            help="Match the swapped face to your skin and light; off keeps the photo's colours.",
+            off_help="Keep the photo's own colours (by default the swapped face takes your skin's colour and light)."),
     Setting("opacity", "float", "Opacity", 1.0, 0.0, 1.0, 0.01, flag="--opacity",
             help="0: your own face; 1: fully swapped."),
     Setting("smoothing", "float", "Smoothing", 0.5, 0.0, 1.0, 0.05, flag="--smoothing",
@@ -201,7 +207,9 @@ SETTINGS = (
             flag="--no-mark",
             help="A mark no viewer sees, over the whole picture, that survives streaming and re-encoding: "
                  "'faceswap verify FILE' finds it. A cooperative label, not a protection: anyone who tries can "
-                 "remove or forge it."),
+                 "remove or forge it.",
+            off_help="Write no invisible mark (by default one says the picture is a face swap, and 'faceswap verify "
+                     "FILE' finds it)."),
     Setting("mark_strength", "int", "Mark strength (levels)", 3, 1, 8, 1, target="output", flag="--mark-strength",
             when=("mark", (True,)),
             help="How far the mark moves a pixel's brightness, at most. 3 keeps the picture at 45 dB PSNR and "
@@ -219,7 +227,9 @@ SETTINGS = (
             flag="--no-credentials",
             help="A signed C2PA manifest in every PNG, JPEG and MP4 written, and in OBS's MP4/MOV recordings that "
                  "showed a swap (signed when the recording stops): made with obs-faceswap, a face swap, from "
-                 "which photo. Signed offline with this install's own certificate, or your own below."),
+                 "which photo. Signed offline with this install's own certificate, or your own below.",
+            off_help="Write no content credentials (by default every PNG, JPEG and MP4 written carries a signed C2PA "
+                     "manifest saying it is a face swap)."),
     Setting("sign_cert", "file", "Signing certificate chain (PEM)", "", target="output", flag="--sign-cert",
             when=("credentials", (True,)),
             help="Your own ES256 signing certificate, then its intermediate, in one PEM file (with the key)."),

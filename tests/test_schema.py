@@ -65,3 +65,25 @@ def test_every_setting_is_complete():
             assert set(setting.when[1]) <= offered, setting.key
     flags = [setting.flag for setting in schema.SETTINGS if setting.flag]
     assert len(flags) == len(set(flags))
+
+
+def test_a_no_flag_says_what_turning_the_setting_off_does():
+    """--no-colour's help read "Match the swapped face to your skin and light": what the
+    flag turns off, read by users as what it does. Each --no-... flag now says what off does."""
+    import argparse
+
+    from faceswap_core.commands.setting_flags import argument_for
+
+    negated = [setting for setting in schema.SETTINGS if setting.kind == "bool" and setting.default and setting.flag]
+    assert {setting.flag for setting in negated} >= {"--no-mouth-mask", "--no-colour", "--no-glasses", "--no-mark",
+                                                    "--no-credentials"}
+    for setting in negated:
+        assert setting.flag.startswith("--no-"), setting.key
+        parser = argparse.ArgumentParser()
+        parser.add_argument(setting.flag, dest=setting.key, **argument_for(setting))
+        help_text = next(action.help for action in parser._actions if setting.flag in action.option_strings)
+        assert help_text == setting.off_help.replace("%", "%%") and help_text != setting.help, setting.key
+        assert "by default" in help_text.lower(), f"{setting.flag}: say what stays on without the flag"
+        assert parser.parse_args([setting.flag]).__dict__[setting.key] is False
+    colour = schema.BY_KEY["colour_correction"].off_help
+    assert colour.startswith("Keep the photo's own colours")

@@ -15,7 +15,9 @@ def argument_for(setting: schema.Setting, help_text: str = "") -> dict:
     range. help_text: instead of the setting's own help (the engine list names engines)."""
     text = (help_text or setting.help).replace("%", "%%")
     if setting.kind == "bool":
-        return {"action": "store_false" if setting.default else "store_true", "help": text}
+        if setting.default:   # the flag turns it off: its help says what off does
+            return {"action": "store_false", "help": (help_text or setting.off_help).replace("%", "%%")}
+        return {"action": "store_true", "help": text}
     argument = {"default": schema.default_of(setting), "metavar": setting.metavar or METAVARS.get(setting.kind)}
     if setting.kind in ("photos", "pairs"):
         return {**argument, "action": "append", "help": f"{text} Repeat for several."}
