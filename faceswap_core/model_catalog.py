@@ -154,6 +154,18 @@ def user_data_dir() -> Path:
     return base / "obs-faceswap"
 
 
+# What a user does about a model file that is missing or does not load: a catalogued file is
+# installed again; a file the user named is the user's to replace (no catalogue command helps).
+REINSTALL_ADVICE = "run faceswap models verify, then faceswap models install --force"
+OWN_FILE_FLAGS = {"detector": "--detector", "recognizer": "--recognizer", "swapper": "--swapper",
+                  "enhancer": "--enhancer-file"}
+
+
+def own_file_advice(role: str) -> str:
+    return (f"it is your own file, so choose a working {role} model file instead (the filter's {role} file "
+            f"setting, or {OWN_FILE_FLAGS.get(role, 'its option')} FILE)")
+
+
 def default_model_dir() -> Path:
     """$FACESWAP_MODEL_DIR, else the per-user data folder's models/."""
     override = os.environ.get("FACESWAP_MODEL_DIR")

@@ -128,6 +128,7 @@ class NeuralEngine(Engine):
         # opens the enhancer by name on its thread: the catalogued or own file, or what a
         # benchmark brings (a stand-in that takes as long as a GPU restorer)
         self._open_restorer = open_restorer or self._open_enhancer
+        self._fell_back = False   # fp16 gave broken faces and fp32 was opened instead
         self._open_models(precision)
         if self.own_files:
             self.notes.append(f"own {', '.join(self.own_files)} file (not a catalogued one; checked by signature)")
@@ -241,6 +242,8 @@ class NeuralEngine(Engine):
         """Open the three models on the chosen runtime (again, for the fp32 fallback)."""
         paths = self.paths
         labels = {role: f"The {role} model {os.path.basename(paths[role])}" for role in self.roles}
+        fixes = {role: catalog.own_file_advice(role) if role in self.own_files else catalog.REINSTALL_ADVICE
+                 for role in self.roles}
         if self.runtime == "torch":
             from ..neural.runner_torch import resolve_device
 
@@ -252,7 +255,7 @@ class NeuralEngine(Engine):
             precisions = {"detector": half, "recognizer": "fp32", "swapper": half}
             sessions = {role: open_runner(paths[role], "torch", device=str(where), precision=precisions[role],
                                           threads=self.threads, label=labels[role],
-                                          channels_last=role != "recognizer")
+                                          channels_last=role != "recognizer", fix=fixes[role])
                         for role in labels}
             self.provider = sessions["swapper"].provider
             self.swap_precision = half
@@ -261,7 +264,7 @@ class NeuralEngine(Engine):
             cache_dir = str(self.model_dir or catalog.default_model_dir())
             choice = choose_providers(self.provider_wanted, cache_dir=cache_dir, device_id=self.gpu)
             sessions = {role: open_runner(paths[role], "onnxruntime", choice=choice, threads=self.threads,
-                                          label=labels[role])
+                                          label=labels[role], fix=fixes[role])
                         for role in labels}
             used = sessions.get("swapper", sessions["detector"]).provider
             if self.provider_wanted not in (None, "auto") and used != choice.primary:
@@ -275,7 +278,7 @@ class NeuralEngine(Engine):
         self.detector = ScrfdDetector(sessions["detector"], self.detector_size)
         recognizer = ArcFaceRecognizer(sessions["recognizer"]) if "recognizer" in sessions else None
         advice = ("choose an inswapper_128-shaped file" if "swapper" in self.own_files
-                  else "run faceswap models install --force")
+                  else catalog.REINSTALL_ADVICE)
         swapper = InSwapper(sessions["swapper"], read_emap(paths["swapper"], advice)) if "swapper" in sessions else None
         for role in self.own_files:   # files the user brought: their family's shapes and values, on load
             {"detector": self.detector, "recognizer": recognizer, "swapper": swapper}[role].check()
@@ -500,18 +503,21 @@ class NeuralEngine(Engine):
     def _fall_back_to_fp32(self) -> None:
         """Open the swap in fp32 instead of fp16 (the catalogued fp32 file for ONNX Runtime,
         the same file in fp32 for PyTorch) and prepare the identities' latents again."""
+        where = "on the CPU" if self.provider == "cpu" else f"on this GPU ({self.provider})"
         if self.swap_precision != "fp16":
-            raise BrokenSwapOutput("The swap model returned invalid numbers in fp32 too; the file may be damaged: "
-                                   "run faceswap models verify.")
+            tried = " in fp32 too, after fp16" if self._fell_back else ""
+            fix = catalog.own_file_advice("swapper") if "swapper" in self.own_files else \
+                "the file may be damaged: run faceswap models verify"
+            raise BrokenSwapOutput(f"The swap model returned invalid numbers (NaN) {where}{tried}; {fix}.")
         if self.runtime != "torch":
             if "swapper" in self.own_files:
-                raise BrokenSwapOutput("Your own fp16 swap model file gives broken faces on this GPU; choose an "
+                raise BrokenSwapOutput(f"Your own fp16 swap model file gives broken faces {where}; choose an "
                                        "fp32 file instead.")
             try:
                 self.paths["swapper"] = self.paths.get("swapper_fp32") or str(
                     catalog.require(catalog.find("inswapper_128"), self.model_dir))
             except FaceSwapError:
-                raise BrokenSwapOutput("The fp16 swap model gives broken faces on this GPU and the fp32 one is not "
+                raise BrokenSwapOutput(f"The fp16 swap model gives broken faces {where} and the fp32 one is not "
                                        "installed; run: faceswap models install inswapper_128") from None
         self._open_models("fp32")
         latent = self.swapper.latent
@@ -520,7 +526,8 @@ class NeuralEngine(Engine):
         self.mapping.pairs = [(person, replace(source, latent=latent(source.embedding)))
                               for person, source in self.mapping.pairs]
         self._assigned = None
-        self.notes.append("the fp16 swap gave broken faces on this GPU: switched to fp32 for this session")
+        self._fell_back = True
+        self.notes.append(f"the fp16 swap gave broken faces {where}: switched to fp32 for this session")
 
     def _begin_on_host(self, frame: np.ndarray, timestamp: float) -> InFlight:
         """Detect, align and send every face to the swapper (here, or on the server); the

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..errors import FaceSwapError
+from ..model_catalog import REINSTALL_ADVICE
 from .providers import ModelSession
 from .runners import fits_shape
 
@@ -89,7 +90,7 @@ class ScrfdDetector:
         if len(outputs) not in LAYOUTS:
             raise FaceSwapError(
                 f"{session.label} has {len(outputs)} outputs, which is no SCRFD layout; "
-                "run faceswap models install --force to get the right file."
+                f"{getattr(session, 'fix', REINSTALL_ADVICE)}."
             )
         self.strides, self.anchors, self.has_keypoints = LAYOUTS[len(outputs)]
         if not self.has_keypoints:

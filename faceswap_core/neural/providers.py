@@ -17,6 +17,7 @@ from importlib import metadata
 import numpy as np
 
 from ..errors import FaceSwapError
+from ..model_catalog import REINSTALL_ADVICE
 from ..schema import ORT_PROVIDERS, provider_key
 
 CPU = "CPUExecutionProvider"
@@ -228,9 +229,10 @@ class ModelSession:
     """
 
     def __init__(self, path: str, choice: ProviderChoice | None = None, *, use_binding: bool | None = None,
-                 threads: int = 0, label: str = "model"):
+                 threads: int = 0, label: str = "model", fix: str = REINSTALL_ADVICE):
         ort = _import_ort()
         self.path = path
+        self.fix = fix            # what to do about this file: reinstall it, or choose another
         self.label = label
         choice = choice or choose_providers("cpu")
         options = ort.SessionOptions()
@@ -258,10 +260,10 @@ class ModelSession:
         except Exception as error:  # onnxruntime raises its own exception types per failure
             name = os.path.basename(path)
             if not os.path.exists(path):
-                raise FaceSwapError(f"The model file {path} is missing; run: faceswap models install.") from None
+                raise FaceSwapError(f"The model file {path} is missing; {fix}.") from None
             raise FaceSwapError(
                 f"The model file {name} could not be loaded ({type(error).__name__}); "
-                f"it is damaged or not an ONNX model: run faceswap models verify, then faceswap models install --force."
+                f"it is damaged or not an ONNX model: {fix}."
             ) from None
         self.providers = list(self.session.get_providers())
         self.inputs = self.session.get_inputs()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import FaceSwapError
+from ..model_catalog import REINSTALL_ADVICE
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("fp32", "fp16")
@@ -217,7 +218,7 @@ class TorchRunner:
     `run_tensors` for inputs that are already on the device."""
 
     def __init__(self, path: str, *, device: str = "auto", precision: str | None = None, label: str = "model",
-                 threads: int = 0, channels_last: bool = False):
+                 threads: int = 0, channels_last: bool = False, fix: str = REINSTALL_ADVICE):
         torch = import_torch()
         onnx2torch = import_onnx2torch()
         import onnx
@@ -226,9 +227,10 @@ class TorchRunner:
             raise FaceSwapError(f"Unknown precision '{precision}'; choose one of: {', '.join(PRECISIONS)}.")
         self.path = str(path)
         self.label = label
+        self.fix = fix            # what to do about this file: reinstall it, or choose another
         self.device = resolve_device(device)
         if not os.path.exists(self.path):
-            raise FaceSwapError(f"The model file {self.path} is missing; run: faceswap models install.")
+            raise FaceSwapError(f"The model file {self.path} is missing; {fix}.")
         try:
             model = onnx.load(self.path)
             module = onnx2torch.convert(model)

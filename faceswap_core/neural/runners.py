@@ -19,6 +19,7 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from ..errors import FaceSwapError
+from ..model_catalog import REINSTALL_ADVICE
 
 LOCAL_RUNTIMES = ("onnxruntime", "torch")   # what open_runner opens a file with
 # triton: the recognizer and the swapper served by a Triton server (faceswap_core.remote), the
@@ -92,20 +93,22 @@ def run_batch(runner: ModelRunner, feeds: dict[str, np.ndarray], batched: Sequen
 
 def open_runner(path: str, runtime: str = "onnxruntime", *, choice=None, device: str = "auto",
                 precision: str | None = None, threads: int = 0, label: str = "model",
-                channels_last: bool = False) -> ModelRunner:
+                channels_last: bool = False, fix: str = REINSTALL_ADVICE) -> ModelRunner:
     """One runner for one model file.
 
     runtime 'onnxruntime' takes `choice` (providers.ProviderChoice) and `threads`; 'torch'
     takes `device` ('auto', 'cuda', 'cuda:1', 'mps', 'cpu'), `precision` ('fp32', 'fp16'; None: the file's own) and
     `channels_last` (NHWC memory on a GPU, kept only where the graph runs that way).
+    `fix`: what the user does about a file that is missing or does not load (a catalogued
+    file is installed again; the user's own file is replaced by the user).
     """
     if runtime == "onnxruntime":
         from .providers import ModelSession
 
-        return ModelSession(path, choice, threads=threads, label=label)
+        return ModelSession(path, choice, threads=threads, label=label, fix=fix)
     if runtime == "torch":
         from .runner_torch import TorchRunner
 
         return TorchRunner(path, device=device, precision=precision, label=label, threads=threads,
-                           channels_last=channels_last)
+                           channels_last=channels_last, fix=fix)
     raise FaceSwapError(f"Unknown model runtime '{runtime}'; choose one of: {', '.join(LOCAL_RUNTIMES)}.")

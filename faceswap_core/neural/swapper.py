@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BrokenSwapOutput, FaceSwapError
+from ..model_catalog import REINSTALL_ADVICE
 from ..in_flight import InFlight
 from .alignment import norm_crop
 from .providers import ModelSession
@@ -17,7 +18,7 @@ from .recognizer import normalise
 from .runners import run_batch, signature_problem
 
 
-def read_emap(path: str, advice: str = "run faceswap models install --force") -> np.ndarray:
+def read_emap(path: str, advice: str = REINSTALL_ADVICE) -> np.ndarray:
     """The 512x512 latent map: the last initializer of the swapper graph, as float32.
     advice: what the message tells the user to do (a file of their own is theirs to change)."""
     try:
@@ -28,7 +29,7 @@ def read_emap(path: str, advice: str = "run faceswap models install --force") ->
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception:
-        raise FaceSwapError(f"The swap model {path} could not be read; run faceswap models verify, then {advice}.") from None
+        raise FaceSwapError(f"The swap model {path} could not be read; {advice}.") from None
     if not model.graph.initializer:
         raise FaceSwapError(f"The swap model {path} has no weights; it is not inswapper_128: {advice}.")
     emap = numpy_helper.to_array(model.graph.initializer[-1]).astype(np.float32)

@@ -137,3 +137,29 @@ def test_own_model_files_that_do_not_fit_get_one_sentence(model_paths, standin_d
     with pytest.raises(FaceSwapError, match=words) as error:
         create_engine("neural", model_dir=str(tmp_path), **files)
     assert "\n" not in str(error.value)
+
+
+def test_a_broken_own_file_is_the_users_to_replace_not_a_catalogue_command(model_paths, tmp_path):
+    """A file the user named (--recognizer FILE) that does not load: the message said "run
+    faceswap models install --force", which installs the catalogue's file and leaves theirs."""
+    bad = tmp_path / "my-recognizer.onnx"
+    bad.write_bytes(b"not an onnx file" * 64)
+    with pytest.raises(FaceSwapError) as error:
+        create_engine("neural", model_dir=str(tmp_path), detector_file=model_paths["detector"],
+                      recognizer_file=str(bad), swapper_file=model_paths["swapper"])
+    text = str(error.value)
+    assert "my-recognizer.onnx" in text and "your own file" in text and "--recognizer FILE" in text, text
+    assert "models install" not in text, text
+
+
+def test_an_fp32_swap_that_breaks_on_the_cpu_says_so_and_nothing_else_was_tried(model_paths, standin_dir):
+    """The NaN message named a GPU on a CPU and said "in fp32 too" when fp32 was the only
+    precision tried."""
+    broken = standins.build_swapper(standin_dir / "fp32_nan.onnx", nan=True)
+    engine = _engine({**model_paths, "swapper": str(broken)})
+    assert engine.swap_precision == "fp32" and engine.provider == "cpu"
+    engine.set_source_file(str(media("dlib_2008_002506.jpg")))
+    with pytest.raises(FaceSwapError) as error:
+        engine.process(load_photo(media("fr_obama.jpg")), 0.0)
+    text = str(error.value)
+    assert "on the CPU" in text and "GPU" not in text and "too" not in text, text
