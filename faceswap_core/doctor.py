@@ -99,7 +99,8 @@ def check_worker_packages(health, python: str) -> Check:
     if not health.runs:
         return Check(False, "The worker's packages could not be checked: its Python does not start",
                      f"run {INSTALL_COMMAND} again")
-    broken = {name: why for name, why in health.broken.items() if name != "onnxruntime"}
+    engines_own = {module for modules in worker_venv.ENGINE_MODULES.values() for module in modules}
+    broken = {name: why for name, why in health.broken.items() if name not in engines_own}
     if broken:
         listed = "; ".join(f"{name} ({why})" for name, why in broken.items())
         return Check(False, f"The worker cannot import: {listed}", f"run {INSTALL_COMMAND} again: it reinstalls them")
@@ -123,6 +124,22 @@ def check_onnxruntime(health, python: str) -> Check:
                      f"run {INSTALL_COMMAND} again: it reinstalls it")
     providers = ", ".join(p.replace("ExecutionProvider", "") for p in health.providers)
     return Check(True, f"{installed[0]}, providers: {providers}")
+
+
+def check_engine_packages(health, engine: str) -> Check:
+    """Does `engine` find every package it imports? The installer installs them all: a
+    missing one means an install from before they were needed, or a broken one."""
+    if not health.runs:
+        return Check(False, f"The {engine} engine's packages could not be checked: the worker Python does not start",
+                     f"run {INSTALL_COMMAND} again")
+    # ONNX Runtime has a check of its own (which package, which providers)
+    missing = {name: health.broken[name] for name in worker_venv.ENGINE_MODULES[engine]
+               if name in health.broken and name != "onnxruntime"}
+    if missing:
+        listed = "; ".join(f"{name} ({why})" for name, why in missing.items())
+        return Check(False, f"The {engine} engine cannot start: {listed}",
+                     f"run {INSTALL_COMMAND} again: it installs what the {engine} engine needs")
+    return Check(True, f"The {engine} engine's packages import ({', '.join(worker_venv.ENGINE_MODULES[engine])})")
 
 
 def check_gpu(machine, health, choose, requested: str = "auto") -> Check:
@@ -502,7 +519,7 @@ def gather(config: str | None = None, python: str | None = None, model_dir: str 
     checks = [check_config(path, configured, fallback)] if python is None else []
     health = worker_venv.probe(worker)
     checks += [check_worker_python(health, worker), check_worker_packages(health, worker),
-               check_onnxruntime(health, worker),
+               check_onnxruntime(health, worker), check_engine_packages(health, "neural"),
                check_gpu(machine_probe.probe(), health, runtime_choice.choose,
                          install_config.read_config(path).get("runtime_requested", "auto") if python is None else "auto")]
     checks += [check_models(model_dir, full=full_models), check_credentials()]

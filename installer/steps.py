@@ -141,7 +141,7 @@ def install_packages(python: Path, options: Options, choice: runtime_choice.Runt
                                "and run the installer again.")
     worker_venv.ensure_recent_pip(python, out, offline)
     out.write("Installing the worker's packages (about 300 MB the first time) ...\n")
-    args = ["install", "-e", str(options.project_root), choice.requirement]
+    args = ["install", "-e", worker_venv.editable_project(options.project_root), choice.requirement]
     if options.upgrade:
         args.insert(1, "--upgrade")
     if worker_venv.pip(python, args, out, offline_dir=offline) != 0:
@@ -161,7 +161,8 @@ def repair_packages(python: Path, options: Options, choice: runtime_choice.Runti
         if module not in health.broken:
             continue
         dist = worker_venv.WORKER_MODULES.get(module)
-        target = ["-e", str(options.project_root)] if module == "faceswap_core.worker" else [dist or choice.requirement]
+        target = ["-e", worker_venv.editable_project(options.project_root)] if module == "faceswap_core.worker" \
+            else [dist or choice.requirement]
         worker_venv.pip(python, ["install", "--force-reinstall", "--no-deps", *target], out, offline_dir=offline)
         health = worker_venv.probe(python)
         if not health.broken:

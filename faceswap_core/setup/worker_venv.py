@@ -24,9 +24,19 @@ STAMP_NAME = "obs-faceswap-install.json"
 MIN_PIP = (23, 0)
 # module the worker imports -> the distribution that provides it (for targeted reinstalls)
 WORKER_MODULES = {"numpy": "numpy", "cv2": "opencv-contrib-python", "mediapipe": "mediapipe",
-                  "c2pa": "c2pa-python", "faceswap_core.worker": None, "onnxruntime": None}
+                  "c2pa": "c2pa-python", "faceswap_core.worker": None, "onnxruntime": None, "onnx": "onnx"}
 # Lowest layer first: reinstalling numpy can mend every module above it.
-REPAIR_ORDER = ("numpy", "cv2", "onnxruntime", "mediapipe", "c2pa", "faceswap_core.worker")
+REPAIR_ORDER = ("numpy", "cv2", "onnxruntime", "onnx", "mediapipe", "c2pa", "faceswap_core.worker")
+# The project's extra that the installer installs with it: the neural engine's packages but
+# the ONNX Runtime one, which the installer picks for the graphics card (pyproject.toml).
+INSTALLED_EXTRA = "neural-models"
+# What each engine imports beyond the worker's own packages (the doctor checks them)
+ENGINE_MODULES = {"neural": ("onnxruntime", "onnx")}
+
+
+def editable_project(project_root: str | os.PathLike) -> str:
+    """pip's editable requirement for the project with the extra the installer wants."""
+    return f"{project_root}[{INSTALLED_EXTRA}]"
 PROBE_SCRIPT = r"""
 import importlib, json, sys
 from importlib import metadata

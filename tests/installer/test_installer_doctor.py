@@ -437,3 +437,30 @@ def test_macos_python_of_another_processor_than_obs(tmp_path):
 def test_flatpak_obs_gets_the_flatpak_advice():
     check = doctor.check_obs_python(ObsInstall("/var/lib/flatpak/app/com.obsproject.Studio", None, "flatpak"), "linux")
     assert check.ok is True and "flatpak-spawn" in check.what and "not under /usr" in check.what
+
+
+def test_the_neural_engines_packages_are_checked():
+    """An install without onnx (the installer left out the neural extra) stopped at
+    `--engine neural` with "needs the onnx package", and the doctor said all was well."""
+    without_onnx = Health(True, (3, 11, 7), {"onnx": "ModuleNotFoundError: No module named 'onnx'"},
+                          (("onnxruntime", "1.20.1"),), ("CPUExecutionProvider",))
+    check = doctor.check_engine_packages(without_onnx, "neural")
+    assert check.ok is False and "neural engine cannot start" in check.what and "onnx" in check.what
+    assert "install.py" in check.fix
+    assert doctor.check_worker_packages(without_onnx, "python").ok is True   # said once, by the engine's check
+    whole = Health(True, (3, 11, 7), {}, (("onnxruntime", "1.20.1"),), ("CPUExecutionProvider",))
+    assert doctor.check_engine_packages(whole, "neural").ok is True
+
+
+def test_the_installer_installs_the_neural_engines_extra_without_a_second_runtime():
+    """The extra the installer asks for holds what the neural engine needs but no ONNX
+    Runtime package (the installer picks that one for the graphics card)."""
+    import tomllib
+
+    extras = tomllib.loads((doctor.PROJECT_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    installed = extras[worker_venv.INSTALLED_EXTRA]
+    assert any(requirement.startswith("onnx>") for requirement in installed)
+    assert not any(requirement.startswith("onnxruntime") for requirement in installed)
+    assert f"obs-faceswap[{worker_venv.INSTALLED_EXTRA}]" in extras["neural"]
+    assert set(worker_venv.ENGINE_MODULES["neural"]) <= set(worker_venv.WORKER_MODULES)
+    assert worker_venv.editable_project("/a b/obs-faceswap") == f"/a b/obs-faceswap[{worker_venv.INSTALLED_EXTRA}]"

@@ -184,6 +184,37 @@ def test_doctor_on_the_healthy_install(clone, venv_python):
         assert all("OBS" in line for line in failures), output
 
 
+def test_the_neural_engine_runs_after_the_plain_install(clone, venv_python, tmp_path):
+    """The README's install, then the neural engine, as a user runs it with the models in
+    place. Before, the installer left out the onnx package and this stopped with "The
+    neural engine needs the onnx package". The real insightface recognizer and swapper
+    cannot be downloaded here: stand-ins of their shapes (made in the test's venv) are
+    named as the user's own files, with the real SCRFD detector."""
+    from testkit import standins
+    from testkit.judge import media, shared_model
+
+    project, home = clone
+    detector = shared_model("scrfd_500m_bnkps.onnx")
+    recognizer = standins.build_recognizer(tmp_path / "w600k_r50.onnx")
+    swapper = standins.build_swapper(tmp_path / "inswapper_128.onnx")
+    photo, target = media("dlib_2008_002506.jpg"), media("fr_obama.jpg")
+    output = tmp_path / "swapped.png"
+    faceswap = venv_python.parent / "faceswap"
+    done = subprocess.run([str(faceswap), "swap", "--engine", "neural", "--detector", str(detector),
+                           "--recognizer", str(recognizer), "--swapper", str(swapper), "--source", str(photo),
+                           "--input", str(target), "--output", str(output), "--no-credentials"],
+                          capture_output=True, text=True, cwd=home, env=user_env(home), timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    import cv2
+    import numpy as np
+
+    before, after = cv2.imread(str(target)), cv2.imread(str(output))
+    assert after is not None and after.shape == before.shape
+    assert np.abs(after.astype(int) - before.astype(int)).max() > 40, "nothing was swapped"
+    report = doctor(venv_python, home).stdout
+    assert any("neural engine's packages import" in line for line in lines_marked(report, "ok")), report
+
+
 def test_broken_package_is_repaired(clone, venv_python):
     project, home = clone
     site = next((project / ".venv" / "lib").glob("python3.*/site-packages"))
