@@ -287,3 +287,80 @@ def test_stale_files_are_those_of_dead_owners(tmp_path):
     (tmp_path / "unrelated").write_bytes(b"")
     assert link.stale_channel_files([str(tmp_path)]) == [str(dead)]
     live.close()
+
+
+# -- memory order on ARM: what each side stores before what -------------------------------------
+class RecordingFields:
+    """The header's fields, with every load, store and fence written to `log` in order.
+    x86 keeps stores in order by itself, so ARM's reordering cannot be seen here: the order
+    the code asks for is checked instead (a fence between two stores is what ARM needs)."""
+
+    def __init__(self, fields, log: list):
+        self.fields, self.log = fields, log
+
+    def get(self, name):
+        self.log.append(f"get {name}")
+        return self.fields.get(name)
+
+    def set(self, name, value):
+        self.log.append(f"set {name}")
+        self.fields.set(name, value)
+
+    def set_floats(self, offset, values):
+        self.log.append("set matrix")
+        self.fields.set_floats(offset, values)
+
+    def get_floats(self, offset, count):
+        return self.fields.get_floats(offset, count)
+
+
+def _stores(log: list) -> list:
+    return [entry for entry in log if not entry.startswith("get ")]
+
+
+def test_a_frame_and_all_its_fields_are_fenced_before_its_number(tmp_path):
+    """hand_over wrote the geometry, format and time after its only fence: on ARM the
+    worker could see the new in_seq with the last frame's geometry."""
+    from faceswap_core.link.channel import Exchange
+
+    owner = Channel.create(64, 48, directory=str(tmp_path))
+    log: list = []
+    exchange = Exchange(RecordingFields(owner._fields, log), owner.capacity)
+    exchange._fence = lambda: log.append("fence")
+    try:
+        exchange.hand_over(64, 48, 256, 1234, matrix=[0.0] * 12)
+        stores = _stores(log)
+        assert stores[-2:] == ["fence", "set in_seq"], stores
+        assert {"set in_width", "set in_height", "set in_format", "set in_time_ns", "set matrix"} <= set(stores[:-2])
+        log.clear()
+        with exchange.newest_result(0):
+            log.append("copy")
+        after_copy = _stores(log)[_stores(log).index("copy"):]
+        assert after_copy[-2:] == ["fence", "set out_reading"], "the pin was let go before the copy's reads were done"
+    finally:
+        owner.close()
+
+
+def test_settings_are_fenced_like_a_seqlock(tmp_path, monkeypatch):
+    """The settings had no fence: on ARM the worker could read the new length or bytes with
+    the old even number, and keep half-written settings."""
+    from faceswap_core.link import channel as channel_module
+
+    owner = Channel.create(64, 48, directory=str(tmp_path))
+    log: list = []
+
+    class LoggedFence:
+        def __call__(self):
+            log.append("fence")
+
+    monkeypatch.setattr(channel_module, "Fence", LoggedFence)
+    owner._fields = RecordingFields(owner._fields, log)
+    try:
+        owner.write_settings({"opacity": 0.5})
+        assert _stores(log) == ["set settings_seq", "fence", "set settings_len", "fence", "set settings_seq"], log
+        log.clear()
+        assert owner.read_settings()[1] == {"opacity": 0.5}
+        assert log == ["get settings_seq", "fence", "get settings_len", "fence", "get settings_seq"], log
+    finally:
+        owner._fields = owner._fields.fields
+        owner.close()

@@ -47,6 +47,22 @@ class Frame(NamedTuple):
         return self.strides or (self.stride,)
 
 
+class Fence:
+    """A full memory barrier for the one thread that owns it: releasing a lock then
+    acquiring it, the cheapest one the standard library offers (release orders what came
+    before, acquire what follows). x86 needs one only where a store is followed by a load
+    of another field (the output pin); Apple Silicon and other ARM machines need one
+    wherever the other process must see one store before another."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def __call__(self) -> None:
+        self._lock.release()
+        self._lock.acquire()
+
+
 class Exchange:
     """The frame handshake, written once for both ends, over one mapping's header.
 
@@ -67,16 +83,7 @@ class Exchange:
     def __init__(self, fields: HeaderFields, capacity: int):
         self.fields = fields
         self.capacity = capacity
-        self._barrier = threading.Lock()
-        self._barrier.acquire()
-
-    def _fence(self) -> None:
-        """A full memory barrier: releasing a lock then acquiring it, the cheapest one the
-        standard library offers (release orders what came before, acquire what follows).
-        x86 needs one only where a store is followed by a load of another field (the
-        output pin); Apple Silicon and other ARM machines need it everywhere."""
-        self._barrier.release()
-        self._barrier.acquire()
+        self._fence = Fence()
 
     # -- both ends ------------------------------------------------------------------
     def state(self) -> int:
@@ -100,7 +107,6 @@ class Exchange:
         `strides`: every plane's line size for formats with several planes; `matrix`:
         the first 12 values of OBS's YUV -> RGB colour matrix for YUV formats."""
         fields = self.fields
-        self._fence()
         fields.set("in_width", width)
         fields.set("in_height", height)
         fields.set("in_format", format_)
@@ -109,6 +115,7 @@ class Exchange:
         if matrix is not None:
             fields.set_floats(layout.MATRIX_OFFSET, matrix[:12])
         fields.set("in_time_ns", time_ns)
+        self._fence()                  # the frame's bytes and every field above, before its number
         fields.set("in_seq", (fields.get("in_seq") + 1) & layout.SEQ_MASK)
 
     def colour_matrix(self) -> tuple:
@@ -129,6 +136,7 @@ class Exchange:
         try:
             yield self._pin_result(seen_seq)
         finally:
+            self._fence()              # the copy's reads are done before the worker may write the slot
             self.fields.set("out_reading", 0)
 
     def _pin_result(self, seen_seq: int) -> Frame | None:
@@ -402,23 +410,27 @@ class Channel:
         data = json.dumps(settings, sort_keys=True).encode("utf-8")
         if len(data) > layout.SETTINGS_SIZE:
             raise ValueError(f"settings are {len(data)} bytes; at most {layout.SETTINGS_SIZE} fit")
-        fields = self._fields
+        fields, fence = self._fields, Fence()   # a fence of this call's own: OBS writes from two threads
         seq = fields.get("settings_seq") & ~1 & layout.SEQ_MASK   # even, whatever a bad worker wrote there
         fields.set("settings_seq", (seq + 1) & layout.SEQ_MASK)   # odd: being written
+        fence()                        # seen as being written before any byte changes
         self.mm[layout.SETTINGS_OFFSET:layout.SETTINGS_OFFSET + len(data)] = data
         fields.set("settings_len", len(data))
+        fence()                        # every byte before the number that says they are complete
         fields.set("settings_seq", (seq + 2) & layout.SEQ_MASK)   # even: complete
 
     def read_settings(self) -> tuple[int, dict] | None:
         """(sequence, settings), or None while a write is in progress or the data is bad."""
-        fields = self._fields
+        fields, fence = self._fields, Fence()
         seq = fields.get("settings_seq")
         if seq % 2:
             return None
+        fence()                        # the bytes are read after the number that vouches for them
         length = fields.get("settings_len")
         if length > layout.SETTINGS_SIZE:
             return None
         data = bytes(self.mm[layout.SETTINGS_OFFSET:layout.SETTINGS_OFFSET + length])
+        fence()                        # and before the number is read again
         if fields.get("settings_seq") != seq:
             return None
         try:

@@ -105,10 +105,27 @@ def interpreter_problem(interpreter: str, system: str, machine: str | None = Non
     if system == systems.MACOS:
         machine = machine or platform.machine()
         slices = macho_architectures(os.path.realpath(interpreter))
-        if slices and machine not in slices:
+        if slices and machine not in slices and not _runs_under_rosetta(slices, machine):
             return (f"Worker Python '{interpreter}' is built for {', '.join(slices)} only, but this OBS runs on "
                     f"{machine}: run the installer with a {machine} Python (python.org's universal2 installer, "
                     "or Homebrew's), or set Worker Python to one.")
+    return ""
+
+
+def _runs_under_rosetta(slices: list, machine: str) -> bool:
+    """An Intel-only program on an Apple Silicon Mac: Rosetta 2 translates it (slower)."""
+    return machine == "arm64" and "x86_64" in slices
+
+
+def interpreter_note(interpreter: str, system: str, machine: str | None = None) -> str:
+    """Something the user should know about a worker Python that runs, or ''."""
+    if system != systems.MACOS:
+        return ""
+    machine = machine or platform.machine()
+    slices = macho_architectures(os.path.realpath(interpreter))
+    if slices and machine not in slices and _runs_under_rosetta(slices, machine):
+        return (f"Worker Python '{interpreter}' is built for x86_64 only and runs under Rosetta 2, slower than an "
+                "arm64 Python: for full speed run the installer with python.org's universal2 Python, or Homebrew's.")
     return ""
 
 
@@ -116,7 +133,8 @@ def start_failure(interpreter: str, error: OSError, system: str) -> str:
     """What to tell the user when the worker's process could not be started at all."""
     if system == systems.MACOS and error.errno == EBADARCH:
         return (f"Worker Python '{interpreter}' is built for another processor and cannot run here: "
-                "run the installer with this Mac's Python, or set Worker Python.")
+                "run the installer with this Mac's Python, or set Worker Python (an Intel-only Python on Apple "
+                "Silicon also needs Rosetta 2: softwareupdate --install-rosetta).")
     if system == systems.FLATPAK and isinstance(error, FileNotFoundError):
         return ("OBS runs in Flatpak and flatpak-spawn is missing, so the worker cannot run on the host: "
                 "update the OBS Flatpak (com.obsproject.Studio).")

@@ -211,6 +211,8 @@ class FaceSwapFilter:
                 parts.append(note)
             if self.settings.get("mark", True) and self.mark_words:
                 parts.append(self.mark_words)
+        if supervisor.start_note:
+            parts.append(supervisor.start_note)
         audio = self.audio_sync.status()
         if audio:
             parts.append(audio)

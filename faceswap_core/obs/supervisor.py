@@ -51,6 +51,7 @@ class WorkerSupervisor:
         self.channel.write_settings(self._settings)
         self.worker_up = False
         self.last_error = ""
+        self.start_note = ""       # about the worker's Python, for the status line (Rosetta)
         self.restarts = 0
         self.hangs = 0             # workers replaced because they stopped answering
         self.start_attempts = 0    # processes started or tried (tests: no retry storm)
@@ -250,6 +251,10 @@ class WorkerSupervisor:
         problem = launch.interpreter_problem(interpreter, self.system)
         if problem:
             return self._not_started(problem)
+        note = launch.interpreter_note(interpreter, self.system)
+        if note and note != self.start_note:
+            self._log(200, note)
+        self.start_note = note
         channel.prepare_for_worker()
         self._started_ns = liveness.now_ns()
         self._heartbeat = liveness.ChangeWatch(0, self._started_ns)

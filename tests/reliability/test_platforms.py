@@ -368,14 +368,20 @@ def test_macos_worker_python_of_the_wrong_architecture_is_named(tmp_path):
     assert launch.macho_architectures(intel) == ["x86_64"]
     assert launch.macho_architectures(universal) == ["x86_64", "arm64"]
     assert launch.macho_architectures(sys.executable) == []   # an ELF file here: unknown, not wrong
-    problem = launch.interpreter_problem(intel, systems.MACOS, machine="arm64")
-    assert intel in problem and "x86_64 only" in problem and "arm64" in problem
+    apple = macho(tmp_path / "python-apple", 0x0100000C)
+    problem = launch.interpreter_problem(apple, systems.MACOS, machine="x86_64")
+    assert apple in problem and "arm64 only" in problem and "x86_64" in problem
     assert launch.interpreter_problem(universal, systems.MACOS, machine="arm64") == ""
+    assert launch.interpreter_note(universal, systems.MACOS, machine="arm64") == ""
+    # an Intel-only Python on Apple Silicon runs under Rosetta 2: allowed, and said to be slower
+    assert launch.interpreter_problem(intel, systems.MACOS, machine="arm64") == ""
+    note = launch.interpreter_note(intel, systems.MACOS, machine="arm64")
+    assert "Rosetta 2" in note and "slower" in note and intel in note
     link_to_it = tmp_path / "venv-python"
-    link_to_it.symlink_to(intel)             # a venv's python is a link to the real binary
-    assert "x86_64 only" in launch.interpreter_problem(str(link_to_it), systems.MACOS, machine="arm64")
+    link_to_it.symlink_to(apple)             # a venv's python is a link to the real binary
+    assert "arm64 only" in launch.interpreter_problem(str(link_to_it), systems.MACOS, machine="x86_64")
     failure = launch.start_failure(intel, OSError(launch.EBADARCH, "Bad CPU type in executable"), systems.MACOS)
-    assert "another processor" in failure
+    assert "another processor" in failure and "Rosetta" in failure
 
 
 def test_supervisor_names_a_wrong_worker_python_in_the_status(tmp_path):
@@ -390,6 +396,21 @@ def test_supervisor_names_a_wrong_worker_python_in_the_status(tmp_path):
         wait_until(lambda: f"{other[0]} only" in supervisor.last_error, what="the architecture to be named")
         assert python in supervisor.last_error
         assert not supervisor.worker_up and supervisor.start_attempts == 0
+    finally:
+        supervisor.stop()
+
+
+def test_an_intel_worker_python_on_apple_silicon_is_started_and_called_slower(tmp_path, monkeypatch):
+    """Rosetta 2 runs an x86_64 worker on an arm64 Mac: it was refused; now it is started
+    and the status line says it is slower. The Mac is simulated (its machine name and an
+    x86_64 Mach-O header); the file cannot run here, so the start itself fails."""
+    intel = macho(tmp_path / "python", 0x01000007)
+    monkeypatch.setattr(launch.platform, "machine", lambda: "arm64")
+    supervisor = WorkerSupervisor({"python": intel, "source_photo": ""}, system=systems.MACOS)
+    try:
+        wait_until(lambda: supervisor.start_attempts >= 1, what="a start of the Intel Python")
+        assert "Rosetta 2" in supervisor.start_note and "slower" in supervisor.start_note
+        assert "x86_64 only" not in supervisor.last_error
     finally:
         supervisor.stop()
 
