@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import install_config
+from .command_text import command_text
 from .link import launch
 from .link import system as systems
 from .setup import machine as machine_probe, runtime_choice, worker_venv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-INSTALL_COMMAND = f"python {PROJECT_ROOT / 'installer' / 'install.py'}"
+INSTALL_COMMAND = command_text("python", PROJECT_ROOT / "installer" / "install.py")
 # OBS version -> the newest Python its scripting loads on Windows and macOS
 # (deps/obs-scripting/obs-scripting-python-import.c of each tag; Linux uses the system's).
 OBS_PYTHON_LIMITS = (((30, 1), (3, 12)), ((29, 1), (3, 11)), ((28, 0), (3, 10)))
@@ -113,9 +114,10 @@ def check_onnxruntime(health, python: str) -> Check:
                      f"run {INSTALL_COMMAND} again")
     installed = [f"{name} {version}" for name, version in health.ort]
     if len(installed) > 1:
-        extra = " ".join(name for name, _ in health.ort)
+        extra = [name for name, _ in health.ort]
         return Check(False, f"Several ONNX Runtime packages are installed ({', '.join(installed)}); they shadow each other",
-                     f"run: {python} -m pip uninstall -y {extra}  then {INSTALL_COMMAND} again")
+                     f"run: {command_text(python, '-m', 'pip', 'uninstall', '-y', *extra)}  then "
+                     f"{INSTALL_COMMAND} again")
     if not installed:
         return Check(None, "ONNX Runtime is not installed: the neural engine is unavailable (landmark works)",
                      f"run {INSTALL_COMMAND} to add the right package for this computer")
@@ -180,9 +182,8 @@ def check_models(model_dir: str | None = None, full: bool = True) -> Check:
     bad = [state for state in states if not state.good]
     if bad:
         listed = ", ".join(f"{s.model.filename} {s.state}" for s in bad)
-        names = " ".join(s.model.name for s in bad)
         return Check(False, f"Neural engine models in {where}: {listed}",
-                     f"run: faceswap models install --force {names}" + (f" --dir {model_dir}" if model_dir else ""))
+                     f"run: {model_catalog.install_command([s.model.name for s in bad], model_dir, force=True)}")
     how = "SHA-256 verified" if full else "sizes right (hashes not checked)"
     return Check(True, f"Neural engine models in {where}: {len(states)} files, {how}")
 

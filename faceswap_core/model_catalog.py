@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .command_text import command_text
 from .errors import FaceSwapError
 
 NON_COMMERCIAL = "non-commercial research use only (InsightFace model licence)"
@@ -166,6 +167,12 @@ def own_file_advice(role: str) -> str:
             f"setting, or {OWN_FILE_FLAGS.get(role, 'its option')} FILE)")
 
 
+def install_command(names, model_dir: str | os.PathLike | None = None, force: bool = False) -> str:
+    """`faceswap models install ...` for these models, as the user types it."""
+    return command_text("faceswap", "models", "install", *(["--force"] if force else []), *names,
+                        *(["--dir", model_dir] if model_dir else []))
+
+
 def default_model_dir() -> Path:
     """$FACESWAP_MODEL_DIR, else the per-user data folder's models/."""
     override = os.environ.get("FACESWAP_MODEL_DIR")
@@ -192,21 +199,20 @@ def require(model: ModelFile, model_dir: str | os.PathLike | None = None) -> Pat
     engine start): a file damaged or swapped after its download is never fed to ONNX Runtime.
     """
     path = model_path(model, model_dir)
-    where = f" --dir {model_dir}" if model_dir else ""
     if not path.is_file():
         raise FaceSwapError(
             f"The {model.role} model {model.filename} is not installed in {path.parent}; "
-            f"run: faceswap models install {model.name}{where}"
+            f"run: {install_command([model.name], model_dir)}"
         )
     size = path.stat().st_size
     if size != model.bytes:
         raise FaceSwapError(
             f"The {model.role} model {path} is damaged ({size:,} bytes, expected {model.bytes:,}); "
-            f"run: faceswap models install --force {model.name}{where}"
+            f"run: {install_command([model.name], model_dir, force=True)}"
         )
     if sha256_file(path) != model.sha256:
         raise FaceSwapError(
             f"The {model.role} model {path} is damaged or not the expected file (its SHA-256 differs); "
-            f"run: faceswap models install --force {model.name}{where}"
+            f"run: {install_command([model.name], model_dir, force=True)}"
         )
     return path

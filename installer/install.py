@@ -114,7 +114,10 @@ def prepare_offline(folder: Path, args: argparse.Namespace, ask) -> int:
             model_installer.install(model_catalog.resolve_names(["neural"]), folder / "models", assume_yes=True)
         except FaceSwapError as error:
             raise InstallError(str(error)) from None
-    print(f"Ready: copy {folder} to the offline machine and run: python installer/install.py --offline {folder}")
+    from faceswap_core.command_text import command_text
+
+    print(f"Ready: copy {folder} to the offline machine and run: "
+          f"{command_text('python', 'installer/install.py', '--offline', folder)}")
     return 0
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from faceswap_core import install_config, schema   # standard library only
+from faceswap_core.command_text import command_text
 from faceswap_core.setup import machine as machine_probe, runtime_choice, worker_venv
 from faceswap_core.setup.worker_venv import Health, InstallError
 
@@ -62,7 +63,7 @@ def run(options: Options, out: TextIO, ask: Callable[[str], str] | None) -> int:
     subprocess.call([str(python), "-m", "faceswap_core.doctor", "--quick", "--config", str(options.config)])
     out.write(f"\nDone in {time.monotonic() - started:.0f} s. In OBS: Tools > Scripts > + > "
               f"{options.project_root / 'obs_faceswap.py'}\n")
-    out.write(f"Check everything again with: {python} -m faceswap_core.doctor\n")
+    out.write(f"Check everything again with: {command_text(python, '-m', 'faceswap_core.doctor')}\n")
     return 0 if models_ok else 1
 
 
@@ -72,7 +73,7 @@ def _offline_links(offline: Path | None) -> str | None:
     with_wheels = [folder for folder in wheel_folders(offline) if any(folder.glob("*.whl"))]
     if not with_wheels:
         raise InstallError(f"{offline} has no wheel files; prepare it on a machine with internet using "
-                           f"'install.py --prepare-offline {offline}' and copy it over.")
+                           f"'{command_text('install.py', '--prepare-offline', offline)}' and copy it over.")
     return str(with_wheels[0])
 
 

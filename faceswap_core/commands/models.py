@@ -85,9 +85,7 @@ def _verify(models, model_dir, given_dir) -> int:
             bad.append(status.model.name)
             damaged = damaged or status.state != "missing"
     if bad:
-        where = f" --dir {given_dir}" if given_dir else ""
-        force = " --force" if damaged else ""
-        print(f"faceswap: {len(bad)} model(s) missing or damaged; run: faceswap models install{force} "
-              f"{' '.join(bad)}{where}", file=sys.stderr)
+        print(f"faceswap: {len(bad)} model(s) missing or damaged; run: "
+              f"{catalog.install_command(bad, given_dir, force=damaged)}", file=sys.stderr)
         return 1
     return 0

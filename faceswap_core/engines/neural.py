@@ -67,13 +67,11 @@ def resolve_model_paths(model_dir: str | os.PathLike | None, precision: str = "a
             problems.append(model)
     if problems:
         folder = catalog.model_path(problems[0], model_dir).parent
-        names = " ".join(m.name for m in problems)
-        where = f" --dir {model_dir}" if model_dir else ""
         damaged = [m.filename for m in problems if catalog.model_path(m, model_dir).exists()]
         state = f"damaged ({', '.join(damaged)}) or missing" if damaged else "missing"
         raise FaceSwapError(
             f"The neural engine's model files are {state} in {folder}; "
-            f"run: faceswap models install{' --force' if damaged else ''} {names}{where}"
+            f"run: {catalog.install_command([m.name for m in problems], model_dir, force=bool(damaged))}"
         )
     return paths
 
