@@ -30,6 +30,7 @@ from .link import system as systems
 CONFIG_NAME = "obs-faceswap.json"
 CONFIG_ENV = "OBS_FACESWAP_CONFIG"
 FORMAT_VERSION = 1
+REPLACE_PATIENCE_S = 5.0
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -73,8 +74,16 @@ def configured_providers(path: str | None = None) -> tuple[str, ...]:
     return ()
 
 
+class ConfigLocked(PermissionError):
+    """The config could not be replaced because another program holds it open."""
+
+
 def write_config(values: dict, path: str | None = None) -> str:
-    """Write the config atomically (a temporary file renamed into place); returns its path."""
+    """Write the config atomically (a temporary file renamed into place); returns its path.
+
+    Windows refuses to replace a file another program has open: an antivirus scanner
+    reading the new file, OBS or an editor holding the old one. That lasts moments, so
+    the rename is tried again for REPLACE_PATIENCE_S before ConfigLocked says what to do."""
     target = path or config_path()
     data = {"version": FORMAT_VERSION, **values}
     folder = os.path.dirname(os.path.abspath(target))
@@ -84,9 +93,25 @@ def write_config(values: dict, path: str | None = None) -> str:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(data, stream, indent=2, sort_keys=True)
             stream.write("\n")
-        os.replace(temporary, target)
+        _replace_patiently(temporary, target)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
     return target
+
+
+def _replace_patiently(temporary: str, target: str) -> None:
+    deadline = time.monotonic() + REPLACE_PATIENCE_S
+    pause = 0.05
+    while True:
+        try:
+            os.replace(temporary, target)
+            return
+        except PermissionError as error:
+            if time.monotonic() >= deadline:
+                raise ConfigLocked(error.errno, f"Could not write {target}: another program keeps it open (often an "
+                                   "antivirus scanner, or OBS itself). Close OBS, wait a moment and run the installer "
+                                   "again.") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)

@@ -187,7 +187,10 @@ def write_obs_config(options: Options, python: Path, choice: runtime_choice.Runt
         out.write(f"OBS settings file {options.config} is up to date.\n")
         return
     values["installed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    install_config.write_config(values, str(options.config))
+    try:
+        install_config.write_config(values, str(options.config))
+    except install_config.ConfigLocked as error:
+        raise InstallError(str(error.strerror)) from None
     out.write(f"Wrote {options.config}: the OBS filter will use {python}.\n")
 
 

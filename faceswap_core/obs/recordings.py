@@ -60,7 +60,7 @@ class RecordingSigner:
         settings = filters[0].settings if filters else {}
         if not settings.get("credentials", True):
             return
-        interpreter = settings.get("python") or default_interpreter()
+        interpreter = settings.get("python") or default_interpreter(self.system)
         arguments = ["sign", path]
         if settings.get("source_photo"):
             arguments += ["--photo", settings["source_photo"]]
@@ -74,7 +74,9 @@ class RecordingSigner:
         """Off OBS's threads: the signing's outcome goes into OBS's log."""
         name = os.path.basename(path)
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=SIGN_TIMEOUT_S, cwd=PROJECT_ROOT,
+            # the tool writes UTF-8 (PYTHONUTF8 on Windows): never this process's code page
+            done = subprocess.run(command, capture_output=True, encoding="utf-8", errors="replace",
+                                  timeout=SIGN_TIMEOUT_S, cwd=PROJECT_ROOT,
                                   env=launch.worker_environment(self.system, dict(os.environ), PROJECT_ROOT),
                                   stdin=subprocess.DEVNULL, **options)
             said = (done.stdout + done.stderr).strip().splitlines()

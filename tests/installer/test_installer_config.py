@@ -10,6 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+import pytest
+
 from faceswap_core import install_config
 
 
@@ -69,3 +71,35 @@ def test_the_obs_side_uses_the_installers_config(tmp_path, monkeypatch):
     assert properties.default_interpreter() == str(worker)
     worker.unlink()   # a config whose Python is gone: fall back, never hand OBS a missing program
     assert properties.default_interpreter() != str(worker)
+
+
+def test_a_config_an_antivirus_holds_is_written_once_it_lets_go(tmp_path, monkeypatch):
+    """Windows refuses os.replace over a file another program has open (an antivirus reading
+    it): the installer failed with a bare PermissionError. Simulated: while 'held', the file
+    cannot be replaced, as on Windows."""
+    import threading
+
+    from testkit import platform_sims
+
+    config = tmp_path / "obs-faceswap.json"
+    install_config.write_config({"worker_python": "/old/python"}, str(config))
+    held = platform_sims.files_undeletable_while_open(monkeypatch)
+    held.add(str(config))
+    threading.Timer(0.5, held.clear).start()          # the scanner is done after half a second
+    install_config.write_config({"worker_python": "/new/python"}, str(config))
+    assert install_config.read_config(str(config))["worker_python"] == "/new/python"
+
+
+def test_a_config_held_for_good_gets_a_sentence_and_stays_as_it_was(tmp_path, monkeypatch):
+    from faceswap_core import install_config
+    from testkit import platform_sims
+
+    config = tmp_path / "obs-faceswap.json"
+    install_config.write_config({"worker_python": "/old/python"}, str(config))
+    monkeypatch.setattr(install_config, "REPLACE_PATIENCE_S", 0.5)
+    platform_sims.files_undeletable_while_open(monkeypatch).add(str(config))
+    with pytest.raises(install_config.ConfigLocked) as error:
+        install_config.write_config({"worker_python": "/new/python"}, str(config))
+    assert "another program keeps it open" in error.value.strerror and "run the installer again" in error.value.strerror
+    assert install_config.read_config(str(config))["worker_python"] == "/old/python"
+    assert [path.name for path in tmp_path.iterdir()] == ["obs-faceswap.json"], "a temporary file was left"

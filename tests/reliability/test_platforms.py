@@ -623,3 +623,35 @@ def test_source_info_goes_to_libobs_inside_a_zeroed_512_byte_buffer(monkeypatch)
         assert length == ctypes.sizeof(si.ObsSourceInfo) < 368
         assert passed[:length] == ctypes.string_at(ctypes.addressof(info), length)
         assert passed[length:] == bytes(512 - length), "libobs would read garbage as the struct's version"
+
+
+SIGNER_IN_A_CODE_PAGE = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from faceswap_core.obs.recordings import RecordingSigner
+
+class Api:
+    @staticmethod
+    def log(level, text):
+        pass
+
+print(sys.getfilesystemencoding(), file=sys.stderr)
+signer = RecordingSigner(Api, None, None)
+said = "Signed content credentials into /home/Zo\u00eb/Vid\u00e9os/stream.mp4"
+signer._run([sys.executable, "-c", f"import sys; sys.stdout.buffer.write({said.encode()!r})"], {}, "x.mp4")
+print(ascii(signer.last_outcome))
+"""
+
+
+def test_the_signers_words_are_read_as_utf8_whatever_the_code_page():
+    """Windows: text=True decoded the signer's UTF-8 output with the ANSI code page, so a
+    user folder with an accent came out garbled (or the thread died decoding it). OBS's
+    Python in a non-UTF-8 locale stands in for the code page: an ASCII C locale, UTF-8
+    mode off."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("LC_", "LANG", "PYTHONUTF8"))}
+    env.update(LC_ALL="C")
+    done = subprocess.run([sys.executable, "-X", "utf8=0", "-c", SIGNER_IN_A_CODE_PAGE, REPO], env=env,
+                          capture_output=True, text=True, encoding="utf-8", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ascii("Signed content credentials into /home/Zo\u00eb/Vid\u00e9os/stream.mp4"), \
+        done.stdout + done.stderr
