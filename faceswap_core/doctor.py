@@ -26,7 +26,7 @@ from . import install_config
 from .command_text import command_text
 from .link import launch
 from .link import system as systems
-from .setup import machine as machine_probe, runtime_choice, worker_venv
+from .setup import ascii_folder, machine as machine_probe, runtime_choice, worker_venv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTALL_COMMAND = command_text("python", PROJECT_ROOT / "installer" / "install.py")
@@ -94,6 +94,14 @@ def check_worker_python(health, python: str) -> Check:
         return Check(False, f"The worker Python {python} is {version_text(health.version)}; the worker needs 3.10-3.12",
                      f"run {INSTALL_COMMAND} again (it builds the environment from a Python 3.10-3.12)")
     return Check(True, f"Worker Python {version_text(health.version)}: {python}")
+
+
+def check_folder_for_mediapipe(python: str, platform_name: str | None = None) -> Check | None:
+    """Windows: mediapipe cannot load its models from a non-ASCII folder (None elsewhere)."""
+    if not ascii_folder.breaks_mediapipe(python, platform_name or sys.platform):
+        return None
+    return Check(False, f"{ascii_folder.problem_words(os.path.dirname(python))}.",
+                 f"run {INSTALL_COMMAND} again: it puts the worker's environment in a plain-ASCII folder")
 
 
 def check_worker_packages(health, python: str) -> Check:
@@ -519,6 +527,7 @@ def gather(config: str | None = None, python: str | None = None, model_dir: str 
     worker = python or configured or fallback or sys.executable
     checks = [check_config(path, configured, fallback)] if python is None else []
     health = worker_venv.probe(worker)
+    checks += [check for check in (check_folder_for_mediapipe(worker),) if check is not None]
     checks += [check_worker_python(health, worker), check_worker_packages(health, worker),
                check_onnxruntime(health, worker), check_engine_packages(health, "neural"),
                check_gpu(machine_probe.probe(), health, runtime_choice.choose,

@@ -35,8 +35,9 @@ from installer import base_python, steps  # noqa: E402
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="install.py", description="Install (or repair, or upgrade) obs-faceswap's worker for OBS.")
-    parser.add_argument("--venv", type=Path, default=ROOT / ".venv",
-                        help="where the worker's Python environment goes (default: .venv in this folder)")
+    parser.add_argument("--venv", type=Path, default=None,
+                        help="where the worker's Python environment goes (default: .venv in this folder; on "
+                             "Windows, a plain-ASCII folder when this one's path is not)")
     parser.add_argument("--config", type=Path, default=None,
                         help="the settings file the OBS filter reads (default: obs-faceswap.json next to "
                              "obs_faceswap.py, or $OBS_FACESWAP_CONFIG)")
@@ -70,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.prepare_offline is not None:
             return prepare_offline(args.prepare_offline, args, ask)
-        options = steps.Options(venv=args.venv.absolute(), config=config.absolute(), runtime=args.runtime,
+        venv = steps.venv_folder(args.venv, ROOT / ".venv", ROOT, sys.stdout)
+        options = steps.Options(venv=venv.absolute(), config=config.absolute(), runtime=args.runtime,
                                 python=args.python, offline=args.offline.absolute() if args.offline else None,
                                 models=args.models, upgrade=args.upgrade)
         return steps.run(options, sys.stdout, ask)

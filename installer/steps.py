@@ -13,6 +13,7 @@ when an upgrade fails, the previous install keeps running.
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Callable, TextIO
 
 from faceswap_core import install_config, schema   # standard library only
 from faceswap_core.command_text import command_text
-from faceswap_core.setup import machine as machine_probe, runtime_choice, worker_venv
+from faceswap_core.setup import ascii_folder, machine as machine_probe, runtime_choice, worker_venv
 from faceswap_core.setup.worker_venv import Health, InstallError
 
 from . import base_python
@@ -39,6 +40,25 @@ class Options:
     models: str = "ask"              # ask, yes, no
     upgrade: bool = False
     project_root: Path = PROJECT_ROOT
+
+
+def venv_folder(requested: Path | None, default: Path, project_root: Path, out: TextIO,
+                platform_name: str = sys.platform, environ: dict | None = None) -> Path:
+    """Where the worker's environment goes: `requested` (--venv), else `default`; on Windows
+    a folder mediapipe can load from (ascii_folder)."""
+    venv = requested or default
+    if not ascii_folder.breaks_mediapipe(venv, platform_name):
+        return venv
+    if requested is not None:
+        raise InstallError(f"{ascii_folder.problem_words(venv)}: choose a --venv folder whose path is plain ASCII, "
+                           "for example C:\\obs-faceswap-venv.")
+    elsewhere = ascii_folder.ascii_venv(project_root, environ)
+    if elsewhere is None:
+        raise InstallError(f"{ascii_folder.problem_words(venv)}, and no plain-ASCII folder was found for it: move "
+                           "obs-faceswap to a folder such as C:\\obs-faceswap and run the installer there.")
+    out.write(f"{ascii_folder.problem_words(venv)}: the worker's environment goes to {elsewhere} instead "
+              "(the OBS filter is told where).\n")
+    return Path(elsewhere)
 
 
 def wheel_folders(offline: Path) -> list[Path]:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 from installer import steps
@@ -76,3 +78,35 @@ def test_a_python_that_cannot_build_the_venv_is_refused(tmp_path):
     assert done.returncode == 1
     assert "/nonexistent/python3 is not a working Python 3.10-3.12" in done.stderr
     assert not (tmp_path / "c.json").exists()
+
+
+# -- Windows: mediapipe cannot load from a folder with non-ASCII characters ----------------------
+def test_windows_venv_goes_to_a_plain_ascii_folder_when_the_projects_is_not(tmp_path):
+    """google-ai-edge/mediapipe #2677, #3774: the face mesh fails to load under C:\\Users\\José.
+    Windows is simulated by its name and its environment; the paths are Windows'."""
+    import io
+
+    from faceswap_core import doctor
+    from installer import steps
+
+    project = "C:\\Users\\José\\obs-faceswap"
+    out = io.StringIO()
+    chosen = steps.venv_folder(None, Path(project + "\\.venv"), Path(project), out, "win32",
+                               {"ProgramData": "C:\\ProgramData"})
+    assert str(chosen).isascii() and str(chosen).startswith("C:\\ProgramData\\obs-faceswap\\venv-")
+    assert "mediapipe" in out.getvalue() and str(chosen) in out.getvalue()
+    other = steps.venv_folder(None, Path("C:\\Users\\Zoë\\fs\\.venv"), Path("C:\\Users\\Zoë\\fs"), io.StringIO(),
+                              "win32", {"ProgramData": "C:\\ProgramData"})
+    assert other != chosen, "two projects share one environment"
+    plain = Path("C:\\obs-faceswap\\.venv")
+    assert steps.venv_folder(None, plain, Path("C:\\obs-faceswap"), io.StringIO(), "win32", {}) == plain
+    linux = Path("/home/josé/obs-faceswap/.venv")
+    assert steps.venv_folder(None, linux, linux.parent, io.StringIO(), "linux", {}) == linux
+    with pytest.raises(steps.InstallError, match="choose a --venv folder whose path is plain ASCII"):
+        steps.venv_folder(Path("D:\\Programmes\\Été\\venv"), plain, Path(project), io.StringIO(), "win32", {})
+    with pytest.raises(steps.InstallError, match="move obs-faceswap to a folder such as"):
+        steps.venv_folder(None, Path(project + "\\.venv"), Path(project), io.StringIO(), "win32",
+                          {"ProgramData": "C:\\Données"})
+    check = doctor.check_folder_for_mediapipe(project + "\\.venv\\Scripts\\python.exe", "win32")
+    assert check.ok is False and "mediapipe" in check.what and "plain-ASCII folder" in check.fix
+    assert doctor.check_folder_for_mediapipe(project + "\\.venv\\Scripts\\python.exe", "linux") is None
