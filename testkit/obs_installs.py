@@ -30,7 +30,7 @@ from pathlib import Path
 
 from testkit import REPO
 CHROOTS = Path(os.environ.get("OBS_FACESWAP_CHROOTS", "/var/cache/obs-faceswap/chroots"))
-MIRROR = "http://deb.debian.org/debian"
+APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 LIB = "/usr/lib/x86_64-linux-gnu"
 # What a chroot needs besides its base system: OBS, software GL, and the Python OBS's
 # scripts run on. libgl1: OBS 32 loads libGL.so.1 by name (glad), nothing depends on it.
@@ -44,7 +44,46 @@ SUITES = {"trixie": "30.2.3 (Python 3.13)", "sid": "32.2.2 (Python 3.14)"}
 
 def recipe_stamp() -> str:
     """Changes whenever how a chroot is built changes, so a stale cache is rebuilt."""
-    return hashlib.sha256(repr((PACKAGES, APT_OPTIONS, MIRROR)).encode()).hexdigest()[:16]
+    return hashlib.sha256(repr((PACKAGES, APT_OPTIONS, debian_mirror())).encode()).hexdigest()[:16]
+
+
+def _apt_entries(sources=APT_SOURCES):
+    """(types, uris, suites) of every apt source on this machine: one-line and deb822."""
+    files = []
+    for place in sources:
+        if place.is_file():
+            files.append(place)
+        elif place.is_dir():
+            files += sorted(path for path in place.iterdir() if path.suffix in (".list", ".sources"))
+    for path in files:
+        text = path.read_text(errors="replace")
+        if path.suffix == ".sources":
+            for stanza in text.split("\n\n"):
+                fields = {}
+                for line in stanza.splitlines():
+                    if ":" in line and not line.lstrip().startswith("#") and not line.startswith(" "):
+                        key, _, value = line.partition(":")
+                        fields[key.strip().lower()] = value.split()
+                if fields.get("enabled", ["yes"])[0].lower() != "no":
+                    yield fields.get("types", []), fields.get("uris", []), fields.get("suites", [])
+        else:
+            for line in text.splitlines():
+                words = [word for word in line.split("#", 1)[0].split() if not word.startswith("[")]
+                if len(words) >= 3:
+                    yield [words[0]], [words[1]], [words[2]]
+
+
+def debian_mirror(sources=APT_SOURCES) -> str:
+    """The Debian archive this machine's apt uses (not its security archive): debootstrap
+    takes its suites from there, so the chroots come from wherever this machine may reach."""
+    for types, uris, suites in _apt_entries(sources):
+        if "deb" not in types or any(suite.endswith("-security") for suite in suites):
+            continue
+        for uri in uris:
+            if uri.rstrip("/").rsplit("/", 1)[-1] == "debian":
+                return uri.rstrip("/")
+    raise RuntimeError(f"no Debian archive in this machine's apt sources ({', '.join(map(str, sources))}): "
+                       "the OBS 30 and 32 chroots need one")
 
 
 @dataclass(frozen=True)
@@ -150,7 +189,7 @@ def build(suite: str, log=lambda line: print(line, flush=True)) -> Path:
         subprocess.run(["rm", "-rf", "--one-file-system", str(staging)], check=True)
     CHROOTS.mkdir(parents=True, exist_ok=True)
     log(f"== OBS chroot {suite}: debootstrap into {staging} (a few minutes)")
-    _run(["debootstrap", "--variant=minbase", suite, str(staging), MIRROR], f"debootstrap {suite}")
+    _run(["debootstrap", "--variant=minbase", suite, str(staging), debian_mirror()], f"debootstrap {suite}")
     log(f"== OBS chroot {suite}: installing {' '.join(PACKAGES)}")
     apt = ("apt-get " + " ".join(APT_OPTIONS) + " update -q && DEBIAN_FRONTEND=noninteractive apt-get "
            + " ".join(APT_OPTIONS) + " install -y -q --no-install-recommends " + " ".join(PACKAGES)
