@@ -49,13 +49,13 @@ def host_process(module: str, arguments: list[str], display: str, install: ObsIn
     return install.command([install.python, "-m", module, *arguments]), env
 
 
-def start_xvfb() -> tuple[subprocess.Popen, str]:
+def start_xvfb(screen: str = "1920x1200x24") -> tuple[subprocess.Popen, str]:
     """Xvfb on the first free display number from :90 (its lock file decides)."""
     for number in range(90, 190):
         if os.path.exists(f"/tmp/.X{number}-lock") or os.path.exists(f"/tmp/.X11-unix/X{number}"):
             continue
         process = subprocess.Popen(
-            ["Xvfb", f":{number}", "-screen", "0", "1920x1200x24", "-nolisten", "tcp"],
+            ["Xvfb", f":{number}", "-screen", "0", screen, "-nolisten", "tcp"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
