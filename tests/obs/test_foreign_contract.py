@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import ctypes
-from pathlib import Path
 
 from testkit import helpers
 

@@ -165,6 +165,19 @@ def test_windows_channel_is_a_named_mapping_that_leaves_no_file(windows_sections
     assert our_files() == []
 
 
+def test_a_file_channel_is_unmapped_before_it_is_removed_as_windows_needs(tmp_path, monkeypatch):
+    """Windows cannot delete a file that is open or mapped: a channel in a named folder
+    (tests, diagnosis) must close its mapping and descriptor before it removes the file,
+    or the file stays for good. The simulation refuses what Windows refuses."""
+    platform_sims.files_undeletable_while_open(monkeypatch)
+    owner = link.Channel.create(64, 48, directory=str(tmp_path))
+    path = owner.path
+    with pytest.raises(PermissionError):
+        os.unlink(path)                      # mapped: Windows says no
+    owner.close(unlink=True)
+    assert not os.path.exists(path)
+
+
 def test_windows_worker_refuses_a_mapping_nobody_made(windows_sections):
     """A name nobody created opens as a fresh zero-filled section on Windows: no magic."""
     size = layout.size_for(layout.slot_capacity_for(8, 8))
