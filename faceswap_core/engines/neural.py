@@ -193,8 +193,9 @@ class NeuralEngine(Engine):
         """On the enhancer's own thread: the catalogued file (hash-checked) or the user's own,
         on the runtime and provider the swap uses."""
         path = self.enhancer_file or str(catalog.require(catalog.find(name), self.model_dir))
+        fix = catalog.own_file_advice("enhancer") if self.enhancer_file else catalog.REINSTALL_ADVICE
         runner = open_runner(path, threads=self.threads, label=f"The enhancer model {os.path.basename(path)}",
-                             **self._runner_options)
+                             fix=fix, **self._runner_options)
         enhancer = FaceEnhancer(runner, ENHANCER_ALIGNMENT.get(name, "ffhq"))
         if self.enhancer_file:
             enhancer.check()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import model_catalog as catalog
 from ..errors import FaceSwapError
 from . import served
 
@@ -151,8 +152,9 @@ def served_graph(role: str, path: str, batch="N", emap: np.ndarray | None = None
     try:
         model = onnx.load(path)
     except Exception as error:
-        raise FaceSwapError(f"The {role} model {path} could not be read ({error}); "
-                            "run faceswap models verify.") from None
+        raise FaceSwapError(f"The {role} model {path} could not be read ({error}): a catalogued file is "
+                            f"mended with {catalog.REINSTALL_ADVICE}; a file of your own, by choosing a working "
+                            "one.") from None
     if role == "recognizer":
         wrapped = _wrap_recognizer(model, batch)
     else:
