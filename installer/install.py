@@ -102,8 +102,9 @@ def prepare_offline(folder: Path, args: argparse.Namespace, ask) -> int:
         worker_venv.ensure_recent_pip(python, sys.stdout)
         print(f"Downloading wheels for {base.label} and {choice.requirement} into {wheels} ...", flush=True)
         pip_floor = ".".join(map(str, worker_venv.MIN_PIP))
-        if worker_venv.pip(python, ["download", "--dest", str(wheels), str(ROOT), choice.requirement,
-                                    "setuptools>=64", "wheel", f"pip>={pip_floor}"], sys.stdout) != 0:
+        if worker_venv.pip(python, ["download", "--dest", str(wheels), worker_venv.editable_project(ROOT),
+                                    choice.requirement, "setuptools>=64", "wheel", f"pip>={pip_floor}"],
+                           sys.stdout) != 0:
             raise InstallError("Downloading the wheels failed (see pip's message above); check the internet "
                                "connection and run it again.")
     if args.models == "yes" or (args.models == "ask" and ask is not None

@@ -32,6 +32,8 @@ from pathlib import Path
 
 from testkit import REPO
 
+SLOWER_THAN_A_FRAME_S = 0.05   # for `slow:`: longer than a 30 fps frame on any machine
+
 
 def make_faulty_python(folder: Path, fault: str) -> str:
     """An executable that starts the worker with `fault` injected (a /bin/sh launcher)."""

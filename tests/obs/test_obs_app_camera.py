@@ -16,6 +16,7 @@ import cv2
 import pytest
 
 from testkit import clips, helpers
+from testkit.faulty_worker import SLOWER_THAN_A_FRAME_S, make_faulty_python
 from testkit.judge import media
 from testkit.obs_app import CAMERA, FILTER, MICROPHONE, ObsApp, ObsConfig, assert_original, is_original, wait_swapped
 from testkit.obs_installs import installs
@@ -31,8 +32,11 @@ def app(request, display, target_png, tmp_path_factory):
     pytest.importorskip("obsws_python", reason="obsws-python is not installed: pip install obsws-python")
     root = tmp_path_factory.mktemp("obs-camera")
     clip = clips.still_clip(str(target_png), str(root / "clips"), "nv12")
+    # a worker slower than a frame on any machine, so the picture has a delay for the audio to
+    # follow (a fast worker answers the camera path in time: no delay, nothing to follow)
+    slower = make_faulty_python(root / "worker", f"slow:{SLOWER_THAN_A_FRAME_S}")
     config = ObsConfig(root, target_png, 512, 512, {
-        "source_photo": str(media("fr_obama.jpg")), "python": helpers.worker_python(), "sync_audio": MICROPHONE,
+        "source_photo": str(media("fr_obama.jpg")), "python": slower, "sync_audio": MICROPHONE,
     }, camera_clip=clip, microphone_offset_ns=OWN_OFFSET_MS * 1_000_000)
     running = ObsApp(config, display, install=install)
     running.connect()
