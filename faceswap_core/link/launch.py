@@ -104,12 +104,19 @@ def interpreter_problem(interpreter: str, system: str, machine: str | None = Non
                 "run the installer, or set Worker Python to the venv's Scripts\\python.exe.")
     if system == systems.MACOS:
         machine = machine or platform.machine()
-        slices = macho_architectures(os.path.realpath(interpreter))
-        if slices and machine not in slices and not _runs_under_rosetta(slices, machine):
+        slices = _foreign_slices(interpreter, machine)
+        if slices and not _runs_under_rosetta(slices, machine):
             return (f"Worker Python '{interpreter}' is built for {', '.join(slices)} only, but this OBS runs on "
                     f"{machine}: run the installer with a {machine} Python (python.org's universal2 installer, "
                     "or Homebrew's), or set Worker Python to one.")
     return ""
+
+
+def _foreign_slices(interpreter: str, machine: str) -> list:
+    """The processors a Mach-O worker Python is built for, when this Mac's is not one of
+    them ([] when it is, or when the file is no Mach-O: unknown is not wrong)."""
+    slices = macho_architectures(os.path.realpath(interpreter))
+    return slices if machine not in slices else []
 
 
 def _runs_under_rosetta(slices: list, machine: str) -> bool:
@@ -122,8 +129,8 @@ def interpreter_note(interpreter: str, system: str, machine: str | None = None) 
     if system != systems.MACOS:
         return ""
     machine = machine or platform.machine()
-    slices = macho_architectures(os.path.realpath(interpreter))
-    if slices and machine not in slices and _runs_under_rosetta(slices, machine):
+    slices = _foreign_slices(interpreter, machine)
+    if slices and _runs_under_rosetta(slices, machine):
         return (f"Worker Python '{interpreter}' is built for x86_64 only and runs under Rosetta 2, slower than an "
                 "arm64 Python: for full speed run the installer with python.org's universal2 Python, or Homebrew's.")
     return ""
