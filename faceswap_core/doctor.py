@@ -271,7 +271,8 @@ def find_obs(platform_name: str | None = None, which=shutil.which, exists=os.pat
     path = which("obs") or ("/usr/bin/obs" if exists("/usr/bin/obs") else None)
     if path:
         return ObsInstall(path, parse_obs_version((run_version or _obs_version_output)(path)))
-    for flatpak in (f"/var/lib/flatpak/app/{FLATPAK_APP_ID}", os.path.expanduser(f"~/.local/share/flatpak/app/{FLATPAK_APP_ID}")):
+    for flatpak in (f"/var/lib/flatpak/app/{FLATPAK_APP_ID}",
+                    os.path.expanduser(f"~/.local/share/flatpak/app/{FLATPAK_APP_ID}")):
         if exists(flatpak):
             return ObsInstall(flatpak, None, "flatpak")
     return None

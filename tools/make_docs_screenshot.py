@@ -35,7 +35,8 @@ LANDMARK_HEIGHT = 2150         # the landmark engine has fewer settings
 def grab(display: str, path: Path) -> np.ndarray:
     import imageio_ffmpeg   # its ffmpeg has x11grab; no system ffmpeg needed
 
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "x11grab", "-video_size", "{}x{}".format(*SCREEN),
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "x11grab",
+                    "-video_size", "{}x{}".format(*SCREEN),
                     "-i", display, "-frames:v", "1", str(path)], check=True)
     return cv2.imread(str(path))
 

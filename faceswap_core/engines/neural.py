@@ -504,10 +504,10 @@ class NeuralEngine(Engine):
         the same file in fp32 for PyTorch) and prepare the identities' latents again."""
         where = "on the CPU" if self.provider == "cpu" else f"on this GPU ({self.provider})"
         if self.swap_precision != "fp16":
-            tried = " in fp32 too, after fp16" if self._fell_back else ""
+            tried = "in fp32 too (after fp16)" if self._fell_back else "in fp32"
             fix = catalog.own_file_advice("swapper") if "swapper" in self.own_files else \
                 "the file may be damaged: run faceswap models verify"
-            raise BrokenSwapOutput(f"The swap model returned invalid numbers (NaN) {where}{tried}; {fix}.")
+            raise BrokenSwapOutput(f"The swap model returned invalid numbers {tried} {where}; {fix}.")
         if self.runtime != "torch":
             if "swapper" in self.own_files:
                 raise BrokenSwapOutput(f"Your own fp16 swap model file gives broken faces {where}; choose an "

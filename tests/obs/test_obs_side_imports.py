@@ -21,8 +21,8 @@ for name in json.loads(sys.argv[2]):
     except BaseException as error:
         failed[name] = f"{type(error).__name__}: {error}"
 loaded = sorted(set(sys.modules) - before)
-foreign = [name for name in loaded
-           if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in ("obs_faceswap", "faceswap_core")]
+ours = ("obs_faceswap", "faceswap_core")
+foreign = [name for name in loaded if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in ours]
 print(json.dumps({"python": sys.version.split()[0], "failed": failed, "foreign": foreign, "loaded": loaded}))
 """
 
