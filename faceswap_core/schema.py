@@ -230,6 +230,11 @@ SETTINGS = (
                  "which photo. Signed offline with this install's own certificate, or your own below.",
             off_help="Write no content credentials (by default every PNG, JPEG and MP4 written carries a signed C2PA "
                      "manifest saying it is a face swap)."),
+    Setting("credential_names", "bool", "Name the photo and the input in the credentials", False, target="output",
+            flag="--credential-names", when=("credentials", (True,)),
+            help="The credentials name the source photo's and the input's files (a photo's file name is often the "
+                 "name of the person whose face is worn). Off, as by default: they say 'source photo' and "
+                 "'input video' or 'input picture', with each file's SHA-256."),
     Setting("sign_cert", "file", "Signing certificate chain (PEM)", "", target="output", flag="--sign-cert",
             when=("credentials", (True,)),
             help="Your own ES256 signing certificate, then its intermediate, in one PEM file (with the key)."),

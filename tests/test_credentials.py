@@ -109,3 +109,59 @@ def test_doctor_says_whether_the_certificate_is_there(tmp_path):
     assert missing.ok is None and "faceswap credentials" in missing.fix
     credentials.ensure_identity(tmp_path / "made")
     assert check_credentials(tmp_path / "made").ok is True
+
+
+def camera_signed(path, into):
+    """A photo signed as a camera signs it: created, digital capture, no face swap named."""
+    import c2pa
+
+    identity = credentials.make_identity()
+    signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(b"es256", identity.chain_pem, identity.key_pem, None))
+    definition = {"claim_generator_info": [{"name": "a camera"}], "title": into.name, "assertions": [
+        {"label": "c2pa.actions", "data": {"actions": [
+            {"action": "c2pa.created",
+             "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"}]}}]}
+    builder = c2pa.Builder(definition, context=c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}}))
+    with open(path, "rb") as source, open(into, "w+b") as target:
+        builder.sign(signer, "image/jpeg", source, target)
+    return into
+
+
+def test_a_camera_signed_photo_without_a_swap_is_not_called_one(tmp_path):
+    """Exit 0 meant "some provenance found": a camera's own credentials, no swap, exited 0,
+    and a script asking "is this a face swap?" read yes. Now 1, with the credentials named."""
+    photo = camera_signed(media("fr_obama.jpg"), tmp_path / "camera.jpg")
+    status, (report,) = verify(photo)
+    assert status == 1 and report["status"] == 1 and report["face_swap"] is False, report
+    assert report["credentials"]["state"] == "valid" and not report["credentials"]["swapped"]
+    result = run("verify", photo)
+    assert result.returncode == 1
+    line = result.stdout.strip()
+    assert "nothing in it says it is a face swap" in line and "content credentials valid" in line, line
+    assert "no face swap named" in line and "proves nothing" in line, line
+
+
+def test_credentials_name_no_files_unless_asked(tmp_path, signing_credentials):
+    """A source photo's file name is often the name of the person whose face is worn: by
+    default the ingredients say 'source photo' and 'input picture', with their SHA-256."""
+    import c2pa
+
+    from faceswap_core.model_catalog import sha256_file
+
+    def ingredients(path):
+        report = json.loads(c2pa.Reader(str(path)).json())
+        return {item["relationship"]: item for item in report["manifests"][report["active_manifest"]]["ingredients"]}
+
+    out = tmp_path / "anonymous.jpg"
+    swap(out)
+    found = ingredients(out)
+    assert found["inputTo"]["title"] == "source photo" and found["parentOf"]["title"] == "input picture"
+    assert found["inputTo"]["description"] == f"SHA-256 {sha256_file(media('fr_obama.jpg'))}"
+    assert found["parentOf"]["description"] == f"SHA-256 {sha256_file(media('if_t1.jpg'))}"
+    assert b"fr_obama" not in out.read_bytes() and b"if_t1" not in out.read_bytes()
+    named = tmp_path / "named.jpg"
+    swap(named, "--credential-names")
+    found = ingredients(named)
+    assert found["inputTo"]["title"] == "fr_obama.jpg" and found["parentOf"]["title"] == "if_t1.jpg"
+    status, _ = verify(out)
+    assert status == 0

@@ -10,6 +10,7 @@ from .. import schema
 from ..errors import FaceSwapError
 from ..provenance import credentials
 from ..provenance.verify import file_kind, read_image_mark, read_video_mark
+from .setting_flags import argument_for
 
 
 def register(subparsers) -> None:
@@ -19,10 +20,11 @@ def register(subparsers) -> None:
                     "invisible mark found in it goes into the credentials too. If signing fails the file is "
                     "kept as it was.")
     parser.add_argument("path", metavar="FILE")
-    parser.add_argument("--photo", help="the source photo that was worn (named in the credentials)")
-    for key in ("sign_cert", "sign_key"):
+    parser.add_argument("--photo", help="the source photo that was worn (its SHA-256 goes into the credentials; "
+                                          "its file name too with --credential-names)")
+    for key in ("credential_names", "sign_cert", "sign_key"):
         setting = schema.BY_KEY[key]
-        parser.add_argument(setting.flag, dest=key, default="", metavar="FILE", help=setting.help)
+        parser.add_argument(setting.flag, dest=key, **argument_for(setting))
     parser.set_defaults(handler=run)
 
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     found = read_image_mark(path) if file_kind(path) == "image" else read_video_mark(path)
     session = bytes.fromhex(found.session) if found.found else None
     identity, made = credentials.chosen_identity({"sign_cert": args.sign_cert, "sign_key": args.sign_key})
-    credentials.sign_file(path, identity, photo=args.photo, session_id=session)
+    credentials.sign_file(path, identity, photo=args.photo, session_id=session, names=args.credential_names)
     print(f"Signed content credentials into {os.path.basename(path)}"
           f"{f' (mark session {found.session})' if session else ' (no mark found in it)'}"
           f"{'; ' + made if made else ''}.")

@@ -91,7 +91,8 @@ def sign_output(path: str, values: dict, *, parent: str | None, photo: str | Non
     try:
         identity, made = credentials.chosen_identity(values)
         credentials.sign_file(path, identity, parent=parent, photo=photo,
-                              session_id=stamp.session_id if stamp.marker is not None else None)
+                              session_id=stamp.session_id if stamp.marker is not None else None,
+                              names=values["credential_names"])
     except FaceSwapError as error:
         print(f"Note: {error}", file=sys.stderr)
         return

@@ -12,10 +12,12 @@ from ..provenance.verify import check_file, files_under
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "verify", help="look for obs-faceswap's mark in pictures and videos",
-        description="Looks for the invisible mark obs-faceswap lays on what it makes, one line per file. "
-                    "Exit status: 0 = found in every file, 1 = nothing found in some file (which proves nothing "
-                    "about it).")
+        "verify", help="whether pictures and videos say they are a face swap",
+        description="Looks for the invisible mark obs-faceswap lays on what it makes and for content credentials "
+                    "(C2PA), one line per file. Exit status: 0 = every file says it is a face swap (the mark, or "
+                    "valid credentials naming a face swap); 1 = nothing in some file says so (which proves nothing "
+                    "about it; other credentials found, such as a camera's own, are named); 2 = some file's "
+                    "credentials are invalid.")
     parser.add_argument("paths", nargs="+", metavar="FILE", help="pictures, videos, or folders of them")
     parser.add_argument("--json", action="store_true", help="one JSON object per file, on one list")
     parser.add_argument("--trust", metavar="PEM", action="append", default=[],

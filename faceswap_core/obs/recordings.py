@@ -12,6 +12,7 @@ import os
 import subprocess
 import threading
 
+from .. import schema
 from ..link import launch
 from ..link import system as systems
 from . import frontend
@@ -64,6 +65,8 @@ class RecordingSigner:
         arguments = ["sign", path]
         if settings.get("source_photo"):
             arguments += ["--photo", settings["source_photo"]]
+        if settings.get("credential_names"):
+            arguments.append(schema.BY_KEY["credential_names"].flag)
         if settings.get("sign_cert") or settings.get("sign_key"):
             arguments += ["--sign-cert", settings.get("sign_cert", ""), "--sign-key", settings.get("sign_key", "")]
         command, options = launch.tool_command(self.system, interpreter, arguments, PROJECT_ROOT)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import FaceSwapError
-from ..model_catalog import user_data_dir
+from ..model_catalog import sha256_file, user_data_dir
 from . import mark_layout
 
 TOOL = "obs-faceswap"
@@ -154,9 +154,20 @@ def manifest(title: str, parent: str | None, photo: str | None, session_id: byte
     return {"claim_generator_info": [agent], "title": title, "assertions": assertions}
 
 
+def ingredient(path: str, generic_title: str, names: bool, relationship: str, label: str) -> dict:
+    """An ingredient's definition: its file name as title only when asked; its SHA-256."""
+    return {"title": Path(path).name if names else generic_title, "relationship": relationship, "label": label,
+            "description": f"SHA-256 {sha256_file(path)}"}
+
+
 def sign_file(path: str | os.PathLike, identity: Identity, *, parent: str | None = None, photo: str | None = None,
-              session_id: bytes | None = None) -> None:
-    """Adds a manifest to the file in place; if signing fails the file stays as it was."""
+              session_id: bytes | None = None, names: bool = False) -> None:
+    """Adds a manifest to the file in place; if signing fails the file stays as it was.
+
+    `names`: the ingredients are titled with their file names. By default they are not: a
+    photo's file name is often the name of the person whose face is worn, and the
+    credentials go out with every copy. Each ingredient then carries its SHA-256, which
+    ties it to its file for whoever holds that file, and tells nobody else its name."""
     c2pa = _c2pa()
     path = Path(path)
     mime = MIME.get(path.suffix.lower())
@@ -171,11 +182,12 @@ def sign_file(path: str | os.PathLike, identity: Identity, *, parent: str | None
         builder = c2pa.Builder(manifest(path.name, parent, photo, session_id), context=context)
         if photo and Path(photo).suffix.lower() in MIME:
             with open(photo, "rb") as source:
-                builder.add_ingredient({"title": Path(photo).name, "relationship": "inputTo", "label": "photo"},
+                builder.add_ingredient(ingredient(photo, "source photo", names, "inputTo", "photo"),
                                        MIME[Path(photo).suffix.lower()], source)
         if parent:
+            generic = "input video" if MIME[Path(parent).suffix.lower()].startswith("video/") else "input picture"
             with open(parent, "rb") as source:
-                builder.add_ingredient({"title": Path(parent).name, "relationship": "parentOf", "label": "target"},
+                builder.add_ingredient(ingredient(parent, generic, names, "parentOf", "target"),
                                        MIME[Path(parent).suffix.lower()], source)
         with open(path, "rb") as source, open(temporary, "w+b") as target:
             builder.sign(signer, mime, source, target)

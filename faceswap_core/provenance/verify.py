@@ -25,9 +25,10 @@ from .credentials import CredentialFinding, read_credentials
 READ_SIZE = (640, 360)
 VIDEO_KINDS = VIDEO_EXTENSIONS | {".flv", ".ts"}   # what OBS records, too
 ENOUGH_WINDOWS = 5          # this many windows agreeing: stop reading a long video
-NOTHING_FOUND = ("nothing found (no content credentials, no obs-faceswap mark). This proves nothing about the "
-                 "file: both can be lost (a re-upload, cropping, heavy editing) or removed, and other tools add "
-                 "neither.")
+PROVES_NOTHING = ("This proves nothing about the file: both can be lost (a re-upload, cropping, heavy editing) or "
+                  "removed, and other tools add neither.")
+NOTHING_FOUND = f"nothing found (no content credentials, no obs-faceswap mark). {PROVES_NOTHING}"
+NOT_SAID = "nothing in it says it is a face swap:"
 
 
 @dataclass
@@ -58,23 +59,34 @@ class FileReport:
     error: str = ""
 
     @property
+    def says_face_swap(self) -> bool:
+        """Something in the file says it is a face swap: the mark, or valid credentials that
+        name one (credentials naming no face swap, a camera's own, say nothing of the kind)."""
+        return self.mark.found or (self.credentials.state in ("valid", "trusted") and self.credentials.swapped)
+
+    @property
     def status(self) -> int:
-        """0 provenance found, 1 nothing found (or unreadable), 2 credentials present but invalid."""
+        """The answer to "is this a face swap?": 0 the file says it is (the mark, or valid
+        credentials naming a face swap), 1 nothing says so (or unreadable), 2 credentials
+        present but invalid."""
         if self.credentials.state == "invalid":
             return 2
-        return 0 if self.mark.found or self.credentials.state in ("valid", "trusted") else 1
+        return 0 if self.says_face_swap else 1
 
     def line(self) -> str:
         if self.error:
             known = f"{self.credentials.words()}; " if self.credentials.state != "none" else ""
             return f"{self.path}: {known}could not read its pictures: {self.error}"
-        if self.status == 1:
+        if self.status == 1 and self.credentials.state == "none":
             return f"{self.path}: {NOTHING_FOUND}"
+        if self.status == 1:
+            return f"{self.path}: {NOT_SAID} {self.credentials.words()}; {self.mark.words()}. {PROVES_NOTHING}"
         return f"{self.path}: {self.credentials.words()}; {self.mark.words()}"
 
     def as_dict(self) -> dict:
         found = self.credentials
-        return {"path": self.path, "kind": self.kind, "status": self.status, "error": self.error,
+        return {"path": self.path, "kind": self.kind, "status": self.status, "face_swap": self.says_face_swap,
+                "error": self.error,
                 "credentials": {"state": found.state, "signer": found.signer, "generator": found.generator,
                                 "actions": found.actions, "swapped": found.swapped, "session": found.session,
                                 "failures": found.failures},
