@@ -36,7 +36,6 @@ OBS_PYTHON_LIMITS = (((30, 1), (3, 12)), ((29, 1), (3, 11)), ((28, 0), (3, 10)))
 # macOS OBS up to this version loads only Python.framework/Versions/Current, whatever is chosen
 MAC_CURRENT_ONLY_UNTIL = (31, 0, 1)
 MAC_FRAMEWORK = "/Library/Frameworks/Python.framework"
-FLATPAK_APP_ID = "com.obsproject.Studio"
 OBS_SCRIPT_MIN_PYTHON = (3, 8)   # the OBS side is plain standard library
 LINUX_OBS_SCRIPTING = ("/usr/lib/x86_64-linux-gnu/obs-scripting", "/usr/lib/aarch64-linux-gnu/obs-scripting",
                        "/usr/lib64/obs-scripting", "/usr/lib/obs-scripting", "/usr/local/lib/obs-scripting")
@@ -271,8 +270,8 @@ def find_obs(platform_name: str | None = None, which=shutil.which, exists=os.pat
     path = which("obs") or ("/usr/bin/obs" if exists("/usr/bin/obs") else None)
     if path:
         return ObsInstall(path, parse_obs_version((run_version or _obs_version_output)(path)))
-    for flatpak in (f"/var/lib/flatpak/app/{FLATPAK_APP_ID}",
-                    os.path.expanduser(f"~/.local/share/flatpak/app/{FLATPAK_APP_ID}")):
+    for flatpak in (f"/var/lib/flatpak/app/{systems.FLATPAK_APP_ID}",
+                    os.path.expanduser(f"~/.local/share/flatpak/app/{systems.FLATPAK_APP_ID}")):
         if exists(flatpak):
             return ObsInstall(flatpak, None, "flatpak")
     return None
@@ -470,7 +469,7 @@ def obs_config_dir(platform_name: str | None = None, obs: ObsInstall | None = No
     Flatpak keeps its own under ~/.var/app, whatever XDG_CONFIG_HOME says outside."""
     name = platform_name or sys.platform
     if obs is not None and obs.kind == "flatpak":
-        return Path.home() / ".var" / "app" / FLATPAK_APP_ID / "config" / "obs-studio"
+        return Path.home() / ".var" / "app" / systems.FLATPAK_APP_ID / "config" / "obs-studio"
     if name.startswith("win"):
         return Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / "obs-studio"
     if name == "darwin":

@@ -162,7 +162,10 @@ OWN_FILE_FLAGS = {"detector": "--detector", "recognizer": "--recognizer", "swapp
                   "enhancer": "--enhancer-file"}
 
 
-def own_file_advice(role: str) -> str:
+def file_advice(role: str, own: bool) -> str:
+    """What to do about the `role` model's file: the user's own (`own`) or a catalogued one."""
+    if not own:
+        return REINSTALL_ADVICE
     return (f"it is your own file, so choose a working {role} model file instead (the filter's {role} file "
             f"setting, or {OWN_FILE_FLAGS.get(role, 'its option')} FILE)")
 

@@ -193,9 +193,8 @@ class NeuralEngine(Engine):
         """On the enhancer's own thread: the catalogued file (hash-checked) or the user's own,
         on the runtime and provider the swap uses."""
         path = self.enhancer_file or str(catalog.require(catalog.find(name), self.model_dir))
-        fix = catalog.own_file_advice("enhancer") if self.enhancer_file else catalog.REINSTALL_ADVICE
         runner = open_runner(path, threads=self.threads, label=f"The enhancer model {os.path.basename(path)}",
-                             fix=fix, **self._runner_options)
+                             fix=catalog.file_advice("enhancer", bool(self.enhancer_file)), **self._runner_options)
         enhancer = FaceEnhancer(runner, ENHANCER_ALIGNMENT.get(name, "ffhq"))
         if self.enhancer_file:
             enhancer.check()
@@ -241,8 +240,7 @@ class NeuralEngine(Engine):
         """Open the three models on the chosen runtime (again, for the fp32 fallback)."""
         paths = self.paths
         labels = {role: f"The {role} model {os.path.basename(paths[role])}" for role in self.roles}
-        fixes = {role: catalog.own_file_advice(role) if role in self.own_files else catalog.REINSTALL_ADVICE
-                 for role in self.roles}
+        fixes = {role: catalog.file_advice(role, role in self.own_files) for role in self.roles}
         if self.runtime == "torch":
             from ..neural.runner_torch import resolve_device
 
@@ -505,9 +503,9 @@ class NeuralEngine(Engine):
         where = "on the CPU" if self.provider == "cpu" else f"on this GPU ({self.provider})"
         if self.swap_precision != "fp16":
             tried = "in fp32 too (after fp16)" if self._fell_back else "in fp32"
-            fix = catalog.own_file_advice("swapper") if "swapper" in self.own_files else \
-                "the file may be damaged: run faceswap models verify"
-            raise BrokenSwapOutput(f"The swap model returned invalid numbers {tried} {where}; {fix}.")
+            fix = catalog.file_advice("swapper", "swapper" in self.own_files)
+            raise BrokenSwapOutput(f"The swap model returned invalid numbers {tried} {where}; the file may be "
+                                   f"damaged: {fix}.")
         if self.runtime != "torch":
             if "swapper" in self.own_files:
                 raise BrokenSwapOutput(f"Your own fp16 swap model file gives broken faces {where}; choose an "

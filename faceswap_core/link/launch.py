@@ -144,7 +144,7 @@ def start_failure(interpreter: str, error: OSError, system: str) -> str:
                 "Silicon also needs Rosetta 2: softwareupdate --install-rosetta).")
     if system == systems.FLATPAK and isinstance(error, FileNotFoundError):
         return ("OBS runs in Flatpak and flatpak-spawn is missing, so the worker cannot run on the host: "
-                "update the OBS Flatpak (com.obsproject.Studio).")
+                f"update the OBS Flatpak ({systems.FLATPAK_APP_ID}).")
     return (f"Cannot start the worker Python '{interpreter}': {error.strerror or error}. "
             "Run the installer, or set Worker Python.")
 

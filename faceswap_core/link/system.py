@@ -15,6 +15,7 @@ FLATPAK = "flatpak"     # Linux, inside Flatpak's sandbox (com.obsproject.Studio
 MACOS = "macos"
 WINDOWS = "windows"
 FLATPAK_INFO = "/.flatpak-info"   # present in every Flatpak sandbox (flatpak-metadata(5))
+FLATPAK_APP_ID = "com.obsproject.Studio"   # OBS's Flatpak: its app folder and ~/.var/app/<id>
 
 
 def detect(platform: str | None = None, flatpak_info: str = FLATPAK_INFO) -> str:
