@@ -33,6 +33,7 @@ class FrameSource:
     total: int | None = None
     audio_path: str | None = None   # a file whose audio track the output should keep
     is_still: bool = False
+    live: bool = False              # frames come as they happen (a camera, a screen): none may wait
 
     def frames(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -79,6 +80,8 @@ class VideoFileSource(FrameSource):
 
 
 class CameraSource(FrameSource):
+    live = True
+
     def __init__(self, index: int):
         self._capture = cv2.VideoCapture(index)
         if not self._capture.isOpened():
@@ -102,6 +105,8 @@ class CameraSource(FrameSource):
 
 
 class ScreenSource(FrameSource):
+    live = True
+
     def __init__(self, monitor: int):
         try:
             import mss

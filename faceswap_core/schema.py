@@ -125,8 +125,7 @@ SETTINGS = (
             flag="--pixel-boost",
             help="The swap at 256 or 512 px, from 4 or 16 runs of the 128 px model on interleaved pixels of a "
                  "larger crop: sharper faces that fill much of the frame, at 4 or 16 times the swap's work. "
-                 "Automatic: 256 for a face over 192 pixels across, else 128; 512 only when chosen. "
-                 "(PyTorch's whole-frame GPU path still swaps at 128.)"),
+                 "Automatic: 256 for a face over 192 pixels across, else 128; 512 only when chosen."),
     Setting("enhancer", "choice", "Face enhancer", "off", choices=ENHANCER_CHOICES, engines=NEURAL,
             flag="--enhancer",
             help="Restores detail on the swapped face (faceswap models install NAME). It runs beside the swap, on "

@@ -479,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # a bug: keep the traceback for the log, the gist for the UI
         traceback.print_exc()
         channel.set_error(f"Worker crashed: {type(error).__name__}: {error}")
+        channel.set_state(link.STATE_ERROR)     # the filter explains the exit with the error only in this state
         code = 1
     finally:
         heartbeat.stop()

@@ -78,6 +78,7 @@ def test_swap_video_keeps_fps_frames_and_audio(tmp_path):
     assert produced["fps"] == original["fps"]
     count = lambda path: int(cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FRAME_COUNT))  # noqa: E731
     assert count(output) == count(clip)
+    assert f"({count(clip)} frames, all swapped;" in result.stdout, result.stdout
 
 
 def test_video_without_audio_and_odd_size(tmp_path):
@@ -91,6 +92,8 @@ def test_video_without_audio_and_odd_size(tmp_path):
     assert result.returncode == 0, result.stderr
     assert _probe(output)["audio"] is False
     assert int(cv2.VideoCapture(str(output)).get(cv2.CAP_PROP_FRAME_COUNT)) == 10
+    # flat grey frames: the closing line says none was swapped, and why
+    assert "(10 frames: 0 swapped, 10 unswapped (no face was found: 10);" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("case, expected", [

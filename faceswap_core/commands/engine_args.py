@@ -43,6 +43,8 @@ def values_from_args(args: argparse.Namespace) -> dict:
     return schema.clamped(values)
 
 
-def engine_from_args(args: argparse.Namespace) -> Engine:
+def engine_from_args(args: argparse.Namespace, patience_s: float = 0.0) -> Engine:
+    """patience_s: Engine's (more than 0 when the input is a file, whose frames may wait)."""
     values = values_from_args(args)
-    return create_engine(values["engine"], SwapOptions.from_mapping(values), **schema.engine_options(values))
+    return create_engine(values["engine"], SwapOptions.from_mapping(values), patience_s=patience_s,
+                         **schema.engine_options(values))

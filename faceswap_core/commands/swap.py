@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter, deque
 
 from ..errors import FaceSwapError
+from ..in_flight import InFlight
 from ..media import FrameSink, PreviewWindow, open_sink, open_source
 from ..progress import Progress
 from ..provenance import credentials
 from ..provenance.stamp import OutputStamp
 from .engine_args import add_engine_arguments, engine_from_args, values_from_args
+
+FILE_WAIT_S = 60.0   # a file render's wait for a server's answer: long, as nobody watches the frame
 
 
 def register(subparsers) -> None:
@@ -23,6 +27,10 @@ def register(subparsers) -> None:
     parser.add_argument("--output", help="image or video file to write (.png/.jpg or .mp4); video keeps fps and audio")
     parser.add_argument("--preview", action="store_true", help="show the result in a window (q to quit)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames (live inputs run until q or Ctrl+C)")
+    parser.add_argument("--server-wait", type=float, default=FILE_WAIT_S, metavar="SECONDS",
+                        help="a file (not a camera or screen) through a Triton server: each frame waits this long "
+                             "for the server's answer, asking again while it is away, before the command stops "
+                             "with an error (no frame is left unswapped for time; default %(default)s)")
     add_engine_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -30,10 +38,20 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.output and not args.preview:
         raise FaceSwapError("Nothing to do: give --output FILE, --preview, or both.")
-    engine = engine_from_args(args)
+    source = open_source(args.input)
+    try:
+        engine = engine_from_args(args, 0.0 if source.live else args.server_wait)
+    except BaseException:
+        source.close()
+        raise
     values = values_from_args(args)
     stamp = OutputStamp(values)
-    info = engine.set_source_file(args.source, args.face_index, args.extra_photos or ())
+    try:
+        info = engine.set_source_file(args.source, args.face_index, args.extra_photos or ())
+    except BaseException:
+        source.close()
+        engine.close()
+        raise
     if info.faces_found > 1:
         print(f"The source photo has {info.faces_found} faces; using face {info.face_index} "
               "(choose another with --face-index).", file=sys.stderr)
@@ -41,44 +59,81 @@ def run(args: argparse.Namespace) -> int:
         print(f"Source: {note}.", file=sys.stderr)
     for tip in info.tips:
         print(f"Tip: {tip}", file=sys.stderr)
-    source = open_source(args.input)
     preview = PreviewWindow() if args.preview else None
-    sink: FrameSink | None = None
     total = source.total if args.max_frames is None else min(source.total or args.max_frames, args.max_frames)
+    render = Render(args.output, source, preview)
     progress = Progress(total if not source.is_still else None, "swapping", force=False)
-    written = 0
+    # a server's models: the next frame is begun while the server works on this one, as the
+    # worker does, so a distant server costs throughput, not swaps
+    depth = 2 if engine.overlaps and not source.is_still else 1
+    flights: deque = deque()
+    begun = 0
     try:
         for frame in source.frames():
             if source.is_still:
-                result = engine.process_image(frame.image)
+                flights.append(InFlight.done(engine.process_image(frame.image)))
             else:
-                result = engine.process(frame.image, frame.timestamp)
-            stamp.apply(result)
-            if args.output and sink is None:
-                sink = open_sink(args.output, source, result.shape[1], result.shape[0])
-            if sink is not None:
-                sink.write(result)
-            written += 1
+                flights.append(engine.begin(frame.image, frame.timestamp))
+            begun += 1
+            while len(flights) >= depth and render.going:
+                render.take(flights.popleft().result(), engine.last_report, stamp)
+                progress.advance()
+            if not render.going or (args.max_frames is not None and begun >= args.max_frames):
+                break
+        while flights and render.going:
+            render.take(flights.popleft().result(), engine.last_report, stamp)
             progress.advance()
-            if preview is not None and not preview.show(result):
-                break
-            if args.max_frames is not None and written >= args.max_frames:
-                break
     finally:
         progress.close()
         source.close()
         engine.close()
-        if preview is not None:
-            preview.close()
-        if sink is not None:
-            sink.close()
+        render.close()
     for note in engine.notes:
         print(f"Note: {note}.", file=sys.stderr)
     if args.output:
-        print(f"Wrote {args.output} ({written} frame{'s' if written != 1 else ''}; {stamp.describe() or 'unmarked'}).")
-        if values["credentials"] and written:
+        print(f"Wrote {args.output} ({render.counts()}; {stamp.describe() or 'unmarked'}).")
+        if values["credentials"] and render.written:
             sign_output(args.output, values, parent=args.input, photo=args.source, stamp=stamp)
     return 0
+
+
+class Render:
+    """Where the swapped frames go (the output file, the preview), and what is counted for
+    the closing line: how many were swapped, and why the others were not."""
+
+    def __init__(self, output: str | None, source, preview: PreviewWindow | None):
+        self.output, self.source, self.preview = output, source, preview
+        self.sink: FrameSink | None = None
+        self.written = 0
+        self.unswapped: Counter = Counter()
+        self.going = True     # False once the preview is closed
+
+    def take(self, result, report, stamp: OutputStamp) -> None:
+        stamp.apply(result)
+        if self.output and self.sink is None:
+            self.sink = open_sink(self.output, self.source, result.shape[1], result.shape[0])
+        if self.sink is not None:
+            self.sink.write(result)
+        self.written += 1
+        if report.why_unswapped:
+            self.unswapped[report.why_unswapped] += 1
+        if self.preview is not None and not self.preview.show(result):
+            self.going = False
+
+    def counts(self) -> str:
+        """'352 frames, all swapped' or '352 frames: 340 swapped, 12 unswapped (no face was found: 12)'."""
+        frames = f"{self.written} frame{'s' if self.written != 1 else ''}"
+        missed = sum(self.unswapped.values())
+        if not missed:
+            return f"{frames}, {'all ' if self.written > 1 else ''}swapped" if self.written else frames
+        why = "; ".join(f"{reason}: {count}" for reason, count in self.unswapped.most_common())
+        return f"{frames}: {self.written - missed} swapped, {missed} unswapped ({why})"
+
+    def close(self) -> None:
+        if self.preview is not None:
+            self.preview.close()
+        if self.sink is not None:
+            self.sink.close()
 
 
 def sign_output(path: str, values: dict, *, parent: str | None, photo: str | None, stamp: OutputStamp) -> None:

@@ -25,6 +25,13 @@ class FrameReport:
 
     boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # x0, y0, x1, y1
     stage_ms: dict[str, float] = field(default_factory=dict)
+    # why no face was swapped, in words that finish "N frames unswapped: ..." (a file's
+    # closing line counts them by reason); '' when a face was swapped
+    unswapped: str = ""
+
+    @property
+    def why_unswapped(self) -> str:
+        return "" if self.boxes else (self.unswapped or "no face was found")
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,11 @@ class Engine(abc.ABC):
 
     name: str = ""
 
-    def __init__(self, options: SwapOptions | None = None):
+    def __init__(self, options: SwapOptions | None = None, patience_s: float = 0.0):
+        """patience_s 0: live frames (a camera, OBS), which wait for nothing. More: frames
+        from a file, which nobody watches as they are made: each waits up to this long for
+        models that run elsewhere (a server) rather than come out unswapped."""
+        self.patience_s = float(patience_s)
         self.options = (options or SwapOptions()).clamped()
         self.notes: list[str] = []   # what the status line should say besides the photo's tips
         self.last_report = FrameReport()
@@ -117,7 +128,8 @@ class Engine(abc.ABC):
         return False
 
     def _unchanged(self, frame: np.ndarray) -> np.ndarray:
-        self.last_report = FrameReport()
+        self.last_report = FrameReport(unswapped="the swap was off" if not self.options.enabled
+                                       else "no source face was ready")
         return frame.copy()
 
     def _begin(self, frame: np.ndarray, timestamp: float) -> InFlight:

@@ -61,8 +61,8 @@ class _PreparedSource:
 class LandmarkEngine(Engine):
     name = "landmark"
 
-    def __init__(self, options: SwapOptions | None = None):
-        super().__init__(options)
+    def __init__(self, options: SwapOptions | None = None, patience_s: float = 0.0):
+        super().__init__(options, patience_s)
         self._topology = MeshTopology.from_mediapipe()
         self._mesh: FaceMeshDetector | None = None
         self._tracker = FaceTracker(self.options.smoothing)

@@ -15,18 +15,15 @@ from .. import model_catalog as catalog
 from .. import schema
 from ..errors import BrokenSwapOutput, FaceSwapError
 from ..in_flight import InFlight
-from ..neural.detector import Detection, ScrfdDetector
-from ..neural.mapping import DEFAULT_MAX_DISTANCE, FaceMapping, Identity
-from ..neural import pixel_boost
+from ..neural.detector import Detection
 from ..neural.enhance_behind import BackgroundEnhancer, lay_detail
 from ..neural.enhancer import ALIGNMENT as ENHANCER_ALIGNMENT
 from ..neural.enhancer import FaceEnhancer
-from ..neural.alignment import estimate_norm, norm_crop
-from ..neural.paste import paste_face
-from ..neural.providers import choose_providers, short_name
+from ..neural.mapping import DEFAULT_MAX_DISTANCE, FaceMapping, Identity
+from ..neural.model_set import ROLES, Place
+from ..neural.recognizer import combine_embeddings
 from ..neural.runners import RUNTIMES, open_runner
-from ..neural.recognizer import ArcFaceRecognizer, combine_embeddings
-from ..neural.swapper import InSwapper, read_emap
+from ..neural.swap_paths import FaceJob, ServerSettings, SwapPath, open_swap_path, roles_for
 from ..neural.tracking import DetectionCache
 from ..options import SwapOptions
 from ..remote.triton_link import ServerAway
@@ -36,7 +33,6 @@ from ..vision.smoothing import FaceTracker
 from .base import Engine, FrameReport, SourceInfo
 
 PRECISIONS = schema.BY_KEY["precision"].values()
-ROLES = ("detector", "recognizer", "swapper")
 
 
 def resolve_model_paths(model_dir: str | os.PathLike | None, precision: str = "auto",
@@ -96,28 +92,24 @@ class NeuralEngine(Engine):
                  model_paths: dict[str, str] | None = None, redetect_after: float = 0.1, threads: int = 0,
                  runtime: str = "onnxruntime", device: str = "auto", gpu_frames: bool | None = None, gpu: int = 0,
                  open_restorer=None, server: str = "", server_key: str = "", server_tls: bool = False,
-                 server_certificate: str = "", server_timeout_ms: int = 150, server_fallback: str = "pass"):
-        super().__init__(options)
+                 server_certificate: str = "", server_timeout_ms: int = 150, server_fallback: str = "pass",
+                 patience_s: float = 0.0):
+        super().__init__(options, patience_s)
         if runtime not in RUNTIMES:
             raise FaceSwapError(f"Unknown model runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}.")
         self.model_dir = model_dir or None
         own = {"detector": detector_file, "recognizer": recognizer_file, "swapper": swapper_file}
-        # triton: only the detector runs here, and the other two only as the fallback the user chose
-        self.link = self._open_link(server, server_key, server_tls, server_certificate, server_timeout_ms) \
-            if runtime == "triton" else None
-        self.local_fallback = runtime == "triton" and server_fallback == "local"
-        self.roles = roles = ("detector",) if runtime == "triton" and not self.local_fallback else ROLES
-        self.own_files = tuple(role for role in roles if own[role]) if not model_paths else ()
+        server_settings = ServerSettings(server, server_key, server_tls, server_certificate, server_timeout_ms,
+                                         server_fallback)
+        roles = roles_for(runtime, server_settings)
+        own_files = tuple(role for role in roles if own[role]) if not model_paths else ()
         # model_paths: the files by role, chosen by the caller (tests, tools); "swapper_fp32" is
         # the fp32 fallback for an fp16 "swapper"
-        self.paths = dict(model_paths) if model_paths else resolve_model_paths(self.model_dir, precision, own, roles)
-        self.runtime = runtime
-        self.provider_wanted = provider
-        self.device = f"{device}:{gpu}" if device == "cuda" and gpu else device
-        self.gpu = gpu
-        self.threads = threads
-        self.gpu_frames = runtime == "torch" if gpu_frames is None else gpu_frames
-        self.detector_size = det_size
+        paths = dict(model_paths) if model_paths else resolve_model_paths(self.model_dir, precision, own, roles)
+        place = Place(runtime if runtime != "triton" else "onnxruntime", provider, device, gpu, threads,
+                      self.model_dir)
+        self.path: SwapPath = open_swap_path(runtime, place, paths, own_files, precision, det_size,
+                                             gpu_frames=gpu_frames, server=server_settings, patience_s=patience_s)
         self.enhancer_file = enhancer_file
         self._behind: BackgroundEnhancer | None = None   # the face enhancer's thread, when one is chosen
         self._behind_name = "off"
@@ -126,17 +118,15 @@ class NeuralEngine(Engine):
         # opens the enhancer by name on its thread: the catalogued or own file, or what a
         # benchmark brings (a stand-in that takes as long as a GPU restorer)
         self._open_restorer = open_restorer or self._open_enhancer
-        self._fell_back = False   # fp16 gave broken faces and fp32 was opened instead
-        self._open_models(precision)
-        if self.own_files:
-            self.notes.append(f"own {', '.join(self.own_files)} file (not a catalogued one; checked by signature)")
+        if own_files:
+            self.notes.append(f"own {', '.join(own_files)} file (not a catalogued one; checked by signature)")
         if face_mapping == "pairs" and not pairs:
             raise FaceSwapError("Face mapping 'photo-to-person pairs' needs at least one pair: choose both photos "
                                 "of pair 1 (--pair SOURCE=TARGET).")
         self.mapping = FaceMapping(face_mapping, match_distance)
         self._default: Identity | None = None
         self._pending_source: tuple | None = None   # a photo whose identity waits for the Triton server
-        self._link_note = ""                        # the status line's words while that server is away
+        self._path_note = ""                        # the status line's words about the path (a server away)
         self._cache = DetectionCache(max_age=redetect_after)
         self._assigned: tuple | None = None  # (faces list, sources) of the last identity matching
         self._tracker = FaceTracker(self.options.smoothing)
@@ -153,29 +143,42 @@ class NeuralEngine(Engine):
                                 "it (start-server.sh on the GPU machine), then choose the photos again.") from None
         self._follow_enhancer()
 
-    # -- the Triton server ---------------------------------------------------------------
-    @staticmethod
-    def _open_link(server, key, tls, certificate, timeout_ms):
-        from ..remote.triton_link import TritonLink
+    # -- the models, wherever they run --------------------------------------------------
+    @property
+    def detector(self):
+        return self.path.detector
 
-        link = TritonLink(server, tls=tls, certificate=certificate, key=key or os.environ.get("FACESWAP_SERVER_KEY", ""),
-                          timeout_ms=timeout_ms)
-        link.check()
-        return link
+    @property
+    def recognizer(self):
+        return self.path.recognizer
 
-    def _follow_link(self) -> None:
-        """The status line says while the server is away, and stops saying it when it is back."""
-        words = self.link.status_words() if self.link is not None else ""
-        if words:
-            meanwhile = "the models run here" if self.local_fallback else "frames pass through unswapped"
-            words += f": {meanwhile}; trying again every second"
-        if words == self._link_note:
+    @property
+    def swapper(self):
+        return self.path.swapper
+
+    @property
+    def provider(self) -> str:
+        return self.path.models.provider
+
+    @property
+    def swap_precision(self) -> str:
+        return self.path.models.swap_precision
+
+    @property
+    def own_files(self) -> tuple[str, ...]:
+        return self.path.models.own_files
+
+    def _follow_path(self) -> None:
+        """The status line says what is wrong with the path (a server away), and stops
+        saying it when it is right again."""
+        words = self.path.status_words()
+        if words == self._path_note:
             return
-        if self._link_note in self.notes:
-            self.notes.remove(self._link_note)
+        if self._path_note in self.notes:
+            self.notes.remove(self._path_note)
         if words:
             self.notes.append(words)
-        self._link_note = words
+        self._path_note = words
 
     # -- the face enhancer -------------------------------------------------------------
     def _follow_enhancer(self) -> None:
@@ -193,8 +196,10 @@ class NeuralEngine(Engine):
         """On the enhancer's own thread: the catalogued file (hash-checked) or the user's own,
         on the runtime and provider the swap uses."""
         path = self.enhancer_file or str(catalog.require(catalog.find(name), self.model_dir))
-        runner = open_runner(path, threads=self.threads, label=f"The enhancer model {os.path.basename(path)}",
-                             fix=catalog.file_advice("enhancer", bool(self.enhancer_file)), **self._runner_options)
+        runner = open_runner(path, threads=self.path.models.place.threads,
+                             label=f"The enhancer model {os.path.basename(path)}",
+                             fix=catalog.file_advice("enhancer", bool(self.enhancer_file)),
+                             **self.path.models.runner_options)
         enhancer = FaceEnhancer(runner, ENHANCER_ALIGNMENT.get(name, "ffhq"))
         if self.enhancer_file:
             enhancer.check()
@@ -236,70 +241,9 @@ class NeuralEngine(Engine):
         behind.forget()
         return output
 
-    def _open_models(self, precision: str) -> None:
-        """Open the three models on the chosen runtime (again, for the fp32 fallback)."""
-        paths = self.paths
-        labels = {role: f"The {role} model {os.path.basename(paths[role])}" for role in self.roles}
-        fixes = {role: catalog.file_advice(role, role in self.own_files) for role in self.roles}
-        if self.runtime == "torch":
-            from ..neural.runner_torch import resolve_device
-
-            where = resolve_device(self.device)
-            # fp16 where it is safe: the detector and the swap (its latent is computed in fp32
-            # outside the graph); identity vectors stay fp32. The CPU has no fast fp16;
-            # precision fp32 keeps everything fp32 (GPUs that give NaNs in fp16).
-            half = "fp16" if where.type in ("cuda", "mps") and precision != "fp32" else "fp32"
-            precisions = {"detector": half, "recognizer": "fp32", "swapper": half}
-            sessions = {role: open_runner(paths[role], "torch", device=str(where), precision=precisions[role],
-                                          threads=self.threads, label=labels[role],
-                                          channels_last=role != "recognizer", fix=fixes[role])
-                        for role in labels}
-            self.provider = sessions["swapper"].provider
-            self.swap_precision = half
-            self._runner_options = {"runtime": "torch", "device": str(where), "precision": "fp32"}
-        else:
-            cache_dir = str(self.model_dir or catalog.default_model_dir())
-            choice = choose_providers(self.provider_wanted, cache_dir=cache_dir, device_id=self.gpu)
-            sessions = {role: open_runner(paths[role], "onnxruntime", choice=choice, threads=self.threads,
-                                          label=labels[role], fix=fixes[role])
-                        for role in labels}
-            used = sessions.get("swapper", sessions["detector"]).provider
-            if self.provider_wanted not in (None, "auto") and used != choice.primary:
-                raise FaceSwapError(
-                    f"ONNX Runtime has the {short_name(choice.primary)} provider but could not start it (its GPU "
-                    "libraries, e.g. CUDA/cuDNN, are missing or do not match); fix that or use --provider cpu.")
-            self.provider = short_name(used)
-            self._runner_options = {"runtime": "onnxruntime", "choice": choice}
-            self.swap_precision = ("the server's" if "swapper" not in sessions
-                                   else "fp16" if sessions["swapper"].input_dtype(0) == np.float16 else "fp32")
-        self.detector = ScrfdDetector(sessions["detector"], self.detector_size)
-        recognizer = ArcFaceRecognizer(sessions["recognizer"]) if "recognizer" in sessions else None
-        advice = ("choose an inswapper_128-shaped file" if "swapper" in self.own_files
-                  else catalog.REINSTALL_ADVICE)
-        swapper = InSwapper(sessions["swapper"], read_emap(paths["swapper"], advice)) if "swapper" in sessions else None
-        for role in self.own_files:   # files the user brought: their family's shapes and values, on load
-            {"detector": self.detector, "recognizer": recognizer, "swapper": swapper}[role].check()
-        if self.link is not None:     # the server's models, and the local ones only as the fallback
-            from ..remote.remote_models import RemoteRecognizer, RemoteSwapper
-
-            recognizer, swapper = RemoteRecognizer(self.link, recognizer), RemoteSwapper(self.link, swapper)
-        self.recognizer, self.swapper = recognizer, swapper
-        self._gpu = None
-        if self.gpu_frames:
-            if self.runtime != "torch":
-                raise FaceSwapError("The GPU frame path runs on the torch runtime; use --runtime torch.")
-            from ..neural.gpu_pipeline import GpuFramePath
-
-            self._gpu = GpuFramePath(self.detector, sessions["swapper"], crop_size=self.swapper.size)
-
     def describe(self) -> str:
-        runtime = "PyTorch" if self.runtime == "torch" else "ONNX Runtime"
         enhancer = f", {self.options.enhancer} enhancer" if self.options.enhancer != "off" else ""
-        if self.link is not None:
-            fallback = ", local models while it is away" if self.local_fallback else ""
-            return (f"neural on Triton {self.link.address}{' (TLS)' if self.link.tls else ''}{fallback}, "
-                    f"detector on ONNX Runtime {self.provider}{enhancer}")
-        return f"neural on {runtime} {self.provider}, {self.swap_precision} swap{enhancer}"
+        return self.path.describe() + enhancer
 
     # -- sources and mapping -------------------------------------------------------
     def _faces_in_photo(self, image: np.ndarray, what: str) -> list[Detection]:
@@ -404,18 +348,17 @@ class NeuralEngine(Engine):
         if self._behind is not None:
             self._behind.close()
             self._behind, self._behind_name = None, "off"
-        if self.link is not None:
-            self.link.close()
+        self.path.close()
 
-    def detect(self, frame: np.ndarray, timestamp: float | None = None, device_frame=None) -> list[Detection]:
+    def detect(self, frame: np.ndarray, timestamp: float | None = None, uploaded=None) -> list[Detection]:
         """Faces in a frame, largest first; reuses the last detection while faces barely move.
-        device_frame: the frame already on the GPU frame path's device, detected there."""
+        uploaded: the frame where the path detects (on the device for the device path)."""
         image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
         if timestamp is not None:
             cached = self._cache.reuse(image, timestamp)
             if cached is not None:
                 return cached
-        faces = self._gpu.detect(device_frame) if device_frame is not None else self.detector.detect(image)
+        faces = self.path.detect(image if uploaded is None else uploaded)
         if timestamp is not None:
             faces = self._cache.store(image, faces, timestamp)
         return faces
@@ -431,153 +374,78 @@ class NeuralEngine(Engine):
         self._assigned = (detected, sources)
         return sources
 
-    def _faces_and_sources(self, image: np.ndarray, timestamp: float, started: float, device_frame=None):
-        """Detect (or reuse), smooth, and pick each face's source photo: both paths start so.
-        Returns (keypoints, sources, stage_ms with detect and recognize)."""
-        detected = self.detect(image, timestamp, device_frame)  # the same list object while it is reused
-        faces = detected[: self.options.max_faces]
-        keypoints = self._tracker.smooth([f.keypoints for f in faces], timestamp)
-        stage_ms = {"detect": (time.perf_counter() - started) * 1e3}
-        mark = time.perf_counter()
-        sources = self._assign(image, detected, faces, keypoints)
-        stage_ms["recognize"] = (time.perf_counter() - mark) * 1e3
-        return keypoints, sources, stage_ms
-
     @property
     def overlaps(self) -> bool:
-        return self.link is not None
+        return self.path.overlaps
 
     def _begin(self, frame: np.ndarray, timestamp: float) -> InFlight:
-        if self.link is not None:
-            return self._begin_remote(frame, timestamp)
-        return super()._begin(frame, timestamp)
+        """Detect (or reuse), smooth, pick each face's identity, and hand the faces to the
+        path; finished (enhanced, reported) when the result is wanted.
 
-    def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
-        """The swapped frame; a frame whose swap came out broken (fp16 on some GPUs) passes
-        through while the engine moves to fp32 for the rest of the session."""
+        While a Triton server is away (and no local fallback was chosen) the frame itself
+        comes back, not a copy: the worker then leaves it unmarked, as any frame that was not
+        swapped. A frame whose swap came out broken (fp16 on some GPUs) passes through while
+        the engine moves to fp32 for the rest of the session."""
+        started = time.perf_counter()
         self._enhanced_faces = []
-        try:
-            if self._gpu is not None:
-                return self._process_on_device(frame, timestamp)
-            return self._begin_on_host(frame, timestamp).result()
-        except BrokenSwapOutput:
-            self._fall_back_to_fp32()
-            self.last_report = FrameReport()
-            return frame.copy()
 
-    def _begin_remote(self, frame: np.ndarray, timestamp: float) -> InFlight:
-        """A frame with the models on the Triton server: its faces are sent and the frame is
-        finished when their answer is wanted. While the server is away (and no local
-        fallback was chosen) the frame itself comes back, not a copy: the worker then leaves
-        it unmarked, as any frame that was not swapped. A broken answer (BrokenSwapOutput)
-        goes up: only the server's repository can change that, and the message says how."""
-        def passed_through() -> np.ndarray:
-            self.last_report = FrameReport()
-            self._follow_link()
+        def unswapped(why: str) -> np.ndarray:
+            self.last_report = FrameReport(unswapped=why)
+            self._follow_path()
             return frame
 
         try:
-            if not self.link.due() and not self.local_fallback:
-                raise ServerAway(self.link.status_words())
+            self.path.check_due()
             if self._pending_source is not None:
                 self.source_info = self._prepare_source(*self._pending_source)
                 if self._pending_source is not None:
-                    raise ServerAway(self.link.status_words())
-            swapping = self._begin_on_host(frame, timestamp)
+                    raise ServerAway(self.path.status_words())
+            image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
+            uploaded = self.path.upload(image)
+            detected = self.detect(image, timestamp, uploaded)   # the same list object while it is reused
+            chosen = detected[: self.options.max_faces]
+            keypoints = self._tracker.smooth([f.keypoints for f in chosen], timestamp)
+            stage_ms = {"detect": (time.perf_counter() - started) * 1e3}
+            mark = time.perf_counter()
+            sources = self._assign(image, detected, chosen, keypoints)
+            stage_ms["recognize"] = (time.perf_counter() - mark) * 1e3
+            jobs = [FaceJob(points, source.latent) for points, source in zip(keypoints, sources) if source is not None]
+            swapping = self.path.begin(frame, image, uploaded, jobs, self.options, stage_ms)
         except ServerAway:
-            return InFlight(passed_through)
+            return InFlight(lambda: unswapped("the Triton server was away"))
+        except BrokenSwapOutput as broken:
+            self._fall_back_to_fp32(broken)
+            return InFlight(lambda: unswapped("the fp16 swap gave broken faces").copy())
 
         def finish() -> np.ndarray:
             try:
-                output = swapping.result()
+                output, boxes = swapping.result()
             except ServerAway:
-                return passed_through()
-            self._follow_link()
+                return unswapped("the Triton server was away")
+            except BrokenSwapOutput as broken:
+                self._fall_back_to_fp32(broken)
+                return unswapped("the fp16 swap gave broken faces").copy()
+            self._follow_path()
+            self._enhance_faces(output, [job.keypoints for job in jobs], stage_ms)
+            stage_ms["total"] = (time.perf_counter() - started) * 1e3
+            self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms,
+                                           unswapped="" if boxes else "no face was found")
             return output
 
         return InFlight(finish, waits_on=swapping)
 
-    def _fall_back_to_fp32(self) -> None:
-        """Open the swap in fp32 instead of fp16 (the catalogued fp32 file for ONNX Runtime,
-        the same file in fp32 for PyTorch) and prepare the identities' latents again."""
-        where = "on the CPU" if self.provider == "cpu" else f"on this GPU ({self.provider})"
-        if self.swap_precision != "fp16":
-            tried = "in fp32 too (after fp16)" if self._fell_back else "in fp32"
-            fix = catalog.file_advice("swapper", "swapper" in self.own_files)
-            raise BrokenSwapOutput(f"The swap model returned invalid numbers {tried} {where}; the file may be "
-                                   f"damaged: {fix}.")
-        if self.runtime != "torch":
-            if "swapper" in self.own_files:
-                raise BrokenSwapOutput(f"Your own fp16 swap model file gives broken faces {where}; choose an "
-                                       "fp32 file instead.")
-            try:
-                self.paths["swapper"] = self.paths.get("swapper_fp32") or str(
-                    catalog.require(catalog.find("inswapper_128"), self.model_dir))
-            except FaceSwapError:
-                raise BrokenSwapOutput(f"The fp16 swap model gives broken faces {where} and the fp32 one is not "
-                                       "installed; run: faceswap models install inswapper_128") from None
-        self._open_models("fp32")
+    def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
+        return self._begin(frame, timestamp).result()
+
+    def _fall_back_to_fp32(self, broken: BrokenSwapOutput) -> None:
+        """Open the swap in fp32 instead of fp16 and prepare the identities' latents again;
+        where that cannot help (fp32 already, a server), the error goes up with what to do."""
+        self.path = self.path.reopened_in_fp32(broken)
         latent = self.swapper.latent
         if self._default is not None:
             self._default = replace(self._default, latent=latent(self._default.embedding))
         self.mapping.pairs = [(person, replace(source, latent=latent(source.embedding)))
                               for person, source in self.mapping.pairs]
         self._assigned = None
-        self._fell_back = True
-        self.notes.append(f"the fp16 swap gave broken faces {where}: switched to fp32 for this session")
-
-    def _begin_on_host(self, frame: np.ndarray, timestamp: float) -> InFlight:
-        """Detect, align and send every face to the swapper (here, or on the server); the
-        rest (paste, enhance) when the result is wanted."""
-        started = time.perf_counter()
-        image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
-        keypoints, sources, stage_ms = self._faces_and_sources(image, timestamp, started)
-        mark = time.perf_counter()
-        faces = []      # (keypoints, aligned crop at 128 x factor, its matrix, tiles per side)
-        tiles, latents = [], []
-        for points, source in zip(keypoints, sources):
-            if source is None:
-                continue
-            factor = pixel_boost.factor_for(self.options.pixel_boost, estimate_norm(points, self.swapper.size))
-            crop, matrix = norm_crop(image, points, self.swapper.size * factor)
-            faces.append((points, matrix, factor))
-            tiles.extend(pixel_boost.to_tiles(crop, factor))
-            latents.extend([source.latent] * factor * factor)
-        aligned = time.perf_counter()
-        # every tile of every face: one call
-        swapping = self.swapper.send_many(tiles, latents) if tiles else InFlight.done([])
-        stage_ms["align"] = (aligned - mark) * 1e3
-
-        def finish() -> np.ndarray:
-            swapped = swapping.result()
-            stage_ms["swap"] = (time.perf_counter() - aligned) * 1e3   # with a server: till its answer is taken
-            output = frame.copy()
-            boxes, first = [], 0
-            for points, matrix, factor in faces:
-                face = pixel_boost.from_tiles(np.stack(swapped[first:first + factor * factor]), factor)
-                first += factor * factor
-                box = paste_face(output, image, face, matrix, points, self.options, stage_ms)
-                if box is not None:
-                    boxes.append(box)
-            self._enhance_faces(output, [points for points, _, _ in faces], stage_ms)
-            stage_ms["total"] = (time.perf_counter() - started) * 1e3
-            self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms)
-            return output
-
-        return InFlight(finish, waits_on=swapping)
-
-    def _process_on_device(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
-        """The same frame as _process, with the frame's pixel work on the torch device."""
-        started = time.perf_counter()
-        image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
-        device_frame = self._gpu.upload(image)
-        keypoints, sources, stage_ms = self._faces_and_sources(image, timestamp, started, device_frame)
-        chosen = [(points, source) for points, source in zip(keypoints, sources) if source is not None]
-        mark = time.perf_counter()
-        output, results = self._gpu.process(frame, [p for p, _ in chosen], [s.latent for _, s in chosen],
-                                            self.options, device_frame)
-        stage_ms["swap_paste"] = (time.perf_counter() - mark) * 1e3
-        stage_ms.update({f"device_{k}": v for k, v in self._gpu.last_ms.items()})
-        stage_ms["total"] = (time.perf_counter() - started) * 1e3
-        self.last_report = FrameReport(boxes=[r.box for r in results], stage_ms=stage_ms)
-        return output
+        self.notes.append(f"the fp16 swap gave broken faces {self.path.models.where()}: switched to fp32 for "
+                          "this session")

@@ -42,18 +42,25 @@ class Detection:
                 int(min(width, np.ceil(x1))), int(min(height, np.ceil(y1))))
 
 
+def letterbox_size(height: int, width: int, size: tuple[int, int]) -> tuple[int, int]:
+    """(new_w, new_h): a height x width image fitted into size=(w, h), keeping its aspect;
+    the GPU frame path sizes its letterbox with this too."""
+    canvas_w, canvas_h = size
+    ratio = height / width
+    if ratio > canvas_h / canvas_w:
+        new_h = canvas_h
+        new_w = int(new_h / ratio)
+    else:
+        new_w = canvas_w
+        new_h = int(new_w * ratio)
+    return max(new_w, 1), max(new_h, 1)
+
+
 def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
     """Fit image (keeping its aspect) into size=(w, h), top-left, zero padding; returns the
     canvas and det_scale = new height / image height."""
     width, height = size
-    im_ratio = image.shape[0] / image.shape[1]
-    if im_ratio > height / width:
-        new_h = height
-        new_w = int(new_h / im_ratio)
-    else:
-        new_w = width
-        new_h = int(new_w * im_ratio)
-    new_w, new_h = max(new_w, 1), max(new_h, 1)
+    new_w, new_h = letterbox_size(image.shape[0], image.shape[1], size)
     canvas = np.zeros((height, width, 3), dtype=np.uint8)
     canvas[:new_h, :new_w] = cv2.resize(image[:, :, :3], (new_w, new_h))
     return canvas, new_h / image.shape[0]

@@ -18,28 +18,15 @@ here copies from the host and waits for the GPU.
 
 from __future__ import annotations
 
-import math
 import numpy as np
 
+from .detector import letterbox_size
 from .runner_torch import import_torch
 
 
 def to_uint8_values(image):
     """What storing as uint8 does: round half to even (as cvRound) and saturate, kept float."""
     return image.round().clamp_(0.0, 255.0)
-
-
-def letterbox_size(height: int, width: int, size: tuple[int, int]) -> tuple[int, int]:
-    """(new_w, new_h) as detector.letterbox computes them."""
-    canvas_w, canvas_h = size
-    ratio = height / width
-    if ratio > canvas_h / canvas_w:
-        new_h = canvas_h
-        new_w = int(new_h / ratio)
-    else:
-        new_w = canvas_w
-        new_h = int(new_w * ratio)
-    return max(new_w, 1), max(new_h, 1)
 
 
 def letterbox_blob(planes, size: tuple[int, int], mean: float = 127.5, std: float = 128.0, dtype=None):
@@ -53,6 +40,26 @@ def letterbox_blob(planes, size: tuple[int, int], mean: float = 127.5, std: floa
     canvas[:, :, :new_h, :new_w] = to_uint8_values(resized)
     blob = (canvas.flip(1) - mean) / std
     return blob.to(dtype or planes.dtype), new_h / height
+
+
+def to_tiles(crops, factor: int):
+    """pixel_boost.to_tiles for (N, C, S, S) crops: (N * factor * factor, C, S / factor,
+    S / factor), tile i * factor + j of each face holding crop[i::factor, j::factor]."""
+    if factor == 1:
+        return crops
+    count, channels, size = crops.shape[0], crops.shape[1], crops.shape[2]
+    side = size // factor
+    grid = crops.reshape(count, channels, side, factor, side, factor)
+    return grid.permute(0, 3, 5, 1, 2, 4).reshape(count * factor * factor, channels, side, side)
+
+
+def from_tiles(tiles, factor: int, count: int):
+    """The inverse of to_tiles: (count * factor * factor, C, s, s) -> (count, C, s * factor, s * factor)."""
+    if factor == 1:
+        return tiles
+    channels, side = tiles.shape[1], tiles.shape[2]
+    grid = tiles.reshape(count, factor, factor, channels, side, side)
+    return grid.permute(0, 3, 4, 1, 5, 2).reshape(count, channels, side * factor, side * factor)
 
 
 def invert_affine(matrices: np.ndarray) -> np.ndarray:

@@ -278,36 +278,54 @@ class GpuFramePath:
         return cached
 
     # -- swap and paste ------------------------------------------------------------------
-    def _swap_stage(self, feeds: dict) -> list:
-        """Crops of all faces (affine sampling), the swap model on all of them, and its output
-        as BGR uint8 values: fixed shapes per face count, captured as one CUDA graph."""
+    def _swap_stage(self, feeds: dict, factor: int = 1) -> list:
+        """Crops of all faces (affine sampling) at factor x the model's size, cut into
+        pixel boost's factor x factor tiles (pixel_boost.to_tiles), the swap model on every
+        tile, the tiles woven back, as BGR uint8 values: fixed shapes per face count and
+        factor, captured as one CUDA graph."""
         torch = self.torch
         theta, source = feeds["theta"], feeds["source"]
-        crops = gpu_ops.affine_crops(feeds["planes"], theta, self.crop_size)        # BGR 0..255
-        blob = crops.flip(1) / 255.0                                                 # RGB 0..1
+        size, count = self.crop_size * factor, len(theta)
+        crops = gpu_ops.affine_crops(feeds["planes"], theta, size)                   # BGR 0..255
+        tiles = gpu_ops.to_tiles(crops, factor)
+        source = source.repeat_interleave(factor * factor, dim=0)
+        blob = tiles.flip(1) / 255.0                                                 # RGB 0..1
         run = self.swapper.run_tensors
-        if self.batches or len(theta) == 1:
+        if self.batches or len(tiles) == 1:
             out = run({self.target_name: blob, self.source_name: source})[0]
         else:
             out = torch.cat([run({self.target_name: blob[i:i + 1], self.source_name: source[i:i + 1]})[0]
-                             for i in range(len(theta))])
+                             for i in range(len(tiles))])
         # InSwapper.run: clip(255 * rgb) stored as uint8 (truncation), RGB -> BGR; and whether
         # every number is finite (fp16 NaNs on some GPUs), read with the boxes' download
         finite = torch.isfinite(out).all().to(torch.uint8).reshape(1)
-        return [(out * 255.0).clamp(0.0, 255.0).floor().flip(1), finite]
+        faces = gpu_ops.from_tiles((out * 255.0).clamp(0.0, 255.0).floor().flip(1), factor, count)
+        return [faces, finite]
 
-    def swap(self, frame: DeviceFrame, keypoints: list[np.ndarray], latents: list[np.ndarray]):
-        """Swapped faces (N, 3, S, S), BGR uint8 values, and the frame->crop matrices; one model
-        call for all faces where the model batches. The latents (emap math) are fp32, made on
-        the host once per source; the model casts them to its precision."""
-        matrices = np.stack([estimate_norm(k, self.crop_size) for k in keypoints])
-        source = np.concatenate([np.asarray(v, np.float32).reshape(1, -1) for v in latents])
-        theta, source = self._to_device([gpu_ops.crop_theta(matrices, self.crop_size, frame.shape), source])
+    def swap(self, frame: DeviceFrame, keypoints: list[np.ndarray], latents: list[np.ndarray],
+             factors: list[int] | None = None):
+        """Swapped faces (each (3, S, S), S = the model's size x the face's pixel boost factor),
+        BGR uint8 values, and the frame->crop matrices; one model call for all faces of one
+        factor where the model batches. The latents (emap math) are fp32, made on the host
+        once per source; the model casts them to its precision."""
+        factors = factors or [1] * len(keypoints)
+        matrices = [estimate_norm(k, self.crop_size * f) for k, f in zip(keypoints, factors)]
+        swapped: list = [None] * len(keypoints)
+        flags = []
         self._wait(frame)
-        swapped, finite = self._run_stage("swap", self._swap_stage, {"planes": frame.planes, "theta": theta,
-                                                                     "source": source})
-        self._finite = finite
-        return swapped, matrices
+        for factor in sorted(set(factors)):
+            chosen = [i for i, f in enumerate(factors) if f == factor]
+            size = self.crop_size * factor
+            source = np.concatenate([np.asarray(latents[i], np.float32).reshape(1, -1) for i in chosen])
+            theta, source = self._to_device([gpu_ops.crop_theta(np.stack([matrices[i] for i in chosen]), size,
+                                                                frame.shape), source])
+            faces, finite = self._run_stage(f"swap{factor}", lambda feeds, f=factor: self._swap_stage(feeds, f),
+                                            {"planes": frame.planes, "theta": theta, "source": source})
+            for slot, index in enumerate(chosen):
+                swapped[index] = faces[slot]
+            flags.append(finite)
+        self._finite = self.torch.cat(flags).min().reshape(1)
+        return swapped, np.stack(matrices)
 
     def paste(self, frame: DeviceFrame, swapped, matrices: np.ndarray, keypoints: list[np.ndarray],
               options: SwapOptions) -> list[tuple[tuple[int, int, int, int], object]]:
@@ -318,7 +336,8 @@ class GpuFramePath:
         torch = self.torch
         faces = []
         for matrix, points in zip(matrices, keypoints):
-            geometry = paste_geometry(matrix, points, self.crop_size, frame.shape, options)
+            size = int(swapped[len(faces)].shape[-1])
+            geometry = paste_geometry(matrix, points, size, frame.shape, options)
             if geometry is None:
                 faces.append(None)
                 continue
@@ -326,8 +345,7 @@ class GpuFramePath:
             alpha = masks.cut_holes(geometry.alpha, geometry.holes, HOLE_FEATHER * cells)
             colour = options.colour_correction and float(geometry.inner.sum()) >= 4.0
             judged = reflection_cells(geometry.inner, geometry.lenses) if colour else None
-            faces.append((geometry, cells, colour, gpu_ops.box_theta(matrix, geometry.grid.box, self.crop_size), alpha,
-                          judged))
+            faces.append((geometry, cells, colour, gpu_ops.box_theta(matrix, geometry.grid.box, size), alpha, judged))
         uploads = []
         for face in faces:
             if face is not None:
@@ -381,7 +399,8 @@ class GpuFramePath:
         return host, done
 
     def submit(self, frame: np.ndarray, keypoints: list[np.ndarray], latents: list[np.ndarray],
-               options: SwapOptions, device_frame: DeviceFrame | None = None) -> PendingFrame:
+               options: SwapOptions, device_frame: DeviceFrame | None = None,
+               factors: list[int] | None = None) -> PendingFrame:
         """Queue the frame's swap and paste on the device; nothing waits for the GPU here,
         so the caller can upload and detect the next frame meanwhile. collect() finishes it."""
         times = StageTimes()
@@ -391,7 +410,7 @@ class GpuFramePath:
         times.mark("upload", self.device)
         if not keypoints:
             return PendingFrame(frame.copy(), [], None, None, times)
-        swapped, matrices = self.swap(device_frame, keypoints, latents)
+        swapped, matrices = self.swap(device_frame, keypoints, latents, factors)
         times.mark("align+swap", self.device)
         pasted = self.paste(device_frame, swapped, matrices, keypoints, options)
         times.mark("paste", self.device)
@@ -424,6 +443,8 @@ class GpuFramePath:
         return output, results
 
     def process(self, frame: np.ndarray, keypoints: list[np.ndarray], latents: list[np.ndarray],
-                options: SwapOptions, device_frame: DeviceFrame | None = None) -> tuple[np.ndarray, list[FaceResult]]:
-        """submit + collect: one frame start to finish."""
-        return self.collect(self.submit(frame, keypoints, latents, options, device_frame))
+                options: SwapOptions, device_frame: DeviceFrame | None = None,
+                factors: list[int] | None = None) -> tuple[np.ndarray, list[FaceResult]]:
+        """submit + collect: one frame start to finish; factors: each face's pixel boost
+        tiles per side (pixel_boost.factor_for), 1 for all when None."""
+        return self.collect(self.submit(frame, keypoints, latents, options, device_frame, factors))

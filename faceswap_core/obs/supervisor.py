@@ -131,7 +131,12 @@ class WorkerSupervisor:
             with self._lock:
                 self._process = None
             channel = self.channel
+            # The worker's own words explain its exit only when it had reported an error;
+            # its last status ("Choose a source photo ...") is no reason for a crash.
+            reported = ""
             if channel is not None and channel.mm is not None:
+                if channel.state() == link.STATE_ERROR:
+                    reported = channel.error()
                 channel.set_state(link.STATE_STOPPED)
             if self._stopping.is_set():
                 break
@@ -140,8 +145,7 @@ class WorkerSupervisor:
                 continue
             if time.monotonic() - started > STABLE_AFTER_S:
                 backoff = MIN_BACKOFF_S
-            reported = hang or (channel.error() if channel is not None and channel.mm is not None else "")
-            self.last_error = reported or _explain(stderr_tail) or f"The worker stopped (exit code {code})."
+            self.last_error = hang or reported or _explain(stderr_tail) or f"The worker stopped (exit code {code})."
             self._log(200, f"worker exited with code {code}; restarting in {backoff:.1f} s: {self.last_error}")
             self.restarts += 1
             self._sleep(backoff)
@@ -278,10 +282,10 @@ class WorkerSupervisor:
             self._process = process
         if self._stopping.is_set():
             self._kill_worker()
+        self.last_error = ""                # before worker_up: no reader sees the new worker with the old error
         self.worker_up = True
         threading.Thread(target=self._down_on_exit, args=(process,), name="faceswap-worker-exit",
                          daemon=True).start()
-        self.last_error = ""
         self._log(300, f"worker {process.pid} started with {interpreter}")
         return process
 

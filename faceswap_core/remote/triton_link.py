@@ -86,7 +86,7 @@ class TritonLink:
     """One worker's connection to one Triton server (used from the engine's thread)."""
 
     def __init__(self, address: str, *, tls: bool = False, certificate: str = "", key: str = "",
-                 timeout_ms: int = 150, clock=time.monotonic):
+                 timeout_ms: int = 150, patience_s: float = 0.0, clock=time.monotonic):
         try:
             self._grpc = importlib.import_module("tritonclient.grpc")
         except ImportError:
@@ -108,6 +108,9 @@ class TritonLink:
                                     "server.crt that faceswap triton-repo --tls wrote.") from None
         self.headers = {served.KEY_HEADER: key} if key else None
         self.timeout = max(float(timeout_ms), 1.0) / 1000.0
+        # > 0: a file render's link, where nobody waits for a frame: an answer not in is
+        # asked for again (once a second) until this many seconds, then FaceSwapError
+        self.patience = float(patience_s)
         self.clock = clock
         self.batch: dict[str, int] = {}   # max_batch_size of each served model, learnt on first contact
         self.away = False           # the last request failed; only a try a second until one answers
@@ -220,7 +223,8 @@ class TritonLink:
         (it may start later); a refused key or the wrong models are."""
         try:
             for model in served.SERVED:
-                self.learn(model, max(self.timeout, CONNECT_TIMEOUT_S))
+                # a patient link waits at its first frame instead, where it says so when it gives up
+                self.learn(model, CONNECT_TIMEOUT_S if self.patience else max(self.timeout, CONNECT_TIMEOUT_S))
         except ServerAway:
             pass
 
@@ -229,6 +233,41 @@ class TritonLink:
         return self.send(model, feeds).result()
 
     def send(self, model: served.ServedModel, feeds: dict[str, np.ndarray]) -> InFlight:
+        """send_once(); on a patient link, sent again while the server is away, until the
+        patience is spent (then FaceSwapError: the render stops rather than leave a frame
+        unswapped)."""
+        if not self.patience:
+            return self.send_once(model, feeds)
+        deadline = self.clock() + self.patience
+
+        def attempt() -> InFlight | None:
+            try:
+                return self.send_once(model, feeds)
+            except ServerAway:
+                return None
+
+        first = attempt()
+
+        def receive():
+            flight = first
+            while True:
+                if flight is not None:
+                    try:
+                        return flight.result()
+                    except ServerAway:
+                        pass
+                if self.clock() >= deadline:
+                    raise FaceSwapError(
+                        f"The Triton server {self.address} gave no answer within {self.patience:.0f} s "
+                        f"({self.away_reason or 'no answer'}); the render stopped rather than leave frames "
+                        "unswapped. Start the server (start-server.sh on the GPU machine) and run the command "
+                        "again, or use --server-fallback local to run the models here while it is away.")
+                time.sleep(max(0.0, min(self.retry_at, deadline) - self.clock()))
+                flight = attempt()
+
+        return InFlight(receive, waits_on=first)
+
+    def send_once(self, model: served.ServedModel, feeds: dict[str, np.ndarray]) -> InFlight:
         """Send the model's work for N items (the first axis of every feed) and return at
         once; result() is its one output, waited for within the timeout. In requests of up
         to max_batch_size items (one item each when the graph's batch is fixed), all sent

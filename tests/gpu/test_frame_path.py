@@ -25,6 +25,7 @@ from faceswap_core.neural.gpu_pipeline import GpuFramePath
 from faceswap_core.neural.paste import paste_face
 from faceswap_core.neural.providers import ModelSession
 from faceswap_core.neural.runner_torch import TorchRunner
+from faceswap_core.neural.swap_paths import DevicePath, HostPath
 from faceswap_core.neural.swapper import InSwapper, read_emap
 from faceswap_core.options import SwapOptions
 from faceswap_core.vision.colour import GAIN_MAX
@@ -128,11 +129,14 @@ def test_all_faces_go_through_the_swapper_in_one_call(path, cpu_side):
     assert calls == [(6, 3, 128, 128)]
 
 
-def test_engine_on_the_torch_runtime_paints_what_the_onnxruntime_engine_paints(paths):
-    options = SwapOptions(smoothing=0.0, pixel_boost="128")   # the whole-frame GPU path swaps at 128 only
+@pytest.mark.parametrize("boost", ["128", "256"])
+def test_engine_on_the_torch_runtime_paints_what_the_onnxruntime_engine_paints(paths, boost):
+    """The device path against the host path, pixel boost included (its tiles are cut and
+    woven back on the device)."""
+    options = SwapOptions(smoothing=0.0, pixel_boost=boost)
     cpu = create_engine("neural", options, model_paths=paths, redetect_after=0.0)
     gpu = create_engine("neural", options, model_paths=paths, redetect_after=0.0, runtime="torch", device="cpu")
-    assert gpu.provider == "torch-cpu" and gpu._gpu is not None and cpu._gpu is None
+    assert gpu.provider == "torch-cpu" and isinstance(gpu.path, DevicePath) and isinstance(cpu.path, HostPath)
     for engine in (cpu, gpu):
         engine.set_source_file(str(media("fr_obama.jpg")))
     # the source photo's keypoints differ by float rounding between runtimes, hence not 1e-6

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from testkit.judge import media, read_frames
-from faceswap_core.neural import alignment, gpu_ops
+from faceswap_core.neural import alignment, gpu_ops, pixel_boost
 from faceswap_core.neural.detector import letterbox
 
 
@@ -135,3 +135,16 @@ def test_reflections_match_the_cpu_judgement():
                                torch.from_numpy(lens_index.astype(np.float32))).numpy()
     assert (expected > 0.5).sum() > 5                       # the sheen is there to be found
     np.testing.assert_allclose(ours, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 4])
+def test_tiles_cut_and_woven_on_the_device_are_pixel_boosts(frame, factor):
+    """gpu_ops.to_tiles / from_tiles against pixel_boost's NumPy ones, on two faces at once."""
+    size = 128 * factor
+    crops = [frame[:size, :size], frame[-size:, -size:]]
+    tiles = gpu_ops.to_tiles(torch.stack([_planes(c) for c in crops]), factor)
+    expected = np.concatenate([pixel_boost.to_tiles(c, factor) for c in crops])
+    assert tiles.shape == (2 * factor * factor, 3, 128, 128)
+    np.testing.assert_array_equal(tiles.permute(0, 2, 3, 1).numpy(), expected)
+    woven = gpu_ops.from_tiles(tiles, factor, 2)
+    np.testing.assert_array_equal(woven.permute(0, 2, 3, 1).numpy(), np.stack(crops))

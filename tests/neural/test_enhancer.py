@@ -19,7 +19,7 @@ from faceswap_core.neural.enhancer import FaceEnhancer
 from faceswap_core.neural.providers import ModelSession
 from faceswap_core.options import SwapOptions
 from faceswap_core.vision.photo import load_photo
-from testkit import standins
+from testkit import standins, torch_check
 from testkit.judge import media, shared_model
 
 OFFSET = 0.3   # the stand-in restorer raises every value by this (in [-1, 1]): +38 levels
@@ -111,13 +111,21 @@ def test_background_enhancer_never_holds_the_caller():
         behind.close()
 
 
-def test_engine_lays_restored_detail_on_later_frames(model_paths, enhancer_file):
+PATHS = [pytest.param({}, id="host"),
+         pytest.param({"runtime": "torch", "device": "cpu"}, id="device",
+                      marks=pytest.mark.skipif(torch_check.missing() is not None,
+                                               reason=f"the device path needs torch: {torch_check.missing()}"))]
+
+
+@pytest.mark.parametrize("place", PATHS)
+def test_engine_lays_restored_detail_on_later_frames(model_paths, enhancer_file, place):
+    """On the host path and on the device path (PyTorch keeping the frame; its CPU build here)."""
     frame = load_photo(media("fr_obama.jpg"))
-    plain = create_engine("neural", SwapOptions(smoothing=0.0), model_paths=model_paths)
+    plain = create_engine("neural", SwapOptions(smoothing=0.0), model_paths=model_paths, **place)
     plain.set_source_file(str(media("dlib_2008_002506.jpg")))
     swapped = plain.process(frame, 0.0)
     options = SwapOptions(smoothing=0.0, enhancer="gpen_bfr_512", enhancer_blend=0.5)
-    engine = create_engine("neural", options, model_paths=model_paths, enhancer_file=str(enhancer_file))
+    engine = create_engine("neural", options, model_paths=model_paths, enhancer_file=str(enhancer_file), **place)
     engine.set_source_file(str(media("dlib_2008_002506.jpg")))
     try:
         _wait(lambda: engine._behind.free)

@@ -26,7 +26,7 @@ from faceswap_core.errors import FaceSwapError
 from faceswap_core.options import SwapOptions
 from faceswap_core.remote import served
 from faceswap_core.remote.tls import write_server_certificate
-from testkit import triton_server
+from testkit import cli, load, triton_server
 from testkit.delay_proxy import DelayProxy
 from testkit.helpers import require_module
 from testkit.judge import media, read_frames, shared_model
@@ -104,13 +104,13 @@ def test_remote_frames_equal_local_frames(server, detector, local_paths, boost):
     assert remote.describe().startswith(f"neural on Triton {server.address}")
     for engine in (local, remote):
         engine.set_source_file(str(media("fr_obama.jpg")))
-    trips = remote.link.round_trips
+    trips = remote.path.link.round_trips
     for index, frame in enumerate(_frames()):
         want, got = local.process(frame, index / 25), remote.process(frame, index / 25)
         assert remote.last_report.boxes == local.last_report.boxes and len(local.last_report.boxes) == 1
         assert int(np.abs(want.astype(int) - got).max()) <= 1
         assert float(np.abs(got.astype(int) - frame).mean()) > 0.5   # it is swapped
-    assert remote.link.round_trips - trips == len(_frames())   # all crops of a frame: one round trip
+    assert remote.path.link.round_trips - trips == len(_frames())   # all crops of a frame: one round trip
 
 
 def test_two_people_in_one_request_and_reference_mapping(server, detector, local_paths):
@@ -221,7 +221,7 @@ def test_a_fixed_batch_swapper_gets_one_request_per_face(tmp_path, detector, rec
         for engine in (local, remote):
             engine.set_source_file(str(media("fr_obama.jpg")))
         want, got = local.process_image(picture), remote.process_image(picture)
-        assert remote.link.batch[served.SWAPPER.name] == 0
+        assert remote.path.link.batch[served.SWAPPER.name] == 0
         assert len(remote.last_report.boxes) == 2 and int(np.abs(want.astype(int) - got).max()) <= 1
         log = running.log.read_text()
     for name in (served.RECOGNIZER.name, served.SWAPPER.name):
@@ -457,3 +457,58 @@ def test_a_port_that_is_not_grpc_is_named_as_such():
         assert link.away and "does not speak gRPC" in link.status_words() and "8001" in link.status_words()
     finally:
         web.shutdown()
+
+
+def _render(clip, out, *engine_flags, wait_s=None):
+    # unmarked: each run's mark carries its own session, which would differ all over the frame
+    flags = ["--source", media("fr_obama.jpg"), "--input", clip, "--output", out, "--engine", "neural",
+             "--smoothing", "0", "--no-mark", *engine_flags]
+    if wait_s is not None:
+        flags += ["--server-wait", wait_s]
+    return cli.run("swap", *flags)
+
+
+def test_a_file_through_a_distant_server_on_a_busy_machine_swaps_every_frame(server, detector, recognizer_model,
+                                                                              swapper_model, tmp_path):
+    """`faceswap swap --runtime triton` on a clip, the server 100 ms away each way (the delay
+    proxy: a simulation of distance, loopback only here) while every core is kept busy: no
+    frame comes out unswapped for time (the live timeout of 150 ms would have dropped many),
+    the frames equal the local models' run, and the closing line counts them."""
+    clip = tmp_path / "clip.mp4"
+    frames = _frames(12)
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 25, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    local = _render(clip, tmp_path / "local.mp4", "--detector", detector, "--recognizer", recognizer_model,
+                    "--swapper", swapper_model)
+    assert local.returncode == 0, local.stderr
+    with _far(server) as proxy, load.busy_cpus():
+        remote = _render(clip, tmp_path / "remote.mp4", "--runtime", "triton", "--server", proxy.address,
+                         "--detector", detector)
+    assert remote.returncode == 0, remote.stderr
+    for result in (local, remote):
+        assert "(12 frames, all swapped;" in result.stdout, result.stdout
+    got, want = read_frames(tmp_path / "remote.mp4"), read_frames(tmp_path / "local.mp4")
+    assert len(got) == len(want) == 12
+    for ours, theirs, frame in zip(got, want, frames):
+        assert float(np.abs(ours.astype(int) - theirs).mean()) < 0.5
+        assert float(np.abs(ours.astype(int) - frame).mean()) > 0.5      # swapped, not passed through
+
+
+def test_a_stopped_server_stops_a_file_render_after_the_stated_wait(server, detector, tmp_path):
+    """A file render never passes frames through silently: a server that does not answer
+    ends the command with an error naming the wait and the fixes, after that wait."""
+    server.signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        result = _render(media("lp_d12.mp4"), tmp_path / "out.mp4", "--runtime", "triton", "--server",
+                         server.address, "--detector", detector, wait_s=3)
+        spent = time.monotonic() - started
+    finally:
+        server.signal(signal.SIGCONT)
+    assert result.returncode == 2, result.stderr
+    assert "gave no answer within 3 s" in result.stderr and "--server-fallback local" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert 3.0 <= spent < 60, spent
+    assert not (tmp_path / "out.mp4").exists()
