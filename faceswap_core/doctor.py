@@ -28,7 +28,7 @@ from .link import launch
 from .link import system as systems
 from .setup import ascii_folder, machine as machine_probe, runtime_choice, worker_venv
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(launch.PROJECT_ROOT)
 INSTALL_COMMAND = command_text("python", PROJECT_ROOT / "installer" / "install.py")
 # OBS version -> the newest Python its scripting loads on Windows and macOS
 # (deps/obs-scripting/obs-scripting-python-import.c of each tag; Linux uses the system's).

@@ -31,7 +31,7 @@ CONFIG_NAME = "obs-faceswap.json"
 CONFIG_ENV = "OBS_FACESWAP_CONFIG"
 FORMAT_VERSION = 1
 REPLACE_PATIENCE_S = 5.0
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_ROOT = launch.PROJECT_ROOT
 
 
 def config_path(project_root: str | None = None) -> str:

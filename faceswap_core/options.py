@@ -6,7 +6,7 @@ help); a test keeps the two in step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 from . import schema
 
@@ -34,13 +34,9 @@ class SwapOptions:
     enhancer: str = _DEFAULT["enhancer"]                 # neural: "off" or a face restorer's catalogue name
     enhancer_blend: float = _DEFAULT["enhancer_blend"]   # neural: how much of the restored detail is laid on
 
-    def clamped(self) -> "SwapOptions":
-        """The same options with every value forced into its valid range."""
-        return replace(self, **{field.name: schema.clamp(field.name, getattr(self, field.name))
-                                for field in fields(self)})
-
     @classmethod
     def from_mapping(cls, values: dict) -> "SwapOptions":
-        """Options from a dict (JSON, OBS settings); unknown keys are ignored, bad values
-        read as their default."""
-        return cls(**{field.name: values[field.name] for field in fields(cls) if field.name in values}).clamped()
+        """Options from a settings dict that schema.clamped made (where the worker or the
+        CLI applies the settings: the one place values are forced into range); unknown
+        keys are ignored."""
+        return cls(**{field.name: values[field.name] for field in fields(cls) if field.name in values})

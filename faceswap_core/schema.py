@@ -1,8 +1,9 @@
 """Every setting a streamer can change, described once.
 
 The OBS filter's properties (obs/properties.py), the command line's flags
-(commands/engine_args.py), the clamping of values (options.py, `clamp`) and what the
-worker hands to an engine (`engine_options`) are all generated from SETTINGS, so a
+(commands/engine_args.py), the clamping of values (`clamped`: once, where the worker or
+the CLI applies the settings) and what they hand to an engine (`engine_options`) are all
+generated from SETTINGS, so a
 setting's range, default, label and help are written in one place. Standard library
 only: the OBS side imports this module inside OBS's own Python.
 
@@ -316,15 +317,14 @@ def keys_for(target: str) -> tuple[str, ...]:
 
 
 def engine_options(values: dict) -> dict:
-    """The chosen engine's own construction options from a settings dict: values clamped, a
-    setting that does not apply now (a hidden reference photo) at its default, other
-    engines' settings left out. The engine is opened again when these change."""
-    engine = clamp("engine", values.get("engine", DEFAULT_ENGINE))
+    """The chosen engine's own construction options from a settings dict (clamped already,
+    by `clamped`): a setting that does not apply now (a hidden reference photo) at its
+    default, other engines' settings left out. The engine is opened again when these change."""
+    engine = values.get("engine", DEFAULT_ENGINE)
     chosen = {}
     for setting in SETTINGS:
         if setting.target != "engine" or setting.key == "engine" or (setting.engines and engine not in setting.engines):
             continue
         used = applies(setting, {**values, "engine": engine})
-        chosen[setting.key] = clamp(setting.key, values.get(setting.key, setting.default)) if used \
-            else default_of(setting)
+        chosen[setting.key] = values.get(setting.key, default_of(setting)) if used else default_of(setting)
     return chosen

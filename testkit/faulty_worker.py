@@ -103,7 +103,7 @@ def _clock_offset(seconds: float) -> None:
 def _hold_gil(seconds: float) -> None:
     import ctypes
 
-    from faceswap_core import worker
+    from faceswap_core.worker import service as worker
 
     original = worker.Worker.apply_settings
     held = [False]
@@ -123,7 +123,7 @@ def _hold_gil_in_c(ctypes, seconds: float) -> None:
 
 
 def _after_each_frame(damage) -> None:
-    from faceswap_core import worker
+    from faceswap_core.worker import service as worker
 
     original = worker.Worker.process_pending
 
@@ -177,7 +177,7 @@ def _audit(path: str) -> None:
 
 def _instant() -> None:
     from faceswap_core import engines
-    from faceswap_core.in_flight import InFlight
+    from faceswap_core.worker.in_flight import InFlight
 
     original = engines.create_engine
 
@@ -224,7 +224,7 @@ def main(argv: list[str]) -> int:
         _instant()
     elif kind != "none":
         raise SystemExit(f"faulty_worker: unknown fault {fault}")
-    from faceswap_core import worker
+    from faceswap_core.worker import service as worker
 
     return worker.main(rest[2:])
 

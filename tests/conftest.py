@@ -9,6 +9,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from faceswap_core.link import Channel
 from testkit import helpers
 
+# the stand-in models and the insightface reference, shared by every folder that runs models
+pytest_plugins = ["testkit.model_fixtures"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def signing_credentials(tmp_path_factory):

@@ -3,9 +3,13 @@ and the worker's engine options all come from."""
 
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 from faceswap_core import schema
+
+PACKAGE = Path(schema.__file__).parent
 
 
 def test_clamp_forces_each_kind_into_its_range():
@@ -42,7 +46,7 @@ def test_engine_options_leave_out_what_does_not_apply():
     """A reference photo left in a hidden field must not reopen the engine or switch its mapping."""
     values = {"engine": "neural", "face_mapping": "all", "reference_photo": "/old.jpg", "det_size": 4000,
               "opacity": 0.3}
-    options = schema.engine_options(values)
+    options = schema.engine_options(schema.clamped(values))
     assert options["reference_photo"] == "" and options["det_size"] == 1280
     assert "opacity" not in options and "engine" not in options
     assert schema.engine_options({**values, "face_mapping": "reference"})["reference_photo"] == "/old.jpg"
@@ -87,3 +91,39 @@ def test_a_no_flag_says_what_turning_the_setting_off_does():
         assert parser.parse_args([setting.flag]).__dict__[setting.key] is False
     colour = schema.BY_KEY["colour_correction"].off_help
     assert colour.startswith("Keep the photo's own colours")
+
+
+def _clamp_calls(path: Path) -> list[int]:
+    """Lines where a file calls the schema's clamp or clamped (by name or as an attribute)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and getattr(func.value, "id", "") == "schema":
+                called = func.attr
+            else:
+                called = getattr(func, "id", "")     # a tensor's .clamp() is no setting's
+            if called in ("clamp", "clamped"):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_values_are_clamped_once_where_they_are_applied():
+    """From the dialog (or the flags) to the engine a value is forced into range in one
+    place: where the worker applies the published settings, or where the CLI reads its
+    flags. Not again in the dialog's reading, the options, the engine or engine_options."""
+    allowed = {PACKAGE / "worker" / "service.py", PACKAGE / "commands" / "engine_args.py", PACKAGE / "schema.py"}
+    found = {path: _clamp_calls(path) for path in [*PACKAGE.rglob("*.py"), PACKAGE.parent / "obs_faceswap.py"]}
+    elsewhere = {str(path.relative_to(PACKAGE.parent)): lines for path, lines in found.items()
+                 if lines and path not in allowed}
+    assert elsewhere == {}
+    assert len(found[PACKAGE / "worker" / "service.py"]) == 1 and len(found[PACKAGE / "commands" / "engine_args.py"]) == 1
+    # within the schema only `clamped` itself and the reading of the values a setting depends on
+    schema_calls = {node.name for node in ast.walk(ast.parse((PACKAGE / "schema.py").read_text()))
+                    if isinstance(node, ast.FunctionDef) and _calls_clamp(node)}
+    assert schema_calls == {"clamped", "applies"}
+
+
+def _calls_clamp(function: ast.FunctionDef) -> bool:
+    return any(isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("clamp", "clamped")
+               for node in ast.walk(function) if node is not function)

@@ -8,7 +8,7 @@ import sys
 from collections import Counter, deque
 
 from ..errors import FaceSwapError
-from ..in_flight import InFlight
+from ..worker.in_flight import InFlight
 from ..media import FrameSink, PreviewWindow, open_sink, open_source
 from ..progress import Progress
 from ..provenance import credentials

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import FaceSwapError
-from ..in_flight import InFlight
+from ..worker.in_flight import InFlight
 from ..options import SwapOptions
 from ..vision.photo import load_photo
 
@@ -55,7 +55,7 @@ class Engine(abc.ABC):
         from a file, which nobody watches as they are made: each waits up to this long for
         models that run elsewhere (a server) rather than come out unswapped."""
         self.patience_s = float(patience_s)
-        self.options = (options or SwapOptions()).clamped()
+        self.options = options or SwapOptions()
         self.notes: list[str] = []   # what the status line should say besides the photo's tips
         self.last_report = FrameReport()
         self._source_key: tuple | None = None
@@ -97,7 +97,7 @@ class Engine(abc.ABC):
 
     # -- frames --------------------------------------------------------------------
     def set_options(self, options: SwapOptions) -> None:
-        self.options = options.clamped()
+        self.options = options
 
     def process(self, frame: np.ndarray, timestamp: float | None = None) -> np.ndarray:
         """Swap every face in a BGR or BGRA uint8 frame; returns a frame of the same shape.

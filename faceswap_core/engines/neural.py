@@ -14,7 +14,7 @@ import numpy as np
 from .. import model_catalog as catalog
 from .. import schema
 from ..errors import BrokenSwapOutput, FaceSwapError
-from ..in_flight import InFlight
+from ..worker.in_flight import InFlight
 from ..neural.detector import Detection
 from ..neural.enhance_behind import BackgroundEnhancer, lay_detail
 from ..neural.enhancer import ALIGNMENT as ENHANCER_ALIGNMENT
@@ -106,9 +106,8 @@ class NeuralEngine(Engine):
         # model_paths: the files by role, chosen by the caller (tests, tools); "swapper_fp32" is
         # the fp32 fallback for an fp16 "swapper"
         paths = dict(model_paths) if model_paths else resolve_model_paths(self.model_dir, precision, own, roles)
-        place = Place(runtime if runtime != "triton" else "onnxruntime", provider, device, gpu, threads,
-                      self.model_dir)
-        self.path: SwapPath = open_swap_path(runtime, place, paths, own_files, precision, det_size,
+        place = Place(runtime, provider, device, gpu, threads, self.model_dir)
+        self.path: SwapPath = open_swap_path(place, paths, own_files, precision, det_size,
                                              gpu_frames=gpu_frames, server=server_settings, patience_s=patience_s)
         self.enhancer_file = enhancer_file
         self._behind: BackgroundEnhancer | None = None   # the face enhancer's thread, when one is chosen

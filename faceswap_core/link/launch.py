@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import struct
 
 from . import system as systems
 
+# the folder holding obs_faceswap.py, faceswap_core/ and (where the user made one) .venv/
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLATPAK_SPAWN = "flatpak-spawn"
 CREATE_NO_WINDOW = 0x08000000        # subprocess.CREATE_NO_WINDOW (defined on Windows only)
 STORE_ALIAS_FOLDER = "\\microsoft\\windowsapps\\"
@@ -73,6 +76,32 @@ def default_worker_python(system: str, venv: str) -> str:
     if system == systems.WINDOWS:
         return os.path.join(venv, "Scripts", "python.exe")
     return os.path.join(venv, "bin", "python")
+
+
+def worker_interpreter(system: str = systems.CURRENT, project_root: str | None = None) -> str:
+    """The worker's Python when the Worker Python setting is empty.
+
+    In order: what the installer recorded (obs-faceswap.json next to obs_faceswap.py),
+    $OBS_FACESWAP_PYTHON, the .venv next to the project, python3 on PATH (never the
+    Microsoft Store's alias, which is no Python; never in Flatpak, where PATH is the
+    sandbox's and the host's python3 lacks the worker's packages).
+    """
+    from ..install_config import configured_worker_python   # it reads paths through this module
+
+    installed = configured_worker_python(system=system)
+    if installed:
+        return installed
+    configured = os.environ.get("OBS_FACESWAP_PYTHON")
+    if configured:
+        return configured
+    candidate = default_worker_python(system, os.path.join(project_root or PROJECT_ROOT, ".venv"))
+    if interpreter_present(candidate, system) or system == systems.FLATPAK:
+        return candidate
+    for name in ("python3", "python"):
+        found = shutil.which(name)
+        if found and not interpreter_problem(found, system):
+            return found
+    return candidate
 
 
 def interpreter_present(interpreter: str, system: str) -> bool:

@@ -7,7 +7,7 @@ input slot one after another, each with the frame's own line size, and the worke
 answers in the same format and line sizes, so the filter copies the planes straight back.
 
 Only 8-bit formats whose byte order is certain are listed: the worker converts those
-(faceswap_core.pixel_convert). Others (10-bit, grey, AYUV) are drawn through the render
+(faceswap_core.worker.pixel_convert). Others (10-bit, grey, AYUV) are drawn through the render
 path instead, so every format works.
 """
 

@@ -26,7 +26,7 @@ class Place:
     """Where the models run, as the settings say (the Triton server aside: the server path
     opens its link itself; the models opened here are its detector and its fallback)."""
 
-    runtime: str = "onnxruntime"     # a local runtime: onnxruntime or torch
+    runtime: str = "onnxruntime"     # onnxruntime, torch, or triton (its local models: onnxruntime)
     provider: str = "auto"           # ONNX Runtime's execution provider
     device: str = "auto"             # PyTorch's device
     gpu: int = 0

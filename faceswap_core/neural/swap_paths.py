@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import model_catalog as catalog
 from ..errors import BrokenSwapOutput, FaceSwapError
-from ..in_flight import InFlight
+from ..worker.in_flight import InFlight
 from ..options import SwapOptions
 from . import pixel_boost
 from .alignment import estimate_norm, norm_crop
@@ -234,12 +234,13 @@ def roles_for(runtime: str, server: ServerSettings) -> tuple[str, ...]:
     return ("detector",) if runtime == "triton" and server.fallback != "local" else ROLES
 
 
-def open_swap_path(runtime: str, place: Place, paths: dict[str, str], own_files: tuple[str, ...], precision: str,
+def open_swap_path(place: Place, paths: dict[str, str], own_files: tuple[str, ...], precision: str,
                    detector_size, *, gpu_frames: bool | None = None, server: ServerSettings = ServerSettings(),
                    patience_s: float = 0.0) -> SwapPath:
     """The one choice of a path from the settings. gpu_frames None: the device path on
     PyTorch, the host path elsewhere. patience_s > 0: a file render, which waits for a
     server's answers that long (Engine's patience_s)."""
+    runtime = place.runtime
     if runtime == "triton":
         link = open_link(server, patience_s)
         models = open_models(Place(**{**place.__dict__, "runtime": "onnxruntime"}), paths,

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import BrokenSwapOutput, FaceSwapError
 from ..model_catalog import REINSTALL_ADVICE
-from ..in_flight import InFlight
+from ..worker.in_flight import InFlight
 from .alignment import norm_crop
 from .providers import ModelSession
 from .recognizer import normalise

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import ctypes
 import math
-import os
-import shutil
 
 from .. import schema
-from ..install_config import configured_providers, configured_worker_python
+from ..install_config import configured_providers
 from ..link import launch
-from ..link import system as systems
 from . import libobs as L
 
 ENGINE_CHOICES = schema.ENGINE_CHOICES
@@ -23,31 +20,6 @@ MODEL_FILTER = "ONNX models (*.onnx);;All files (*.*)"
 INTERPRETER_FILTER = "Python (python python3 python.exe);;All files (*.*)"
 PEM_FILTER = "PEM files (*.pem *.crt *.key);;All files (*.*)"
 FILE_FILTERS = {"path": PHOTO_FILTER, "model": MODEL_FILTER, "interpreter": INTERPRETER_FILTER, "file": PEM_FILTER}
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def default_interpreter(system: str = systems.CURRENT) -> str:
-    """The worker's Python when the Worker Python setting is empty.
-
-    In order: what the installer recorded (obs-faceswap.json next to obs_faceswap.py),
-    $OBS_FACESWAP_PYTHON, the .venv next to the project, python3 on PATH (never the
-    Microsoft Store's alias, which is no Python; never in Flatpak, where PATH is the
-    sandbox's and the host's python3 lacks the worker's packages).
-    """
-    installed = configured_worker_python(system=system)
-    if installed:
-        return installed
-    configured = os.environ.get("OBS_FACESWAP_PYTHON")
-    if configured:
-        return configured
-    candidate = launch.default_worker_python(system, os.path.join(PROJECT_ROOT, ".venv"))
-    if launch.interpreter_present(candidate, system) or system == systems.FLATPAK:
-        return candidate
-    for name in ("python3", "python"):
-        found = shutil.which(name)
-        if found and not launch.interpreter_problem(found, system):
-            return found
-    return candidate
 
 
 SETTINGS = tuple(setting for setting in schema.SETTINGS if setting.in_obs)
@@ -91,7 +63,7 @@ def apply_defaults(api, data) -> None:
 
 
 def read_settings(api, data, ignored: list | None = None) -> dict:
-    """obs_data -> a plain dict of our settings (values clamped to their ranges).
+    """obs_data -> a plain dict of our settings, as stored (the worker clamps them).
 
     A saved scene collection can hold anything (edited by hand, another version, a
     broken file): a value of the wrong type, a number that is not finite, or a choice
@@ -124,7 +96,8 @@ def read_settings(api, data, ignored: list | None = None) -> dict:
                     or (setting.kind == "choice" and raw and raw not in setting.values()))
         if unusable and ignored is not None:
             ignored.append(setting.key)
-        values[setting.key] = schema.clamp(setting.key, raw)
+        # into range where the worker applies it (schema.clamped, once); unusable: the default
+        values[setting.key] = schema.default_of(setting) if unusable else raw
     return values
 
 
@@ -211,7 +184,7 @@ def _add_property(obs, props, setting: schema.Setting, audio_sources) -> list:
     if setting.kind in FILE_FILTERS:
         prop = obs.obs_properties_add_path(props, key, label, L.OBS_PATH_FILE, FILE_FILTERS[setting.kind].encode(), None)
         if setting.kind == "interpreter":
-            text = f"{setting.help} Now: {default_interpreter()}"
+            text = f"{setting.help} Now: {launch.worker_interpreter()}"
     elif setting.kind == "photos":
         prop = obs.obs_properties_add_editable_list(props, key, label, L.OBS_EDITABLE_LIST_TYPE_FILES,
                                                     PHOTO_FILTER.encode(), None)

@@ -17,7 +17,7 @@ from ..link import launch
 from ..link import system as systems
 from . import frontend
 from . import libobs as L
-from .properties import PROJECT_ROOT, default_interpreter
+from ..link.launch import PROJECT_ROOT
 
 SIGN_TIMEOUT_S = 600
 
@@ -61,7 +61,7 @@ class RecordingSigner:
         settings = filters[0].settings if filters else {}
         if not settings.get("credentials", True):
             return
-        interpreter = settings.get("python") or default_interpreter(self.system)
+        interpreter = settings.get("python") or launch.worker_interpreter(self.system)
         arguments = ["sign", path]
         if settings.get("source_photo"):
             arguments += ["--photo", settings["source_photo"]]

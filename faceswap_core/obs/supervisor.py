@@ -23,7 +23,7 @@ import time
 from .. import link
 from ..link import launch, layout, liveness
 from ..link import system as systems
-from .properties import PROJECT_ROOT, default_interpreter
+from ..link.launch import PROJECT_ROOT
 
 MIN_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 10.0
@@ -251,7 +251,7 @@ class WorkerSupervisor:
         channel = self.channel
         if channel is None:
             return None
-        interpreter = self._settings.get("python") or default_interpreter(self.system)
+        interpreter = self._settings.get("python") or launch.worker_interpreter(self.system)
         problem = launch.interpreter_problem(interpreter, self.system)
         if problem:
             return self._not_started(problem)

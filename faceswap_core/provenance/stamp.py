@@ -72,8 +72,7 @@ class OutputStamp:
         self.set_values(values)
 
     def set_values(self, values: dict) -> None:
-        chosen = {key: schema.clamp(key, values.get(key, schema.BY_KEY[key].default))
-                  for key in schema.keys_for("output")}
+        chosen = {key: values.get(key, schema.default_of(schema.BY_KEY[key])) for key in schema.keys_for("output")}
         key = tuple(sorted(chosen.items()))
         if key == self._key:
             return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BrokenSwapOutput
-from ..in_flight import InFlight
+from ..worker.in_flight import InFlight
 from ..neural.recognizer import ArcFaceRecognizer, normalise
 from ..neural.swapper import InSwapper
 from . import served

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from ..errors import FaceSwapError
-from ..in_flight import Answer, InFlight
+from ..worker.in_flight import Answer, InFlight
 from . import served
 
 RETRY_S = 1.0

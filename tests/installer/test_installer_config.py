@@ -58,8 +58,8 @@ def test_reader_uses_only_the_standard_library():
 
 
 def test_the_obs_side_uses_the_installers_config(tmp_path, monkeypatch):
-    """The filter's default Worker Python (faceswap_core.obs.properties) is what the config names."""
-    from faceswap_core.obs import properties
+    """The filter's default Worker Python (link.launch.worker_interpreter) is what the config names."""
+    from faceswap_core.link import launch
 
     worker = tmp_path / "venv" / "bin" / "python"
     worker.parent.mkdir(parents=True)
@@ -68,9 +68,9 @@ def test_the_obs_side_uses_the_installers_config(tmp_path, monkeypatch):
     install_config.write_config({"worker_python": str(worker)}, str(config))
     monkeypatch.setenv(install_config.CONFIG_ENV, str(config))
     monkeypatch.delenv("OBS_FACESWAP_PYTHON", raising=False)
-    assert properties.default_interpreter() == str(worker)
+    assert launch.worker_interpreter() == str(worker)
     worker.unlink()   # a config whose Python is gone: fall back, never hand OBS a missing program
-    assert properties.default_interpreter() != str(worker)
+    assert launch.worker_interpreter() != str(worker)
 
 
 def test_a_config_an_antivirus_holds_is_written_once_it_lets_go(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap_core import pixel_convert
+from faceswap_core.worker import pixel_convert
 from testkit import clips, helpers
 from testkit.judge import media
 from testkit.obs_installs import HOST, installs

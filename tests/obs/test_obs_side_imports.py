@@ -205,7 +205,7 @@ def test_only_the_graphics_thread_paths_use_the_gil_holding_handle():
 def test_default_interpreter_is_the_installers(tmp_path, monkeypatch):
     """Worker Python left empty: the interpreter the installer recorded, then the fallbacks."""
     from faceswap_core.install_config import write_config
-    from faceswap_core.obs.properties import default_interpreter
+    from faceswap_core.link.launch import worker_interpreter as default_interpreter
 
     python = tmp_path / "python"
     python.write_text("")

@@ -1,6 +1,6 @@
 """The photo loader and the worker's photo entry point fed every kind of image file.
 
-tests/test_photo.py mutates the bytes of one real JPEG and one PNG. This adds what the
+tests/vision/test_photo.py mutates the bytes of one real JPEG and one PNG. This adds what the
 filter's file dialog also lets a user pick (BMP, WebP, and TIFF/GIF renamed .jpg):
 synthetic images of every Pillow mode and odd sizes (1x1, 1xN, alpha, 16-bit, palette,
 CMYK), then with their bytes mutated. load_photo must return a BGR uint8 image or raise

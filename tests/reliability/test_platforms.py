@@ -354,13 +354,11 @@ def test_the_microsoft_store_alias_is_never_the_worker(monkeypatch, tmp_path):
     assert "Microsoft Store" in problem and "Scripts\\python.exe" in problem
     assert launch.interpreter_problem("C:\\obs-faceswap\\.venv\\Scripts\\python.exe", systems.WINDOWS) == ""
     assert launch.default_worker_python(systems.WINDOWS, "C:\\fs\\.venv").endswith(os.path.join("Scripts", "python.exe"))
-    from faceswap_core.obs import properties
-
     monkeypatch.setenv("OBS_FACESWAP_CONFIG", str(tmp_path / "absent.json"))
     monkeypatch.delenv("OBS_FACESWAP_PYTHON", raising=False)
-    monkeypatch.setattr(properties, "PROJECT_ROOT", str(tmp_path))   # no .venv there
-    monkeypatch.setattr(properties.shutil, "which", lambda name: alias)
-    chosen = properties.default_interpreter(systems.WINDOWS)
+    monkeypatch.setattr(launch, "PROJECT_ROOT", str(tmp_path))   # no .venv there
+    monkeypatch.setattr(launch.shutil, "which", lambda name: alias)
+    chosen = launch.worker_interpreter(systems.WINDOWS)
     assert chosen != alias and chosen.endswith(os.path.join(".venv", "Scripts", "python.exe"))
 
 
@@ -464,7 +462,6 @@ def test_flatpak_runs_the_installed_venv_whose_python_only_the_host_has(tmp_path
     python3, which flatpak-spawn ran on the host without our packages: endless "No module
     named" restarts. Now the venv's link counts and the host runs it."""
     from faceswap_core import install_config
-    from faceswap_core.obs import properties
 
     bin_dir = tmp_path / "bin"
     platform_sims.fake_flatpak_spawn(bin_dir)
@@ -479,8 +476,8 @@ def test_flatpak_runs_the_installed_venv_whose_python_only_the_host_has(tmp_path
     install_config.write_config({"worker_python": python}, str(config))
     monkeypatch.setenv("OBS_FACESWAP_CONFIG", str(config))
     monkeypatch.delenv("OBS_FACESWAP_PYTHON", raising=False)
-    monkeypatch.setattr(properties, "PROJECT_ROOT", str(tmp_path))   # no .venv next to the script
-    assert properties.default_interpreter(systems.FLATPAK) == python
+    monkeypatch.setattr(launch, "PROJECT_ROOT", str(tmp_path))   # no .venv next to the script
+    assert launch.worker_interpreter(systems.FLATPAK) == python
     supervisor = WorkerSupervisor({"python": "", "source_photo": ""}, system=systems.FLATPAK)
     try:
         wait_until(lambda: supervisor.worker_up and supervisor.channel.state() == link.STATE_NO_SOURCE,

@@ -28,10 +28,10 @@ import time
 import traceback
 from typing import NamedTuple
 
-from . import link
-from .errors import FaceSwapError
+from .. import link
+from ..errors import FaceSwapError
 from .in_flight import InFlight
-from .link import Channel, ChannelError, liveness, pixel_formats
+from ..link import Channel, ChannelError, liveness, pixel_formats
 
 MAX_IN_FLIGHT = 2           # frames begun and not yet published, for an engine whose models run on a server
 IDLE_SLEEP_S = 0.002        # poll interval while waiting for a frame
@@ -169,14 +169,14 @@ class Worker:
             return
         seq, settings = published
         self.settings_seq = seq
-        from . import schema
-        from .engines import create_engine
-        from .options import SwapOptions
+        from .. import schema
+        from ..engines import create_engine
+        from ..options import SwapOptions
 
         values = schema.clamped(settings)
         options = SwapOptions.from_mapping(values)
         if self.stamp is None:
-            from .provenance.stamp import OutputStamp
+            from ..provenance.stamp import OutputStamp
             self.stamp = OutputStamp(values)
         else:
             self.stamp.set_values(values)
@@ -490,7 +490,3 @@ def main(argv: list[str] | None = None) -> int:
             channel.set_state(link.STATE_STOPPED)
         channel.close(unlink=owner_gone and not liveness.pid_alive(args.owner_pid))
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

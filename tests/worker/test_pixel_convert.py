@@ -1,4 +1,4 @@
-"""The camera path's conversions (faceswap_core.pixel_convert) on a real photo.
+"""The camera path's conversions (faceswap_core.worker.pixel_convert) on a real photo.
 
 Frames are built here from a photo with the BT.601 limited-range equations written out
 (the standard's coefficients, not the module's code), in every format the channel carries;
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap_core import pixel_convert
+from faceswap_core.worker import pixel_convert
 from faceswap_core.link import pixel_formats as pf
 from testkit.judge import media
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .link import pixel_formats as pf
+from ..link import pixel_formats as pf
 
 RGB_FORMATS = {pf.BGRA: (0, 1, 2), pf.BGRX: (0, 1, 2), pf.RGBA: (2, 1, 0), pf.BGR3: (0, 1, 2)}
 PACKED_422 = {pf.YUY2: (0, 1, 3), pf.YVYU: (0, 3, 1), pf.UYVY: (1, 0, 2)}   # byte of Y0, U, V in 4

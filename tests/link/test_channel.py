@@ -9,12 +9,11 @@ import stat
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from faceswap_core import link
-from testkit import pythonpath_env
+from testkit import REPO, pythonpath_env
 from faceswap_core.link import layout, memory
 from faceswap_core.link import Channel, ChannelError
 
@@ -95,7 +94,7 @@ def test_the_other_process_never_sees_a_field_half_written(channel):
     state); a read must see the old value or the new one. struct.pack_into clears a
     field before writing it, and a heartbeat read as 0 got a healthy worker replaced
     in a soak; with it, this reader saw 0 thousands of times a second."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     writer = subprocess.Popen([sys.executable, "-c", FIELD_WRITER, channel.path, "4"], cwd=repo)
     try:
         started = time.monotonic()
@@ -190,7 +189,7 @@ def test_results_are_never_torn_by_a_racing_worker(tmp_path):
     channel.set("in_width", width)
     channel.set("in_height", height)
     size = width * height * 4
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     writer = subprocess.Popen([sys.executable, "-m", "testkit.result_writer", channel.path, "3"], cwd=repo,
                               stdout=subprocess.PIPE, env=pythonpath_env(dict(os.environ)))
     try:
