@@ -2,7 +2,7 @@
 
     python -m testkit.result_writer CHANNEL_FILE SECONDS
 
-Publishes results as fast as it can for SECONDS: result k fills its whole frame with the
+Publishes results as fast as it can until its stdin closes (at most SECONDS): result k fills its whole frame with the
 byte k % 251 and carries k as its frame time, so a reader can tell a torn copy (two
 values) or a result read with another's fields (time != seq) from a whole one. Prints
 {"published": N, "dropped": M} as JSON (dropped: the slot it needed stayed pinned).
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 
 from faceswap_core.link import Channel, Frame
@@ -26,7 +27,9 @@ def main(argv: list[str]) -> int:
     size = width * height * 4
     published = dropped = 0
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    closed = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
+    while time.monotonic() < end and not closed.is_set():
         seq = channel.get("out_seq") + 1
         slot = exchange.claim_output()
         if slot is None:

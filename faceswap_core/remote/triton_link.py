@@ -117,6 +117,7 @@ class TritonLink:
         self.away_reason = ""
         self.retry_at = 0.0
         self.round_trips = 0
+        self.requests = 0           # frames' requests sent (a try while away included)
         self._client = None
 
     # -- the connection ------------------------------------------------------------
@@ -298,6 +299,7 @@ class TritonLink:
                                    client_timeout=self.timeout)
 
         self._call(request, answered=False)
+        self.requests += 1
         deadline = time.monotonic() + self.timeout + 0.05   # each call ends itself at the timeout
 
         def receive():

@@ -24,7 +24,7 @@ from faceswap_core import link
 from faceswap_core.engines import create_engine
 from faceswap_core.errors import FaceSwapError
 from faceswap_core.options import SwapOptions
-from faceswap_core.remote import served
+from faceswap_core.remote import served, triton_link
 from faceswap_core.remote.tls import write_server_certificate
 from testkit import cli, load, triton_server
 from testkit.delay_proxy import DelayProxy
@@ -259,20 +259,25 @@ def test_stopped_server_costs_at_most_the_timeout_per_frame(server, detector):
     remote = _remote(server.address, detector)
     remote.set_source_file(str(media("fr_obama.jpg")))
     frame = _frames(1)[0]
-    local_work = min(_timed(remote, frame, i / 25)[1] for i in range(3))   # detection, paste: what stays here
+    for index in range(3):
+        remote.process(frame, index / 25)
+    link_ = remote.path.link
     server.signal(signal.SIGSTOP)
     try:
         spent, passed, timestamp = [], 0, 0.2
-        started = time.monotonic()
+        sent_before, started = link_.requests, time.monotonic()
         while time.monotonic() - started < 2.5:
             out, seconds = _timed(remote, frame, timestamp)
             spent.append(seconds)
             passed += out is frame
             timestamp += 0.04
-        waited = [s for s in spent if s > TIMEOUT_MS / 1000 * 0.8]
-        assert max(spent) < TIMEOUT_MS / 1000 + 3 * local_work + 0.1, (max(spent), local_work)
-        assert 1 <= len(waited) <= 4, "one wait for the timeout, then one try a second"
-        assert passed == len(spent)
+        elapsed = time.monotonic() - started
+        tries = link_.requests - sent_before
+        # a frame's wait ends at the timeout (a busy machine adds its own delays: generous);
+        # after the first, a try about once a second, the other frames passing at once
+        assert max(spent) < TIMEOUT_MS / 1000 + 1.0, max(spent)
+        assert 1 <= tries <= 1 + elapsed / triton_link.RETRY_S + 1, (tries, elapsed)
+        assert len(spent) > tries and passed == len(spent)
     finally:
         server.signal(signal.SIGCONT)
     resumed = time.monotonic()
