@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import BrokenSwapOutput, FaceSwapError
 from ..options import SwapOptions
 from ..vision import masks
-from ..vision.colour import GAIN_FLOOR, GAIN_MAX, GAIN_MIN, reflection_cells
+from ..vision.colour import light_gain, reflection_cells
 from ..vision.compose import COLOUR_SIGMA, HOLE_FEATHER
 from . import gpu_ops
 from .alignment import estimate_norm
@@ -377,7 +377,7 @@ class GpuFramePath:
                 weight = gpu_ops.blur(inner, by, bx).clamp(min=1e-3)
                 source_low = gpu_ops.blur(gpu_ops.downsample_area(warped, ay, ax) * inner, by, bx) / weight
                 target_low = gpu_ops.blur(target_cells * inner, by, bx) / weight
-                gain = ((target_low + GAIN_FLOOR) / (source_low + GAIN_FLOOR)).clamp(GAIN_MIN, GAIN_MAX)
+                gain = light_gain(target_low, source_low)
                 face_pixels = gpu_ops.to_uint8_values(warped * gpu_ops.upsample(gain, grid.height, grid.width))
             alpha = gpu_ops.upsample(alpha, grid.height, grid.width) * float(options.opacity)
             mixed = gpu_ops.to_uint8_values(face_pixels * alpha + target * (1.0 - alpha))

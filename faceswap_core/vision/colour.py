@@ -108,8 +108,14 @@ def low_frequency_gain(warped: np.ndarray, target: np.ndarray, mask: np.ndarray,
         mask = mask * (np.float32(1.0) - reflections(target_cells, mask, lenses))
     source_low = _masked_blur(grid.downsample(warped).astype(np.float32), mask, sigma_cells)
     target_low = _masked_blur(target_cells.astype(np.float32), mask, sigma_cells)
-    gain = (target_low + np.float32(GAIN_FLOOR)) / (source_low + np.float32(GAIN_FLOOR))
-    return grid.upsample(np.clip(gain, GAIN_MIN, GAIN_MAX))
+    return grid.upsample(light_gain(target_low, source_low))
+
+
+def light_gain(target_low, source_low):
+    """The target's light over the face's, per coarse cell, within the gain's limits.
+    Arithmetic and .clip only, so the same lines serve NumPy arrays here and torch tensors
+    on the GPU frame path."""
+    return ((target_low + GAIN_FLOOR) / (source_low + GAIN_FLOOR)).clip(GAIN_MIN, GAIN_MAX)
 
 
 def apply_gain(warped: np.ndarray, gain: np.ndarray) -> np.ndarray:

@@ -148,3 +148,18 @@ def test_tiles_cut_and_woven_on_the_device_are_pixel_boosts(frame, factor):
     np.testing.assert_array_equal(tiles.permute(0, 2, 3, 1).numpy(), expected)
     woven = gpu_ops.from_tiles(tiles, factor, 2)
     np.testing.assert_array_equal(woven.permute(0, 2, 3, 1).numpy(), np.stack(crops))
+
+
+def test_the_light_gain_is_the_same_lines_for_arrays_and_tensors():
+    """colour.light_gain serves the CPU paste and the GPU frame path: same numbers, each
+    kind kept (float32 array, tensor), the limits applied."""
+    from faceswap_core.vision.colour import GAIN_MAX, GAIN_MIN, light_gain
+
+    rng = np.random.default_rng(3)
+    target, source = (rng.uniform(0, 255, (12, 9, 3)).astype(np.float32) for _ in range(2))
+    source[0, 0] = 0.0                                          # a black cell: the limit, not infinity
+    on_host = light_gain(target, source)
+    on_device = light_gain(torch.from_numpy(target), torch.from_numpy(source))
+    assert on_host.dtype == np.float32 and isinstance(on_device, torch.Tensor)
+    np.testing.assert_allclose(on_device.numpy(), on_host, rtol=1e-6)
+    assert on_host.min() >= GAIN_MIN and on_host.max() <= GAIN_MAX and on_host.max() == np.float32(GAIN_MAX)
