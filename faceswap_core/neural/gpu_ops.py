@@ -3,8 +3,10 @@ upload and the download of the face boxes.
 
 Each function computes what its OpenCV counterpart computes, to within rounding:
 - letterbox_blob: cv2.resize (INTER_LINEAR) into the detector's canvas, normalised;
-- affine_crops: cv2.warpAffine of a frame into aligned face crops (zero border), batched;
-- warp_into_box: cv2.warpAffine of a swapped crop back into a face's box (replicated border);
+- affine_crops: cv2.warpAffine of a frame into aligned face crops (zero border), batched,
+  and warp_into_box: of a swapped crop back into a face's box (replicated border): both
+  exactly, to the level, with OpenCV's own fixed-point coordinates and weights
+  (warp_coordinates on the host, sample_fixed on the device);
 - area_matrix / gaussian_matrix: cv2.resize (INTER_AREA) and cv2.GaussianBlur (reflect-101
   border) on the coarse grid, as small matrices, so each is two matrix products;
 - upsample: cv2.resize (INTER_LINEAR) of a coarse grid to the box;
@@ -62,60 +64,101 @@ def from_tiles(tiles, factor: int, count: int):
     return grid.permute(0, 3, 4, 1, 5, 2).reshape(count, channels, side * factor, side * factor)
 
 
-def invert_affine(matrices: np.ndarray) -> np.ndarray:
-    """cv2.invertAffineTransform for (N, 2, 3), in float64."""
-    matrices = np.asarray(matrices, dtype=np.float64)
-    linear = np.linalg.inv(matrices[:, :, :2])
-    return np.concatenate([linear, -(linear @ matrices[:, :, 2:])], axis=2)
+# cv2.warpAffine's fixed point (imgproc/src/imgwarp.cpp): source coordinates in 1/1024
+# pixel, rounded to 1/32 (INTER_BITS); bilinear weights in 1/32768 (INTER_REMAP_COEF_BITS)
+AB_SCALE = 1024
+INTER_TAB = 32
+ROUND_DELTA = AB_SCALE // INTER_TAB // 2
+COEF_BITS = 15
 
 
-def normalised_theta(matrices: np.ndarray, out_size: tuple[int, int], src_size: tuple[int, int]) -> np.ndarray:
-    """affine_grid's theta (N, 2, 3) for pixel matrices (N, 2, 3) that map output pixels to
-    source pixels; sizes are (width, height). With align_corners=False pixel p of n sits at
-    normalised (2p + 1) / n - 1, so theta = to_norm(src) @ M @ to_pixels(out)."""
-    (out_w, out_h), (src_w, src_h) = out_size, src_size
-    to_pixels = np.array([[out_w / 2.0, 0.0, (out_w - 1) / 2.0], [0.0, out_h / 2.0, (out_h - 1) / 2.0],
-                          [0.0, 0.0, 1.0]])
-    to_norm = np.array([[2.0 / src_w, 0.0, 1.0 / src_w - 1.0], [0.0, 2.0 / src_h, 1.0 / src_h - 1.0]])
-    matrices = np.asarray(matrices, dtype=np.float64)
-    full = np.concatenate([matrices, np.broadcast_to([[[0.0, 0.0, 1.0]]], (len(matrices), 1, 3))], axis=1)
-    return (to_norm @ full @ to_pixels).astype(np.float32)
+def warp_coordinates(matrix: np.ndarray, width: int, height: int) -> np.ndarray:
+    """What cv2.warpAffine(src, matrix, (width, height)) computes on the CPU before it
+    samples: matrix (src -> dst) inverted in float64 as OpenCV inverts it, then per output
+    row X0, Y0 and per output column the x and y steps, in 1/1024 pixel, rounded half to
+    even as cvRound. (4, max(width, height)) int64: rows X0, Y0 (first `height`), then the
+    column steps adelta, bdelta (first `width`); sample_fixed turns them into samples."""
+    m = np.asarray(matrix, dtype=np.float64).reshape(6).copy()
+    d = m[0] * m[4] - m[1] * m[3]
+    d = 1.0 / d if d != 0 else 0.0
+    a11, a22 = m[4] * d, m[0] * d
+    m[0], m[1], m[3], m[4] = a11, m[1] * -d, m[3] * -d, a22
+    m[2], m[5] = -m[0] * m[2] - m[1] * m[5], -m[3] * m[2] - m[4] * m[5]
+    rows = np.arange(height, dtype=np.float64)
+    columns = np.arange(width, dtype=np.float64)
+    out = np.zeros((4, max(width, height)), np.int64)
+    out[0, :height] = np.rint((m[1] * rows + m[2]) * AB_SCALE).astype(np.int64) + ROUND_DELTA
+    out[1, :height] = np.rint((m[4] * rows + m[5]) * AB_SCALE).astype(np.int64) + ROUND_DELTA
+    out[2, :width] = np.rint(m[0] * columns * AB_SCALE).astype(np.int64)
+    out[3, :width] = np.rint(m[3] * columns * AB_SCALE).astype(np.int64)
+    return out
 
 
-def crop_theta(matrices: np.ndarray, size: int, frame_shape: tuple[int, ...]) -> np.ndarray:
-    """theta for affine_crops: frame->crop matrices (as cv2.warpAffine takes them)."""
-    return normalised_theta(invert_affine(matrices), (size, size), (frame_shape[1], frame_shape[0]))
+def sample_fixed(planes, coordinates, width: int, height: int, replicate: bool):
+    """cv2.warpAffine's bilinear sampling, exactly: planes (C, H, W) uint8 values, or
+    (N, C, H, W) one source per output; coordinates (N, 4, L) from warp_coordinates (as a
+    float or int tensor); returns (N, C, height, width) uint8 values. Outside the source:
+    0 (BORDER_CONSTANT) or the nearest edge pixel (replicate, BORDER_REPLICATE).
 
-
-def affine_crops(planes, theta, size: int):
-    """Aligned size x size crops (N, C, size, size) of one frame, as
-    cv2.warpAffine(frame, M, (size, size), borderValue=0) gives them (uint8 values);
-    theta: (N, 2, 3) device tensor, crop_theta(M)."""
+    Sums of weights (up to 32768) times levels (up to 255) stay below 2^24, so float32
+    holds them exactly and the rounding shift is exact too."""
     torch = import_torch()
-    functional = torch.nn.functional
-    grid = functional.affine_grid(theta, [len(theta), planes.shape[0], size, size], align_corners=False)
-    source = planes[None].expand(len(theta), -1, -1, -1)
-    crops = functional.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return to_uint8_values(crops)
+    coords = coordinates.round().long() if coordinates.dtype.is_floating_point else coordinates.long()
+    shift = (AB_SCALE // INTER_TAB).bit_length() - 1
+    x = torch.div(coords[:, 0, :height, None] + coords[:, 2, None, :width], 1 << shift, rounding_mode="floor")
+    y = torch.div(coords[:, 1, :height, None] + coords[:, 3, None, :width], 1 << shift, rounding_mode="floor")
+    x0, y0 = torch.div(x, INTER_TAB, rounding_mode="floor"), torch.div(y, INTER_TAB, rounding_mode="floor")
+    fx, fy = (x - x0 * INTER_TAB).float(), (y - y0 * INTER_TAB).float()
+    shared = planes.dim() == 3
+    channels, source_h, source_w = planes.shape[-3:]
+    flat = planes.reshape(channels, -1) if shared else planes.reshape(planes.shape[0], channels, -1)
+    total = torch.zeros((len(coords), channels, height, width), dtype=planes.dtype, device=planes.device)
+    scale = float(1 << COEF_BITS) / (INTER_TAB * INTER_TAB)
+    for dy, wy in ((0, INTER_TAB - fy), (1, fy)):
+        for dx, wx in ((0, INTER_TAB - fx), (1, fx)):
+            sx, sy = x0 + dx, y0 + dy
+            inside = (sx >= 0) & (sx < source_w) & (sy >= 0) & (sy < source_h)
+            index = sy.clamp(0, source_h - 1) * source_w + sx.clamp(0, source_w - 1)      # (N, h, w)
+            if shared:
+                values = flat[:, index].permute(1, 0, 2, 3)                              # (N, C, h, w)
+            else:
+                values = torch.gather(flat, 2, index.reshape(len(coords), 1, -1).expand(-1, channels, -1))
+                values = values.reshape(len(coords), channels, height, width)
+            weight = wx * wy * scale
+            if not replicate:
+                weight = weight * inside
+            total += values * weight[:, None]
+    return torch.floor((total + float(1 << (COEF_BITS - 1))) / float(1 << COEF_BITS)).clamp_(0.0, 255.0)
 
 
-def box_theta(matrix: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
-    """theta (1, 2, 3) for warp_into_box: box pixels -> crop pixels through the frame->crop matrix."""
-    shifted = np.asarray(matrix, dtype=np.float64).copy()
-    shifted[:, 2] += shifted[:, :2] @ np.array(box[:2], dtype=np.float64)
+def crop_coordinates(matrices: np.ndarray, size: int) -> np.ndarray:
+    """warp_coordinates of each frame->crop matrix, stacked for affine_crops: (N, 4, size)."""
+    return np.stack([warp_coordinates(matrix, size, size) for matrix in matrices])
+
+
+def affine_crops(planes, coordinates, size: int):
+    """Aligned size x size crops (N, C, size, size) of one frame, exactly as
+    cv2.warpAffine(frame, M, (size, size), borderValue=0) gives them; coordinates: a device
+    tensor of crop_coordinates(M, size)."""
+    return sample_fixed(planes, coordinates, size, size, replicate=False)
+
+
+def box_coordinates(matrix: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """For warp_into_box: (1, 4, L) coordinates of the swapped crop drawn into the frame box
+    (x0, y0, x1, y1) through the frame->crop matrix, as paste_face hands cv2 its matrix."""
+    import cv2
+
+    inverse = cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
+    inverse[:, 2] -= box[:2]
     x0, y0, x1, y1 = box
-    return normalised_theta(shifted[None], (x1 - x0, y1 - y0), (size, size))
+    return warp_coordinates(inverse, x1 - x0, y1 - y0)[None]
 
 
-def warp_into_box(crop, theta, box: tuple[int, int, int, int]):
-    """The swapped crop (C, S, S) drawn into the frame box (x0, y0, x1, y1), replicated border,
-    as paste_face's cv2.warpAffine (uint8 values); theta: (1, 2, 3) device tensor, box_theta."""
-    torch = import_torch()
-    functional = torch.nn.functional
+def warp_into_box(crop, coordinates, box: tuple[int, int, int, int]):
+    """The swapped crop (C, S, S) drawn into the frame box, replicated border, exactly as
+    paste_face's cv2.warpAffine; coordinates: a device tensor of box_coordinates."""
     x0, y0, x1, y1 = box
-    grid = functional.affine_grid(theta, [1, crop.shape[0], y1 - y0, x1 - x0], align_corners=False)
-    warped = functional.grid_sample(crop[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
-    return to_uint8_values(warped)
+    return sample_fixed(crop, coordinates, x1 - x0, y1 - y0, replicate=True)[0]
 
 
 def area_matrix(n_out: int, n_in: int) -> np.ndarray:

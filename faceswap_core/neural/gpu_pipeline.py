@@ -284,9 +284,9 @@ class GpuFramePath:
         tile, the tiles woven back, as BGR uint8 values: fixed shapes per face count and
         factor, captured as one CUDA graph."""
         torch = self.torch
-        theta, source = feeds["theta"], feeds["source"]
-        size, count = self.crop_size * factor, len(theta)
-        crops = gpu_ops.affine_crops(feeds["planes"], theta, size)                   # BGR 0..255
+        coordinates, source = feeds["coordinates"], feeds["source"]
+        size, count = self.crop_size * factor, len(coordinates)
+        crops = gpu_ops.affine_crops(feeds["planes"], coordinates, size)             # BGR 0..255
         tiles = gpu_ops.to_tiles(crops, factor)
         source = source.repeat_interleave(factor * factor, dim=0)
         blob = tiles.flip(1) / 255.0                                                 # RGB 0..1
@@ -317,10 +317,10 @@ class GpuFramePath:
             chosen = [i for i, f in enumerate(factors) if f == factor]
             size = self.crop_size * factor
             source = np.concatenate([np.asarray(latents[i], np.float32).reshape(1, -1) for i in chosen])
-            theta, source = self._to_device([gpu_ops.crop_theta(np.stack([matrices[i] for i in chosen]), size,
-                                                                frame.shape), source])
+            coordinates, source = self._to_device([gpu_ops.crop_coordinates(np.stack([matrices[i] for i in chosen]),
+                                                                            size), source])
             faces, finite = self._run_stage(f"swap{factor}", lambda feeds, f=factor: self._swap_stage(feeds, f),
-                                            {"planes": frame.planes, "theta": theta, "source": source})
+                                            {"planes": frame.planes, "coordinates": coordinates, "source": source})
             for slot, index in enumerate(chosen):
                 swapped[index] = faces[slot]
             flags.append(finite)
@@ -345,7 +345,7 @@ class GpuFramePath:
             alpha = masks.cut_holes(geometry.alpha, geometry.holes, HOLE_FEATHER * cells)
             colour = options.colour_correction and float(geometry.inner.sum()) >= 4.0
             judged = reflection_cells(geometry.inner, geometry.lenses) if colour else None
-            faces.append((geometry, cells, colour, gpu_ops.box_theta(matrix, geometry.grid.box, size), alpha, judged))
+            faces.append((geometry, cells, colour, gpu_ops.box_coordinates(matrix, geometry.grid.box), alpha, judged))
         uploads = []
         for face in faces:
             if face is not None:
@@ -361,9 +361,9 @@ class GpuFramePath:
             if face is None:
                 continue
             geometry, cells, colour, _, _, judged = face
-            theta, alpha, inner = next(device_data), next(device_data), next(device_data)
+            coordinates, alpha, inner = next(device_data), next(device_data), next(device_data)
             grid = geometry.grid
-            warped = gpu_ops.warp_into_box(swapped[index], theta, grid.box)
+            warped = gpu_ops.warp_into_box(swapped[index], coordinates, grid.box)
             target = frame.planes[:, grid.y0:grid.y1, grid.x0:grid.x1]
             face_pixels = warped
             if colour:

@@ -52,13 +52,13 @@ def test_affine_crops_match_warp_affine_batched(frame):
         shift = rng.uniform([0, 0], [frame.shape[1], frame.shape[0]])
         points = (alignment.ARCFACE_TEMPLATE @ rot.T + shift).astype(np.float32)
         matrices.append(alignment.estimate_norm(points, 128))
-    theta = torch.from_numpy(gpu_ops.crop_theta(np.stack(matrices), 128, frame.shape))
-    crops = gpu_ops.affine_crops(_planes(frame), theta, 128)
+    # as the frame path hands them over: float32 on the device
+    coordinates = torch.from_numpy(gpu_ops.crop_coordinates(np.stack(matrices), 128).astype(np.float32))
+    crops = gpu_ops.affine_crops(_planes(frame), coordinates, 128)
     assert crops.shape == (5, 3, 128, 128)
     for crop, matrix in zip(crops, matrices):
         reference = cv2.warpAffine(frame, matrix, (128, 128), borderValue=0.0).astype(np.float32)
-        diff = np.abs(_image(crop) - reference)
-        assert diff.mean() < 0.2 and diff.max() <= 6.0   # OpenCV samples at 1/32 pixel steps
+        np.testing.assert_array_equal(_image(crop), reference)   # OpenCV's fixed point, to the level
 
 
 def test_warp_into_box_matches_replicated_warp(frame):
@@ -71,10 +71,29 @@ def test_warp_into_box_matches_replicated_warp(frame):
     inverse[:, 2] -= box[:2]
     reference = cv2.warpAffine(crop, inverse, (box[2] - box[0], box[3] - box[1]), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-    theta = torch.from_numpy(gpu_ops.box_theta(matrix, box, 128))
-    ours = _image(gpu_ops.warp_into_box(_planes(crop), theta, box))
-    diff = np.abs(ours - reference)
-    assert ours.shape == reference.shape and diff.max() <= 2.0 and diff.mean() < 0.3
+    coordinates = torch.from_numpy(gpu_ops.box_coordinates(matrix, box).astype(np.float32))
+    ours = _image(gpu_ops.warp_into_box(_planes(crop), coordinates, box))
+    assert ours.shape == reference.shape
+    np.testing.assert_array_equal(ours, reference)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_fixed_point_warp_is_opencvs_at_any_angle_scale_and_border(seed):
+    """Random matrices (turns, shrinking and growing, mirrored, half outside) on a noisy
+    image, both borders: every pixel equals cv2.warpAffine's."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (97, 131, 3), dtype=np.uint8)
+    angle, scale = rng.uniform(-np.pi, np.pi), rng.uniform(0.3, 4.0)
+    linear = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    if seed % 2:
+        linear[:, 0] *= -1.0
+    matrix = np.hstack([linear, rng.uniform(-80, 150, (2, 1))])
+    width, height = int(rng.integers(20, 160)), int(rng.integers(20, 160))
+    coordinates = torch.from_numpy(gpu_ops.warp_coordinates(matrix, width, height)[None].astype(np.float32))
+    for replicate, border in ((False, cv2.BORDER_CONSTANT), (True, cv2.BORDER_REPLICATE)):
+        reference = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=border)
+        ours = _image(gpu_ops.sample_fixed(_planes(image), coordinates, width, height, replicate)[0])
+        np.testing.assert_array_equal(ours, reference.astype(np.float32))
 
 
 @pytest.mark.parametrize("shape,coarse", [((160, 200), (40, 50)), ((371, 290), (64, 50)), ((97, 97), (64, 64)),
