@@ -35,8 +35,12 @@ from testkit.worker_channel import hand_over, read_result, start_worker, wait_un
 require_module("tritonclient.grpc", "a dependency of the project: pip install -e .")
 
 KEY = "test-key_42"
-TIMEOUT_MS = 150
-SAME_PERSON = 0.15   # the stand-in recognizer: the same face ~0.01 apart, different faces >= 0.33
+TIMEOUT_MS = 150     # the live default: tests of what a timeout does use it
+# where a frame must come back swapped: a live timeout no busy machine reaches (the Python
+# backend on a loaded 2-core machine can take longer than 150 ms for a frame)
+SWAPS_TIMEOUT_MS = 2000
+SAME_PERSON = 0.15
+BUSY_S = 1.0         # what a busy machine may add to a deadline that is the product's own (a timeout, a retry)   # the stand-in recognizer: the same face ~0.01 apart, different faces >= 0.33
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -81,7 +85,7 @@ def _options(**values):
 
 
 def _remote(address, detector, options=None, **kwargs):
-    kwargs.setdefault("server_timeout_ms", TIMEOUT_MS)
+    kwargs.setdefault("server_timeout_ms", SWAPS_TIMEOUT_MS)
     return create_engine("neural", options or _options(), model_paths={"detector": detector}, runtime="triton",
                          server=address, **kwargs)
 
@@ -240,23 +244,25 @@ def test_killed_server_passes_frames_through_then_resumes(server, detector):
     killed = time.monotonic()
     out, _ = _timed(remote, frames[1], 0.04)
     assert out is frames[1], "the frame after the kill passes through, untouched"
-    assert time.monotonic() - killed < 0.5
+    assert time.monotonic() - killed < TIMEOUT_MS / 1000 + BUSY_S
     assert any("away" in note and "pass through unswapped" in note for note in remote.notes)
     assert any("nothing answers at that address" in note or "the connection was lost" in note
                for note in remote.notes), remote.notes   # in words, not gRPC's
+    detections = remote.detector.session.runs
     out, spent = _timed(remote, frames[2], 0.08)   # not due for a try: at once, no detection
-    assert out is frames[2] and spent < 0.01
+    assert out is frames[2] and remote.detector.session.runs == detections and spent < BUSY_S
     server.start()
     ready, timestamp = time.monotonic(), 0.12
     while remote.process(frames[3], timestamp) is frames[3]:
-        assert time.monotonic() - ready < 2.0, "a restarted server must be used again within 2 s"
+        assert time.monotonic() - ready < triton_link.RETRY_S + BUSY_S + 2.0, \
+            "a restarted server must be used again at the next try (once a second)"
         time.sleep(0.02)
         timestamp += 0.04
     assert remote.last_report.boxes and not any("away" in note for note in remote.notes)
 
 
 def test_stopped_server_costs_at_most_the_timeout_per_frame(server, detector):
-    remote = _remote(server.address, detector)
+    remote = _remote(server.address, detector, server_timeout_ms=TIMEOUT_MS)
     remote.set_source_file(str(media("fr_obama.jpg")))
     frame = _frames(1)[0]
     for index in range(3):
@@ -275,14 +281,15 @@ def test_stopped_server_costs_at_most_the_timeout_per_frame(server, detector):
         tries = link_.requests - sent_before
         # a frame's wait ends at the timeout (a busy machine adds its own delays: generous);
         # after the first, a try about once a second, the other frames passing at once
-        assert max(spent) < TIMEOUT_MS / 1000 + 1.0, max(spent)
+        assert max(spent) < TIMEOUT_MS / 1000 + BUSY_S, max(spent)
         assert 1 <= tries <= 1 + elapsed / triton_link.RETRY_S + 1, (tries, elapsed)
         assert len(spent) > tries and passed == len(spent)
     finally:
         server.signal(signal.SIGCONT)
+    link_.timeout = SWAPS_TIMEOUT_MS / 1000   # the answers again: in no matter how busy a machine's time
     resumed = time.monotonic()
     while remote.process(frame, timestamp) is frame:
-        assert time.monotonic() - resumed < 2.0
+        assert time.monotonic() - resumed < triton_link.RETRY_S + BUSY_S + 2.0
         timestamp += 0.04
         time.sleep(0.02)
 
@@ -293,8 +300,8 @@ def test_a_server_stopped_at_start_never_holds_a_frame_longer_than_the_timeout(s
     server.signal(signal.SIGSTOP)
     try:
         started = time.monotonic()
-        remote = _remote(server.address, detector)
-        assert time.monotonic() - started < 3.0
+        remote = _remote(server.address, detector, server_timeout_ms=TIMEOUT_MS)
+        assert time.monotonic() - started < triton_link.CONNECT_TIMEOUT_S + BUSY_S + 2.0
         remote.set_source_file(str(media("fr_obama.jpg")))   # identity pending: the server is away
         frame, timestamp, spent = _frames(1)[0], 0.0, []
         started = time.monotonic()
@@ -303,7 +310,8 @@ def test_a_server_stopped_at_start_never_holds_a_frame_longer_than_the_timeout(s
             assert out is frame
             spent.append(seconds)
             timestamp += 0.04
-        assert max(spent) < TIMEOUT_MS / 1000 + 0.25, max(spent)   # the timeout, plus checking the photo here
+        # the frame's timeout (plus checking the photo here), not the 2 s that opening the engine allows
+        assert max(spent) < TIMEOUT_MS / 1000 + BUSY_S < triton_link.CONNECT_TIMEOUT_S, max(spent)
     finally:
         server.signal(signal.SIGCONT)
 
@@ -355,7 +363,7 @@ def test_a_server_away_at_start_gets_the_photo_when_it_comes(repo, detector):
     with triton_server.TritonServer(repo / "models", port=port):
         ready, timestamp = time.monotonic(), 0.04
         while remote.process(frame, timestamp) is frame:
-            assert time.monotonic() - ready < 2.0
+            assert time.monotonic() - ready < triton_link.RETRY_S + BUSY_S + 5.0   # the server's own start too
             time.sleep(0.02)
             timestamp += 0.04
         assert remote.last_report.boxes
@@ -406,7 +414,7 @@ def test_worker_status_line_follows_the_server(server, detector, channel):
     while the server is away (the status line says so), then swapped again."""
     frame = cv2.cvtColor(_frames(1)[0], cv2.COLOR_BGR2BGRA)
     channel.write_settings({"engine": "neural", "runtime": "triton", "server": server.address,
-                            "server_timeout_ms": TIMEOUT_MS, "detector_file": detector,
+                            "server_timeout_ms": SWAPS_TIMEOUT_MS, "detector_file": detector,
                             "source_photo": str(media("fr_obama.jpg"))})
     worker = start_worker(channel)
 
@@ -424,7 +432,7 @@ def test_worker_status_line_follows_the_server(server, detector, channel):
         assert np.array_equal(one_frame(), frame), "away: the frame comes back exactly as it went (no mark)"
         assert "away" in channel.note() and "pass through" in channel.note()
         server.start()
-        wait_until(lambda: not np.array_equal(one_frame(), frame), timeout=3, what="swaps again")
+        wait_until(lambda: not np.array_equal(one_frame(), frame), timeout=30, what="swaps again")
         assert "away" not in channel.note()
     finally:
         worker.stdin.close()
