@@ -57,7 +57,7 @@ def test_worker_swaps_frames_through_the_channel(kind, request, target):
         assert after < before
         # live settings: swap off -> the worker stops wanting frames
         channel.write_settings({"engine": "landmark", "source_photo": "", "face_index": 0})
-        wait_until(lambda: channel.state() == link.STATE_NO_SOURCE, timeout=5, what="the no-source state")
+        wait_until(lambda: channel.state() == link.STATE_NO_SOURCE, timeout=30, what="the no-source state")
         assert "source photo" in channel.error() and channel.note() == ""
     finally:
         worker.stdin.close()   # EOF: the worker exits by itself
@@ -87,7 +87,7 @@ def test_worker_rejects_bad_frame_geometry(channel, target):
         channel.set("in_height", 5000)
         channel.set("in_stride", 20000)
         channel.set("in_seq", channel.get("in_seq") + 1)
-        wait_until(channel.worker_free, timeout=5, what="the bad frame to be refused")
+        wait_until(channel.worker_free, timeout=30, what="the bad frame to be refused")
         assert "does not fit" in channel.error()
         assert channel.get("out_seq") == 0 and worker.poll() is None
     finally:
