@@ -111,8 +111,10 @@ def _clamp_calls(path: Path) -> list[int]:
 def test_values_are_clamped_once_where_they_are_applied():
     """From the dialog (or the flags) to the engine a value is forced into range in one
     place: where the worker applies the published settings, or where the CLI reads its
-    flags. Not again in the dialog's reading, the options, the engine or engine_options."""
-    allowed = {PACKAGE / "worker" / "service.py", PACKAGE / "commands" / "engine_args.py", PACKAGE / "schema.py"}
+    flags (and the one value OBS's side applies itself, the program mark's strength). Not
+    again in the dialog's reading, the options, the engine or engine_options."""
+    allowed = {PACKAGE / "worker" / "service.py", PACKAGE / "commands" / "engine_args.py", PACKAGE / "schema.py",
+               PACKAGE / "obs" / "program_mark.py"}
     found = {path: _clamp_calls(path) for path in [*PACKAGE.rglob("*.py"), PACKAGE.parent / "obs_faceswap.py"]}
     elsewhere = {str(path.relative_to(PACKAGE.parent)): lines for path, lines in found.items()
                  if lines and path not in allowed}

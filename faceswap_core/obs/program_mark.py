@@ -20,6 +20,7 @@ import ctypes
 import os
 import threading
 
+from .. import schema
 from ..provenance import mark_layout
 from . import frontend
 from . import libobs as L
@@ -116,7 +117,9 @@ class ProgramMarks:
     def strength(self) -> int:
         """The mark's strength now: the strongest of the swapping Face Swap filters with the
         mark on; 0 = none is, draw nothing."""
-        strengths = [int(instance.settings.get("mark_strength", mark_layout.DEFAULT_STRENGTH))
+        # applied here, on OBS's side: clamped here (as the worker clamps what it applies)
+        strengths = [schema.clamp("mark_strength", instance.settings.get("mark_strength",
+                                                                         mark_layout.DEFAULT_STRENGTH))
                      for instance in list(self.registry.instances.values())
                      if instance.settings.get("mark", True) and instance.swap_active()]
         return max(strengths, default=0)
