@@ -156,13 +156,18 @@ def _corrupt(channel) -> None:
     channel.set("worker_state", 3)          # RUNNING most of the time, so the filter reads results
 
 
-def _wrong_size(channel) -> None:
-    width, height = channel.get("out_width"), channel.get("out_height")
-    channel.set("out_width", width + 1)
-    channel.set("out_height", max(1, height - 1))
-    channel.set("out_stride", (width + 1) * 4)
-    channel.set("out_writing", channel.get("out_seq") + 1)
-    channel.set("out_seq", channel.get("out_seq") + 1)
+def _wrong_size() -> None:
+    """Every result published with a size one pixel off its frame's, in the handshake itself
+    (damaging the fields after a good publish would leave OBS a moment to take the good one)."""
+    from faceswap_core.link.channel import Exchange
+
+    original = Exchange.publish_result
+
+    def publish_result(self, frame, stride, faces, process_us, let_go=True):
+        wrong = frame._replace(width=frame.width + 1, height=max(1, frame.height - 1))
+        return original(self, wrong, stride + 4 if stride else stride, faces, process_us, let_go)
+
+    Exchange.publish_result = publish_result
 
 
 def _audit(path: str) -> None:
@@ -208,7 +213,7 @@ def main(argv: list[str]) -> int:
     elif kind == "corrupt-header":
         _after_each_frame(_corrupt)
     elif kind == "wrong-size":
-        _after_each_frame(_wrong_size)
+        _wrong_size()
     elif kind == "audit":
         _audit(value)
     elif kind == "clock-offset":

@@ -160,8 +160,9 @@ class ObsInstall:
             return list(argv)
         # Real paths: a link among them (../shared often is one) resolves inside the chroot
         # only if what it points to is mounted there too.
+        # sys.prefix: the venv, wherever its link points (a second worktree links the first's)
         shared = sorted({os.path.realpath(p) for p in ("/proc", "/sys", "/dev", tempfile.gettempdir(), str(REPO),
-                                                      str(REPO.parent / "shared"), sys.base_prefix)})
+                                                      str(REPO.parent / "shared"), sys.base_prefix, sys.prefix)})
         mounts = "; ".join(
             f"mkdir -p {shlex.quote(str(self.root) + p)} && mount --rbind {shlex.quote(p)} {shlex.quote(str(self.root) + p)}"
             for p in shared if os.path.isdir(p))
