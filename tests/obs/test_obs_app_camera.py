@@ -98,14 +98,16 @@ def test_killed_worker_shows_the_camera_then_recovers(app, judge, source_face, t
     deadline = time.monotonic() + 5
     while helpers.processes_running(pid) and time.monotonic() < deadline:
         time.sleep(0.001)
-    # the camera's own frames within half a second (the host fault tests count the very
-    # next frames; a screenshot here goes through the websocket and a busy machine)
-    deadline = time.monotonic() + 0.5
+    # the camera's own frames, not a frozen swap, once OBS draws again: how soon is the
+    # supervisor's (tests/obs/test_supervisor.py; the host fault tests count the very next
+    # frames); a screenshot here goes through the websocket, and OBS on a busy machine lags
+    deadline = time.monotonic() + 10
     shot = app.screenshot()
     while not is_original(shot, app.unfiltered) and time.monotonic() < deadline:
+        time.sleep(0.05)
         shot = app.screenshot()
     assert_original(shot, app.unfiltered, "frames after the worker died")
-    wait_swapped(app, judge, source_face, original, timeout=15)
+    wait_swapped(app, judge, source_face, original, timeout=30)
 
 
 def test_removing_the_filter_gives_the_offset_back(app):
