@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections import Counter, deque
@@ -38,56 +39,48 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.output and not args.preview:
         raise FaceSwapError("Nothing to do: give --output FILE, --preview, or both.")
-    source = open_source(args.input)
-    try:
-        engine = engine_from_args(args, 0.0 if source.live else args.server_wait)
-    except BaseException:
-        source.close()
-        raise
     values = values_from_args(args)
     stamp = OutputStamp(values)
-    try:
+    with contextlib.ExitStack() as cleanup:
+        source = open_source(args.input)
+        cleanup.callback(source.close)
+        engine = engine_from_args(args, 0.0 if source.live else args.server_wait)
+        cleanup.callback(engine.close)
         info = engine.set_source_file(args.source, args.face_index, args.extra_photos or ())
-    except BaseException:
-        source.close()
-        engine.close()
-        raise
-    if info.faces_found > 1:
-        print(f"The source photo has {info.faces_found} faces; using face {info.face_index} "
-              "(choose another with --face-index).", file=sys.stderr)
-    for note in info.notes:
-        print(f"Source: {note}.", file=sys.stderr)
-    for tip in info.tips:
-        print(f"Tip: {tip}", file=sys.stderr)
-    preview = PreviewWindow() if args.preview else None
-    total = source.total if args.max_frames is None else min(source.total or args.max_frames, args.max_frames)
-    render = Render(args.output, source, preview)
-    progress = Progress(total if not source.is_still else None, "swapping", force=False)
-    # a server's models: the next frame is begun while the server works on this one, as the
-    # worker does, so a distant server costs throughput, not swaps
-    depth = 2 if engine.overlaps and not source.is_still else 1
-    flights: deque = deque()
-    begun = 0
-    try:
+        if info.faces_found > 1:
+            print(f"The source photo has {info.faces_found} faces; using face {info.face_index} "
+                  "(choose another with --face-index).", file=sys.stderr)
+        for note in info.notes:
+            print(f"Source: {note}.", file=sys.stderr)
+        for tip in info.tips:
+            print(f"Tip: {tip}", file=sys.stderr)
+        render = Render(args.output, source, PreviewWindow() if args.preview else None, stamp)
+        cleanup.callback(render.close)
+        total = source.total if args.max_frames is None else min(source.total or args.max_frames, args.max_frames)
+        progress = Progress(total if not source.is_still else None, "swapping", force=False)
+        cleanup.callback(progress.close)
+        # a server's models: the next frame is begun while the server works on this one, as the
+        # worker does, so a distant server costs throughput, not swaps
+        depth = 2 if engine.overlaps and not source.is_still else 1
+        flights: deque = deque()
+
+        def deliver(keep: int) -> None:
+            """Take the oldest frames' results, in order, until `keep` are left in flight."""
+            while len(flights) > keep and render.going:
+                render.take(flights.popleft().result(), engine.last_report)
+                progress.advance()
+
+        begun = 0
         for frame in source.frames():
             if source.is_still:
                 flights.append(InFlight.done(engine.process_image(frame.image)))
             else:
                 flights.append(engine.begin(frame.image, frame.timestamp))
             begun += 1
-            while len(flights) >= depth and render.going:
-                render.take(flights.popleft().result(), engine.last_report, stamp)
-                progress.advance()
+            deliver(depth - 1)
             if not render.going or (args.max_frames is not None and begun >= args.max_frames):
                 break
-        while flights and render.going:
-            render.take(flights.popleft().result(), engine.last_report, stamp)
-            progress.advance()
-    finally:
-        progress.close()
-        source.close()
-        engine.close()
-        render.close()
+        deliver(0)
     for note in engine.notes:
         print(f"Note: {note}.", file=sys.stderr)
     if args.output:
@@ -98,18 +91,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 class Render:
-    """Where the swapped frames go (the output file, the preview), and what is counted for
-    the closing line: how many were swapped, and why the others were not."""
+    """Where the swapped frames go (marked or labelled as the stamp says; the output file,
+    the preview), and what is counted for the closing line: how many were swapped, and
+    why the others were not."""
 
-    def __init__(self, output: str | None, source, preview: PreviewWindow | None):
-        self.output, self.source, self.preview = output, source, preview
+    def __init__(self, output: str | None, source, preview: PreviewWindow | None, stamp: OutputStamp):
+        self.output, self.source, self.preview, self.stamp = output, source, preview, stamp
         self.sink: FrameSink | None = None
         self.written = 0
         self.unswapped: Counter = Counter()
         self.going = True     # False once the preview is closed
 
-    def take(self, result, report, stamp: OutputStamp) -> None:
-        stamp.apply(result)
+    def take(self, result, report) -> None:
+        self.stamp.apply(result)
         if self.output and self.sink is None:
             self.sink = open_sink(self.output, self.source, result.shape[1], result.shape[0])
         if self.sink is not None:

@@ -107,8 +107,8 @@ class NeuralEngine(Engine):
         # the fp32 fallback for an fp16 "swapper"
         paths = dict(model_paths) if model_paths else resolve_model_paths(self.model_dir, precision, own, roles)
         place = Place(runtime, provider, device, gpu, threads, self.model_dir)
-        self.path: SwapPath = open_swap_path(place, paths, own_files, precision, det_size,
-                                             gpu_frames=gpu_frames, server=server_settings, patience_s=patience_s)
+        self.path: SwapPath = open_swap_path(place, paths, own_files, precision, det_size, gpu_frames=gpu_frames,
+                                             server=server_settings, patience_s=self.patience_s)
         self.enhancer_file = enhancer_file
         self._behind: BackgroundEnhancer | None = None   # the face enhancer's thread, when one is chosen
         self._behind_name = "off"
@@ -388,10 +388,17 @@ class NeuralEngine(Engine):
         started = time.perf_counter()
         self._enhanced_faces = []
 
-        def unswapped(why: str) -> np.ndarray:
+        def unswapped(error: ServerAway | BrokenSwapOutput) -> np.ndarray:
+            """The frame as it came while the server is away (the worker leaves it unmarked);
+            a copy after a broken swap, once the engine moved to fp32."""
+            if isinstance(error, BrokenSwapOutput):
+                self._fall_back_to_fp32(error)
+                why, output = "the fp16 swap gave broken faces", frame.copy()
+            else:
+                why, output = "the Triton server was away", frame
             self.last_report = FrameReport(unswapped=why)
             self._follow_path()
-            return frame
+            return output
 
         try:
             self.path.check_due()
@@ -410,25 +417,18 @@ class NeuralEngine(Engine):
             stage_ms["recognize"] = (time.perf_counter() - mark) * 1e3
             jobs = [FaceJob(points, source.latent) for points, source in zip(keypoints, sources) if source is not None]
             swapping = self.path.begin(frame, image, uploaded, jobs, self.options, stage_ms)
-        except ServerAway:
-            return InFlight(lambda: unswapped("the Triton server was away"))
-        except BrokenSwapOutput as broken:
-            self._fall_back_to_fp32(broken)
-            return InFlight(lambda: unswapped("the fp16 swap gave broken faces").copy())
+        except (ServerAway, BrokenSwapOutput) as error:
+            return InFlight(lambda failed=error: unswapped(failed))   # `error` is unbound after the block
 
         def finish() -> np.ndarray:
             try:
                 output, boxes = swapping.result()
-            except ServerAway:
-                return unswapped("the Triton server was away")
-            except BrokenSwapOutput as broken:
-                self._fall_back_to_fp32(broken)
-                return unswapped("the fp16 swap gave broken faces").copy()
+            except (ServerAway, BrokenSwapOutput) as error:
+                return unswapped(error)
             self._follow_path()
             self._enhance_faces(output, [job.keypoints for job in jobs], stage_ms)
             stage_ms["total"] = (time.perf_counter() - started) * 1e3
-            self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms,
-                                           unswapped="" if boxes else "no face was found")
+            self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms)
             return output
 
         return InFlight(finish, waits_on=swapping)

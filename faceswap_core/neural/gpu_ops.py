@@ -104,9 +104,9 @@ def sample_fixed(planes, coordinates, width: int, height: int, replicate: bool):
     holds them exactly and the rounding shift is exact too."""
     torch = import_torch()
     coords = coordinates.round().long() if coordinates.dtype.is_floating_point else coordinates.long()
-    shift = (AB_SCALE // INTER_TAB).bit_length() - 1
-    x = torch.div(coords[:, 0, :height, None] + coords[:, 2, None, :width], 1 << shift, rounding_mode="floor")
-    y = torch.div(coords[:, 1, :height, None] + coords[:, 3, None, :width], 1 << shift, rounding_mode="floor")
+    step = AB_SCALE // INTER_TAB      # 1/1024 pixel to 1/32: OpenCV's >> (AB_BITS - INTER_BITS)
+    x = torch.div(coords[:, 0, :height, None] + coords[:, 2, None, :width], step, rounding_mode="floor")
+    y = torch.div(coords[:, 1, :height, None] + coords[:, 3, None, :width], step, rounding_mode="floor")
     x0, y0 = torch.div(x, INTER_TAB, rounding_mode="floor"), torch.div(y, INTER_TAB, rounding_mode="floor")
     fx, fy = (x - x0 * INTER_TAB).float(), (y - y0 * INTER_TAB).float()
     shared = planes.dim() == 3
@@ -117,7 +117,6 @@ def sample_fixed(planes, coordinates, width: int, height: int, replicate: bool):
     for dy, wy in ((0, INTER_TAB - fy), (1, fy)):
         for dx, wx in ((0, INTER_TAB - fx), (1, fx)):
             sx, sy = x0 + dx, y0 + dy
-            inside = (sx >= 0) & (sx < source_w) & (sy >= 0) & (sy < source_h)
             index = sy.clamp(0, source_h - 1) * source_w + sx.clamp(0, source_w - 1)      # (N, h, w)
             if shared:
                 values = flat[:, index].permute(1, 0, 2, 3)                              # (N, C, h, w)
@@ -125,8 +124,8 @@ def sample_fixed(planes, coordinates, width: int, height: int, replicate: bool):
                 values = torch.gather(flat, 2, index.reshape(len(coords), 1, -1).expand(-1, channels, -1))
                 values = values.reshape(len(coords), channels, height, width)
             weight = wx * wy * scale
-            if not replicate:
-                weight = weight * inside
+            if not replicate:   # a tap outside the source reads 0
+                weight = weight * ((sx >= 0) & (sx < source_w) & (sy >= 0) & (sy < source_h))
             total += values * weight[:, None]
     return torch.floor((total + float(1 << (COEF_BITS - 1))) / float(1 << COEF_BITS)).clamp_(0.0, 255.0)
 
@@ -145,13 +144,11 @@ def affine_crops(planes, coordinates, size: int):
 
 def box_coordinates(matrix: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """For warp_into_box: (1, 4, L) coordinates of the swapped crop drawn into the frame box
-    (x0, y0, x1, y1) through the frame->crop matrix, as paste_face hands cv2 its matrix."""
-    import cv2
+    (x0, y0, x1, y1) through the frame->crop matrix, with the matrix paste_face hands cv2."""
+    from .paste import crop_to_box
 
-    inverse = cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
-    inverse[:, 2] -= box[:2]
     x0, y0, x1, y1 = box
-    return warp_coordinates(inverse, x1 - x0, y1 - y0)[None]
+    return warp_coordinates(crop_to_box(matrix, box), x1 - x0, y1 - y0)[None]
 
 
 def warp_into_box(crop, coordinates, box: tuple[int, int, int, int]):

@@ -335,9 +335,8 @@ class GpuFramePath:
         runs the swap queued before; it goes up in one copy."""
         torch = self.torch
         faces = []
-        for matrix, points in zip(matrices, keypoints):
-            size = int(swapped[len(faces)].shape[-1])
-            geometry = paste_geometry(matrix, points, size, frame.shape, options)
+        for crop, matrix, points in zip(swapped, matrices, keypoints):
+            geometry = paste_geometry(matrix, points, int(crop.shape[-1]), frame.shape, options)
             if geometry is None:
                 faces.append(None)
                 continue

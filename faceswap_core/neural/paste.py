@@ -35,6 +35,14 @@ def crop_corners(matrix: np.ndarray, size: int) -> np.ndarray:
     return (corners @ inverse[:, :2].T + inverse[:, 2]).astype(np.float32)
 
 
+def crop_to_box(matrix: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The 2x3 matrix that draws the aligned crop into the frame box (x0, y0, x1, y1), from
+    the face's frame->crop matrix: what the paste-back's warp takes (here and on the GPU)."""
+    inverse = cv2.invertAffineTransform(matrix)
+    inverse[:, 2] -= box[:2]
+    return inverse
+
+
 def _ellipse(centre: np.ndarray, axis: np.ndarray, major: float, minor: float, count: int = 24) -> np.ndarray:
     u = axis / max(float(np.linalg.norm(axis)), 1e-6)
     v = np.array([-u[1], u[0]], dtype=np.float32)
@@ -124,9 +132,7 @@ def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matri
     if geometry is None:
         return None
     grid = geometry.grid
-    inverse = cv2.invertAffineTransform(matrix)
-    inverse[:, 2] -= (grid.x0, grid.y0)
-    warped = cv2.warpAffine(swapped, inverse, (grid.width, grid.height), flags=cv2.INTER_LINEAR,
+    warped = cv2.warpAffine(swapped, crop_to_box(matrix, grid.box), (grid.width, grid.height), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
     target = grid.crop(frame)
     warped_at = time.perf_counter()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -67,6 +67,10 @@ class SwapPath:
     def detect(self, uploaded) -> list[Detection]:
         return self.models.detector.detect(uploaded)
 
+    def boost_factor(self, face: FaceJob, options: SwapOptions) -> int:
+        """Pixel boost's tiles per side for this face, the same on every path."""
+        return pixel_boost.factor_for(options.pixel_boost, estimate_norm(face.keypoints, self.swapper.size))
+
     def check_due(self) -> None:
         """Raise ServerAway when no request would be sent now (only a server is ever away)."""
 
@@ -113,7 +117,7 @@ class HostPath(SwapPath):
         placed = []     # (keypoints, matrix, tiles per side)
         tiles, latents = [], []
         for face in faces:
-            factor = pixel_boost.factor_for(options.pixel_boost, estimate_norm(face.keypoints, swapper.size))
+            factor = self.boost_factor(face, options)
             crop, matrix = norm_crop(image, face.keypoints, swapper.size * factor)
             placed.append((face.keypoints, matrix, factor))
             tiles.extend(pixel_boost.to_tiles(crop, factor))
@@ -156,8 +160,7 @@ class DevicePath(SwapPath):
 
     def begin(self, frame, image, uploaded, faces, options, stage_ms):
         mark = time.perf_counter()
-        factors = [pixel_boost.factor_for(options.pixel_boost, estimate_norm(face.keypoints, self.swapper.size))
-                   for face in faces]
+        factors = [self.boost_factor(face, options) for face in faces]
         output, results = self.frame_path.process(frame, [face.keypoints for face in faces],
                                                   [face.latent for face in faces], options, uploaded, factors)
         stage_ms["swap_paste"] = (time.perf_counter() - mark) * 1e3
@@ -243,7 +246,7 @@ def open_swap_path(place: Place, paths: dict[str, str], own_files: tuple[str, ..
     runtime = place.runtime
     if runtime == "triton":
         link = open_link(server, patience_s)
-        models = open_models(Place(**{**place.__dict__, "runtime": "onnxruntime"}), paths,
+        models = open_models(replace(place, runtime="onnxruntime"), paths,
                              roles_for(runtime, server), own_files, precision, detector_size)
         return ServerPath(models, detector_size, link, server.fallback == "local")
     models = open_models(place, paths, roles_for(runtime, server), own_files, precision, detector_size)
