@@ -26,6 +26,8 @@ class SwapOptions:
     mouth_mask_size: float = _DEFAULT["mouth_mask_size"]  # scale of the mouth region around its centre
     keep_eyes: bool = _DEFAULT["keep_eyes"]              # the target's own eyes show through
     keep_glasses: bool = _DEFAULT["keep_glasses"]        # the target's glasses frames stay in front (landmark)
+    keep_in_front: bool = _DEFAULT["keep_in_front"]      # a hand in front of the face stays in front
+    in_front_sensitivity: float = _DEFAULT["in_front_sensitivity"]  # how far past the hand the camera shows
     colour_correction: bool = _DEFAULT["colour_correction"]  # match the swapped face to the target's skin and light
     opacity: float = _DEFAULT["opacity"]                 # 0 = original face, 1 = fully swapped
     smoothing: float = _DEFAULT["smoothing"]             # 0 = raw landmarks, 1 = steadiest (more lag)

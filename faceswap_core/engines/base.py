@@ -7,6 +7,7 @@ per-stream state (tracked faces, smoothing filters) and is not shared across thr
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import numpy as np
 from ..errors import FaceSwapError
 from ..worker.in_flight import InFlight
 from ..options import SwapOptions
+from ..vision.occlusion import InFront
 from ..vision.photo import load_photo
 
 
@@ -28,6 +30,8 @@ class FrameReport:
     # why no face was swapped, in words that finish "N frames unswapped: ..." (a file's
     # closing line counts them by reason); '' when a face was swapped
     unswapped: str = ""
+    # what the status line says about what is in front of the faces ('' when nothing is kept)
+    in_front: str = ""
 
     @property
     def why_unswapped(self) -> str:
@@ -58,6 +62,7 @@ class Engine(abc.ABC):
         self.options = options or SwapOptions()
         self.notes: list[str] = []   # what the status line should say besides the photo's tips
         self.last_report = FrameReport()
+        self._in_front = InFront()   # hands near the faces, tracked along the stream
         self._source_key: tuple | None = None
         self.source_info: SourceInfo | None = None
 
@@ -140,9 +145,21 @@ class Engine(abc.ABC):
         """One still picture rather than a stream: no tracking history is used or kept,
         and an engine may search harder (small faces in a group photo)."""
         self.reset()
-        result = self.process(image, 0.0)
+        with self._photo_in_front():
+            result = self.process(image, 0.0)
         self.reset()
         return result
+
+    @contextlib.contextmanager
+    def _photo_in_front(self):
+        """For one still picture: its hands searched in full with the larger hand model (a
+        photo's hands are often small), none of the stream's tracked ones carried in or out."""
+        stream, self._in_front = self._in_front, InFront(static=True)
+        try:
+            yield self._in_front
+        finally:
+            self._in_front.close()
+            self._in_front = stream
 
     def describe(self) -> str:
         """What runs, in a few words for the status line ("neural on ONNX Runtime cuda, fp16 swap")."""

@@ -13,9 +13,10 @@ import numpy as np
 from ..errors import FaceSwapError
 from ..options import SwapOptions
 from ..vision import eyes, glasses, masks, photo_face, tongue
-from ..vision.compose import EYE_HOLE_SCALE, composite, patch_on_grid
+from ..vision.compose import EYE_HOLE_SCALE, composite
 from ..vision.face_mesh import DetectedFace, FaceMeshDetector, MeshTopology
 from ..vision.grid import BoxGrid
+from ..vision.occlusion import FrontView, InFront
 from ..vision.photo_tips import photo_tips
 from ..vision.smoothing import FaceTracker
 from ..vision.warp import sample_coarse, warp_face
@@ -104,12 +105,14 @@ class LandmarkEngine(Engine):
 
     def reset(self) -> None:
         self._tracker.reset()
+        self._in_front.reset()
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
 
     def close(self) -> None:
         self.reset()
+        self._in_front.close()
 
     def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
         started = time.perf_counter()
@@ -120,7 +123,8 @@ class LandmarkEngine(Engine):
             self._mesh = FaceMeshDetector(max_faces=self.options.max_faces, static=False)
         faces = self._mesh.detect(frame)[: self.options.max_faces]
         raw = [face.points for face in faces]
-        return self._swap_all(frame, list(zip(self._tracker.smooth(raw, timestamp), raw)), started)
+        return self._swap_all(frame, list(zip(self._tracker.smooth(raw, timestamp), raw)), started,
+                              self._in_front, timestamp)
 
     def process_image(self, image: np.ndarray) -> np.ndarray:
         if not self.options.enabled or not self.has_source:
@@ -132,25 +136,31 @@ class LandmarkEngine(Engine):
             faces = detect_in_photo(detector, image)[: self.options.max_faces]
         finally:
             detector.close()
-        return self._swap_all(image, [(face.points, face.points) for face in faces], started)
+        with self._photo_in_front() as in_front:
+            return self._swap_all(image, [(face.points, face.points) for face in faces], started, in_front, 0.0)
 
-    def _swap_all(self, frame: np.ndarray, faces: list[tuple[np.ndarray, np.ndarray]], started: float) -> np.ndarray:
+    def _swap_all(self, frame: np.ndarray, faces: list[tuple[np.ndarray, np.ndarray]], started: float,
+                  in_front: InFront, timestamp: float) -> np.ndarray:
         """faces: (smoothed, raw) points of each face: the smoothed ones place the swap, the
         raw ones say how open each eye is now (see _closing_lids)."""
-        stage_ms = {"detect": (time.perf_counter() - started) * 1e3, "warp": 0.0, "kept": 0.0, "colour": 0.0,
-                    "blend": 0.0}
+        stage_ms = {"detect": (time.perf_counter() - started) * 1e3, "hands": 0.0, "warp": 0.0, "kept": 0.0,
+                    "in_front": 0.0, "colour": 0.0, "blend": 0.0}
+        view = None
+        if self.options.keep_in_front and faces:
+            view = in_front.look(frame, [DetectedFace(points).box for points, _ in faces],
+                                 self.options.in_front_sensitivity, stage_ms)
         output = frame.copy()
         boxes = []
         for points, raw in faces:
-            box = self._swap_face(frame, output, points, raw, stage_ms)
+            box = self._swap_face(frame, output, points, raw, stage_ms, view)
             if box is not None:
                 boxes.append(box)
         stage_ms["total"] = (time.perf_counter() - started) * 1e3
-        self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms)
+        self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms, in_front=in_front.words(view, timestamp))
         return output
 
     def _swap_face(self, frame: np.ndarray, output: np.ndarray, points: np.ndarray, raw: np.ndarray,
-                   stage_ms: dict[str, float]) -> tuple[int, int, int, int] | None:
+                   stage_ms: dict[str, float], view: FrontView | None) -> tuple[int, int, int, int] | None:
         topology, options = self._topology, self.options
         grid = BoxGrid.around(points[topology.face_oval], frame.shape)
         if grid is None:
@@ -183,14 +193,15 @@ class LandmarkEngine(Engine):
         lens_outlines = [eyes.lens_region(points[eye]) for eye in topology.eyes]
         found = [glasses.find(frame, points, topology, lens_outlines) if options.keep_glasses else None,
                  tongue.find(frame, points, topology) if options.mouth_mask else None]
-        kept = tuple(patch for patch in found if patch is not None)
         looked = time.perf_counter()
         stage_ms["kept"] += (looked - masked) * 1e3
+        if view is not None:   # timed by the view itself
+            found.append(view.patch(grid.box))
+        kept = tuple(patch for patch in found if patch is not None)
+        looked = time.perf_counter()
         lenses = None
         if options.colour_correction:
             skin = skin * (1.0 - self._features(grid, points))
-            for patch in kept:   # measured as skin, dark frames would grey the face, a tongue redden it
-                skin = skin * (1.0 - patch_on_grid(grid, patch))
             lenses = masks.fill_polygons(grid, [(outline, 1.0) for outline in lens_outlines])
             stage_ms["colour"] += (time.perf_counter() - looked) * 1e3
         composite(output, grid, target, warped, skin, alpha, holes, options, stage_ms, lenses, kept)

@@ -339,11 +339,13 @@ class NeuralEngine(Engine):
         self._cache.clear()
         self._assigned = None
         self._tracker.reset()
+        self._in_front.reset()
         if self._behind is not None:
             self._behind.forget()
 
     def close(self) -> None:
         self.reset()
+        self._in_front.close()
         if self._behind is not None:
             self._behind.close()
             self._behind, self._behind_name = None, "off"
@@ -415,7 +417,12 @@ class NeuralEngine(Engine):
             mark = time.perf_counter()
             sources = self._assign(image, detected, chosen, keypoints)
             stage_ms["recognize"] = (time.perf_counter() - mark) * 1e3
-            jobs = [FaceJob(points, source.latent) for points, source in zip(keypoints, sources) if source is not None]
+            view = None
+            if self.options.keep_in_front and chosen:
+                view = self._in_front.look(image, [face.box for face in chosen], self.options.in_front_sensitivity,
+                                           stage_ms)
+            jobs = [FaceJob(points, source.latent, view) for points, source in zip(keypoints, sources)
+                    if source is not None]
             swapping = self.path.begin(frame, image, uploaded, jobs, self.options, stage_ms)
         except (ServerAway, BrokenSwapOutput) as error:
             return InFlight(lambda failed=error: unswapped(failed))   # `error` is unbound after the block
@@ -428,7 +435,7 @@ class NeuralEngine(Engine):
             self._follow_path()
             self._enhance_faces(output, [job.keypoints for job in jobs], stage_ms)
             stage_ms["total"] = (time.perf_counter() - started) * 1e3
-            self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms)
+            self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms, in_front=self._in_front.words(view, timestamp))
             return output
 
         return InFlight(finish, waits_on=swapping)

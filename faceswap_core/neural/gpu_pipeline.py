@@ -27,7 +27,7 @@ from ..errors import BrokenSwapOutput, FaceSwapError
 from ..options import SwapOptions
 from ..vision import masks
 from ..vision.colour import light_gain, reflection_cells
-from ..vision.compose import COLOUR_SIGMA, HOLE_FEATHER
+from ..vision.compose import COLOUR_SIGMA, HOLE_FEATHER, patch_in_box, patch_on_grid
 from . import gpu_ops
 from .alignment import estimate_norm
 from .detector import Detection, ScrfdDetector, nms
@@ -328,28 +328,38 @@ class GpuFramePath:
         return swapped, np.stack(matrices)
 
     def paste(self, frame: DeviceFrame, swapped, matrices: np.ndarray, keypoints: list[np.ndarray],
-              options: SwapOptions) -> list[tuple[tuple[int, int, int, int], object]]:
+              options: SwapOptions, fronts: list | None = None) -> list[tuple[tuple[int, int, int, int], object]]:
         """Each face's new box content on the device, in face order: (box, (h, w, 3) uint8).
 
-        The geometry (boxes, coarse masks) is computed here on the CPU while the GPU still
-        runs the swap queued before; it goes up in one copy."""
+        The geometry (boxes, coarse masks, what is in front of each face) is computed here on
+        the CPU while the GPU still runs the swap queued before; it goes up in one copy."""
         torch = self.torch
         faces = []
-        for crop, matrix, points in zip(swapped, matrices, keypoints):
+        for index, (crop, matrix, points) in enumerate(zip(swapped, matrices, keypoints)):
             geometry = paste_geometry(matrix, points, int(crop.shape[-1]), frame.shape, options)
             if geometry is None:
                 faces.append(None)
                 continue
-            cells = float(max(geometry.grid.cols, geometry.grid.rows))
+            grid = geometry.grid
+            cells = float(max(grid.cols, grid.rows))
             alpha = masks.cut_holes(geometry.alpha, geometry.holes, HOLE_FEATHER * cells)
-            colour = options.colour_correction and float(geometry.inner.sum()) >= 4.0
-            judged = reflection_cells(geometry.inner, geometry.lenses) if colour else None
-            faces.append((geometry, cells, colour, gpu_ops.box_coordinates(matrix, geometry.grid.box), alpha, judged))
+            front = fronts[index] if fronts else None
+            patch = front.patch(grid.box) if front is not None else None
+            kept = patch_in_box(grid, patch) if patch is not None else None
+            inner = geometry.inner
+            if kept is not None and options.colour_correction:   # as compose.composite leaves it out
+                inner = inner * (np.float32(1.0) - patch_on_grid(grid, patch))
+            colour = options.colour_correction and float(inner.sum()) >= 4.0
+            judged = reflection_cells(inner, geometry.lenses) if colour else None
+            faces.append((geometry, cells, colour, gpu_ops.box_coordinates(matrix, grid.box), alpha, judged, inner,
+                          kept))
         uploads = []
         for face in faces:
             if face is not None:
                 grid = face[0].grid
-                uploads += [face[3], face[4], face[0].inner]
+                uploads += [face[3], face[4], face[6]]
+                if face[7] is not None:   # the camera's pixels kept in front, at full resolution
+                    uploads.append(np.ascontiguousarray(face[7][1]))
                 if face[2]:  # the area-resize matrices of this box size (it changes as the face moves)
                     uploads += [gpu_ops.area_matrix(grid.rows, grid.height), gpu_ops.area_matrix(grid.cols, grid.width)]
                 if face[5] is not None:  # the lens regions and which cells to judge there
@@ -359,8 +369,9 @@ class GpuFramePath:
         for index, face in enumerate(faces):
             if face is None:
                 continue
-            geometry, cells, colour, _, _, judged = face
+            geometry, cells, colour, _, _, judged, _, kept = face
             coordinates, alpha, inner = next(device_data), next(device_data), next(device_data)
+            kept_mask = next(device_data) if kept is not None else None
             grid = geometry.grid
             warped = gpu_ops.warp_into_box(swapped[index], coordinates, grid.box)
             target = frame.planes[:, grid.y0:grid.y1, grid.x0:grid.x1]
@@ -379,6 +390,9 @@ class GpuFramePath:
                 gain = light_gain(target_low, source_low)
                 face_pixels = gpu_ops.to_uint8_values(warped * gpu_ops.upsample(gain, grid.height, grid.width))
             alpha = gpu_ops.upsample(alpha, grid.height, grid.width) * float(options.opacity)
+            if kept_mask is not None:
+                (y0, y1, x0, x1), _ = kept
+                alpha[y0:y1, x0:x1] *= 1.0 - kept_mask
             mixed = gpu_ops.to_uint8_values(face_pixels * alpha + target * (1.0 - alpha))
             results.append((grid.box, mixed.permute(1, 2, 0).to(torch.uint8)))
         return results
@@ -399,7 +413,7 @@ class GpuFramePath:
 
     def submit(self, frame: np.ndarray, keypoints: list[np.ndarray], latents: list[np.ndarray],
                options: SwapOptions, device_frame: DeviceFrame | None = None,
-               factors: list[int] | None = None) -> PendingFrame:
+               factors: list[int] | None = None, fronts: list | None = None) -> PendingFrame:
         """Queue the frame's swap and paste on the device; nothing waits for the GPU here,
         so the caller can upload and detect the next frame meanwhile. collect() finishes it."""
         times = StageTimes()
@@ -411,7 +425,7 @@ class GpuFramePath:
             return PendingFrame(frame.copy(), [], None, None, times)
         swapped, matrices = self.swap(device_frame, keypoints, latents, factors)
         times.mark("align+swap", self.device)
-        pasted = self.paste(device_frame, swapped, matrices, keypoints, options)
+        pasted = self.paste(device_frame, swapped, matrices, keypoints, options, fronts)
         times.mark("paste", self.device)
         if not pasted:
             return PendingFrame(frame.copy(), [], None, None, times)
@@ -443,7 +457,8 @@ class GpuFramePath:
 
     def process(self, frame: np.ndarray, keypoints: list[np.ndarray], latents: list[np.ndarray],
                 options: SwapOptions, device_frame: DeviceFrame | None = None,
-                factors: list[int] | None = None) -> tuple[np.ndarray, list[FaceResult]]:
+                factors: list[int] | None = None, fronts: list | None = None) -> tuple[np.ndarray, list[FaceResult]]:
         """submit + collect: one frame start to finish; factors: each face's pixel boost
-        tiles per side (pixel_boost.factor_for), 1 for all when None."""
-        return self.collect(self.submit(frame, keypoints, latents, options, device_frame, factors))
+        tiles per side (pixel_boost.factor_for), 1 for all when None; fronts: each face's
+        view of what is in front of it (occlusion.FrontView) or None."""
+        return self.collect(self.submit(frame, keypoints, latents, options, device_frame, factors, fronts))

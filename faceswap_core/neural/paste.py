@@ -20,6 +20,7 @@ from ..options import SwapOptions
 from ..vision import eyes, masks
 from ..vision.compose import EYE_HOLE_SCALE, composite
 from ..vision.grid import BoxGrid
+from ..vision.occlusion import FrontView
 
 ERODE_FRACTION = 0.10     # insightface: a max(size // 10, 10) pixel square erosion
 FEATHER_FRACTION = 0.05   # insightface: blur kernel 2 * max(size // 20, 5) + 1
@@ -123,9 +124,10 @@ def paste_geometry(matrix: np.ndarray, keypoints: np.ndarray, size: int, frame_s
 
 
 def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matrix: np.ndarray,
-               keypoints: np.ndarray, options: SwapOptions, stage_ms: dict[str, float] | None = None
-               ) -> tuple[int, int, int, int] | None:
-    """Blend the swapped crop into output (in place) inside the crop's box; returns the box."""
+               keypoints: np.ndarray, options: SwapOptions, stage_ms: dict[str, float] | None = None,
+               front: FrontView | None = None) -> tuple[int, int, int, int] | None:
+    """Blend the swapped crop into output (in place) inside the crop's box; returns the box.
+    front: the frame's view of what is in front of the faces, kept over the swap."""
     started = time.perf_counter()
     size = swapped.shape[0]
     geometry = paste_geometry(matrix, keypoints, size, frame.shape, options)
@@ -139,6 +141,7 @@ def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matri
     if stage_ms is None:
         stage_ms = {}
     stage_ms["paste_warp"] = stage_ms.get("paste_warp", 0.0) + (warped_at - started) * 1e3
+    patch = front.patch(grid.box) if front is not None else None
     composite(output, grid, target, warped, geometry.inner, geometry.alpha, geometry.holes, options, stage_ms,
-              geometry.lenses)
+              geometry.lenses, () if patch is None else (patch,))
     return grid.box

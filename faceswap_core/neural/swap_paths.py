@@ -25,6 +25,7 @@ from .. import model_catalog as catalog
 from ..errors import BrokenSwapOutput, FaceSwapError
 from ..worker.in_flight import InFlight
 from ..options import SwapOptions
+from ..vision.occlusion import FrontView
 from . import pixel_boost
 from .alignment import estimate_norm, norm_crop
 from .detector import Detection
@@ -37,6 +38,7 @@ class FaceJob:
 
     keypoints: np.ndarray
     latent: np.ndarray
+    front: FrontView | None = None   # this frame's view of what is in front of the faces (hands)
 
 
 class SwapPath:
@@ -114,12 +116,12 @@ class HostPath(SwapPath):
     def begin(self, frame, image, uploaded, faces, options, stage_ms):
         mark = time.perf_counter()
         swapper = self.swapper
-        placed = []     # (keypoints, matrix, tiles per side)
+        placed = []     # (keypoints, matrix, tiles per side, view of what is in front)
         tiles, latents = [], []
         for face in faces:
             factor = self.boost_factor(face, options)
             crop, matrix = norm_crop(image, face.keypoints, swapper.size * factor)
-            placed.append((face.keypoints, matrix, factor))
+            placed.append((face.keypoints, matrix, factor, face.front))
             tiles.extend(pixel_boost.to_tiles(crop, factor))
             latents.extend([face.latent] * factor * factor)
         aligned = time.perf_counter()
@@ -131,10 +133,10 @@ class HostPath(SwapPath):
             stage_ms["swap"] = (time.perf_counter() - aligned) * 1e3   # with a server: till its answer is taken
             output = frame.copy()
             boxes, first = [], 0
-            for points, matrix, factor in placed:
+            for points, matrix, factor, front in placed:
                 face = pixel_boost.from_tiles(np.stack(swapped[first:first + factor * factor]), factor)
                 first += factor * factor
-                box = paste_face(output, image, face, matrix, points, options, stage_ms)
+                box = paste_face(output, image, face, matrix, points, options, stage_ms, front)
                 if box is not None:
                     boxes.append(box)
             return output, boxes
@@ -162,7 +164,8 @@ class DevicePath(SwapPath):
         mark = time.perf_counter()
         factors = [self.boost_factor(face, options) for face in faces]
         output, results = self.frame_path.process(frame, [face.keypoints for face in faces],
-                                                  [face.latent for face in faces], options, uploaded, factors)
+                                                  [face.latent for face in faces], options, uploaded, factors,
+                                                  [face.front for face in faces])
         stage_ms["swap_paste"] = (time.perf_counter() - mark) * 1e3
         stage_ms.update({f"device_{name}": ms for name, ms in self.frame_path.last_ms.items()})
         return InFlight.done((output, [result.box for result in results]))

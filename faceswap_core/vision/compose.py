@@ -31,19 +31,21 @@ def composite(output: np.ndarray, grid: BoxGrid, target: np.ndarray, warped: np.
     is measured; alpha: coarse soft mask of the swap; holes: coarse masks of the target's
     features to keep; lenses: coarse regions where glasses may reflect light, or None;
     kept: the target's own things drawn back whole over the swap (its glasses frames, a
-    tongue out), at full resolution.
+    tongue out, a hand in front), at full resolution; the colour correction leaves them out.
     Adds the time spent to stage_ms["colour"] and stage_ms["blend"].
     """
     started = time.perf_counter()
     cells = float(max(grid.cols, grid.rows))
     face = warped
     if options.colour_correction:
+        for patch in kept:   # measured as skin, dark frames would grey the face, a tongue or a hand redden it
+            colour_mask = colour_mask * (np.float32(1.0) - patch_on_grid(grid, patch))
         gain = colour.low_frequency_gain(warped, target, colour_mask, grid, COLOUR_SIGMA * cells, lenses)
         face = colour.apply_gain(warped, gain)
     coloured = time.perf_counter()
     alpha = grid.upsample(masks.cut_holes(alpha, holes, HOLE_FEATHER * cells)) * np.float32(options.opacity)
     for patch in kept:
-        box = _in_box(grid, patch)
+        box = patch_in_box(grid, patch)
         if box is not None:
             (y0, y1, x0, x1), mask = box
             alpha[y0:y1, x0:x1] *= np.float32(1.0) - mask
@@ -53,8 +55,9 @@ def composite(output: np.ndarray, grid: BoxGrid, target: np.ndarray, warped: np.
     stage_ms["blend"] = stage_ms.get("blend", 0.0) + (done - coloured) * 1e3
 
 
-def _in_box(grid: BoxGrid, patch: masks.Patch) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
-    """The patch's mask clipped to the box: (rows and columns in box coordinates, mask)."""
+def patch_in_box(grid: BoxGrid, patch: masks.Patch) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The patch's mask clipped to the box: ((y0, y1, x0, x1) in box coordinates, mask);
+    None when they do not overlap. The GPU frame path draws kept patches with this too."""
     x0, y0 = max(patch.x0, grid.x0), max(patch.y0, grid.y0)
     x1, y1 = min(patch.x1, grid.x1), min(patch.y1, grid.y1)
     if x1 <= x0 or y1 <= y0:
@@ -66,7 +69,7 @@ def _in_box(grid: BoxGrid, patch: masks.Patch) -> tuple[tuple[int, int, int, int
 def patch_on_grid(grid: BoxGrid, patch: masks.Patch) -> np.ndarray:
     """The patch's coverage of each coarse cell (0..1): what the colour correction leaves out."""
     full = np.zeros((grid.height, grid.width), np.float32)
-    box = _in_box(grid, patch)
+    box = patch_in_box(grid, patch)
     if box is not None:
         (y0, y1, x0, x1), mask = box
         full[y0:y1, x0:x1] = mask

@@ -151,6 +151,7 @@ class Worker:
         self.engine = None
         self.engine_key = None
         self.noted = 0    # engine notes already in the status note
+        self.in_front_said = ""   # what the status note says about what is in front of the faces
         self.source_key = None
         self.settings_seq = -1
         self.fps = 0.0
@@ -216,10 +217,12 @@ class Worker:
         shows it as it is)."""
         engine = self.engine
         info = engine.source_info
-        parts = [engine.describe(), self.stamp.describe(), *engine.notes, *(info.notes if info else ())]
+        in_front = engine.last_report.in_front
+        parts = [engine.describe(), self.stamp.describe(), in_front, *engine.notes, *(info.notes if info else ())]
         parts = [part for part in parts if part]
         parts += [f"photo tip: {tip}" for tip in (info.tips if info else ())]
         self.noted = len(engine.notes)
+        self.in_front_said = in_front
         return " | ".join(parts)
 
     def report(self, state: int, error: str, note: str = "") -> None:
@@ -320,8 +323,8 @@ class Worker:
             stride, faces = self._write_planes(flight, out, channel.output_offset(slot))
         exchange.publish_result(flight.frame, stride, faces, int((time.perf_counter() - flight.started) * 1e6),
                                 let_go=not flight.let_go)
-        if len(self.engine.notes) != self.noted:   # the engine changed course (fp16 -> fp32)
-            channel.set_note(self.status_note())
+        if len(self.engine.notes) != self.noted or self.engine.last_report.in_front != self.in_front_said:
+            channel.set_note(self.status_note())   # the engine changed course (fp16 -> fp32), a hand came or went
         self._count_frame(liveness.now_ns())
 
     def _write_bgra(self, flight, out, offset: int) -> tuple[int, int]:

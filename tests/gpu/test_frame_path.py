@@ -145,6 +145,43 @@ def test_paste_and_composite_equal_the_cpu_paste_within_a_level(path, cpu_side, 
     print(f"pixels one level apart: {differing}")
 
 
+def test_a_hand_in_front_is_kept_on_the_device_path_as_on_the_host(path, cpu_side):
+    """The same hand patch (occlusion.FrontView, found once on the CPU side) drawn back by
+    the device path's compositing and by paste_face: equal within a level, and where the
+    patch is whole the camera's own pixels come back exactly."""
+    from faceswap_core.vision.occlusion import InFront
+
+    detector, swapper = cpu_side
+    frame = read_frames(media("occ_wave.mp4"), 21)[20]
+    keypoints = [f.keypoints for f in detector.detect(frame)]
+    assert keypoints
+    in_front = InFront(static=True)
+    view = in_front.look(frame, [f.box for f in detector.detect(frame)], 0.5, {})
+    assert view.hands
+    options = SwapOptions()
+    latents = [swapper.latent(np.sin(np.arange(512.0) * (i + 1))) for i in range(len(keypoints))]
+    uploaded = path.upload(frame)
+    swapped, matrices = path.swap(uploaded, keypoints, latents)
+    pasted = path.paste(uploaded, swapped, matrices, keypoints, options, [view] * len(keypoints))
+    bare = path.paste(uploaded, swapped, matrices, keypoints, options)
+    ours, expected, unkept = frame.copy(), frame.copy(), frame.copy()
+    for (x0, y0, x1, y1), pixels in pasted:
+        ours[y0:y1, x0:x1] = pixels.numpy()
+    for (x0, y0, x1, y1), pixels in bare:
+        unkept[y0:y1, x0:x1] = pixels.numpy()
+    for face, matrix, points in zip(swapped, matrices, keypoints):
+        box = paste_face(expected, frame, face.permute(1, 2, 0).numpy().astype(np.uint8), matrix, points, options,
+                         front=view)
+    in_front.close()
+    assert np.abs(ours.astype(int) - expected.astype(int)).max() <= 1
+    x0, y0, x1, y1 = box
+    patch = view.patch(box)
+    whole = np.zeros(frame.shape[:2], bool)
+    whole[patch.y0:patch.y1, patch.x0:patch.x1] = patch.mask >= 0.999
+    assert whole.sum() > 2000 and np.array_equal(ours[whole], frame[whole])
+    assert (unkept[whole] != frame[whole]).any(axis=1).mean() > 0.5   # without the view the hand is painted over
+
+
 def test_all_faces_go_through_the_swapper_in_one_call(path, cpu_side):
     detector, swapper = cpu_side
     frame = cv2.imread(str(media("if_t1.jpg")))
