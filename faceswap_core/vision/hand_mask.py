@@ -1,11 +1,19 @@
-"""A hand's shape over a face's box, from its 21 landmarks, fitted to the hand's own edges.
+"""A hand's shape over a face's box, from its 21 landmarks, fitted to the picture.
 
-The landmarks give the skeleton: each finger is drawn as capsules along its bones, the
-palm as the polygon of its knuckles and wrist. A skeleton's widths are guesses (fingers
-differ, a hand seen edge-on is thin, a waved one is blurred), so the drawing is then
-fitted to the picture with a guided filter: the mask takes the camera image's edges where
-the drawing is near them, and follows the fingers rather than their hull. The work is
-done at a reduced scale (the mask is smooth; its edge is softened anyway).
+The landmarks give the skeleton: each finger is drawn as capsules along its bones (a
+little past the tip landmark, which sits on the nail), the palm as the polygon of its
+knuckles and wrist; a moving hand is drawn along the last frame's motion too (a waved
+hand is a blur, and the tracked landmarks lead it). A guided filter with the camera image
+as its guide then fits the drawing to the picture, and the mask's soft edge is laid
+outside it, so the hand's own edge pixels stay whole. The work is done at WORK_SIDE
+pixels across, enlarged for small faces (a finger a few pixels wide needs sub-pixel widths).
+
+Measured on the hand-drawn outlines of ../shared/media's occluders (testkit/occluders):
+the fit keeps the face around the hand swapped (landmark engine, occ_wave: 92% of the face
+outside the hand against 87% unfitted) and the hand whole (neural engine, occ_wave@20: a
+mean of 4.0 levels inside it against 5.3). GrabCut seeded from the drawing covered less
+of the hands (0.80-0.93 against 0.93-0.97) at 12-33 ms a face: a hand in front of a face
+has the face's own colours and a blurred edge.
 """
 
 from __future__ import annotations

@@ -4,9 +4,13 @@ Nothing is downloaded: the wheel carries the palm detector and the 21-point hand
 landmark model (`modules/palm_detection`, `modules/hand_landmark`), as it carries the face
 mesh. The graph is only shown a square around the faces, scaled down: a hand that covers
 a face is near it, and the palm detector's cost is per call, not per pixel. While a hand
-is tracked the graph follows it from its last landmarks (no palm detection); while none
-is, the search runs on every IDLE_EVERY-th frame only, so a hand that comes in is found
-within that many frames and an empty scene costs a fraction of a search per frame.
+is tracked the graph follows it from its last landmarks (no palm detection) on every frame
+(read on every other frame and carried on by its motion between, a waved hand's mask
+missed it: see BENCHMARKS.md). While none
+is, the palm detector (the expensive part: about as much as the face mesh) runs only on a
+frame where the square changed since the last one (a coarse sample of its pixels, a few
+microseconds), and every SEARCH_EVERY frames regardless: a hand that comes in is looked
+for on the frame it appears, and a talking head costs little.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ SEARCH_SIDE = 256     # the square around the faces is scaled down to at most th
 HAND_REACH = 1.5      # the square reaches this far past each face's box, of the face's size
 # (a finger on the lips has its palm under the chin: the palm detector must see the palm)
 SWEEP = (-0.5, -0.25, 0.0)
-IDLE_EVERY = 2        # with no hand tracked, search every this many frames
+SEARCH_EVERY = 10     # with no hand tracked and nothing changed, search every this many frames
+CHANGE_CELLS = 48     # the square's change is judged on this many samples a side
+CHANGE_LEVELS = 24    # a sample moved by more than this (mean of its channels) has changed
+CHANGE_SHARE = 0.02   # and the square has, when this share of its samples did
 WITHIN_FACE = 0.9     # a "hand" with this share of its landmarks inside a face's box is the face
 RECENTRE = 0.12       # the square moves only when the faces moved this much of its side
 # (mediapipe tracks a hand in the square's own coordinates: a square that followed every
@@ -53,15 +60,18 @@ class HandFinder:
     """One mediapipe hand graph for one stream of frames (static=True: unrelated photos,
     each searched in full with the larger landmark model)."""
 
-    def __init__(self, static: bool = False, max_hands: int = 2):
+    def __init__(self, static: bool = False, max_hands: int | None = None):
         self.static = static
+        # mediapipe skips the palm detector only while it tracks max_num_hands hands: live,
+        # one hand (the usual case) is then tracked alone; a photo is searched for two
         self._graph = mp.solutions.hands.Hands(
-            static_image_mode=static, max_num_hands=max_hands,
+            static_image_mode=static, max_num_hands=max_hands or (2 if static else 1),
             model_complexity=1 if static else 0,   # full for photos (small hands), lite for live video
             min_detection_confidence=0.5, min_tracking_confidence=0.5)
         self._square: tuple[int, int, int] | None = None   # x0, y0, side in frame pixels
         self._tracking = False
         self._idle = 0
+        self._previous: np.ndarray | None = None   # the square's sample on the last frame
         self._last: list[Hand] = []
 
     def find(self, frame: np.ndarray, face_boxes: list[tuple[float, float, float, float]]) -> list[Hand]:
@@ -70,18 +80,10 @@ class HandFinder:
             self._tracking = False
             return []
         square = self._place(face_boxes, frame.shape) if not self.static else self._whole(frame.shape)
-        if not self.static and not self._tracking:
-            due = self._idle % IDLE_EVERY == 0   # the first frame of a search is always looked at
-            self._idle += 1
-            if not due:
-                return []
+        if not self.static and not self._tracking and not self._search_due(frame, square):
+            return []
         x0, y0, side = square
-        crop = _square_crop(frame, x0, y0, side)
-        scale = min(1.0, SEARCH_SIDE / side) if not self.static else 1.0
-        if scale < 1.0:
-            crop = cv2.resize(crop, (round(side * scale),) * 2, interpolation=cv2.INTER_AREA)
-        code = cv2.COLOR_BGRA2RGB if frame.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        result = self._graph.process(cv2.cvtColor(crop, code))
+        result = self._graph.process(_square_image(frame, x0, y0, side, SEARCH_SIDE if not self.static else side))
         hands = []
         for landmarks in result.multi_hand_landmarks or ():
             # mediapipe's z is depth on about the scale of x (the image's width)
@@ -93,9 +95,22 @@ class HandFinder:
             hands.append(Hand(points, width, self._motion(points, width)))
         self._last = hands
         self._tracking = bool(hands)
-        if hands:
-            self._idle = 0
         return hands
+
+    def _search_due(self, frame: np.ndarray, square: tuple[int, int, int]) -> bool:
+        """Whether the palm detector should look at the square on this frame: it changed
+        since the last frame (or moved), or SEARCH_EVERY frames went by. Frame to frame, a
+        talking head changes a few samples and a hand coming in many (hands move fast); a
+        hand that creeps in is found by the regular search."""
+        sample = _sample(frame, square)
+        before, self._previous = self._previous, sample
+        changed = (before is None or before.shape != sample.shape
+                   or float((np.abs(sample - before) > CHANGE_LEVELS).mean()) > CHANGE_SHARE)
+        self._idle += 1
+        if not changed and self._idle < SEARCH_EVERY:
+            return False
+        self._idle = 0
+        return True
 
     def _place(self, face_boxes, frame_shape) -> tuple[int, int, int]:
         """The square around the faces, kept where it was while they stay near its middle."""
@@ -135,6 +150,7 @@ class HandFinder:
     def reset(self) -> None:
         """A new stream: what was tracked means nothing now."""
         self._last = []
+        self._previous = None
         self._square = None
         self._tracking = False
         self._idle = 0
@@ -155,13 +171,35 @@ def _within_a_face(points: np.ndarray, face_boxes) -> bool:
     return False
 
 
-def _square_crop(frame: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
-    """The square's pixels; where it leaves the frame, a flat grey (a repeated edge would
-    draw streaks, a mirrored one a second hand, for the palm detector to find)."""
+def _sample(frame: np.ndarray, square: tuple[int, int, int]) -> np.ndarray:
+    """About CHANGE_CELLS x CHANGE_CELLS single pixels of the square (its part inside the
+    frame), channels averaged: enough to see a hand come in, cheap enough for every frame."""
+    x0, y0, side = square
+    height, width = frame.shape[:2]
+    step = max(1, side // CHANGE_CELLS)
+    pixels = frame[max(0, y0):min(height, y0 + side):step, max(0, x0):min(width, x0 + side):step, :3]
+    return pixels.mean(axis=2, dtype=np.float32)
+
+
+def _square_image(frame: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.ndarray:
+    """The square's pixels as an RGB image at most `size` pixels a side: the part inside the
+    frame scaled first (no full-resolution copy), then, where the square leaves the frame,
+    a flat grey (a repeated edge would draw streaks, a mirrored one a second hand, for the
+    palm detector to find)."""
     height, width = frame.shape[:2]
     fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(width, x0 + side), min(height, y0 + side)
-    inside = frame[fy0:fy1, fx0:fx1]
-    if (fx0, fy0, fx1, fy1) == (x0, y0, x0 + side, y0 + side):
+    scale = min(1.0, size / side)
+    out = round(side * scale)
+    left, top = round((fx0 - x0) * scale), round((fy0 - y0) * scale)
+    inner_w = max(1, min(out - left, round((fx1 - fx0) * scale)))
+    inner_h = max(1, min(out - top, round((fy1 - fy0) * scale)))
+    step = max(1, int(1.0 / scale))   # whole pixels skipped first: INTER_AREA costs 1.6 ms at 720p, this 0.2
+    inside = frame[fy0:fy1:step, fx0:fx1:step]
+    if (inner_w, inner_h) != inside.shape[1::-1]:
+        inside = cv2.resize(inside, (inner_w, inner_h), interpolation=cv2.INTER_LINEAR)
+    code = cv2.COLOR_BGRA2RGB if frame.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    inside = cv2.cvtColor(inside, code)
+    if (left, top, inner_w, inner_h) == (0, 0, out, out):
         return inside
-    return cv2.copyMakeBorder(inside, fy0 - y0, y0 + side - fy1, fx0 - x0, x0 + side - fx1, cv2.BORDER_CONSTANT,
-                              value=(128,) * frame.shape[2])
+    return cv2.copyMakeBorder(inside, top, out - top - inner_h, left, out - left - inner_w, cv2.BORDER_CONSTANT,
+                              value=(128, 128, 128))

@@ -20,7 +20,7 @@ from faceswap_core.vision import masks
 from faceswap_core.vision.face_mesh import FaceMeshDetector, MeshTopology
 from faceswap_core.vision.grid import BoxGrid
 from faceswap_core.vision.hand_mask import hand_patch
-from faceswap_core.vision.hands import IDLE_EVERY, HandFinder
+from faceswap_core.vision.hands import SEARCH_EVERY, HandFinder
 from faceswap_core.vision.occlusion import SAID_FOR_S, InFront
 from testkit import occluders
 from testkit.judge import media, read_frames
@@ -109,24 +109,48 @@ def _wave_frames():
     return read_frames(media("occ_wave.mp4"), 21)
 
 
-def test_a_hand_coming_in_is_found_within_two_frames_and_one_going_is_dropped():
+def test_a_hand_coming_or_going_is_followed_within_two_frames():
     """Frames without a hand (the same webcam, before the wave), then the hand over the
-    face held: the idle search (every IDLE_EVERY frames) finds it within two frames; then
-    the empty frames again: it is gone on the next frame."""
+    face held: found within two frames of coming, whenever it comes (the search sleeps
+    while nothing changes); then the empty frames again: gone on the next frame."""
     frames = _wave_frames()
     empty, hand = frames[:6], frames[20]
     mesh, finder = FaceMeshDetector(1), HandFinder()
     try:
         boxes = [face.box for face in mesh.detect(frames[0])]
         assert boxes
-        for offset in range(IDLE_EVERY):          # the hand comes at each phase of the idle search
+        for quiet in (1, 3, SEARCH_EVERY // 2, SEARCH_EVERY - 1):   # the hand comes after this many still frames
             finder.reset()
-            for frame in empty[:3 + offset]:
-                assert finder.find(frame, boxes) == []
+            for _ in range(quiet):
+                assert finder.find(empty[0], boxes) == []
             found_at = next((index for index in range(4) if finder.find(hand, boxes)), None)
-            assert found_at is not None and found_at < IDLE_EVERY, (offset, found_at)
+            assert found_at is not None and found_at < 2, (quiet, found_at)
             assert finder.find(empty[5], boxes) == []
     finally:
+        mesh.close()
+        finder.close()
+
+
+def test_a_still_scene_wakes_the_palm_detector_only_every_few_frames():
+    """No hand and nothing changing (one frame repeated): the palm detector runs on one
+    frame in SEARCH_EVERY; a talking head's frames (lp_d19: lips, blinks, small moves) do
+    not wake it much more often."""
+    frames = read_frames(media("lp_d19.mp4"), 40)
+    mesh, finder = FaceMeshDetector(1), HandFinder()
+    calls = []
+    process = finder._graph.process
+    finder._graph.process = lambda image: calls.append(1) or process(image)
+    try:
+        boxes = [face.box for face in mesh.detect(frames[0])]
+        for _ in range(3 * SEARCH_EVERY):
+            finder.find(frames[0], boxes)
+        assert len(calls) == 3
+        calls.clear()
+        for frame in frames:
+            finder.find(frame, [face.box for face in mesh.detect(frame)])
+        assert len(calls) <= len(frames) // 4, len(calls)
+    finally:
+        del finder._graph.process
         mesh.close()
         finder.close()
 

@@ -150,3 +150,30 @@ def test_worker_marks_what_it_swaps_and_nothing_else(channel, target):
     finally:
         worker.stdin.close()
         assert worker.wait(10) == 0
+
+
+def test_the_status_line_says_when_a_hand_is_kept_in_front(channel):
+    """A real worker fed occ_wave's frames: the note names the kept hand while the hand
+    is over the face, and stops naming it once the frames without it have run a second."""
+    from testkit.judge import read_frames
+
+    # 540x720, scaled to fit the test channel's 512x512
+    frames = [cv2.resize(frame, (384, 512), interpolation=cv2.INTER_AREA) for frame in read_frames(media("occ_wave.mp4"))]
+    channel.write_settings({"engine": "landmark", "source_photo": str(media("fr_obama.jpg")), "face_index": 0})
+    worker = start_worker(channel)
+    try:
+        wait_until(lambda: channel.state() == link.STATE_RUNNING, what="the worker to run")
+        said = []
+        for frame in frames[:30]:   # the hand crosses the face from frame ~15
+            hand_over(channel, cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA))
+            wait_until(channel.worker_free, what="the frame to be processed")
+            said.append("hand in front of the face" in channel.note())
+        assert not any(said[:10]) and any(said[15:]), said
+        # the frames after the wave, for over a second of the frames' own clock
+        for frame in frames[45:] * 4:
+            hand_over(channel, cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA))
+            wait_until(channel.worker_free, what="the frame to be processed")
+        assert "hand in front" not in channel.note(), channel.note()
+    finally:
+        worker.stdin.close()
+        assert worker.wait(10) == 0
