@@ -114,13 +114,14 @@ SETTINGS = (
             off_help="Leave your glasses out: the swapped face shows none (by default their frames are drawn back "
                      "over it)."),
     Setting("keep_in_front", "bool", "Keep what is in front of my face", True, flag="--no-keep-in-front",
-            help="A hand in front of your face stays in front of the swapped face (found with the hand models "
-                 "inside mediapipe: nothing to download); the status line says when one is kept.",
-            off_help="Swap over whatever is in front of your face (by default a hand in front of it stays in front)."),
+            help="A hand, a face mask, a cup or a microphone in front of your face stays in front of the swapped "
+                 "face (nothing to download); the status line says when something is kept.",
+            off_help="Swap over whatever is in front of your face (by default a hand, a mask or a cup in front of "
+                     "it stays in front)."),
     Setting("in_front_sensitivity", "float", "What is in front: sensitivity", 0.5, 0.0, 1.0, 0.05,
             flag="--in-front-sensitivity",
-            help="How far past a hand's fingers the camera's own pixels are kept: higher keeps a blurred or "
-                 "fast hand whole, lower swaps closer around it."),
+            help="Higher keeps more: further past a hand's fingers (a blurred or fast hand stays whole), and "
+                 "things less unlike your skin; lower swaps closer around them."),
     Setting("colour_correction", "bool", "Colour correction", True, flag="--no-colour",
             help="Match the swapped face to your skin and light; off keeps the photo's colours.",
             off_help="Keep the photo's own colours (by default the swapped face takes your skin's colour and light)."),

@@ -1,16 +1,17 @@
-"""What keeping the hands in front costs per frame: keeping off against on, interleaved.
+"""What keeping what is in front of the face costs per frame: keeping off against on, interleaved.
 
     .venv/bin/python -m tools.bench_in_front [--engine landmark] [--height 720] [--runs 5]
 
 Two scenes, each a clip scaled to the canvas's height in the middle of a 16:9 canvas (a
 webcam's picture; occ_wave's face is too small for the face mesh at `faceswap bench`'s 70%):
-- no hand: lp_d19 (a webcam talking head): what the hands' search costs while it finds
-  nothing (every IDLE_EVERY-th frame);
+- nothing in front: lp_d19 (a webcam talking head): what the hands' search costs while it
+  finds nothing, and the covers' measure of the face (every frame);
 - a hand in front: occ_wave's frames 5-40 (a hand crosses the face from frame ~15; played
   back and forth): the hand tracked and its mask drawn over the face on most frames.
+(occ_mask_hand's masked face, scaled to 720 lines, is not found by the face mesh.)
 Each run times every frame of the scene with keeping off, then on (the order alternates
-between runs). A run's figure is its mean per frame, not its median: the idle search runs
-on every other frame, and a median would pick the frames without it. Printed: the median
+between runs). A run's figure is its mean per frame, not its median: the hands' search
+runs on some frames only, and a median would pick the frames without it. Printed: the median
 over runs of each run's mean total ms, the added ms, and the in-front stages' own means.
 """
 
@@ -29,7 +30,7 @@ from testkit.judge import media, read_frames
 
 def scenes() -> dict[str, list]:
     wave = read_frames(media("occ_wave.mp4"))[5:41]
-    return {"no hand (lp_d19)": read_frames(media("lp_d19.mp4"), 60),
+    return {"nothing in front (lp_d19)": read_frames(media("lp_d19.mp4"), 60),
             "a hand in front (occ_wave 5-40)": wave + wave[::-1]}
 
 

@@ -14,8 +14,10 @@ from ..errors import FaceSwapError
 from ..options import SwapOptions
 from ..vision import eyes, glasses, masks, photo_face, tongue
 from ..vision.compose import EYE_HOLE_SCALE, composite
-from ..vision.face_mesh import DetectedFace, FaceMeshDetector, MeshTopology
+from ..vision.face_mesh import (FEATURE_BROW_SCALE, FEATURE_EYE_SCALE, FEATURE_LIPS_SCALE, DetectedFace,
+                                FaceMeshDetector, MeshTopology)
 from ..vision.grid import BoxGrid
+from ..vision.covers import FaceShape
 from ..vision.occlusion import FrontView, InFront
 from ..vision.photo_tips import photo_tips
 from ..vision.smoothing import FaceTracker
@@ -151,8 +153,8 @@ class LandmarkEngine(Engine):
                                  self.options.in_front_sensitivity, stage_ms)
         output = frame.copy()
         boxes = []
-        for points, raw in faces:
-            box = self._swap_face(frame, output, points, raw, stage_ms, view)
+        for index, (points, raw) in enumerate(faces):
+            box = self._swap_face(frame, output, points, raw, stage_ms, view, index)
             if box is not None:
                 boxes.append(box)
         stage_ms["total"] = (time.perf_counter() - started) * 1e3
@@ -160,7 +162,7 @@ class LandmarkEngine(Engine):
         return output
 
     def _swap_face(self, frame: np.ndarray, output: np.ndarray, points: np.ndarray, raw: np.ndarray,
-                   stage_ms: dict[str, float], view: FrontView | None) -> tuple[int, int, int, int] | None:
+                   stage_ms: dict[str, float], view: FrontView | None, index: int) -> tuple[int, int, int, int] | None:
         topology, options = self._topology, self.options
         grid = BoxGrid.around(points[topology.face_oval], frame.shape)
         if grid is None:
@@ -196,7 +198,7 @@ class LandmarkEngine(Engine):
         looked = time.perf_counter()
         stage_ms["kept"] += (looked - masked) * 1e3
         if view is not None:   # timed by the view itself
-            found.append(view.patch(grid.box))
+            found.append(view.patch(grid.box, mesh_face_shape(points, topology, index)))
         kept = tuple(patch for patch in found if patch is not None)
         looked = time.perf_counter()
         lenses = None
@@ -225,6 +227,17 @@ class LandmarkEngine(Engine):
             if weight > 0.0:
                 holes.append(masks.fill_polygon(grid, eyes.lid_region(points[eye])) * np.float32(weight))
         return holes
+
+
+def mesh_face_shape(points: np.ndarray, topology: MeshTopology, index: int = 0) -> FaceShape:
+    """Where a mesh's face skin should be, for what covers it (vision.covers): its outline,
+    less its features and where glasses' lenses would be (their glints are colourful)."""
+    lenses = [(eyes.lens_region(points[eye]), 1.0) for eye in topology.eyes]
+    features = [(points[brow], FEATURE_BROW_SCALE) for brow in topology.brows]
+    features += [(points[eye], FEATURE_EYE_SCALE) for eye in topology.eyes]
+    return FaceShape(points[topology.face_oval], features + lenses, (points[topology.outer_lips], FEATURE_LIPS_SCALE),
+                     np.array([points[eye].mean(axis=0) for eye in topology.eyes]),
+                     points[topology.outer_lips].mean(axis=0), index)
 
 
 def detect_in_photo(detector: FaceMeshDetector, image: np.ndarray) -> list[DetectedFace]:

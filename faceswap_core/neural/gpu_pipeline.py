@@ -31,7 +31,7 @@ from ..vision.compose import COLOUR_SIGMA, HOLE_FEATHER, patch_in_box, patch_on_
 from . import gpu_ops
 from .alignment import estimate_norm
 from .detector import Detection, ScrfdDetector, nms
-from .paste import paste_geometry
+from .paste import face_shape, paste_geometry
 from .runner_torch import CudaGraphCall, TorchRunner, import_torch
 
 
@@ -344,7 +344,7 @@ class GpuFramePath:
             cells = float(max(grid.cols, grid.rows))
             alpha = masks.cut_holes(geometry.alpha, geometry.holes, HOLE_FEATHER * cells)
             front = fronts[index] if fronts else None
-            patch = front.patch(grid.box) if front is not None else None
+            patch = front.patch(grid.box, face_shape(points, index)) if front is not None else None
             kept = patch_in_box(grid, patch) if patch is not None else None
             inner = geometry.inner
             if kept is not None and options.colour_correction:   # as compose.composite leaves it out

@@ -20,6 +20,7 @@ from ..options import SwapOptions
 from ..vision import eyes, masks
 from ..vision.compose import EYE_HOLE_SCALE, composite
 from ..vision.grid import BoxGrid
+from ..vision.covers import FaceShape
 from ..vision.occlusion import FrontView
 
 ERODE_FRACTION = 0.10     # insightface: a max(size // 10, 10) pixel square erosion
@@ -79,6 +80,25 @@ def lens_polygons(keypoints: np.ndarray) -> list[np.ndarray]:
     return [_ellipse(eye, axis, eyes.LENS_HALF_WIDTH * width, eyes.LENS_HALF_HEIGHT * width) for eye in (left, right)]
 
 
+def face_shape(keypoints: np.ndarray, index: int = 0) -> FaceShape:
+    """Where the face's skin should be, from five keypoints (what vision.covers measures):
+    an oval from above the brows to the chin, less the eyes, the mouth and where glasses'
+    lenses would be. Proportions of a frontal face: the chin and the forehead's top an
+    eyes-to-mouth distance beyond them, the cheeks an eye distance either side (1.2 took in
+    the hair beside occ_mute_2's small face as a cover)."""
+    eyes = keypoints[:2].astype(np.float32)
+    mouth = keypoints[3:5].astype(np.float32).mean(axis=0)
+    middle = eyes.mean(axis=0)
+    down = mouth - middle
+    length = float(np.linalg.norm(down))
+    across = eyes[1] - eyes[0]
+    centre = middle + down * np.float32((2.0 - 1.0) / 2.0)   # halfway from the forehead's top to the chin
+    oval = _ellipse(centre, down, 1.5 * length, 1.0 * float(np.linalg.norm(across)), count=32)
+    features = [(eye, EYE_HOLE_SCALE) for eye in eye_polygons(keypoints)]
+    features += [(lens, 1.0) for lens in lens_polygons(keypoints)]
+    return FaceShape(oval, features, (mouth_polygon(keypoints), 1.0), eyes, mouth, index)
+
+
 @dataclass(frozen=True)
 class PasteGeometry:
     """Where and how one swapped crop goes back: its box grid and coarse masks (CPU-side,
@@ -125,9 +145,10 @@ def paste_geometry(matrix: np.ndarray, keypoints: np.ndarray, size: int, frame_s
 
 def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matrix: np.ndarray,
                keypoints: np.ndarray, options: SwapOptions, stage_ms: dict[str, float] | None = None,
-               front: FrontView | None = None) -> tuple[int, int, int, int] | None:
+               front: FrontView | None = None, face_index: int = 0) -> tuple[int, int, int, int] | None:
     """Blend the swapped crop into output (in place) inside the crop's box; returns the box.
-    front: the frame's view of what is in front of the faces, kept over the swap."""
+    front: the frame's view of what is in front of the faces, kept over the swap;
+    face_index: which face of the frame this is (the view remembers each one's skin)."""
     started = time.perf_counter()
     size = swapped.shape[0]
     geometry = paste_geometry(matrix, keypoints, size, frame.shape, options)
@@ -141,7 +162,7 @@ def paste_face(output: np.ndarray, frame: np.ndarray, swapped: np.ndarray, matri
     if stage_ms is None:
         stage_ms = {}
     stage_ms["paste_warp"] = stage_ms.get("paste_warp", 0.0) + (warped_at - started) * 1e3
-    patch = front.patch(grid.box) if front is not None else None
+    patch = front.patch(grid.box, face_shape(keypoints, face_index)) if front is not None else None
     composite(output, grid, target, warped, geometry.inner, geometry.alpha, geometry.holes, options, stage_ms,
               geometry.lenses, () if patch is None else (patch,))
     return grid.box

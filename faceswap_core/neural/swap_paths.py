@@ -133,10 +133,10 @@ class HostPath(SwapPath):
             stage_ms["swap"] = (time.perf_counter() - aligned) * 1e3   # with a server: till its answer is taken
             output = frame.copy()
             boxes, first = [], 0
-            for points, matrix, factor, front in placed:
+            for index, (points, matrix, factor, front) in enumerate(placed):
                 face = pixel_boost.from_tiles(np.stack(swapped[first:first + factor * factor]), factor)
                 first += factor * factor
-                box = paste_face(output, image, face, matrix, points, options, stage_ms, front)
+                box = paste_face(output, image, face, matrix, points, options, stage_ms, front, index)
                 if box is not None:
                     boxes.append(box)
             return output, boxes

@@ -3,58 +3,76 @@
 An engine asks `InFront.look` once per frame, with its faces' boxes; the `FrontView` it
 gets back says, for any box a face is pasted into, which of the camera's pixels must stay
 (a `masks.Patch`, which the compositing draws back over the swap as it does glasses
-frames). The engines differ in where a face's box comes from (a mesh, five keypoints,
-a crop's corners); from here on the logic is the same.
+frames): the hands (vision.hands, vision.hand_mask) and what else covers the face
+(vision.covers). The engines differ in where a face's box and skin come from (a mesh,
+five keypoints, a crop's corners); from here on the logic is the same.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from .covers import CoverFinder, FaceShape
 from .masks import Patch
 
-SAID_FOR_S = 1.0   # the status line names a kept hand this long after it was last seen
+SAID_FOR_S = 1.0   # the status line names what was kept this long after it was last seen
 KEPT_SHARE = 0.01  # a hand counts as in front when it keeps this much of a face's box
+WORDS = {frozenset({"hand"}): "a hand in front of the face: kept in front",
+         frozenset({"cover"}): "something in front of the face (a mask, a cup, hair): kept in front",
+         frozenset({"hand", "cover"}): "a hand and something else in front of the face: kept in front"}
 
 
 @dataclass
 class FrontView:
-    """One frame's hands, ready to be drawn over any face's box."""
+    """One frame's hands and the stream's covers' memory, ready to be drawn over any face's box."""
 
     frame: np.ndarray
     hands: list
+    covers: CoverFinder
     sensitivity: float
     stage_ms: dict
-    kept: bool = False   # a box asked for here had a hand in front of it
+    kept: set = field(default_factory=set)   # what was kept in front of a box asked for: "hand", "cover"
 
-    def patch(self, box: tuple[int, int, int, int]) -> Patch | None:
-        """The camera's pixels to keep over box (x0, y0, x1, y1), 0..1; None where nothing is."""
-        if not self.hands:
-            return None
-        from .hand_mask import hand_patch
-
+    def patch(self, box: tuple[int, int, int, int], face: FaceShape | None = None) -> Patch | None:
+        """The camera's pixels to keep over box (x0, y0, x1, y1), 0..1; None where nothing
+        is. face: where that face's skin should be (its covers are looked for there)."""
         started = time.perf_counter()
-        patch = hand_patch(self.frame, box, self.hands, self.sensitivity)
-        if patch is not None and float(patch.mask.mean()) >= KEPT_SHARE:
-            self.kept = True
+        found = []
+        if self.hands:
+            from .hand_mask import hand_patch
+
+            hand = hand_patch(self.frame, box, self.hands, self.sensitivity)
+            if hand is not None and float(hand.mask.mean()) >= KEPT_SHARE:
+                self.kept.add("hand")
+            found.append(hand)
+        if face is not None:
+            cover = self.covers.patch(self.frame, box, face, self.sensitivity)
+            if cover is not None:
+                self.kept.add("cover")
+            found.append(cover)
+        found = [patch for patch in found if patch is not None]
         self.stage_ms["in_front"] = self.stage_ms.get("in_front", 0.0) + (time.perf_counter() - started) * 1e3
-        return patch
+        if len(found) < 2:
+            return found[0] if found else None
+        return Patch(box[0], box[1], np.maximum(found[0].mask, found[1].mask))   # both over this box
 
 
 class InFront:
     """For one stream of frames (or one photo): finds hands near the faces, tracking them
-    between frames, and remembers when one was last kept, for the status line."""
+    between frames, keeps each face's skin for its covers, and remembers when something
+    was last kept, for the status line."""
 
     def __init__(self, static: bool = False):
         self.static = static
         self._finder = None
-        self._kept_at: float | None = None
+        self._covers = CoverFinder(static)
+        self._kept_at: dict[str, float] = {}
 
     def look(self, frame: np.ndarray, face_boxes: list, sensitivity: float, stage_ms: dict) -> FrontView:
-        """This frame's view of what is in front; its cost goes to stage_ms["hands"]."""
+        """This frame's view of what is in front; the hands' search goes to stage_ms["hands"]."""
         started = time.perf_counter()
         if self._finder is None:
             from .hands import HandFinder
@@ -62,21 +80,21 @@ class InFront:
             self._finder = HandFinder(static=self.static)
         hands = self._finder.find(frame, face_boxes)
         stage_ms["hands"] = stage_ms.get("hands", 0.0) + (time.perf_counter() - started) * 1e3
-        return FrontView(frame, hands, sensitivity, stage_ms)
+        return FrontView(frame, hands, self._covers, sensitivity, stage_ms)
 
     def words(self, view: FrontView | None, timestamp: float) -> str:
-        """What the status line says about this frame's view: a hand kept in front, named
+        """What the status line says about this frame's view: what was kept in front, named
         for SAID_FOR_S after it was last seen so the line does not flicker with it."""
-        if view is not None and view.kept:
-            self._kept_at = timestamp
-        if self._kept_at is not None and 0.0 <= timestamp - self._kept_at <= SAID_FOR_S:
-            return "a hand in front of the face: kept in front"
-        return ""
+        for kind in (view.kept if view is not None else ()):
+            self._kept_at[kind] = timestamp
+        said = frozenset(kind for kind, at in self._kept_at.items() if 0.0 <= timestamp - at <= SAID_FOR_S)
+        return WORDS.get(said, "")
 
     def reset(self) -> None:
         if self._finder is not None:
             self._finder.reset()
-        self._kept_at = None
+        self._covers.reset()
+        self._kept_at.clear()
 
     def close(self) -> None:
         if self._finder is not None:

@@ -6,10 +6,9 @@ over the forehead lands as a band of hair on the streamer's forehead, a side lig
 shadow as a dark patch on an evenly lit face, and the photo's lip line wherever the
 streamer's lips are not (a tongue out, pushed lips). Each is fixed here, in the photo's own
 coordinates, where the face holds still:
-- **covered**: pixels inside the outline unlike the face's own skin (chromaticity, or
-  dark and textured like hair), in patches that reach the outline, since hair, a hat, a
-  hand or a microphone come from outside the face; the swap leaves those parts to the
-  target's own face;
+- **covered**: pixels inside the outline unlike the face's own skin, in patches that
+  reach the outline (vision.skin, the measure the frames' occluders use too); the swap
+  leaves those parts to the target's own face;
 - **delit**: the photo's light divided out (a face-wide blur of the skin's brightness,
   and at a fine scale what differs between the face's two halves) and its relief kept,
   so the per-frame colour correction puts the target's light onto an evenly lit face
@@ -27,18 +26,9 @@ import cv2
 import numpy as np
 
 from .face_mesh import MeshTopology
-from .masks import fill_pixels, parts_reaching
+from .masks import fill_pixels
+from .skin import SkinLooks, SkinModel, reaching_outline, unlikeness
 
-# A pixel is unlike skin when its chromaticity is this many standard deviations (of the
-# reference skin's, Mahalanobis) from the skin's: skin 90% under 2.2 on the test photos,
-# the astronaut's fringe 4-12.
-UNLIKE_NEAR, UNLIKE_FAR = 2.0, 4.0
-# Or dark and textured: hair of skin's own hue (a blonde fringe) is darker than the skin
-# and has strands; a shadow is darker but smooth.
-DARK_NEAR, DARK_FAR = 0.25, 0.45            # 1 - brightness / the skin's
-TEXTURE_NEAR, TEXTURE_FAR = 1.3, 2.2        # local contrast / the skin's
-COVER_GROW = 0.05                           # covered patches grown and feathered, of the face's size
-EDGE_BAND = 0.06                            # a patch counts as coming from outside if it reaches this close to the outline
 TOO_COVERED = 0.2                           # share of the face's skin covered before a tip is shown
 SHADING_SIGMA = 0.05                        # a side light's difference between the halves, at this scale (of the face's size)
 BROAD_SHADING_SIGMA = 0.2                   # the light over the whole face, at this scale
@@ -69,9 +59,9 @@ def prepare(image: np.ndarray, points: np.ndarray, topology: MeshTopology, face_
     reference = open_skin & _mid_face(shape, points, topology)
     if reference.sum() < 50:            # a tiny or odd face: nothing to compare with, change nothing
         return PhotoFace(image, image, np.zeros(shape, np.float32), 0.0)
-    brightness = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    unlike = _unlike_skin(image, brightness, reference, face_size)
-    covered = _reaching_outline(unlike, open_skin, oval, face_size)
+    looks = SkinLooks.of(image, face_size)
+    brightness = looks.brightness
+    covered = reaching_outline(unlikeness(looks, SkinModel.measure(looks, reference)), open_skin, oval, face_size)
     share = float(covered[open_skin].mean())
     delit = _delight(image, brightness, open_skin.astype(np.float32) * (1.0 - covered), face_size,
                      _mirror(points, topology))
@@ -98,41 +88,6 @@ def _mid_face(shape: tuple[int, int], points: np.ndarray, topology: MeshTopology
     rows, cols = np.indices(shape, dtype=np.float32)
     along = ((cols - eyes[0]) * axis[0] + (rows - eyes[1]) * axis[1]) / max(float(axis @ axis), 1.0)
     return (along > 0.15) & (along < 0.9)
-
-
-def _ramp(values: np.ndarray, near: float, far: float) -> np.ndarray:
-    return np.clip((values - near) / (far - near), 0.0, 1.0).astype(np.float32)
-
-
-def _unlike_skin(image: np.ndarray, brightness: np.ndarray, reference: np.ndarray, face_size: float) -> np.ndarray:
-    """0..1 per pixel: how surely it is not the face's skin."""
-    values = image.astype(np.float32) + 1.0
-    chroma = values[:, :, 1:] * (255.0 / values.sum(axis=2))[:, :, None]
-    samples = chroma[reference]
-    centre = np.median(samples, axis=0)
-    inverse = np.linalg.inv(np.cov((samples - centre).T) + np.eye(2, dtype=np.float32))
-    offset = chroma - centre
-    distance = np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", offset, inverse, offset), 0.0))
-    skin_level = float(np.median(brightness[reference]))
-    detail = brightness - cv2.GaussianBlur(brightness, (0, 0), max(0.6, 0.015 * face_size))
-    texture = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), max(0.8, 0.02 * face_size)))
-    skin_texture = max(float(np.median(texture[reference])), 0.5)
-    dark = _ramp(1.0 - brightness / max(skin_level, 1.0), DARK_NEAR, DARK_FAR)
-    return np.maximum(_ramp(distance, UNLIKE_NEAR, UNLIKE_FAR), dark * _ramp(texture / skin_texture, TEXTURE_NEAR, TEXTURE_FAR))
-
-
-def _reaching_outline(unlike: np.ndarray, open_skin: np.ndarray, oval: np.ndarray, face_size: float) -> np.ndarray:
-    """The unlike-skin patches of the open skin that reach the face's outline, grown and
-    feathered: a freckle, a highlight or a nostril inside the face is not a cover."""
-    band = max(1, round(EDGE_BAND * face_size))
-    inner = cv2.erode(oval.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1)))
-    kept = parts_reaching((unlike > 0.5) & open_skin, inner == 0)
-    if not kept.any():
-        return np.zeros(unlike.shape, np.float32)
-    kept = kept.astype(np.float32)
-    grow = max(1, round(COVER_GROW * face_size))
-    kept = cv2.dilate(kept, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-    return np.clip(cv2.GaussianBlur(kept, (0, 0), grow), 0.0, 1.0)
 
 
 def _delight(image: np.ndarray, brightness: np.ndarray, weight: np.ndarray, face_size: float,

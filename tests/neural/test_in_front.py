@@ -51,5 +51,5 @@ def test_a_hand_in_front_stays_in_front_on_the_neural_engine(model_paths, item, 
     assert before.mean() > 10, before.mean()
     assert after.mean() <= occluders.limit(item) and (after > 20).mean() <= 0.10, (after.mean(), (after > 20).mean())
     assert measured.outside_swapped() >= 0.9
-    assert "hand in front" in kept_report.in_front and report.in_front == ""
+    assert "in front of the face" in kept_report.in_front and report.in_front == ""
     assert kept_report.stage_ms["hands"] > 0.0 and kept_report.stage_ms["in_front"] > 0.0
