@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from ..vision.compose import COLOUR_SIGMA, HOLE_FEATHER, patch_in_box, patch_on_
 from . import gpu_ops
 from .alignment import estimate_norm
 from .detector import Detection, ScrfdDetector, nms
-from .paste import face_shape, paste_geometry
+from .paste import PasteGeometry, face_shape, paste_geometry
 from .runner_torch import CudaGraphCall, TorchRunner, import_torch
 
 
@@ -85,6 +86,19 @@ class StageTimes:
             elapsed = start.elapsed_time(end) if hasattr(start, "elapsed_time") else (end - start) * 1e3
             result[name] = result.get(name, 0.0) + float(elapsed)
         return result
+
+
+class _Pasting(NamedTuple):
+    """One face's paste, prepared on the CPU side: what goes up to the device, and how."""
+
+    geometry: PasteGeometry
+    cells: float                 # the grid's cells along its longer side
+    colour: bool                 # colour-correct this face
+    coordinates: np.ndarray      # gpu_ops.box_coordinates of the warp back
+    alpha: np.ndarray            # coarse alpha, the holes cut
+    judged: tuple | None         # colour.reflection_cells' indices, or None
+    inner: np.ndarray            # coarse mask where the colour is measured
+    kept: tuple | None           # compose.patch_in_box of what is kept in front, or None
 
 
 class GpuFramePath:
@@ -334,7 +348,7 @@ class GpuFramePath:
         The geometry (boxes, coarse masks, what is in front of each face) is computed here on
         the CPU while the GPU still runs the swap queued before; it goes up in one copy."""
         torch = self.torch
-        faces = []
+        faces: list[_Pasting | None] = []
         for index, (crop, matrix, points) in enumerate(zip(swapped, matrices, keypoints)):
             geometry = paste_geometry(matrix, points, int(crop.shape[-1]), frame.shape, options)
             if geometry is None:
@@ -342,34 +356,33 @@ class GpuFramePath:
                 continue
             grid = geometry.grid
             cells = float(max(grid.cols, grid.rows))
-            alpha = masks.cut_holes(geometry.alpha, geometry.holes, HOLE_FEATHER * cells)
             front = fronts[index] if fronts else None
             patch = front.patch(grid.box, face_shape(points, index)) if front is not None else None
-            kept = patch_in_box(grid, patch) if patch is not None else None
             inner = geometry.inner
-            if kept is not None and options.colour_correction:   # as compose.composite leaves it out
+            if patch is not None and options.colour_correction:   # as compose.composite leaves it out
                 inner = inner * (np.float32(1.0) - patch_on_grid(grid, patch))
             colour = options.colour_correction and float(inner.sum()) >= 4.0
-            judged = reflection_cells(inner, geometry.lenses) if colour else None
-            faces.append((geometry, cells, colour, gpu_ops.box_coordinates(matrix, grid.box), alpha, judged, inner,
-                          kept))
+            faces.append(_Pasting(geometry, cells, colour, gpu_ops.box_coordinates(matrix, grid.box),
+                                  masks.cut_holes(geometry.alpha, geometry.holes, HOLE_FEATHER * cells),
+                                  reflection_cells(inner, geometry.lenses) if colour else None, inner,
+                                  patch_in_box(grid, patch) if patch is not None else None))
         uploads = []
         for face in faces:
             if face is not None:
-                grid = face[0].grid
-                uploads += [face[3], face[4], face[6]]
-                if face[7] is not None:   # the camera's pixels kept in front, at full resolution
-                    uploads.append(np.ascontiguousarray(face[7][1]))
-                if face[2]:  # the area-resize matrices of this box size (it changes as the face moves)
+                grid = face.geometry.grid
+                uploads += [face.coordinates, face.alpha, face.inner]
+                if face.kept is not None:   # the camera's pixels kept in front, at full resolution
+                    uploads.append(np.ascontiguousarray(face.kept[1]))
+                if face.colour:  # the area-resize matrices of this box size (it changes as the face moves)
                     uploads += [gpu_ops.area_matrix(grid.rows, grid.height), gpu_ops.area_matrix(grid.cols, grid.width)]
-                if face[5] is not None:  # the lens regions and which cells to judge there
-                    uploads += [face[0].lenses, *face[5]]
+                if face.judged is not None:  # the lens regions and which cells to judge there
+                    uploads += [face.geometry.lenses, *face.judged]
         device_data = iter(self._to_device(uploads))
         results = []
         for index, face in enumerate(faces):
             if face is None:
                 continue
-            geometry, cells, colour, _, _, judged, _, kept = face
+            geometry, cells, colour, judged, kept = face.geometry, face.cells, face.colour, face.judged, face.kept
             coordinates, alpha, inner = next(device_data), next(device_data), next(device_data)
             kept_mask = next(device_data) if kept is not None else None
             grid = geometry.grid
