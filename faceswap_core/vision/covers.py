@@ -49,8 +49,8 @@ REGIONS = {
     "chin": ((1.3, 1.6), (-0.35, 0.35)),
 }
 LIT_LEVELS = (12.0, 28.0)   # brightness from which a pixel's colour is trusted, ramping to fully
-CLOTH_DARK = (0.55, 0.75)   # 1 - brightness / the skin's: below the nose, from here to here a smooth
-                            # pixel turns to cloth (lp_d3's fold and chin shadows reach 0.5)
+CLOTH_DARK = (0.55, 0.75)   # 1 - brightness / the skin's: from here to here a smooth pixel turns to
+                            # cloth (lp_d3's fold and chin shadows reach 0.5)
 COLOUR_FAR = (3.5, 7.0)     # chromaticity distance (the skin's standard deviations) ramping to a cover:
                             # further than a photo's (2-4): a shadowed cheek in cool light is 3-4 away,
                             # a blue or white mask, a cup or a microphone far more

@@ -3,14 +3,15 @@
 Nothing is downloaded: the wheel carries the palm detector and the 21-point hand
 landmark model (`modules/palm_detection`, `modules/hand_landmark`), as it carries the face
 mesh. The graph is only shown a square around the faces, scaled down: a hand that covers
-a face is near it, and the palm detector's cost is per call, not per pixel. While a hand
-is tracked the graph follows it from its last landmarks (no palm detection) on every frame
-(read on every other frame and carried on by its motion between, a waved hand's mask
-missed it: see BENCHMARKS.md). While none
-is, the palm detector (the expensive part: about as much as the face mesh) runs only on a
-frame where the square changed since the last one (a coarse sample of its pixels, a few
-microseconds), and every SEARCH_EVERY frames regardless: a hand that comes in is looked
-for on the frame it appears, and a talking head costs little.
+a face is near it, and the palm detector's cost is per call, not per pixel.
+
+While a hand is tracked, the graph follows it from its last landmarks on every frame (no
+palm detection; reading it on every other frame and carrying it on by its motion between
+lost a waved hand: see BENCHMARKS.md). While none is, the palm detector (the expensive
+part: about as much as the face mesh) runs only on a frame where the square changed since
+the last one (a coarse sample of its pixels, a few microseconds), and every SEARCH_EVERY
+frames regardless: a hand that comes in is looked for on the frame it appears, and a
+talking head costs little.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import mediapipe as mp  # noqa: E402
 SEARCH_SIDE = 256     # the square around the faces is scaled down to at most this many pixels
 HAND_REACH = 1.5      # the square reaches this far past each face's box, of the face's size
 # (a finger on the lips has its palm under the chin: the palm detector must see the palm)
-SWEEP = (-0.5, -0.25, 0.0)
+SWEEP = (-0.5, -0.25, 0.0)   # a moving hand is drawn at these fractions of its last move (see Hand.sweep)
 SEARCH_EVERY = 10     # with no hand tracked and nothing changed, search every this many frames
 CHANGE_CELLS = 48     # the square's change is judged on this many samples a side
 CHANGE_LEVELS = 24    # a sample moved by more than this (mean of its channels) has changed
@@ -48,9 +49,10 @@ class Hand:
 
     @property
     def sweep(self) -> list[np.ndarray]:
-        """Where the hand is drawn: here, and (while it moves) on ahead by one frame's motion.
-        A waved hand is a blur along its path, and the tracked landmarks lag it: the hand in
-        the picture lies between where they are and where they are heading."""
+        """Where the hand is drawn: here, and (while it moves) back along its last move by up
+        to half of it. A waved hand is a blur along its path, and the tracked landmarks run
+        ahead of the blur (occ_wave: drawn ahead, the mask covered the face beside the hand;
+        drawn back, it covered the blur)."""
         if self.motion is None:
             return [self.points]
         return [self.points + self.motion * np.float32(t) for t in SWEEP]

@@ -74,6 +74,26 @@ def test_the_face_around_the_hand_stays_swapped(measured, request):
 
 
 @pytest.fixture(scope="module")
+def judge():
+    from testkit.judge import FaceJudge
+
+    return FaceJudge()
+
+
+def test_the_swap_around_what_is_kept_still_wears_the_photos_identity(measured, judge):
+    """dlib's recognizer (independent of both engines), where its detector finds the face
+    in the input and in the output with keeping on: the output is nearer the photo."""
+    from testkit.judge import identity_distance
+
+    photo = judge.largest(cv2.imread(str(media("fr_obama.jpg"))))
+    before, after = judge.largest(measured.frame), judge.largest(measured.kept)
+    if before is None or after is None:
+        pytest.skip(f"dlib's HOG detector finds no face in {occluders.label(measured.item)} (covered or small)")
+    assert identity_distance(after.descriptor, photo.descriptor) < identity_distance(before.descriptor,
+                                                                                     photo.descriptor) - 0.1
+
+
+@pytest.fixture(scope="module")
 def topology():
     return MeshTopology.from_mediapipe()
 
@@ -255,3 +275,25 @@ def test_a_cup_or_a_mask_in_front_of_the_face_stays_in_front(kind, topology):
     # (on one frame the palm detector also reads the painted mask as a palm: "a hand and
     # something else" then)
     assert "something" in reports[True].in_front and reports[False].in_front == ""
+
+
+def test_a_face_mask_is_kept_steadily_from_the_second_frame(topology):
+    """occ_mask_hand's black face mask, frames 0-35 (the hand stays low): kept from the
+    second frame on every frame, its share of the face steady (no flicker)."""
+    mesh, in_front = FaceMeshDetector(1), InFront()
+    shares = []
+    try:
+        for frame in read_frames(media("occ_mask_hand.mp4"), 36):
+            face = mesh.detect(frame)[0]
+            view = in_front.look(frame, [face.box], 0.5, {})
+            outline = face.points[topology.face_oval]
+            grid = BoxGrid.around(outline, frame.shape)
+            patch = view.patch(grid.box, mesh_face_shape(face.points, topology))
+            oval = masks.fill_pixels(frame.shape[:2], [(outline, 1.0)])[grid.y0:grid.y1, grid.x0:grid.x1]
+            shares.append(0.0 if patch is None else float((patch.mask * oval).sum() / oval.sum()))
+    finally:
+        mesh.close()
+        in_front.close()
+    assert shares[0] == 0.0                       # one frame is no cover yet
+    kept = np.array(shares[1:])
+    assert kept.min() > 0.2 and kept.max() - kept.min() < 0.1, np.round(kept, 3)
