@@ -159,7 +159,7 @@ def user_data_dir() -> Path:
 # installed again; a file the user named is the user's to replace (no catalogue command helps).
 REINSTALL_ADVICE = "run faceswap models verify, then faceswap models install --force"
 OWN_FILE_FLAGS = {"detector": "--detector", "recognizer": "--recognizer", "swapper": "--swapper",
-                  "enhancer": "--enhancer-file"}
+                  "enhancer": "--enhancer-file", "occluder": "--occluder"}
 
 
 def file_advice(role: str, own: bool) -> str:

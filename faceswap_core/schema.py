@@ -209,6 +209,10 @@ SETTINGS = (
     Setting("enhancer_file", "model", "Enhancer file (instead of the catalogued one)", "", engines=NEURAL,
             target="engine", flag="--enhancer-file", when=("enhancer", ("gfpgan_1.4", "gpen_bfr_256", "gpen_bfr_512")),
             help="Your own GFPGAN/GPEN-shaped restorer file, aligned as the chosen enhancer; checked on load."),
+    Setting("occluder_file", "model", "Occlusion model file (optional)", "", engines=NEURAL, target="engine",
+            flag="--occluder", when=("keep_in_front", (True,)),
+            help="Your own XSeg-shaped occlusion model (a 256x256 face in, where the face shows out), used beside "
+                 "the built-in search for what is in front of your face; checked on load."),
     Setting("model_dir", "folder", "Models folder", "", engines=NEURAL, target="engine", flag="--model-dir",
             in_obs=False, help="The models folder (default: $FACESWAP_MODEL_DIR or the per-user data folder)."),
     # laid on every finished frame (provenance/stamp.py)

@@ -142,6 +142,33 @@ def build_swapper(path: Path, *, seed: int = 2, fp16: bool = False, nan: bool = 
     return _save(helper.make_graph(nodes, "inswapper_standin", [target, source], [output], inits), path)
 
 
+def build_occluder(path: Path, *, size: int = 256, shape: tuple | None = None) -> Path:
+    """An XSeg occluder's signature: face [N,S,S,3] BGR in [0,1] -> mask [N,S,S,1] in [0,1],
+    1 where the face shows. This one says the face shows where red outweighs blue (skin)
+    and is covered where blue outweighs red: mask = clip(0.5 + 4 * (R - B), 0, 1). shape:
+    another output shape, for a file that does not fit."""
+    face = helper.make_tensor_value_info("in_face", TensorProto.FLOAT, ["N", size, size, 3])
+    mask = helper.make_tensor_value_info("out_mask", TensorProto.FLOAT, list(shape or ("N", size, size, 1)))
+    inits = [_init("blue_at", np.array([0], np.int64)), _init("red_at", np.array([2], np.int64)),
+             _init("axis", np.array([3], np.int64)), _init("one", np.array([1], np.int64)),
+             _init("red_end", np.array([3], np.int64)),
+             _init("gain", np.array(4.0, np.float32)), _init("half", np.array(0.5, np.float32)),
+             _init("low", np.array(0.0, np.float32)), _init("high", np.array(1.0, np.float32))]
+    nodes = [
+        helper.make_node("Slice", ["in_face", "blue_at", "one", "axis"], ["blue"], name="occluder_blue"),
+        helper.make_node("Slice", ["in_face", "red_at", "red_end", "axis"], ["red"], name="occluder_red"),
+        helper.make_node("Sub", ["red", "blue"], ["redder"], name="occluder_sub"),
+        helper.make_node("Mul", ["redder", "gain"], ["scaled"], name="occluder_gain"),
+        helper.make_node("Add", ["scaled", "half"], ["shifted"], name="occluder_shift"),
+        helper.make_node("Clip", ["shifted", "low", "high"], ["out_mask"] if shape is None else ["clipped"],
+                         name="occluder_clip"),
+    ]
+    if shape is not None:
+        inits.append(_init("out_shape", np.array(shape, np.int64)))
+        nodes.append(helper.make_node("Reshape", ["clipped", "out_shape"], ["out_mask"], name="occluder_reshape"))
+    return _save(helper.make_graph(nodes, "xseg_standin", [face], [mask], inits), path)
+
+
 def build_enhancer(path: Path, *, size: int = 512, offset: float = 0.3, batch: int | str = 1) -> Path:
     """A face restorer's signature (GFPGAN/GPEN): input [1,3,S,S] RGB in [-1,1] -> output the
     same shape and range. The stand-in brightens by `offset` (clipped), a "detail" that is

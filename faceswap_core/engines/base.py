@@ -154,7 +154,7 @@ class Engine(abc.ABC):
     def _photo_in_front(self):
         """For one still picture: its hands searched in full with the larger hand model (a
         photo's hands are often small), none of the stream's tracked ones carried in or out."""
-        stream, self._in_front = self._in_front, InFront(static=True)
+        stream, self._in_front = self._in_front, InFront(static=True, occluder=self._in_front.occluder)
         try:
             yield self._in_front
         finally:

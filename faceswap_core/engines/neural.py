@@ -21,6 +21,7 @@ from ..neural.enhancer import ALIGNMENT as ENHANCER_ALIGNMENT
 from ..neural.enhancer import FaceEnhancer
 from ..neural.mapping import DEFAULT_MAX_DISTANCE, FaceMapping, Identity
 from ..neural.model_set import ROLES, Place
+from ..neural.occluder import XSegOccluder
 from ..neural.recognizer import combine_embeddings
 from ..neural.runners import RUNTIMES, open_runner
 from ..neural.swap_paths import FaceJob, ServerSettings, SwapPath, open_swap_path, roles_for
@@ -89,6 +90,7 @@ class NeuralEngine(Engine):
                  face_mapping: str = "all", match_distance: float = DEFAULT_MAX_DISTANCE,
                  reference_photo: str | None = None, pairs: list | None = None,
                  swapper_file: str = "", detector_file: str = "", recognizer_file: str = "", enhancer_file: str = "",
+                 occluder_file: str = "",
                  model_paths: dict[str, str] | None = None, redetect_after: float = 0.1, threads: int = 0,
                  runtime: str = "onnxruntime", device: str = "auto", gpu_frames: bool | None = None, gpu: int = 0,
                  open_restorer=None, server: str = "", server_key: str = "", server_tls: bool = False,
@@ -119,6 +121,9 @@ class NeuralEngine(Engine):
         self._open_restorer = open_restorer or self._open_enhancer
         if own_files:
             self.notes.append(f"own {', '.join(own_files)} file (not a catalogued one; checked by signature)")
+        if occluder_file:
+            self._in_front.occluder = self._open_occluder(occluder_file)
+            self.notes.append("own occlusion model beside the built-in search (checked by signature)")
         if face_mapping == "pairs" and not pairs:
             raise FaceSwapError("Face mapping 'photo-to-person pairs' needs at least one pair: choose both photos "
                                 "of pair 1 (--pair SOURCE=TARGET).")
@@ -190,6 +195,17 @@ class NeuralEngine(Engine):
         self._behind, self._behind_name = None, name
         if name != "off":
             self._behind = BackgroundEnhancer(lambda: self._open_restorer(name))
+
+    def _open_occluder(self, path: str) -> XSegOccluder:
+        """The user's occlusion model, on the runtime and provider the swap uses; refused
+        with what to do when it does not fit."""
+        fix = catalog.file_advice("occluder", True)
+        runner = open_runner(path, threads=self.path.models.place.threads,
+                             label=f"The occlusion model {os.path.basename(path)}", fix=fix,
+                             **self.path.models.runner_options)
+        occluder = XSegOccluder(runner)
+        occluder.check(fix)
+        return occluder
 
     def _open_enhancer(self, name: str) -> FaceEnhancer:
         """On the enhancer's own thread: the catalogued file (hash-checked) or the user's own,

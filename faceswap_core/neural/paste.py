@@ -96,7 +96,7 @@ def face_shape(keypoints: np.ndarray, index: int = 0) -> FaceShape:
     oval = _ellipse(centre, down, 1.5 * length, 1.0 * float(np.linalg.norm(across)), count=32)
     features = [(eye, EYE_HOLE_SCALE) for eye in eye_polygons(keypoints)]
     features += [(lens, 1.0) for lens in lens_polygons(keypoints)]
-    return FaceShape(oval, features, (mouth_polygon(keypoints), 1.0), eyes, mouth, index)
+    return FaceShape(oval, features, (mouth_polygon(keypoints), 1.0), eyes, mouth, index, keypoints)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ class FaceShape:
     eyes: np.ndarray                        # (2, 2) the eyes' centres
     mouth: np.ndarray                       # (2,) the mouth's centre
     index: int = 0                          # which face of the frame (largest first): its skin's memory
+    keypoints: np.ndarray | None = None     # (5, 2) where the engine has them: an occlusion model aligns by them
 
 
 def _face_frame(shape: tuple[int, int], face: FaceShape, origin: np.ndarray, scale: float):

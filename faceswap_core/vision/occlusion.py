@@ -34,6 +34,7 @@ class FrontView:
     covers: CoverFinder
     sensitivity: float
     stage_ms: dict
+    occluder: object = None   # a user-brought occlusion model (neural.occluder), or None
     kept: set = field(default_factory=set)   # what was kept in front of a box asked for: "hand", "cover"
 
     def patch(self, box: tuple[int, int, int, int], face: FaceShape | None = None) -> Patch | None:
@@ -49,15 +50,17 @@ class FrontView:
                 self.kept.add("hand")
             found.append(hand)
         if face is not None:
-            cover = self.covers.patch(self.frame, box, face, self.sensitivity)
-            if cover is not None:
+            covers = [self.covers.patch(self.frame, box, face, self.sensitivity)]
+            if self.occluder is not None and face.keypoints is not None:
+                covers.append(self.occluder.patch(self.frame, face.keypoints, box))
+            if any(cover is not None for cover in covers):
                 self.kept.add("cover")
-            found.append(cover)
+            found += covers
         found = [patch for patch in found if patch is not None]
         self.stage_ms["in_front"] = self.stage_ms.get("in_front", 0.0) + (time.perf_counter() - started) * 1e3
         if len(found) < 2:
             return found[0] if found else None
-        return Patch(box[0], box[1], np.maximum(found[0].mask, found[1].mask))   # both over this box
+        return Patch(box[0], box[1], np.maximum.reduce([patch.mask for patch in found]))   # all over this box
 
 
 class InFront:
@@ -65,8 +68,9 @@ class InFront:
     between frames, keeps each face's skin for its covers, and remembers when something
     was last kept, for the status line."""
 
-    def __init__(self, static: bool = False):
+    def __init__(self, static: bool = False, occluder=None):
         self.static = static
+        self.occluder = occluder   # a user-brought occlusion model (neural.occluder), or None
         self._finder = None
         self._covers = CoverFinder(static)
         self._kept_at: dict[str, float] = {}
@@ -80,7 +84,7 @@ class InFront:
             self._finder = HandFinder(static=self.static)
         hands = self._finder.find(frame, face_boxes)
         stage_ms["hands"] = stage_ms.get("hands", 0.0) + (time.perf_counter() - started) * 1e3
-        return FrontView(frame, hands, self._covers, sensitivity, stage_ms)
+        return FrontView(frame, hands, self._covers, sensitivity, stage_ms, self.occluder)
 
     def words(self, view: FrontView | None, timestamp: float) -> str:
         """What the status line says about this frame's view: what was kept in front, named

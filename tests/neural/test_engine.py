@@ -7,19 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from testkit.judge import media, read_frames, shared_model
+from testkit.judge import media, read_frames
 from faceswap_core.engines import ENGINES, create_engine
 from faceswap_core.errors import FaceSwapError
 from faceswap_core.options import SwapOptions
 from faceswap_core.vision.photo import load_photo
 
 SAME_PERSON = 0.15  # stand-in recognizer: same face ~0.01, different faces >= 0.33
-
-
-@pytest.fixture(scope="module")
-def model_paths(recognizer_model, swapper_model):
-    return {"detector": str(shared_model("scrfd_500m_bnkps.onnx")),
-            "recognizer": str(recognizer_model), "swapper": str(swapper_model)}
 
 
 def _engine(model_paths, options=None, **kwargs):

@@ -16,13 +16,7 @@ from faceswap_core.neural.recognizer import combine_embeddings, normalise
 from faceswap_core.options import SwapOptions
 from faceswap_core.vision.photo import load_photo
 from testkit import standins
-from testkit.judge import media, shared_model
-
-
-@pytest.fixture(scope="module")
-def model_paths(recognizer_model, swapper_model):
-    return {"detector": str(shared_model("scrfd_500m_bnkps.onnx")),
-            "recognizer": str(recognizer_model), "swapper": str(swapper_model)}
+from testkit.judge import media
 
 
 def _engine(model_paths, **kwargs):

@@ -20,15 +20,9 @@ from faceswap_core.neural.providers import ModelSession
 from faceswap_core.options import SwapOptions
 from faceswap_core.vision.photo import load_photo
 from testkit import standins, torch_check
-from testkit.judge import media, shared_model
+from testkit.judge import media
 
 OFFSET = 0.3   # the stand-in restorer raises every value by this (in [-1, 1]): +38 levels
-
-
-@pytest.fixture(scope="module")
-def model_paths(recognizer_model, swapper_model):
-    return {"detector": str(shared_model("scrfd_500m_bnkps.onnx")),
-            "recognizer": str(recognizer_model), "swapper": str(swapper_model)}
 
 
 @pytest.fixture(scope="module")

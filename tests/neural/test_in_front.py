@@ -12,15 +12,9 @@ import pytest
 from faceswap_core.engines import create_engine
 from faceswap_core.options import SwapOptions
 from testkit import occluders
-from testkit.judge import media, read_frames, shared_model
+from testkit.judge import media, read_frames
 
 OCCLUDED = [item for item in occluders.ITEMS if not item.get("control")]
-
-
-@pytest.fixture(scope="module")
-def model_paths(recognizer_model, swapper_model):
-    return {"detector": str(shared_model("scrfd_500m_bnkps.onnx")),
-            "recognizer": str(recognizer_model), "swapper": str(swapper_model)}
 
 
 def _swap(model_paths, item: dict, keep: bool):
