@@ -127,7 +127,7 @@ class Bench:
         o.obs_properties_destroy(props)
         return shown
 
-    def frame_is_original(self, instance, timeout: float = 2.0) -> bool:
+    def frame_is_original(self, instance, timeout: float = 10.0) -> bool:
         """Whether the frames drawn from the next one on are the camera untouched (draw
         counters). A frame already in the filter now (the camera path may be waiting for
         its answer) finishes as it began."""
@@ -218,10 +218,11 @@ def scenario_sigkill_in_flight(bench: Bench) -> dict:
     result = {"swapped_first": bench.wait_swapped(instance, more=1)}
     supervisor = instance.supervisor
     channel = supervisor.channel
-    result["in_flight"] = wait_for(lambda: channel.get("in_seq") != channel.get("in_ack"), 5)
+    result["in_flight"] = wait_for(lambda: channel.get("in_seq") != channel.get("in_ack"), 15)
     pid = supervisor.worker_pid()
     os.kill(pid, signal.SIGKILL)
-    result["original_after_kill"] = wait_for(lambda: not supervisor.worker_up, 1.0) and bench.frame_is_original(instance)
+    # generous: on a busy machine the supervisor's thread and the camera's frames come late
+    result["original_after_kill"] = wait_for(lambda: not supervisor.worker_up, 10.0) and bench.frame_is_original(instance)
     result["swapped_again"] = bench.wait_swapped(instance, more=1)
     result["restarts"] = supervisor.restarts
     result["remove_blocked_s"] = round(bench.remove(camera, swap), 2)

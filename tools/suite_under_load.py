@@ -6,7 +6,8 @@
 A streamer's machine runs a game and an encoder beside OBS; a behaviour test must pass
 there too. Each run starts one CPU-bound process per core (testkit.load) beside pytest,
 then runs it with the arguments after `--`. Writes OUT/runs.json (per run: exit code,
-minutes, pytest's summary line, the failed tests) and prints one line per run; the exit
+minutes, pytest's summary line, the failed tests) and OUT/run-N.log (pytest's output, the
+failures' tracebacks with it), and prints one line per run; the exit
 code is 1 when any run failed. --quiet-runs adds runs without the load, for the time a
 quiet machine takes.
 """
@@ -38,7 +39,8 @@ def run_once(pytest_args: list[str], loaded: bool) -> dict:
     summary = next((line for line in reversed(lines) if re.search(r"\d+ (passed|failed)", line)), "")
     failed = sorted({match.group(1) for match in re.finditer(r"^FAILED (\S+)", result.stdout, re.M)})
     return {"loaded": loaded, "exit_code": result.returncode, "minutes": round((time.monotonic() - started) / 60, 1),
-            "summary": summary.strip("= "), "failed": failed, "cores_busy": os.cpu_count() if loaded else 0}
+            "summary": summary.strip("= "), "failed": failed, "cores_busy": os.cpu_count() if loaded else 0,
+            "output": result.stdout + result.stderr}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run {index}: {'every core busy' if loaded else 'quiet'}, pytest {' '.join(pytest_args)} ...",
               flush=True)
         runs.append(run_once(pytest_args, loaded))
+        (out / f"run-{index}.log").write_text(runs[-1].pop("output"))   # the failures' tracebacks
         (out / "runs.json").write_text(json.dumps(runs, indent=1))
         record = runs[-1]
         print(f"run {index}: exit {record['exit_code']} in {record['minutes']} min: {record['summary']}"
