@@ -65,8 +65,8 @@ class FrontView:
 
 class InFront:
     """For one stream of frames (or one photo): finds hands near the faces, tracking them
-    between frames, keeps each face's skin for its covers, and remembers when something
-    was last kept, for the status line."""
+    between frames, keeps each face's skin for its covers, holds the user's occlusion model
+    if one was brought, and remembers when something was last kept, for the status line."""
 
     def __init__(self, static: bool = False, occluder=None):
         self.static = static
