@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .grid import shrunk
 from .masks import Patch, fill_pixels, parts_reaching
 from .skin import SkinLooks, SkinModel, Unlike, grown, parts_at_outline
 
@@ -127,8 +128,7 @@ class CoverFinder:
             return None
         scale = min(1.0, WORK_SIDE / max(width, height))
         size = (max(8, round(width * scale)), max(8, round(height * scale)))
-        step = max(1, int(1.0 / scale))   # whole pixels skipped first (INTER_AREA alone: 0.4 ms at 720p)
-        image = cv2.resize(frame[y0:y1:step, x0:x1:step, :3], size, interpolation=cv2.INTER_LINEAR)
+        image = np.ascontiguousarray(shrunk(frame[y0:y1, x0:x1, :3], size, scale))
         origin = np.array([x0, y0], np.float32)
         shape = (size[1], size[0])
         oval = fill_pixels(shape, [((face.oval - origin) * scale, 1.0)])

@@ -17,6 +17,18 @@ import numpy as np
 COARSE_CELLS = 64
 
 
+def shrunk(pixels: np.ndarray, size: tuple[int, int], scale: float) -> np.ndarray:
+    """pixels (a region of a frame, seen whole at `scale` <= 1 of its size) at size (w, h):
+    every int(1/scale)-th pixel taken first, then bilinear. The searches near a face
+    (hands, covers) use it on every frame: INTER_AREA from full resolution cost 0.4-1.6 ms
+    a face at 720p, this a tenth of it."""
+    step = max(1, int(1.0 / scale))
+    picked = pixels[::step, ::step]
+    if picked.shape[1::-1] == tuple(size):
+        return picked
+    return cv2.resize(picked, size, interpolation=cv2.INTER_LINEAR)
+
+
 @dataclass(frozen=True)
 class BoxGrid:
     x0: int
