@@ -211,8 +211,9 @@ SETTINGS = (
             help="Your own GFPGAN/GPEN-shaped restorer file, aligned as the chosen enhancer; checked on load."),
     Setting("occluder_file", "model", "Occlusion model file (optional)", "", engines=NEURAL, target="engine",
             flag="--occluder", when=("keep_in_front", (True,)),
-            help="Your own XSeg-shaped occlusion model (a 256x256 face in, where the face shows out), used beside "
-                 "the built-in search for what is in front of your face; checked on load."),
+            help="Your own occlusion model, XSeg-shaped (a 256x256 face in, where the face shows out) or "
+                 "face-parsing-shaped (BiSeNet: a 512x512 face in, 19 classes out), used beside the built-in "
+                 "search for what is in front of your face; checked on load."),
     Setting("model_dir", "folder", "Models folder", "", engines=NEURAL, target="engine", flag="--model-dir",
             in_obs=False, help="The models folder (default: $FACESWAP_MODEL_DIR or the per-user data folder)."),
     # laid on every finished frame (provenance/stamp.py)

@@ -169,6 +169,23 @@ def build_occluder(path: Path, *, size: int = 256, shape: tuple | None = None) -
     return _save(helper.make_graph(nodes, "xseg_standin", [face], [mask], inits), path)
 
 
+def build_face_parser(path: Path, *, size: int = 512, classes: int = 19) -> Path:
+    """A face-parsing model's signature (BiSeNet on CelebAMask-HQ): face [N,3,S,S] RGB,
+    ImageNet-normalised -> class scores [N,19,S,S]. One 1x1 convolution: "skin" (class 1)
+    scores R - B, "background" (class 0) B - R, every other class -10: skin reads as the
+    face, blue as something in front of it. classes: another count, for a file that does
+    not fit."""
+    face = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, size, size])
+    scores = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", classes, size, size])
+    weight = np.zeros((classes, 3, 1, 1), np.float32)
+    bias = np.full(classes, -10.0, np.float32)
+    weight[1, 0], weight[1, 2], bias[1] = 1.0, -1.0, 0.0
+    weight[0, 0], weight[0, 2], bias[0] = -1.0, 1.0, 0.0
+    nodes = [helper.make_node("Conv", ["input", "weight", "bias"], ["output"], name="parser_classes")]
+    return _save(helper.make_graph(nodes, "parser_standin", [face], [scores],
+                                   [_init("weight", weight), _init("bias", bias)]), path)
+
+
 def build_enhancer(path: Path, *, size: int = 512, offset: float = 0.3, batch: int | str = 1) -> Path:
     """A face restorer's signature (GFPGAN/GPEN): input [1,3,S,S] RGB in [-1,1] -> output the
     same shape and range. The stand-in brightens by `offset` (clipped), a "detail" that is

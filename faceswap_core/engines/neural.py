@@ -21,7 +21,7 @@ from ..neural.enhancer import ALIGNMENT as ENHANCER_ALIGNMENT
 from ..neural.enhancer import FaceEnhancer
 from ..neural.mapping import DEFAULT_MAX_DISTANCE, FaceMapping, Identity
 from ..neural.model_set import ROLES, Place
-from ..neural.occluder import XSegOccluder
+from ..neural.occluder import occluder_for
 from ..neural.recognizer import combine_embeddings
 from ..neural.runners import RUNTIMES, open_runner
 from ..neural.swap_paths import FaceJob, ServerSettings, SwapPath, open_swap_path, roles_for
@@ -196,16 +196,14 @@ class NeuralEngine(Engine):
         if name != "off":
             self._behind = BackgroundEnhancer(lambda: self._open_restorer(name))
 
-    def _open_occluder(self, path: str) -> XSegOccluder:
+    def _open_occluder(self, path: str):
         """The user's occlusion model, on the runtime and provider the swap uses; refused
         with what to do when it does not fit."""
         fix = catalog.file_advice("occluder", True)
         runner = open_runner(path, threads=self.path.models.place.threads,
                              label=f"The occlusion model {os.path.basename(path)}", fix=fix,
                              **self.path.models.runner_options)
-        occluder = XSegOccluder(runner)
-        occluder.check(fix)
-        return occluder
+        return occluder_for(runner, fix)
 
     def _open_enhancer(self, name: str) -> FaceEnhancer:
         """On the enhancer's own thread: the catalogued file (hash-checked) or the user's own,

@@ -1,7 +1,7 @@
-"""A user-brought occlusion model (XSeg-shaped) beside the built-in search for what is in
-front of the face, on the neural engine: a stand-in model (the real XSeg weights cannot be
-downloaded here) that calls blue "covered" and skin "the face", the real SCRFD-500M, and
-the stand-in swapper."""
+"""A user-brought occlusion model beside the built-in search for what is in front of the
+face, on the neural engine, in both families it takes (XSeg, face parsing): stand-in
+models (no real XSeg or BiSeNet weights can be downloaded here) that call blue "covered"
+and skin "the face", the real SCRFD-500M, and the stand-in swapper."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from faceswap_core.options import SwapOptions
 from testkit import standins
 from testkit.judge import media, read_frames
 
+FAMILIES = {"xseg": standins.build_occluder, "face parsing": standins.build_face_parser}
 
-@pytest.fixture(scope="module")
-def occluder(tmp_path_factory):
-    return str(standins.build_occluder(tmp_path_factory.mktemp("occluder") / "xseg.onnx"))
+
+@pytest.fixture(scope="module", params=sorted(FAMILIES))
+def occluder(request, tmp_path_factory):
+    return request.param, str(FAMILIES[request.param](tmp_path_factory.mktemp("occluder") / "own.onnx"))
 
 
 def _blue_spot(frame: np.ndarray, engine) -> tuple[np.ndarray, tuple[slice, slice]]:
@@ -34,26 +36,39 @@ def _blue_spot(frame: np.ndarray, engine) -> tuple[np.ndarray, tuple[slice, slic
 
 
 def test_the_occlusion_model_keeps_what_it_finds(model_paths, occluder):
+    family, path = occluder
     frame = read_frames(media("lp_d19.mp4"), 1)[0]
     outputs = {}
-    for own in ("", occluder):
+    for own in ("", path):
         engine = create_engine("neural", SwapOptions(smoothing=0.0), model_paths=model_paths, occluder_file=own)
         engine.set_source_file(str(media("fr_obama.jpg")))
         painted, spot = _blue_spot(frame, engine)
         outputs[own] = (engine.process(painted, 0.0), engine.last_report, engine.notes)
         engine.close()
-    kept, report, notes = outputs[occluder]
+    kept, report, notes = outputs[path]
     unkept, plain_report, _ = outputs[""]
     moved = lambda output: np.abs(output[spot].astype(int) - painted[spot].astype(int)).mean()   # noqa: E731
     assert moved(unkept) > 20                  # the built-in search leaves a spot inside the face to the swap
-    assert moved(kept) < 4, moved(kept)        # the model keeps it
+    assert moved(kept) < 4, (family, moved(kept))        # the model keeps it
     assert "something in front" in report.in_front and plain_report.in_front == ""
     assert any("occlusion model" in note for note in notes)
+    # the rest of the face is still swapped: the model's skin is the face
+    face = engine.detect(frame)[0]
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    around = np.ones(frame.shape[:2], bool)
+    around[spot] = False
+    inside = np.zeros_like(around)
+    inside[y0:y1, x0:x1] = True
+    changed = lambda output: (np.abs(output.astype(int) - painted.astype(int)).max(axis=2) > 20)[inside & around].mean()   # noqa: E731
+    assert changed(kept) > 0.8 * changed(unkept), (family, changed(kept), changed(unkept))
 
 
 def test_a_file_that_is_no_occlusion_model_is_refused_with_what_to_do(model_paths, tmp_path, swapper_model):
-    wrong = standins.build_occluder(tmp_path / "flat.onnx", shape=(1, 256, 256))
-    for path, words in ((str(wrong), "does not fit an occlusion model"), (str(swapper_model), "does not fit")):
+    flat = standins.build_occluder(tmp_path / "flat.onnx", shape=(1, 256, 256))
+    few = standins.build_face_parser(tmp_path / "few.onnx", classes=11)
+    for path, words in ((flat, "does not fit an occlusion model (XSeg)"),
+                        (few, "does not fit an occlusion model (face parsing)"),
+                        (swapper_model, "does not fit an occlusion model")):
         with pytest.raises(FaceSwapError) as error:
-            create_engine("neural", model_paths=model_paths, occluder_file=path)
+            create_engine("neural", model_paths=model_paths, occluder_file=str(path))
         assert words in str(error.value) and "--occluder" in str(error.value), str(error.value)
