@@ -266,6 +266,8 @@ def main(argv=None) -> int:
                         help="a second source 'Mic' whose sync offset the filter keeps in step (checked, then given back)")
     parser.add_argument("--settings-json", default="",
                         help="then apply these filter settings (JSON, as OBS saves them) and report the dialog")
+    parser.add_argument("--wait-status", default="",
+                        help="once the swap shows, wait (up to --timeout) until the status line holds this")
     parser.add_argument("--stress-seconds", type=float, default=0.0,
                         help="change settings and build properties from another thread while rendering")
     args = parser.parse_args(argv)
@@ -308,6 +310,8 @@ def main(argv=None) -> int:
         swapped = wait_for(lambda: instance.frames.has_result and instance.frames.results_drawn >= 3, args.timeout)
         summary["first_result_s"] = round(time.monotonic() - started, 2)
         summary["swapped"] = swapped
+        if args.wait_status:
+            summary["status_waited"] = wait_for(lambda: args.wait_status in instance.status_text(), args.timeout)
         summary["status"] = instance.status_text()
         summary["worker_pid"] = instance.supervisor.worker_pid()
         summary["filter_input_size"] = list(instance.frames.size)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from testkit import clips, helpers
+from testkit import clips, helpers, occluders
 from testkit.faulty_worker import SLOWER_THAN_A_FRAME_S, make_faulty_python
 from testkit.judge import media, shared_model
 from testkit.obs_installs import HOST, installs
@@ -142,6 +142,28 @@ def test_async_source_like_a_webcam(display, tmp_path, judge, source_face):
     output = helpers.read_bgra(tmp_path / "out" / "frame0.bgra", 512, 512)[:, :, :3]
     before, after = helpers.judge_swap(judge, source_face, helpers.frame_of(clip, 30), output)
     assert after < before, f"identity distance to the source photo: clip {before:.3f}, output {after:.3f}"
+
+
+def test_a_hand_in_front_of_the_face_stays_and_the_status_line_says_so(display, tmp_path):
+    """occ_wave's frame 30 (fingers across the eye, a thumb at the lip) as the camera: in
+    OBS's own output the hand's pixels stay the camera's (within the encoded-clip limit of
+    the outlines drawn for it, testkit.occluders), and the filter's status line, read as
+    the dialog shows it, names the hand."""
+    item = next(item for item in occluders.ITEMS if occluders.label(item) == "occ_wave.mp4@30")
+    frame = helpers.frame_of(media(item["file"]), item["frame"])
+    image = tmp_path / "hand.png"
+    cv2.imwrite(str(image), frame)
+    summary = run_host(display, tmp_path / "out", "--image", str(image), "--photo", str(media("fr_obama.jpg")),
+                       "--python", helpers.worker_python(), "--frames", "1",
+                       "--wait-status", "a hand in front of the face")
+    assert summary["swapped"] and summary["status_waited"], summary
+    assert "a hand in front of the face: kept in front" in summary["status_shown"], summary["status_shown"]
+    height, width = frame.shape[:2]
+    output = helpers.read_bgra(tmp_path / "out" / "frame0.bgra", width, height)[:, :, :3]
+    moved = occluders.moved(output, frame)
+    hand = occluders.outline(item, frame.shape)
+    assert moved[hand].mean() <= occluders.limit(item), moved[hand].mean()
+    assert (moved[~hand] > occluders.SWAPPED_LEVELS).sum() > 2000, "the face around the hand is still swapped"
 
 
 def test_after_another_filter(display, target_png, tmp_path, judge, source_face):
