@@ -10,7 +10,10 @@ the nose, the chin), so a face mask over the nose and mouth, or a fringe over th
 forehead, does not become the skin the rest is measured against.
 
 Dark and textured counts as hair above the nose only (across the forehead or an eye): a
-beard or stubble is dark and textured too but is the face's own. Very dark and smooth is
+beard or stubble is dark and textured too but is the face's own. A lock of hair that
+reached well inside the face goes on over the eyes, brows and glasses where it is still
+hair-like (they are no evidence, as dark and textured as hair themselves, but one can
+cross them). Very dark and smooth is
 cloth anywhere (a black mask); a mask, a cup or a microphone of any other colour differ
 in colour.
 """
@@ -35,7 +38,9 @@ AGREE = 2.5             # a region's chromaticity within this many of the skin's
 AGREE_FIRST = 8.0       # with no skin remembered yet: regions within this many chromaticity units of each other,
 LEVEL_AGREE = 0.5       # and brightness within this factor (log) of each other, agree
 MIN_REGION = 12         # pixels a region needs (at the working scale) to be measured
-MIN_SHARE = 0.02        # covers reaching less than this share of the face's skin inside INNER are left out
+MIN_SHARE = 0.01        # covers reaching less than this share of the face's skin inside INNER are left out:
+                        # on lp_d0-d19 and occ_wave at most 0.0026 (lp_d3), a painted lock of hair above
+                        # glasses 0.0145
 PERSIST = 2             # on a stream, a cover is kept from the second frame in a row it is seen
                         # (one frame's shadow or a turned head's hair beside the face is not one)
 SMOOTH = 0.015          # the evidence's blur, of the face's size
@@ -90,18 +95,19 @@ def _face_frame(shape: tuple[int, int], face: FaceShape, origin: np.ndarray, sca
     return along, across
 
 
-def _unlike(looks: SkinLooks, model: SkinModel, sensitivity: float, upper: np.ndarray) -> np.ndarray:
-    """0..1 per pixel: how surely something covers the skin there. Colour counts where the
-    pixel is lit enough to have one (a near-black pixel's chromaticity is noise); very dark
-    and smooth (a black mask: not a beard, which is textured, nor a fold's or the chin's
-    shadow, which is less dark); above the nose, dark and textured (hair)."""
+def _unlike(looks: SkinLooks, model: SkinModel, sensitivity: float, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """0..1 per pixel: how surely something covers the skin there, and how surely it is
+    hair. Colour counts where the pixel is lit enough to have one (a near-black pixel's
+    chromaticity is noise); very dark and smooth (a black mask: not a beard, which is
+    textured, nor a fold's or the chin's shadow, which is less dark); above the nose, dark
+    and textured (hair)."""
     parts = Unlike.of(looks, model, sensitivity)
     lit = np.clip((looks.brightness - LIT_LEVELS[0]) / (LIT_LEVELS[1] - LIT_LEVELS[0]), 0.0, 1.0)
     very_dark = np.clip((1.0 - looks.brightness / max(model.level, 1.0) - CLOTH_DARK[0])
                         / (CLOTH_DARK[1] - CLOTH_DARK[0]), 0.0, 1.0)
-    dark = np.maximum(very_dark * (1.0 - parts.textured), np.where(upper, parts.dark * parts.textured, 0.0))
+    hair = np.where(upper, parts.dark * parts.textured, 0.0)
     colour = np.clip((parts.colour_distance - COLOUR_FAR[0]) / (COLOUR_FAR[1] - COLOUR_FAR[0]), 0.0, 1.0)
-    return np.maximum(colour * lit, dark)
+    return np.maximum(colour * lit, np.maximum(very_dark * (1.0 - parts.textured), hair)), hair
 
 
 class CoverFinder:
@@ -145,7 +151,8 @@ class CoverFinder:
         if model is None:
             return None
         # smoothed over a pixel or so: a noisy or dithered camera breaks a dark mask into specks
-        unlike = cv2.GaussianBlur(_unlike(looks, model, sensitivity, along < NOSE), (0, 0), SMOOTH * face_size)
+        unlike, hair = (cv2.GaussianBlur(part, (0, 0), SMOOTH * face_size)
+                        for part in _unlike(looks, model, sensitivity, along < NOSE))
         candidates = (unlike > 0.5) & (open_skin | (lips & oval))
         if int(np.count_nonzero(candidates)) < MIN_SHARE * float(np.count_nonzero(open_skin)):
             self._seen[face.index] = 0   # the usual frame: nothing to look at more closely
@@ -162,6 +169,9 @@ class CoverFinder:
         seen = self._seen[face.index] = self._seen.get(face.index, 0) + 1
         if seen < (1 if self.static else PERSIST):
             return None
+        # hair goes on over the eyes, brows and glasses (no evidence of a cover, but a lock
+        # can cross them): where it is still hair-like and joins the cover's deep part
+        parts = parts | parts_reaching((hair > 0.5) & oval, deep)
         # the soft edge outside the cover (as a hand's): its own edge pixels stay whole
         covered = grown(parts_reaching(parts, deep), face_size, reach=2.0)
         return Patch(x0, y0, cv2.resize(covered, (width, height), interpolation=cv2.INTER_LINEAR))

@@ -229,29 +229,54 @@ def _painted(kind: str, frames: list, topology) -> tuple[list, list]:
     height, width = frames[0].shape[:2]
     eyes_y = float(np.mean([points[eye][:, 1].mean() for eye in topology.eyes]))
     mouth = points[topology.outer_lips].mean(axis=0)
+    width_face = float(np.ptp(oval[:, 0]))
+    layer = np.zeros((height, width), np.uint8)
+    texture = 4
     if kind == "cup":
-        half = 0.22 * float(np.ptp(oval[:, 0]))
+        half = 0.22 * width_face
         x0, x1, top = int(mouth[0] - half), int(mouth[0] + half), int(mouth[1])
-        outline = np.array([[x0, height], [x0, top + 8], [x0 + 8, top], [x1 - 8, top], [x1, top + 8], [x1, height]])
+        cv2.fillPoly(layer, [np.array([[x0, height], [x0, top + 8], [x0 + 8, top], [x1 - 8, top], [x1, top + 8],
+                                       [x1, height]], np.int32)], 1)
         colour = (40, 40, 200)
-    else:
+    elif kind == "surgical mask":
         bridge = eyes_y + 0.35 * (mouth[1] - eyes_y)
         lower = oval[oval[:, 1] > bridge]
-        outline = lower[np.argsort(np.arctan2(lower[:, 1] - mouth[1], lower[:, 0] - mouth[0]))].astype(np.int32)
+        cv2.fillPoly(layer, [lower[np.argsort(np.arctan2(lower[:, 1] - mouth[1], lower[:, 0] - mouth[0]))]
+                             .astype(np.int32)], 1)
         colour = (230, 200, 160)
+    elif kind == "microphone":
+        # a black foam ball at the chin on a handle from below; foam is rough
+        centre = (int(mouth[0]), int(mouth[1] + 0.12 * width_face))
+        cv2.circle(layer, centre, int(0.16 * width_face), 1, -1)
+        cv2.rectangle(layer, (centre[0] - int(0.05 * width_face), centre[1]),
+                      (centre[0] + int(0.05 * width_face), height), 1, -1)
+        colour, texture = (40, 40, 42), 10
+    else:
+        # a lock of dark hair from the hairline across one eye to the cheekbone: strands
+        # a few pixels wide, fanned a little apart
+        top = oval[np.argmin(oval[:, 1])]
+        eye = points[topology.eyes[0]].mean(axis=0)
+        for offset in np.linspace(-0.08, 0.08, 6) * width_face:
+            ends = np.array([[top[0] + offset * 0.4, top[1] - 0.05 * width_face],
+                             [eye[0] + offset, eye[1]],
+                             [eye[0] + 1.3 * offset - 0.04 * width_face, eyes_y + 0.3 * (mouth[1] - eyes_y)]])
+            curve = np.array([ends[0] * (1 - t) ** 2 + 2 * ends[1] * t * (1 - t) + ends[2] * t ** 2
+                              for t in np.linspace(0, 1, 24)], np.int32)
+            cv2.polylines(layer, [curve], False, 1, max(2, int(0.025 * width_face)))
+        colour, texture = (35, 45, 70), 12
+    outline = [contour[:, 0].tolist() for contour in
+               cv2.findContours(layer, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]]
     rng = np.random.default_rng(7)
     painted = []
     for frame in frames:
         frame = frame.copy()
-        layer = np.zeros(frame.shape[:2], np.uint8)
-        cv2.fillPoly(layer, [outline.astype(np.int32)], 1)
-        noise = rng.normal(0, 4, frame.shape).astype(np.int16)
+        noise = rng.normal(0, texture, frame.shape).astype(np.int16)
         frame[layer > 0] = np.clip(np.array(colour, np.int16) + noise[layer > 0], 0, 255).astype(np.uint8)
         painted.append(frame)
-    return painted, [outline.tolist()]
+    return painted, outline
 
 
-@pytest.mark.parametrize("kind", ["cup", "surgical mask"])
+@pytest.mark.parametrize("kind", ["cup", "surgical mask", "microphone", "hair"])
 def test_a_cup_or_a_mask_in_front_of_the_face_stays_in_front(kind, topology):
     """Painted occluders (a red cup at the chin, a pale blue surgical mask) on a real clip:
     kept in front as a hand is (within 4 levels inside; the face around still swapped),
