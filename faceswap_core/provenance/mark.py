@@ -49,11 +49,19 @@ def new_session_id() -> bytes:
     return os.urandom(PAYLOAD_BYTES - 1)
 
 
-def cell_shape(width: int, height: int) -> np.ndarray:
+def cell_shape(width: int, height: int, columns: int = COLUMNS, rows: int = ROWS) -> np.ndarray:
     """sin(2 pi u) sin(2 pi v) over the frame, u and v running 0..1 across every cell."""
-    u = (np.arange(width) + 0.5) * COLUMNS / width
-    v = (np.arange(height) + 0.5) * ROWS / height
+    u = (np.arange(width) + 0.5) * columns / width
+    v = (np.arange(height) + 0.5) * rows / height
     return np.outer(np.sin(2 * np.pi * v), np.sin(2 * np.pi * u)).astype(np.float32)
+
+
+def bit_votes(cells: np.ndarray) -> np.ndarray:
+    """Each bit's vote from the ROWS x COLUMNS cells' correlations (levels of amplitude),
+    positive for a 1; each cell's vote clipped (an edge through a cell must not outvote
+    the rest)."""
+    cells = np.clip(cells * SIGN, -VOTE_CLIP, VOTE_CLIP)
+    return np.bincount(OWNER.ravel(), weights=cells.ravel(), minlength=BITS) / (COLUMNS * ROWS / BITS)
 
 
 class Marker:
@@ -113,24 +121,27 @@ class MarkReader:
         import cv2
 
         self._cv2 = cv2
-        self._shapes: dict[tuple[int, int], np.ndarray] = {}
+        self._shapes: dict[tuple[int, int, int, int], np.ndarray] = {}
 
     def votes(self, frame: np.ndarray, mirrored: bool = False) -> np.ndarray:
         """Positive for a 1, in levels of amplitude, from a BGR(A) frame or its luma.
         mirrored reads a horizontally flipped copy of a marked picture (a mirrored camera)."""
-        cv2 = self._cv2
         y = luma(frame)
         if mirrored:
             y = y[:, ::-1]
+        return bit_votes(self.cells(y))
+
+    def cells(self, y: np.ndarray, columns: int = COLUMNS, rows: int = ROWS) -> np.ndarray:
+        """Each cell's correlation with the cell shape (rows x columns), in levels of
+        amplitude, from a luma image that the cells tile exactly."""
         height, width = y.shape
-        shape = self._shapes.get((width, height))
+        key = (width, height, columns, rows)
+        shape = self._shapes.get(key)
         if shape is None:
             if len(self._shapes) > 4:
                 self._shapes.clear()
-            shape = self._shapes[(width, height)] = cell_shape(width, height)
-        cells = cv2.resize(y * shape, (COLUMNS, ROWS), interpolation=cv2.INTER_AREA) / 0.25
-        cells = np.clip(cells * SIGN, -VOTE_CLIP, VOTE_CLIP)
-        return np.bincount(OWNER.ravel(), weights=cells.ravel(), minlength=BITS) / (COLUMNS * ROWS / BITS)
+            shape = self._shapes[key] = cell_shape(width, height, columns, rows)
+        return self._cv2.resize(y * shape, (columns, rows), interpolation=self._cv2.INTER_AREA) / 0.25
 
 
 @dataclass(frozen=True)

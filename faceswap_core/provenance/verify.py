@@ -1,9 +1,13 @@
 """What a file says about itself: its content credentials (C2PA) and the invisible mark in
 its pictures.
 
-A video is decoded by the bundled ffmpeg straight to brightness at 640 x 360 (the mark's
-cells are a share of the frame, so any size reads the same, and small is fast), its votes
-summed per one-second window, each window decoded. A mirrored copy is read as well.
+A video is decoded by the bundled ffmpeg straight to brightness with its own shape, the
+longer side at most 960 pixels (the mark's cells are a share of the frame, so any size
+reads the same, and small is fast), its votes summed per one-second window, each window
+decoded. A mirrored copy is read as well. Where nothing is found over the whole frame, the
+picture may no longer fill it (cropped and scaled, letterboxed, a picture-in-picture, a
+vertical reframe): the mark's grid is looked for on the mean of the frames read
+(mark_grid), and where one decodes there, the video is read again at that place.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ import numpy as np
 from ..errors import FaceSwapError
 from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ffmpeg_executable
 from ..progress import Progress
-from . import mark
+from . import mark, mark_grid
 from .credentials import CredentialFinding, read_credentials
 
-READ_SIZE = (640, 360)
+READ_SIDE = 960            # frames are read with the longer side at most this many pixels (mark_grid's scale)
 VIDEO_KINDS = VIDEO_EXTENSIONS | {".flv", ".ts"}   # what OBS records, too
 ENOUGH_WINDOWS = 5          # this many windows agreeing: stop reading a long video
 PROVES_NOTHING = ("This proves nothing about the file: both can be lost (a re-upload, cropping, heavy editing) or "
@@ -40,14 +44,16 @@ class MarkFinding:
     windows_decoded: int = 0      # those that decoded to the session
     frames_read: int = 0
     frames_decoded: int = 0       # single frames that decoded to the session on their own
+    placed: str = ""              # where the marked picture lies when it does not fill the frame
 
     def words(self) -> str:
         if not self.found:
             return "no obs-faceswap mark"
         where = (f"{self.windows_decoded} of {self.windows_read} one-second windows" if self.frames_read > 1
                  else "the picture")
+        part = f" ({self.placed})" if self.placed else ""
         return (f"obs-faceswap mark found: session {self.session}"
-                f"{' (mirrored)' if self.mirrored else ''}, in {where}: made with a face swap")
+                f"{' (mirrored)' if self.mirrored else ''}, in {where}{part}: made with a face swap")
 
 
 @dataclass
@@ -92,7 +98,8 @@ class FileReport:
                                 "failures": found.failures},
                 "mark": {"found": self.mark.found, "session": self.mark.session, "mirrored": self.mark.mirrored,
                          "windows_read": self.mark.windows_read, "windows_decoded": self.mark.windows_decoded,
-                         "frames_read": self.mark.frames_read, "frames_decoded": self.mark.frames_decoded}}
+                         "frames_read": self.mark.frames_read, "frames_decoded": self.mark.frames_decoded,
+                         "placed": self.mark.placed}}
 
 
 def files_under(paths: list[str]) -> list[str]:
@@ -134,63 +141,127 @@ def read_image_mark(path: str) -> MarkFinding:
     if image is None:
         raise FaceSwapError("not a picture OpenCV can open")
     reading, mirrored = mark.read_picture(image)
+    if reading is not None:
+        return MarkFinding(True, reading.session, mirrored, 1, 1, 1, 1)
+    height, width = image.shape[:2]
+    size = read_size(width, height)
+    small = cv2.resize(mark.luma(image), size, interpolation=cv2.INTER_AREA)
+    reading, mirrored, place = mark_grid.read_placed(small)
     if reading is None:
         return MarkFinding(False, windows_read=1, frames_read=1)
-    return MarkFinding(True, reading.session, mirrored, 1, 1, 1, 1)
+    return MarkFinding(True, reading.session, mirrored, 1, 1, 1, 1, _placed_words(place, size, (width, height)))
 
 
-def video_rate(path: str) -> tuple[float, int]:
-    """(frames per second, frame count or 0) from the container."""
+def read_size(width: int, height: int) -> tuple[int, int]:
+    """The size frames are read at: their own shape, the longer side at most READ_SIDE, even."""
+    scale = min(1.0, READ_SIDE / max(width, height, 1))
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def _placed_words(place: mark_grid.Placement, read: tuple[int, int], frame: tuple[int, int]) -> str:
+    """Where the marked picture lies, in the file's own pixels."""
+    scale = frame[0] / read[0]
+    x0, y0 = place.x0 * scale, place.y0 * scale
+    width, height = place.cell_w * mark.COLUMNS * scale, place.cell_h * mark.ROWS * scale
+    return f"a {width:.0f}x{height:.0f} picture at ({x0:.0f}, {y0:.0f}) in the {frame[0]}x{frame[1]} frame"
+
+
+def video_facts(path: str) -> tuple[float, int, tuple[int, int] | None]:
+    """(frames per second, frame count or 0, (width, height) as decoded, or None) from the
+    container and its first frame (the decoder's own turn for a rotated phone video)."""
     import cv2
 
     capture = cv2.VideoCapture(path)
     try:
-        fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+        opened = capture.isOpened()
+        fps = capture.get(cv2.CAP_PROP_FPS) if opened else 0.0
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if opened else 0
+        ok, frame = capture.read() if opened else (False, None)
     finally:
         capture.release()
-    return (fps if 1.0 <= fps <= 240.0 else 30.0), max(count, 0)
+    size = (frame.shape[1], frame.shape[0]) if ok else None
+    return (fps if 1.0 <= fps <= 240.0 else 30.0), max(count, 0), size
+
+
+@dataclass
+class _Pass:
+    """One reading of a video's frames, as it is and mirrored."""
+
+    frames: int = 0
+    windows: int = 0
+    decoded: list = field(default_factory=lambda: [Counter(), Counter()])
+    single: list = field(default_factory=lambda: [Counter(), Counter()])
+    mean: np.ndarray | None = None        # the mean luma of the frames read (for a pass over the whole frame)
+
+    def finding(self, placed: str = "") -> MarkFinding:
+        best = max(((counts.most_common(1)[0], variant) for variant, counts in enumerate(self.decoded) if counts),
+                   default=None, key=lambda item: item[0][1])
+        # one window is enough for a short clip; a longer one needs two that agree
+        if best is None or best[0][1] < min(2, self.windows):
+            return MarkFinding(False, windows_read=self.windows, frames_read=self.frames)
+        (session, hits), variant = best
+        return MarkFinding(True, session, bool(variant), self.windows, hits, self.frames, self.single[variant][session],
+                           placed)
 
 
 def read_video_mark(path: str, progress: bool = False, enough_windows: int = ENOUGH_WINDOWS) -> MarkFinding:
     """The mark in a video; reading stops once `enough_windows` windows agree."""
-    fps, count = video_rate(path)
+    fps, count, frame_size = video_facts(path)
+    size = read_size(*frame_size) if frame_size else (640, 360)
+    whole = _read_pass(path, fps, count, size, None, progress, enough_windows)
+    found = whole.finding()
+    if found.found or whole.mean is None:
+        return found
+    reading, _, place = mark_grid.read_placed(whole.mean)
+    if reading is None:
+        return found
+    placed = _read_pass(path, fps, count, size, place, progress, enough_windows)
+    return placed.finding(_placed_words(place, size, frame_size or size))
+
+
+def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: mark_grid.Placement | None,
+               progress: bool, enough_windows: int) -> _Pass:
+    """The frames' votes per one-second window, over the whole frame or at a place."""
     window = max(1, round(fps))
-    width, height = READ_SIZE
+    width, height = size
     command = [ffmpeg_executable(), "-v", "error", "-i", path, "-map", "0:v:0", "-vf", f"scale={width}:{height}",
                "-pix_fmt", "gray", "-f", "rawvideo", "-"]
     errors = tempfile.TemporaryFile()     # not a pipe: a damaged file's many messages must not stall ffmpeg
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
-    bar = Progress(count or None, f"reading {os.path.basename(path)}", force=progress)
+    words = f"reading {os.path.basename(path)}" + ("" if place is None else " again where its picture lies")
+    bar = Progress(count or None, words, force=progress)
     reader = mark.MarkReader()
     sums = [np.zeros(mark.BITS), np.zeros(mark.BITS)]      # as it is, mirrored
-    decoded = [Counter(), Counter()]
-    single = [Counter(), Counter()]                         # frames that decode on their own
-    frames = in_window = windows = 0
+    total = np.zeros((height, width), np.float64) if place is None else None
+    result = _Pass()
+    in_window = 0
     try:
         while True:
             data = process.stdout.read(width * height)
             if len(data) < width * height:
                 break
             luma = np.frombuffer(data, np.uint8).reshape(height, width)
+            if total is not None:
+                total += luma
+            picture = luma if place is None else place.picture(luma.astype(np.float32))
             for variant in (0, 1):
-                votes = reader.votes(luma, mirrored=bool(variant))
+                votes = reader.votes(picture, mirrored=bool(variant))
                 sums[variant] += votes
                 reading = mark.decode(votes)
                 if reading is not None:
-                    single[variant][reading.session] += 1
-            frames += 1
+                    result.single[variant][reading.session] += 1
+            result.frames += 1
             in_window += 1
             bar.advance()
             if in_window == window:
-                windows += 1
-                _decode_window(sums, decoded)
+                result.windows += 1
+                _decode_window(sums, result.decoded)
                 in_window = 0
-                if max(max(counts.values(), default=0) for counts in decoded) >= enough_windows:
+                if max(max(counts.values(), default=0) for counts in result.decoded) >= enough_windows:
                     break
-        if in_window and windows == 0:      # a clip shorter than a second: its frames are the window
-            windows = 1
-            _decode_window(sums, decoded)
+        if in_window and result.windows == 0:      # a clip shorter than a second: its frames are the window
+            result.windows = 1
+            _decode_window(sums, result.decoded)
     finally:
         bar.close()
         process.stdout.close()
@@ -199,15 +270,11 @@ def read_video_mark(path: str, progress: bool = False, enough_windows: int = ENO
         errors.seek(0)
         error = errors.read().decode(errors="replace").strip()
         errors.close()
-    if frames == 0:
+    if result.frames == 0:
         raise FaceSwapError(error.splitlines()[-1] if error else "no video frames in it")
-    best = max(((counts.most_common(1)[0], variant) for variant, counts in enumerate(decoded) if counts),
-               default=None, key=lambda item: item[0][1])
-    # one window is enough for a short clip; a longer one needs two that agree
-    if best is None or best[0][1] < min(2, windows):
-        return MarkFinding(False, windows_read=windows, frames_read=frames)
-    (session, hits), variant = best
-    return MarkFinding(True, session, bool(variant), windows, hits, frames, single[variant][session])
+    if total is not None:
+        result.mean = (total / result.frames).astype(np.float32)
+    return result
 
 
 def _decode_window(sums: list[np.ndarray], decoded: list[Counter]) -> None:

@@ -1,0 +1,226 @@
+"""Where the mark's grid lies in a picture it no longer fills: cropped and scaled up, in a
+letterbox or pillarbox, shrunk inside a larger frame (picture-in-picture, a vertical
+reframe), as reposts and players do.
+
+The mark's cells (mark.py) are one period of sin x sin each, with a sign per cell. A
+template of one cell slid over the picture answers most strongly, with either sign, where
+it sits on a cell: its squared answer repeats with the cells whatever their signs, so the
+squared answer's column and row sums carry a spectral line at the cell's size (and half
+of it). Clipping the answer at a few times its median keeps the picture's own edges from
+drowning the line (without it, a marked clip after a 2.5 Mbit/s encode did not stand out
+from the same clip unmarked). A bank of cell sizes finds the line, a fine search places it,
+and the cells are then read on a lattice at eight sub-cell offsets a side: the 64 x 36
+windows that hold the most of the mark are the places to try (mark.decode keeps its
+guard; a place found by searching must agree more strongly: SEARCHED_AGREEMENT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .mark import COLUMNS, ROWS, MarkReader, bit_votes, decode, Reading
+
+MIN_CELL = 5.0              # reading pixels: a picture at 40% of a 960-pixel-wide frame has 6
+MAX_STRETCH = 1.35          # a picture cropped and scaled up fills at most this much of the frame per axis
+CELL_STEP = 1.15            # the bank's step between cell sizes (a template within 7.5% still answers)
+RATIOS = (0.4, 3.5)         # cell height / width: a 21:9 picture to a 9:16 one
+CLIP = 2.0                  # the template's answer clipped at this many times its local size
+FLOOR = 0.1                 # the local size's floor, of its median over the picture
+MIN_LINE = 6.0              # the line must stand this far above the median of the spectrum around it
+FINE = 0.1                  # the fine search spans this share either side of the bank's size
+SUB = 4                     # sub-cell offsets tried per axis (then refined)
+LIKELY = 2                  # lines kept per axis
+LATTICE_CELL = 8            # pixels a cell has on the lattice the cells are read from
+NEAR_BEST = 0.9             # windows holding this share of the best window's energy are tried
+MAX_PLACES = 96             # at most this many windows a cell size are weighed by their votes
+TRIED = 4                   # at most this many places are refined and decoded
+SCALE_STEP = 0.01           # the refinement's largest size change (of the cell), halved twice
+SEARCHED_AGREEMENT = 3.0    # mark.decode's agreement a searched place needs (its own guard is 2.0)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The marked picture's cell grid in a frame's pixels: its top-left corner and cell size
+    (the picture spans COLUMNS x ROWS cells; parts may lie outside the frame)."""
+
+    x0: float
+    y0: float
+    cell_w: float
+    cell_h: float
+
+    def picture(self, y: np.ndarray) -> np.ndarray:
+        """The picture at LATTICE_CELL pixels a cell, from the frame's luma (outside the
+        frame: its edge repeated, which a cell's zero-mean shape ignores)."""
+        sx, sy = LATTICE_CELL / self.cell_w, LATTICE_CELL / self.cell_h
+        matrix = np.float32([[sx, 0, -self.x0 * sx], [0, sy, -self.y0 * sy]])
+        return cv2.warpAffine(y, matrix, (COLUMNS * LATTICE_CELL, ROWS * LATTICE_CELL), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+
+
+def _sizes(limit: float) -> np.ndarray:
+    count = max(1, int(np.floor(np.log(max(limit, MIN_CELL) / MIN_CELL) / np.log(CELL_STEP))) + 1)
+    return MIN_CELL * CELL_STEP ** np.arange(count)
+
+
+def _answer(y: np.ndarray, cell_w: float, cell_h: float) -> np.ndarray:
+    """The one-cell template's squared answer at every place, clipped."""
+    kx = np.sin(2 * np.pi * (np.arange(max(2, round(cell_w))) + 0.5) / cell_w).astype(np.float32)
+    ky = np.sin(2 * np.pi * (np.arange(max(2, round(cell_h))) + 0.5) / cell_h).astype(np.float32)
+    answer = cv2.sepFilter2D(y, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_REPLICATE)
+    # against the answer's own local size (a few cells around), so busy content, flat bars
+    # and a small picture inside a larger frame each count alike; a floor keeps flat bars' noise down
+    reach = int(6 * max(cell_w, cell_h)) | 1
+    local = np.sqrt(np.maximum(cv2.boxFilter(answer * answer, -1, (reach, reach)), 0.0))
+    floor = FLOOR * float(np.median(local[::7, ::7])) + 1e-3
+    answer = np.clip(answer / (local + floor), -CLIP, CLIP)
+    return answer * answer
+
+
+def _line(profile: np.ndarray, periods: np.ndarray) -> tuple[float, float]:
+    """The strongest period among `periods` in a profile and how far it stands above the
+    median of the others."""
+    x = np.arange(len(profile), dtype=np.float64)
+    centred = profile - profile.mean()
+    power = np.abs(np.exp(-2j * np.pi * np.outer(1.0 / periods, x)) @ centred)
+    best = int(np.argmax(power))
+    return float(periods[best]), float(power[best] / (np.median(power) + 1e-9))
+
+
+def cell_sizes(y: np.ndarray) -> list[tuple[float, float]]:
+    """The likely (cell width, cell height) pairs of a mark's grid in a luma image, most
+    likely first; [] where no cell size stands out. Each axis keeps its LIKELY clearest
+    lines (a busy picture has lines of its own) and the sizes twice theirs (the squared
+    answer repeats every half cell too)."""
+    height, width = y.shape
+    lines_w, lines_h = [], []
+    for cell_w in _sizes(MAX_STRETCH * width / COLUMNS):
+        for cell_h in _sizes(MAX_STRETCH * height / ROWS):
+            if not RATIOS[0] <= cell_h / cell_w <= RATIOS[1]:
+                continue
+            energy = _answer(y, cell_w, cell_h)
+            band = lambda size: np.linspace(size / 2 * (1 - FINE), size / 2 * (1 + FINE), 41)   # noqa: E731
+            profiles = energy.sum(axis=0), energy.sum(axis=1)
+            half_w, clear_w = _line(profiles[0], band(cell_w))
+            half_h, clear_h = _line(profiles[1], band(cell_h))
+            if min(clear_w, clear_h) >= MIN_LINE:
+                lines_w.append((clear_w, half_w, profiles[0]))
+                lines_h.append((clear_h, half_h, profiles[1]))
+    chosen = []
+    for lines in (lines_w, lines_h):
+        kept = []
+        for clear, half, profile in sorted(lines, key=lambda line: -line[0]):
+            if len(kept) < LIKELY and all(abs(half / other - 1) > 0.03 for _, other in kept):
+                # placed finely: 0.02% steps (64 cells drift an eighth of a cell at 0.2%)
+                kept.append((clear, _line(profile, np.linspace(half * 0.99, half * 1.01, 101))[0]))
+        chosen.append([(clear, 2 * half * twice) for clear, half in kept for twice in (1, 2)])
+    pairs = [(min(cw, ch), w, h) for cw, w in chosen[0] for ch, h in chosen[1] if RATIOS[0] <= h / w <= RATIOS[1]]
+    distinct: list[tuple[float, float]] = []
+    for _, w, h in sorted(pairs, key=lambda pair: -pair[0]):
+        if all(abs(w / w2 - 1) > 0.01 or abs(h / h2 - 1) > 0.01 for w2, h2 in distinct):
+            distinct.append((w, h))
+    return distinct
+
+
+def placements(y: np.ndarray, reader: MarkReader | None = None) -> list[Placement]:
+    """Where a marked picture may lie in a luma image, most likely first; [] when no grid
+    stands out."""
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    reader = reader or MarkReader()
+    places = []
+    for cell_w, cell_h in cell_sizes(y):
+        places += _windows(y, cell_w, cell_h, reader)
+    places.sort(key=lambda item: -item[0])
+    return [_refined(y, place, reader) for _, place in places[:TRIED]]
+
+
+def _windows(y: np.ndarray, cell_w: float, cell_h: float, reader: MarkReader) -> list[tuple[float, Placement]]:
+    """The 64 x 36 windows of cells, on lattices at SUB x SUB sub-cell offsets, that hold
+    the most of the mark: first by the cells' clipped energy (the mark lies there), then
+    by the bits' votes (the cells of each bit agree only on the right window), best
+    first with that vote energy."""
+    height, width = y.shape
+    pad_x, pad_y = int(np.ceil(COLUMNS * (1 - 1 / MAX_STRETCH))), int(np.ceil(ROWS * (1 - 1 / MAX_STRETCH)))
+    candidates = []
+    for sub_y in range(SUB):
+        for sub_x in range(SUB):
+            x0, y0 = sub_x * cell_w / SUB, sub_y * cell_h / SUB
+            columns, rows = int((width - x0) // cell_w), int((height - y0) // cell_h)
+            if columns < 1 or rows < 1:
+                continue
+            sx, sy = LATTICE_CELL / cell_w, LATTICE_CELL / cell_h
+            matrix = np.float32([[sx, 0, -x0 * sx], [0, sy, -y0 * sy]])
+            warped = cv2.warpAffine(y, matrix, (columns * LATTICE_CELL, rows * LATTICE_CELL), flags=cv2.INTER_LINEAR)
+            seen = reader.cells(warped, columns, rows)
+            limit = CLIP * float(np.median(np.abs(seen))) + 1e-6
+            cells = np.zeros((rows + 2 * pad_y, columns + 2 * pad_x), np.float32)
+            cells[pad_y:pad_y + rows, pad_x:pad_x + columns] = np.clip(seen, -limit, limit)
+            if cells.shape[0] < ROWS or cells.shape[1] < COLUMNS:
+                continue
+            total = np.pad(cells * cells, ((1, 0), (1, 0))).cumsum(axis=0).cumsum(axis=1)
+            sums = total[ROWS:, COLUMNS:] - total[:-ROWS, COLUMNS:] - total[ROWS:, :-COLUMNS] + total[:-ROWS, :-COLUMNS]
+            origin_x, origin_y = x0 - pad_x * cell_w, y0 - pad_y * cell_h
+            for row, column in zip(*np.nonzero(sums >= NEAR_BEST * sums.max())):
+                candidates.append((float(sums[row, column]), origin_x + column * cell_w, origin_y + row * cell_h,
+                                   cells[row:row + ROWS, column:column + COLUMNS]))
+    if not candidates:
+        return []
+    best = max(candidate[0] for candidate in candidates)
+    candidates = sorted((c for c in candidates if c[0] >= NEAR_BEST * best), key=lambda c: -c[0])[:MAX_PLACES]
+    voted = [(_energy_of(cells), Placement(x0, y0, cell_w, cell_h)) for _, x0, y0, cells in candidates]
+    return sorted(voted, key=lambda item: -item[0])[:TRIED]
+
+
+def _energy_of(cells: np.ndarray) -> float:
+    """How strongly the bits' votes speak, as it is or mirrored (a mirrored camera)."""
+    return max(float(np.square(bit_votes(view)).sum()) for view in (cells, cells[:, ::-1]))
+
+
+def _vote_energy(y: np.ndarray, place: Placement, reader: MarkReader) -> float:
+    return _energy_of(reader.cells(place.picture(y)))
+
+
+def _refined(y: np.ndarray, place: Placement, reader: MarkReader) -> Placement:
+    """The place moved and scaled a little where the bits' votes grow: the lattice's
+    eighth of a cell and the size's estimate leave a little of the mark unread."""
+    best = _vote_energy(y, place, reader)
+    for step in (0.5, 0.25, 0.12):
+        improved = True
+        while improved:
+            improved = False
+            for change in ({"x0": step * place.cell_w}, {"x0": -step * place.cell_w},
+                           {"y0": step * place.cell_h}, {"y0": -step * place.cell_h},
+                           {"cell_w": place.cell_w * SCALE_STEP * step}, {"cell_w": -place.cell_w * SCALE_STEP * step},
+                           {"cell_h": place.cell_h * SCALE_STEP * step}, {"cell_h": -place.cell_h * SCALE_STEP * step}):
+                (name, delta), = change.items()
+                moved = _shifted(place, name, delta)
+                energy = _vote_energy(y, moved, reader)
+                if energy > best:
+                    best, place, improved = energy, moved, True
+    return place
+
+
+def _shifted(place: Placement, name: str, delta: float) -> Placement:
+    """A size change keeps the picture's centre where it was."""
+    values = {"x0": place.x0, "y0": place.y0, "cell_w": place.cell_w, "cell_h": place.cell_h}
+    values[name] += delta
+    if name == "cell_w":
+        values["x0"] -= delta * COLUMNS / 2
+    if name == "cell_h":
+        values["y0"] -= delta * ROWS / 2
+    return Placement(**values)
+
+
+def read_placed(y: np.ndarray, reader: MarkReader | None = None) -> tuple[Reading | None, bool, Placement | None]:
+    """The mark of a picture that does not fill the frame: (reading, mirrored, where)."""
+    reader = reader or MarkReader()
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    for place in placements(y, reader):
+        cells = reader.cells(place.picture(y))
+        for mirrored in (False, True):
+            reading = decode(bit_votes(cells[:, ::-1] if mirrored else cells))
+            if reading is not None and reading.agreement >= SEARCHED_AGREEMENT:
+                return reading, mirrored, place
+    return None, False, None
