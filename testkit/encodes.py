@@ -3,6 +3,7 @@ imageio-ffmpeg ships: x264 on one thread, so every run writes the same bytes."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 from faceswap_core.media import ffmpeg_executable
@@ -20,3 +21,46 @@ def encode(source, target, *settings, size=None, preset: str = "veryfast") -> st
     subprocess.run([ffmpeg_executable(), "-v", "error", "-y", "-i", str(source), *scale, "-an", "-c:v", "libx264",
                     "-threads", "1", "-preset", preset, *settings, "-pix_fmt", "yuv420p", str(target)], check=True)
     return str(target)
+
+
+# What reposts, players and short-video platforms do to a picture's geometry, as ffmpeg
+# filter graphs on [0:v] ({w}x{h}: the source's size; [1:v]: another clip behind it)
+REFRAMES = {
+    "crop 1% a side, scaled back": "crop=iw*0.98:ih*0.98,scale={w}:{h}",
+    "crop 4% a side, scaled back": "crop=iw*0.92:ih*0.92,scale={w}:{h}",
+    "crop 10% a side, scaled back": "crop=iw*0.8:ih*0.8,scale={w}:{h}",
+    "letterbox 1440x810 in 1920x1080": "scale=1440:810,pad=1920:1080:240:135",
+    "9:16 over bars": "scale=1080:-2,pad=1080:1920:0:(oh-ih)/2",
+    "9:16 over a blurred fill": "split[a][b];[a]scale=1080:1920:force_original_aspect_ratio=increase,crop=1080:1920,"
+                                "boxblur=20[bg];[b]scale=1080:-2[fg];[bg][fg]overlay=0:(H-h)/2",
+    "at 50% inside another clip": "[1:v]scale=1920:1080[bg];[0:v]scale=960:540[fg];[bg][fg]overlay=700:400:shortest=1",
+}
+
+
+def reframed(source, target, graph: str, *settings, size=(0, 0)) -> str:
+    """source through an ffmpeg filter graph (REFRAMES: {w}, {h} filled from size; [1:v]
+    is lp_d19 from ../shared/media), then x264 on one thread with `settings`, or VP9 when
+    target ends in .webm."""
+    from testkit.judge import media
+
+    graph = graph.format(w=size[0], h=size[1])
+    codec = (["-c:v", "libvpx-vp9", "-row-mt", "0"] if str(target).endswith(".webm")
+             else ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"])
+    extra = ["-i", str(media("lp_d19.mp4"))] if "[1:v]" in graph else []
+    subprocess.run([ffmpeg_executable(), "-v", "error", "-y", "-i", str(source), *extra, "-filter_complex", graph,
+                    "-an", *codec, "-threads", "1", *settings, str(target)], check=True)
+    return str(target)
+
+
+def swapped_clip(folder, size, *flags, clip: str = "lp_d12.mp4") -> tuple[str, str]:
+    """A 3-second clip at `size` made by `faceswap swap` (fr_obama.jpg as the photo), and
+    the session it printed ('' when it printed none)."""
+    from testkit.cli import run
+    from testkit.judge import media
+
+    driving = encode(media(clip), folder / f"in-{size[0]}x{size[1]}.mp4", "-crf", "12", "-frames:v", "90", size=size)
+    out = folder / f"swapped-{size[0]}x{size[1]}{'-'.join(flags)}.mp4"
+    result = run("swap", "--source", media("fr_obama.jpg"), "--input", driving, "--output", out, *flags)
+    assert result.returncode == 0, result.stderr
+    found = re.search(r"session ([0-9a-f]{6})", result.stdout)
+    return str(out), found.group(1) if found else ""

@@ -5,13 +5,21 @@ reframe), as reposts and players do.
 The mark's cells (mark.py) are one period of sin x sin each, with a sign per cell. A
 template of one cell slid over the picture answers most strongly, with either sign, where
 it sits on a cell: its squared answer repeats with the cells whatever their signs, so the
-squared answer's column and row sums carry a spectral line at the cell's size (and half
-of it). Clipping the answer at a few times its median keeps the picture's own edges from
-drowning the line (without it, a marked clip after a 2.5 Mbit/s encode did not stand out
-from the same clip unmarked). A bank of cell sizes finds the line, a fine search places it,
-and the cells are then read on a lattice at eight sub-cell offsets a side: the 64 x 36
-windows that hold the most of the mark are the places to try (mark.decode keeps its
-guard; a place found by searching must agree more strongly: SEARCHED_AGREEMENT).
+squared answer's column and row sums carry a spectral line at half the cell's size.
+Measured on the mean of a marked clip's frames after a 2.5 Mbit/s encode:
+- the answer must be held to its own local size (divided by it, clipped at twice it):
+  raw, the picture's own edges drowned the line, and the clip read like the same clip
+  unmarked; a clip at its median over the frame failed where bars or a second picture
+  fill most of it;
+- the line alone places the cell to a percent or two in a narrow picture (a 9:16 reframe),
+  where 64 cells then drift by a cell: each axis keeps its two clearest lines and twice
+  their sizes (the answer repeats every half cell too), and a place is refined by the
+  bits' votes before it is read.
+The place itself: every 64 x 36 window of cells, on lattices at SUB x SUB sub-cell
+offsets, weighed by how strongly the bits' votes speak there (the cells of each bit agree
+only on the right window; the picture's content is as strong in the cells anywhere),
+all windows at once by FFT. mark.decode keeps its guard, and a place found by searching
+must agree more strongly (SEARCHED_AGREEMENT).
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy import fft
 
-from .mark import COLUMNS, ROWS, MarkReader, bit_votes, decode, Reading
+from .mark import BITS, COLUMNS, OWNER, ROWS, SIGN, VOTE_CLIP, MarkReader, Reading, bit_votes, decode
 
 MIN_CELL = 5.0              # reading pixels: a picture at 40% of a 960-pixel-wide frame has 6
 MAX_STRETCH = 1.35          # a picture cropped and scaled up fills at most this much of the frame per axis
@@ -34,10 +43,9 @@ FINE = 0.1                  # the fine search spans this share either side of th
 SUB = 4                     # sub-cell offsets tried per axis (then refined)
 LIKELY = 2                  # lines kept per axis
 LATTICE_CELL = 8            # pixels a cell has on the lattice the cells are read from
-NEAR_BEST = 0.9             # windows holding this share of the best window's energy are tried
-MAX_PLACES = 96             # at most this many windows a cell size are weighed by their votes
-TRIED = 4                   # at most this many places are refined and decoded
-SCALE_STEP = 0.01           # the refinement's largest size change (of the cell), halved twice
+TRIED = 4                   # places refined and decoded a cell size
+SIZES_TRIED = 8             # cell sizes tried, clearest first
+SCALE_STEP = 0.01           # the refinement's largest size change (of the cell), halved three times
 SEARCHED_AGREEMENT = 3.0    # mark.decode's agreement a searched place needs (its own guard is 2.0)
 
 
@@ -124,26 +132,36 @@ def cell_sizes(y: np.ndarray) -> list[tuple[float, float]]:
     return distinct
 
 
-def placements(y: np.ndarray, reader: MarkReader | None = None) -> list[Placement]:
-    """Where a marked picture may lie in a luma image, most likely first; [] when no grid
-    stands out."""
+def placements(y: np.ndarray, reader: MarkReader | None = None):
+    """Where a marked picture may lie in a luma image, most likely first, cell size by cell
+    size (a generator: a caller that decodes the first stops the search there)."""
     y = np.ascontiguousarray(y, dtype=np.float32)
     reader = reader or MarkReader()
-    places = []
-    for cell_w, cell_h in cell_sizes(y):
-        places += _windows(y, cell_w, cell_h, reader)
-    places.sort(key=lambda item: -item[0])
-    return [_refined(y, place, reader) for _, place in places[:TRIED]]
+    for cell_w, cell_h in cell_sizes(y)[:SIZES_TRIED]:
+        for _, place in _windows(y, cell_w, cell_h, reader):
+            yield place
+
+
+def _bit_kernels() -> np.ndarray:
+    """Per bit, as it is and mirrored: the key's sign on that bit's cells, 0 elsewhere
+    (2 x BITS x ROWS x COLUMNS): a window's vote for a bit is its cells' correlation with it."""
+    kernels = np.zeros((2, BITS, ROWS, COLUMNS), np.float32)
+    for bit in range(BITS):
+        kernels[0, bit] = np.where(OWNER == bit, SIGN, 0.0)
+    # a mirrored picture's window holds -cells[:, ::-1] (mark_grid._mirrored)
+    kernels[1] = -kernels[0][:, :, ::-1]
+    return kernels
 
 
 def _windows(y: np.ndarray, cell_w: float, cell_h: float, reader: MarkReader) -> list[tuple[float, Placement]]:
-    """The 64 x 36 windows of cells, on lattices at SUB x SUB sub-cell offsets, that hold
-    the most of the mark: first by the cells' clipped energy (the mark lies there), then
-    by the bits' votes (the cells of each bit agree only on the right window), best
-    first with that vote energy."""
+    """The 64 x 36 windows of cells, on lattices at SUB x SUB sub-cell offsets, where the
+    bits' votes speak most strongly (the cells of each bit agree only on the right window,
+    as it is or mirrored), best first with that energy: every window's votes at once, as
+    correlations of the lattice's cells with each bit's kernel (FFT)."""
     height, width = y.shape
     pad_x, pad_y = int(np.ceil(COLUMNS * (1 - 1 / MAX_STRETCH))), int(np.ceil(ROWS * (1 - 1 / MAX_STRETCH)))
-    candidates = []
+    kernels, spectra = _bit_kernels(), {}
+    found = []
     for sub_y in range(SUB):
         for sub_x in range(SUB):
             x0, y0 = sub_x * cell_w / SUB, sub_y * cell_h / SUB
@@ -153,29 +171,32 @@ def _windows(y: np.ndarray, cell_w: float, cell_h: float, reader: MarkReader) ->
             sx, sy = LATTICE_CELL / cell_w, LATTICE_CELL / cell_h
             matrix = np.float32([[sx, 0, -x0 * sx], [0, sy, -y0 * sy]])
             warped = cv2.warpAffine(y, matrix, (columns * LATTICE_CELL, rows * LATTICE_CELL), flags=cv2.INTER_LINEAR)
-            seen = reader.cells(warped, columns, rows)
-            limit = CLIP * float(np.median(np.abs(seen))) + 1e-6
-            cells = np.zeros((rows + 2 * pad_y, columns + 2 * pad_x), np.float32)
-            cells[pad_y:pad_y + rows, pad_x:pad_x + columns] = np.clip(seen, -limit, limit)
-            if cells.shape[0] < ROWS or cells.shape[1] < COLUMNS:
-                continue
-            total = np.pad(cells * cells, ((1, 0), (1, 0))).cumsum(axis=0).cumsum(axis=1)
-            sums = total[ROWS:, COLUMNS:] - total[:-ROWS, COLUMNS:] - total[ROWS:, :-COLUMNS] + total[:-ROWS, :-COLUMNS]
+            shape = (max(rows + 2 * pad_y, ROWS), max(columns + 2 * pad_x, COLUMNS))
+            fast = (fft.next_fast_len(shape[0], real=True), fft.next_fast_len(shape[1], real=True))
+            cells = np.zeros(fast, np.float32)
+            cells[pad_y:pad_y + rows, pad_x:pad_x + columns] = np.clip(reader.cells(warped, columns, rows),
+                                                                       -VOTE_CLIP, VOTE_CLIP)
+            if fast not in spectra:
+                spectra[fast] = fft.rfft2(kernels, s=fast).conj()
+            votes = fft.irfft2(spectra[fast] * fft.rfft2(cells), s=fast)
+            energy = np.square(votes[:, :, :shape[0] - ROWS + 1, :shape[1] - COLUMNS + 1]).sum(axis=1).max(axis=0)
             origin_x, origin_y = x0 - pad_x * cell_w, y0 - pad_y * cell_h
-            for row, column in zip(*np.nonzero(sums >= NEAR_BEST * sums.max())):
-                candidates.append((float(sums[row, column]), origin_x + column * cell_w, origin_y + row * cell_h,
-                                   cells[row:row + ROWS, column:column + COLUMNS]))
-    if not candidates:
-        return []
-    best = max(candidate[0] for candidate in candidates)
-    candidates = sorted((c for c in candidates if c[0] >= NEAR_BEST * best), key=lambda c: -c[0])[:MAX_PLACES]
-    voted = [(_energy_of(cells), Placement(x0, y0, cell_w, cell_h)) for _, x0, y0, cells in candidates]
-    return sorted(voted, key=lambda item: -item[0])[:TRIED]
+            for index in np.argsort(energy, axis=None)[::-1][:TRIED]:
+                row, column = np.unravel_index(index, energy.shape)
+                found.append((float(energy[row, column]),
+                              Placement(origin_x + column * cell_w, origin_y + row * cell_h, cell_w, cell_h)))
+    return sorted(found, key=lambda item: -item[0])[:TRIED]
+
+
+def _mirrored(cells: np.ndarray) -> np.ndarray:
+    """The cells of the picture flipped left to right: their order reversed, and each cell's
+    shape (odd across it) negated."""
+    return -cells[:, ::-1]
 
 
 def _energy_of(cells: np.ndarray) -> float:
     """How strongly the bits' votes speak, as it is or mirrored (a mirrored camera)."""
-    return max(float(np.square(bit_votes(view)).sum()) for view in (cells, cells[:, ::-1]))
+    return max(float(np.square(bit_votes(view)).sum()) for view in (cells, _mirrored(cells)))
 
 
 def _vote_energy(y: np.ndarray, place: Placement, reader: MarkReader) -> float:
@@ -186,7 +207,7 @@ def _refined(y: np.ndarray, place: Placement, reader: MarkReader) -> Placement:
     """The place moved and scaled a little where the bits' votes grow: the lattice's
     eighth of a cell and the size's estimate leave a little of the mark unread."""
     best = _vote_energy(y, place, reader)
-    for step in (0.5, 0.25, 0.12):
+    for step in (1.0, 0.5, 0.25, 0.12):
         improved = True
         while improved:
             improved = False
@@ -218,9 +239,23 @@ def read_placed(y: np.ndarray, reader: MarkReader | None = None) -> tuple[Readin
     reader = reader or MarkReader()
     y = np.ascontiguousarray(y, dtype=np.float32)
     for place in placements(y, reader):
-        cells = reader.cells(place.picture(y))
-        for mirrored in (False, True):
-            reading = decode(bit_votes(cells[:, ::-1] if mirrored else cells))
-            if reading is not None and reading.agreement >= SEARCHED_AGREEMENT:
-                return reading, mirrored, place
+        # the lattice's eighth of a cell and the size's estimate (a line's place in a
+        # narrow picture is off by a percent or two) leave some of the mark unread: the
+        # refined place reads better, or at all (a video's frames are read again there)
+        reading, mirrored = _decoded(y, place, reader)
+        refined = _refined(y, place, reader)
+        better, better_mirrored = _decoded(y, refined, reader)
+        if better is not None and (reading is None or better.agreement > reading.agreement):
+            return better, better_mirrored, refined
+        if reading is not None:
+            return reading, mirrored, place
     return None, False, None
+
+
+def _decoded(y: np.ndarray, place: Placement, reader: MarkReader) -> tuple[Reading | None, bool]:
+    cells = reader.cells(place.picture(y))
+    for mirrored in (False, True):
+        reading = decode(bit_votes(_mirrored(cells) if mirrored else cells))
+        if reading is not None and reading.agreement >= SEARCHED_AGREEMENT:
+            return reading, mirrored
+    return None, False

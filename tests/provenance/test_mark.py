@@ -77,6 +77,35 @@ def test_mirrored_scaled_and_range_squeezed_copies_read(frames_720p):
     assert mark.read_picture(squeezed)[0].session_id == SESSION
 
 
+@pytest.mark.parametrize("scale,at,mirrored", [(0.45, (410, 95), False), (0.7, (-40, 300), True),
+                                               (0.9375, (-120, -67), False)])
+def test_the_grid_is_found_where_the_picture_lies(frames_720p, scale, at, mirrored):
+    """A marked 720p frame shrunk into, or cropped by, a 960x960 canvas of another frame
+    (lossless; the last one 1.25 times the canvas's width, a 10% crop a side): mark_grid finds the cell size and the corner to within a fifth of a cell,
+    and the session decodes; the same canvas without the mark finds nothing."""
+    from faceswap_core.provenance import mark_grid
+
+    marked = mark.Marker(SESSION).embed(frames_720p[3])
+    if mirrored:
+        marked = marked[:, ::-1].copy()
+    canvas = cv2.resize(frames_720p[20], (960, 960), interpolation=cv2.INTER_AREA)
+    for picture, expect in ((marked, True), (frames_720p[3], False)):
+        shown = cv2.resize(picture, (round(1280 * scale), round(720 * scale)), interpolation=cv2.INTER_AREA)
+        layer = canvas.copy()
+        x, y = at
+        x0, y0 = max(x, 0), max(y, 0)
+        x1, y1 = min(x + shown.shape[1], 960), min(y + shown.shape[0], 960)
+        layer[y0:y1, x0:x1] = shown[y0 - y:y1 - y, x0 - x:x1 - x]
+        reading, was_mirrored, place = mark_grid.read_placed(mark.luma(layer))
+        if not expect:
+            assert reading is None
+            continue
+        assert reading is not None and reading.session_id == SESSION and was_mirrored == mirrored
+        cell = 1280 * scale / mark.COLUMNS
+        assert abs(place.cell_w - cell) < 0.01 * cell and abs(place.cell_h - cell) < 0.01 * cell, place
+        assert abs(place.x0 - x) < 0.2 * cell and abs(place.y0 - y) < 0.2 * cell, place
+
+
 def test_bgra_keeps_alpha_and_luma_plane_matches_bgr(frames_720p):
     marker = mark.Marker(SESSION)
     bgra = cv2.cvtColor(frames_720p[2], cv2.COLOR_BGR2BGRA)

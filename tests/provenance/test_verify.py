@@ -4,25 +4,13 @@ puts it through (ffmpeg's x264 with one thread, so every run encodes the same by
 from __future__ import annotations
 
 import json
-import re
 
 import cv2
 import pytest
 
 from testkit.cli import run
-from testkit.encodes import encode, rate
+from testkit.encodes import encode, rate, swapped_clip
 from testkit.judge import media
-
-
-def swapped_clip(folder, size, *flags) -> tuple[str, str]:
-    """A 3-second clip at `size` made by `faceswap swap`, and the session it printed."""
-    driving = encode(media("lp_d12.mp4"), folder / f"in-{size[1]}.mp4", "-crf", "12", "-frames:v", "90",
-                     size=size)
-    out = folder / f"swapped-{size[1]}{'-'.join(flags)}.mp4"
-    result = run("swap", "--source", media("fr_obama.jpg"), "--input", driving, "--output", out, *flags)
-    assert result.returncode == 0, result.stderr
-    found = re.search(r"session ([0-9a-f]{6})", result.stdout)
-    return str(out), found.group(1) if found else ""
 
 
 def verify(*paths) -> tuple[int, list[dict]]:
@@ -59,7 +47,7 @@ def test_the_mark_survives_stream_encodes(clips):
 
 def test_unmarked_video_verifies_as_nothing_found(clips, tmp_path):
     folder = clips[0]
-    unmarked = encode(folder / "in-720.mp4", tmp_path / "unmarked.mp4", *rate("2500k"))
+    unmarked = encode(folder / "in-1280x720.mp4", tmp_path / "unmarked.mp4", *rate("2500k"))
     result = run("verify", unmarked)
     assert result.returncode == 1
     assert "nothing found" in result.stdout and "proves nothing" in result.stdout
