@@ -27,7 +27,8 @@ from .masks import Patch
 WORK_SIDE = 192          # the box is fitted at this many pixels across
 FINGER_WIDTH = 0.33      # a finger's width, of the palm's width (index to little knuckle: three fingers' spacing)
 THUMB_WIDTH = 0.40
-EDGE_PIXELS = 1.0        # and by this many frame pixels a side: a small hand's edge pixels are half finger
+EDGE_PIXELS = 1.5        # and by this many frame pixels a side: a small hand's edge pixels are half finger
+                         # (1.0 left occ_mute_1's fist 1-2 px short: the neural engine moved 5.6 levels inside it)
 TIP_REACH = 0.3          # past the tip landmark, of the finger's width
 GROW = 0.2               # the drawing grown by up to this much of a finger's width before fitting
                          # (times the sensitivity setting: 0 keeps the drawing's own size)
