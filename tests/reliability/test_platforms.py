@@ -446,8 +446,10 @@ def test_flatpak_obs_starts_its_worker_on_the_host_paired_by_token(tmp_path, mon
         command = (bin_dir / "commands").read_text()
         assert "--owner-pid 0" in command and supervisor.channel.token in command
         assert supervisor.channel.worker_pid() == 1, "the worker did not run in its own PID namespace"
+        # this test's own worker: the child of the spawned 'flatpak-spawn' (another test run
+        # on the same machine has workers of its own: a loaded run failed waiting on one)
         spawned = supervisor.worker_pid()
-        workers = [pid for pid in helpers.worker_pids() if pid != spawned]
+        workers = [pid for pid in helpers.worker_pids(parent=spawned) if pid != spawned]
         assert workers, "no worker process"
     finally:
         supervisor.stop()
