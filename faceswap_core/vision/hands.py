@@ -33,10 +33,15 @@ HAND_REACH = 1.5      # the square reaches this far past each face's box, of the
 # (a finger on the lips has its palm under the chin: the palm detector must see the palm)
 SWEEP = (-0.5, -0.25, 0.0)   # a moving hand is drawn at these fractions of its last move (see Hand.sweep)
 SEARCH_EVERY = 10     # with no hand tracked and nothing changed, search every this many frames
-CHANGE_CELLS = 48     # the square's change is judged on this many samples a side
-CHANGE_LEVELS = 24    # a sample moved by more than this (mean of its channels) has changed
-CHANGE_SHARE = 0.02   # and the square has, when this share of its samples did
+CHANGE_CELLS = 12     # the square's change is judged on this many cells a side
+CELL_SAMPLES = 4      # each the mean of this many single pixels a side
+CHANGE_LEVELS = 10    # a cell whose mean moved by more than this (channels averaged) has changed
+CHANGE_SHARE = 0.02   # and the square has, when this share of its cells did
+# (cells, not single pixels: a string of twinkling lights behind the head (occ_wave) moved
+# 3% of single pixels on every frame and woke the palm detector on each; a hand moves
+# whole cells)
 WITHIN_FACE = 0.9     # a "hand" with this share of its landmarks inside a face's box is the face
+LOST_GRACE = 3        # frames after a hand was last seen during which every frame is searched
 RECENTRE = 0.12       # the square moves only when the faces moved this much of its side
 # (mediapipe tracks a hand in the square's own coordinates: a square that followed every
 # jitter of the face would shake the tracked hand with it)
@@ -73,13 +78,18 @@ class HandFinder:
             model_complexity=1 if static else 0,   # full for photos (small hands), lite for live video
             min_detection_confidence=0.5, min_tracking_confidence=0.5)
         self._square: tuple[int, int, int] | None = None   # x0, y0, side in frame pixels
+        self._aim: np.ndarray | None = None   # the faces' centre the square was placed for
         self._tracking = False
         self._idle = 0
-        self._previous: np.ndarray | None = None   # the square's sample on the last frame
+        self._rest = False   # the last search found nothing: skip this frame's (see _search_due)
+        self._frames = 0     # frames seen, and the one a hand was last found on
+        self._seen_at = -LOST_GRACE - 1
+        self._previous: np.ndarray | None = None   # the square's cells on the last frame
         self._last: list[Hand] = []
 
     def find(self, frame: np.ndarray, face_boxes: list[tuple[float, float, float, float]]) -> list[Hand]:
         """The hands in the square around these faces (x0, y0, x1, y1 each)."""
+        self._frames += 1
         if not face_boxes:
             self._tracking = False
             return []
@@ -88,6 +98,9 @@ class HandFinder:
             return []
         x0, y0, side = square
         result = self._graph.process(_square_image(frame, x0, y0, side, SEARCH_SIDE if not self.static else side))
+        # a hand just lost (a fast wave leaves mediapipe's tracked box) is likely still there
+        self._rest = (not self._tracking and not result.multi_hand_landmarks
+                      and self._frames - self._seen_at > LOST_GRACE)
         hands = []
         for landmarks in result.multi_hand_landmarks or ():
             # mediapipe's z is depth on about the scale of x (the image's width)
@@ -99,19 +112,26 @@ class HandFinder:
             hands.append(Hand(points, width, self._motion(points, width)))
         self._last = hands
         self._tracking = bool(hands)
+        if hands:
+            self._seen_at = self._frames
         return hands
 
     def _search_due(self, frame: np.ndarray, square: tuple[int, int, int]) -> bool:
         """Whether the palm detector should look at the square on this frame: it changed
         since the last frame (or moved), or SEARCH_EVERY frames went by. Frame to frame, a
-        talking head changes a few samples and a hand coming in many (hands move fast); a
-        hand that creeps in is found by the regular search."""
-        sample = _sample(frame, square)
-        before, self._previous = self._previous, sample
-        changed = (before is None or before.shape != sample.shape
-                   or float((np.abs(sample - before) > CHANGE_LEVELS).mean()) > CHANGE_SHARE)
+        talking head changes a few cells and a hand coming in many (hands move fast); a
+        hand that creeps in is found by the regular search. After a search that found
+        nothing, the next frame rests: a hand on its way in (blurred, half out of the
+        square: occ_wave searched 7 frames in a row before it was found) is still found
+        within two frames of the palm detector seeing it, at half the searches."""
+        cells, before = _cells(frame, square), self._previous
+        changed = (before is None or before.shape != cells.shape
+                   or float((np.abs(cells - before) > CHANGE_LEVELS).mean()) > CHANGE_SHARE)
         self._idle += 1
-        if not changed and self._idle < SEARCH_EVERY:
+        resting, self._rest = self._rest, False
+        if not resting or not changed:
+            self._previous = cells   # a rested change is judged again on the next frame
+        if (not changed or resting) and self._idle < SEARCH_EVERY:
             return False
         self._idle = 0
         return True
@@ -125,14 +145,17 @@ class HandFinder:
         side = min(int(round(max(hi - lo) + 2 * reach)), max(height, width))
         centre = (lo + hi) / 2
         if self._square is not None and not self.static:
-            x0, y0, old = self._square
-            moved = np.abs(centre - (np.array([x0, y0]) + old / 2)).max()
+            # measured from where the faces were, not from the square's middle: a square
+            # pushed inside the frame at its edge is not centred on them, and was placed
+            # anew on every frame (occ_wave: a face near the top)
+            old = self._square[2]
+            moved = np.abs(centre - self._aim).max()
             if moved < RECENTRE * old and abs(side - old) < RECENTRE * old:
                 return self._square
         # inside the frame where it fits: no search spent on the border
         x0 = min(max(int(round(centre[0] - side / 2)), 0), max(width - side, 0)) if side <= width else (width - side) // 2
         y0 = min(max(int(round(centre[1] - side / 2)), 0), max(height - side, 0)) if side <= height else (height - side) // 2
-        self._square = (x0, y0, side)
+        self._square, self._aim = (x0, y0, side), centre
         return self._square
 
     def _motion(self, points: np.ndarray, width: float) -> np.ndarray | None:
@@ -155,8 +178,10 @@ class HandFinder:
         """A new stream: what was tracked means nothing now."""
         self._last = []
         self._previous = None
-        self._square = None
+        self._square = self._aim = None
         self._tracking = False
+        self._rest = False
+        self._frames, self._seen_at = 0, -LOST_GRACE - 1
         self._idle = 0
 
     def close(self) -> None:
@@ -175,14 +200,19 @@ def _within_a_face(points: np.ndarray, face_boxes) -> bool:
     return False
 
 
-def _sample(frame: np.ndarray, square: tuple[int, int, int]) -> np.ndarray:
-    """About CHANGE_CELLS x CHANGE_CELLS single pixels of the square (its part inside the
-    frame), channels averaged: enough to see a hand come in, cheap enough for every frame."""
+def _cells(frame: np.ndarray, square: tuple[int, int, int]) -> np.ndarray:
+    """About CHANGE_CELLS x CHANGE_CELLS cells of the square (its part inside the frame),
+    each the mean of CELL_SAMPLES x CELL_SAMPLES single pixels, channels averaged: enough
+    to see a hand come in, cheap enough for every frame."""
     x0, y0, side = square
     height, width = frame.shape[:2]
-    step = max(1, side // CHANGE_CELLS)
+    step = max(1, side // (CHANGE_CELLS * CELL_SAMPLES))
     pixels = frame[max(0, y0):min(height, y0 + side):step, max(0, x0):min(width, x0 + side):step, :3]
-    return pixels.mean(axis=2, dtype=np.float32)
+    grey = pixels.mean(axis=2, dtype=np.float32)
+    rows, cols = grey.shape[0] // CELL_SAMPLES, grey.shape[1] // CELL_SAMPLES
+    if rows == 0 or cols == 0:
+        return grey
+    return grey[:rows * CELL_SAMPLES, :cols * CELL_SAMPLES].reshape(rows, CELL_SAMPLES, cols, CELL_SAMPLES).mean(axis=(1, 3))
 
 
 def _square_image(frame: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.ndarray:

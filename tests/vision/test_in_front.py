@@ -21,7 +21,7 @@ from faceswap_core.vision import masks
 from faceswap_core.vision.face_mesh import FaceMeshDetector, MeshTopology
 from faceswap_core.vision.grid import BoxGrid
 from faceswap_core.vision.hand_mask import hand_patch
-from faceswap_core.vision.hands import SEARCH_EVERY, HandFinder
+from faceswap_core.vision.hands import RECENTRE, SEARCH_EVERY, HandFinder
 from faceswap_core.vision.occlusion import SAID_FOR_S, InFront
 from testkit import occluders
 from testkit.judge import media, read_frames
@@ -171,6 +171,36 @@ def test_a_still_scene_wakes_the_palm_detector_only_every_few_frames():
         for frame in frames:
             finder.find(frame, [face.box for face in mesh.detect(frame)])
         assert len(calls) <= len(frames) // 4, len(calls)
+    finally:
+        del finder._graph.process
+        mesh.close()
+        finder.close()
+
+
+def test_twinkling_lights_behind_the_head_do_not_wake_the_palm_detector():
+    """occ_wave before the hand comes (frames 4-10): a still face under a string of lights
+    that change from frame to frame, played back and forth. Only the regular search runs
+    (one frame in SEARCH_EVERY), and the square searched stays where it was put though the
+    face is not in its middle (the square is pushed inside the frame) and its box moves by
+    a pixel or two."""
+    frames = read_frames(media("occ_wave.mp4"), 11)[4:]
+    mesh, finder = FaceMeshDetector(1), HandFinder()
+    calls, squares = [], set()
+    process = finder._graph.process
+    finder._graph.process = lambda image: calls.append(1) or process(image)
+    try:
+        boxes = [[face.box for face in mesh.detect(frame)] for frame in frames]
+        assert all(boxes)
+        order = (list(range(len(frames))) + list(range(len(frames) - 2, 0, -1))) * 3
+        for index in order:
+            assert finder.find(frames[index], boxes[index]) == []
+            squares.add(finder._square)
+        assert len(squares) == 1, squares
+        (x0, y0, side), = squares
+        (fx0, fy0, fx1, fy1), = boxes[0]
+        off_centre = max(abs(x0 + side / 2 - (fx0 + fx1) / 2), abs(y0 + side / 2 - (fy0 + fy1) / 2))
+        assert off_centre > RECENTRE * side, "the square is centred on the face here: not the case this tests"
+        assert len(calls) <= len(order) // SEARCH_EVERY + 1, (len(calls), len(order))
     finally:
         del finder._graph.process
         mesh.close()
