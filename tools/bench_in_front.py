@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import time
 
 import cv2
 import numpy as np
@@ -45,18 +46,23 @@ def on_canvas(frame: np.ndarray, height: int) -> np.ndarray:
 
 
 def mean_stages(engine, frames: list, warmup: int = 5) -> dict[str, float]:
-    """Each stage's mean ms over the frames after the first `warmup`."""
+    """Each stage's mean ms over the frames after the first `warmup`, and "cpu": the CPU
+    time the whole process spent per frame meanwhile (every thread: the hands' search runs
+    beside the detection, so "total", the frame's wall time, does not show all of it)."""
     engine.reset()
     sums: dict[str, float] = {}
     timed = 0
+    cpu = 0.0
     for index, frame in enumerate(frames):
+        before = time.process_time()
         engine.process(frame, index / 30.0)
         if index < warmup:
             continue
+        cpu += time.process_time() - before
         timed += 1
         for stage, ms in engine.last_report.stage_ms.items():
             sums[stage] = sums.get(stage, 0.0) + ms
-    return {stage: total / timed for stage, total in sums.items()}
+    return {**{stage: total / timed for stage, total in sums.items()}, "cpu": cpu * 1e3 / timed}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,21 +74,25 @@ def main(argv: list[str] | None = None) -> int:
     engine = create_engine(args.engine, SwapOptions())
     engine.set_source_file(str(media("fr_obama.jpg")))
     print(f"| scene ({args.engine}, {round(args.height * 16 / 9) // 2 * 2}x{args.height}) | off ms | on ms | "
-          "added ms | hands ms | in_front ms | runs |")
-    print("|---|---|---|---|---|---|---|")
+          "added ms | off CPU ms | on CPU ms | added CPU ms | hands ms | in_front ms | runs |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, frames in scenes().items():
         totals: dict[bool, list[float]] = {False: [], True: []}
+        cpus: dict[bool, list[float]] = {False: [], True: []}
         stages: dict[str, list[float]] = {"hands": [], "in_front": []}
         for run in range(args.runs):
             for keep in ((False, True) if run % 2 == 0 else (True, False)):
                 engine.set_options(SwapOptions(keep_in_front=keep))
                 result = mean_stages(engine, [on_canvas(frame, args.height) for frame in frames])
                 totals[keep].append(result["total"])
+                cpus[keep].append(result["cpu"])
                 if keep:
                     for stage in stages:
                         stages[stage].append(result.get(stage, 0.0))
         off, on = statistics.median(totals[False]), statistics.median(totals[True])
-        print(f"| {name} | {off:.1f} | {on:.1f} | {on - off:+.1f} | {statistics.median(stages['hands']):.2f} | "
+        cpu_off, cpu_on = statistics.median(cpus[False]), statistics.median(cpus[True])
+        print(f"| {name} | {off:.1f} | {on:.1f} | {on - off:+.1f} | {cpu_off:.1f} | {cpu_on:.1f} | "
+              f"{cpu_on - cpu_off:+.1f} | {statistics.median(stages['hands']):.2f} | "
               f"{statistics.median(stages['in_front']):.2f} | {args.runs} |", flush=True)
     engine.close()
     return 0

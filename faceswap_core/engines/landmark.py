@@ -123,6 +123,8 @@ class LandmarkEngine(Engine):
             self._frame_size = frame.shape[:2]
         if self._mesh is None:
             self._mesh = FaceMeshDetector(max_faces=self.options.max_faces, static=False)
+        if self.options.keep_in_front:
+            self._in_front.begin(frame)
         faces = self._mesh.detect(frame)[: self.options.max_faces]
         raw = [face.points for face in faces]
         return self._swap_all(frame, list(zip(self._tracker.smooth(raw, timestamp), raw)), started,
@@ -151,6 +153,8 @@ class LandmarkEngine(Engine):
         if self.options.keep_in_front and faces:
             view = in_front.look(frame, [DetectedFace(points).box for points, _ in faces],
                                  self.options.in_front_sensitivity, stage_ms)
+        else:
+            in_front.settle()
         output = frame.copy()
         boxes = []
         for index, (points, raw) in enumerate(faces):

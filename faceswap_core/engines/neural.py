@@ -423,6 +423,8 @@ class NeuralEngine(Engine):
                 if self._pending_source is not None:
                     raise ServerAway(self.path.status_words())
             image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
+            if self.options.keep_in_front:
+                self._in_front.begin(image)
             uploaded = self.path.upload(image)
             detected = self.detect(image, timestamp, uploaded)   # the same list object while it is reused
             chosen = detected[: self.options.max_faces]
@@ -435,10 +437,13 @@ class NeuralEngine(Engine):
             if self.options.keep_in_front and chosen:
                 view = self._in_front.look(image, [face.box for face in chosen], self.options.in_front_sensitivity,
                                            stage_ms)
+            else:
+                self._in_front.settle()
             jobs = [FaceJob(points, source.latent, view) for points, source in zip(keypoints, sources)
                     if source is not None]
             swapping = self.path.begin(frame, image, uploaded, jobs, self.options, stage_ms)
         except (ServerAway, BrokenSwapOutput) as error:
+            self._in_front.settle()
             return InFlight(lambda failed=error: unswapped(failed))   # `error` is unbound after the block
 
         def finish() -> np.ndarray:

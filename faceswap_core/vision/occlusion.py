@@ -66,7 +66,14 @@ class FrontView:
 class InFront:
     """For one stream of frames (or one photo): finds hands near the faces, tracking them
     between frames, keeps each face's skin for its covers, holds the user's occlusion model
-    if one was brought, and remembers when something was last kept, for the status line."""
+    if one was brought, and remembers when something was last kept, for the status line.
+
+    On a stream the hands' search runs beside the face's detection: `begin` hands the
+    frame to a thread of its own, searched around where the faces were on the last frame
+    (the square searched stays put while they move little: vision.hands), and `look`
+    collects it. mediapipe leaves Python's lock while its graph runs, so on a second core
+    a frame waits for the hands only where their search outlasts the face's detection; the
+    CPU time is the same (`faceswap bench` and tools.bench_in_front show both)."""
 
     def __init__(self, static: bool = False, occluder=None):
         self.static = static
@@ -74,17 +81,52 @@ class InFront:
         self._finder = None
         self._covers = CoverFinder(static)
         self._kept_at: dict[str, float] = {}
+        self._boxes: list = []          # the faces' boxes on the last frame looked at
+        self._search = None             # (frame, future) of a search begun beside the detection
+        self._thread = None             # the search's own thread, made on first use
+
+    def begin(self, frame: np.ndarray) -> None:
+        """Start this frame's hands' search beside the caller's face detection, around the
+        faces of the last frame (none known: `look` searches itself)."""
+        self.settle()
+        if self.static or not self._boxes:
+            return
+        if self._thread is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hands")
+        self._search = (frame, self._thread.submit(self._find, frame, list(self._boxes)))
 
     def look(self, frame: np.ndarray, face_boxes: list, sensitivity: float, stage_ms: dict) -> FrontView:
-        """This frame's view of what is in front; the hands' search goes to stage_ms["hands"]."""
+        """This frame's view of what is in front; the hands' search goes to stage_ms["hands"]
+        (its own time, wherever it ran)."""
+        search, self._search = self._search, None
+        if search is not None and search[0] is frame:
+            hands, spent_ms = search[1].result()
+        else:
+            if search is not None:
+                search[1].result()   # begun for another frame: let it end before the graph is used again
+            hands, spent_ms = self._find(frame, face_boxes)
+        self._boxes = [tuple(box) for box in face_boxes]
+        stage_ms["hands"] = stage_ms.get("hands", 0.0) + spent_ms
+        return FrontView(frame, hands, self._covers, sensitivity, stage_ms, self.occluder)
+
+    def _find(self, frame: np.ndarray, face_boxes: list) -> tuple[list, float]:
         started = time.perf_counter()
         if self._finder is None:
             from .hands import HandFinder
 
             self._finder = HandFinder(static=self.static)
-        hands = self._finder.find(frame, face_boxes)
-        stage_ms["hands"] = stage_ms.get("hands", 0.0) + (time.perf_counter() - started) * 1e3
-        return FrontView(frame, hands, self._covers, sensitivity, stage_ms, self.occluder)
+        return self._finder.find(frame, face_boxes), (time.perf_counter() - started) * 1e3
+
+    def settle(self) -> None:
+        """A frame that will not be looked at (no faces, or its swap gave up): its search, if
+        begun, ends here, before the caller lets go of the frame's pixels, and the last
+        faces' place means nothing now."""
+        search, self._search = self._search, None
+        if search is not None:
+            search[1].result()
+            self._boxes = []
 
     def words(self, view: FrontView | None, timestamp: float) -> str:
         """What the status line says about this frame's view: what was kept in front, named
@@ -95,12 +137,18 @@ class InFront:
         return WORDS.get(said, "")
 
     def reset(self) -> None:
+        self.settle()
+        self._boxes = []
         if self._finder is not None:
             self._finder.reset()
         self._covers.reset()
         self._kept_at.clear()
 
     def close(self) -> None:
+        self.settle()
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
         if self._finder is not None:
             self._finder.close()
             self._finder = None

@@ -10,6 +10,9 @@ mask's soft edge) the face must stay swapped as much as with keeping off.
 
 from __future__ import annotations
 
+import threading
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -245,6 +248,41 @@ def test_keeping_off_costs_nothing_and_finds_nothing():
             engine.process(frame, index / 30.0)
         report = engine.last_report
         assert report.boxes and report.in_front == "" and report.stage_ms.get("hands", 0.0) == 0.0
+    finally:
+        engine.close()
+
+
+def test_the_hands_search_runs_beside_the_detection_and_ends_with_its_frame(monkeypatch):
+    """Live, the hands are searched on a thread of their own while the face mesh runs
+    (after the first frame, which has no faces' place to search around yet), and the hand
+    over the face is still kept. A frame without a face ends its search before the engine
+    lets go of it: a worker reuses a frame's memory for the next frame."""
+    frames = _wave_frames()
+    searched = []   # (thread name, ended at) of each search
+    find = HandFinder.find
+
+    def recorded(finder, frame, boxes):
+        hands = find(finder, frame, boxes)
+        searched.append((threading.current_thread().name, time.monotonic()))
+        return hands
+
+    monkeypatch.setattr(HandFinder, "find", recorded)
+    engine = create_engine("landmark", SwapOptions())
+    engine.set_source_file(str(media("fr_obama.jpg")))
+    try:
+        for index, frame in enumerate(frames):
+            engine.process(frame, index / 30.0)
+        assert engine.last_report.in_front.startswith("a hand in front"), engine.last_report.in_front
+        threads = [name for name, _ in searched]
+        assert len(threads) == len(frames) and threads[0] == threading.current_thread().name, threads[:3]
+        assert all(name.startswith("hands") for name in threads[1:]), threads
+
+        slow = lambda finder, frame, boxes: time.sleep(0.3) or recorded(finder, frame, boxes)  # noqa: E731
+        monkeypatch.setattr(HandFinder, "find", slow)
+        searched.clear()
+        engine.process(np.full_like(frames[0], 90), len(frames) / 30.0)   # no face in it
+        returned = time.monotonic()
+        assert engine.last_report.boxes == [] and len(searched) == 1 and searched[0][1] <= returned
     finally:
         engine.close()
 
