@@ -59,6 +59,7 @@ ENHANCER_CHOICES = (("off", "Off"), ("gfpgan_1.4", "GFPGAN 1.4 (512 px)"), ("gpe
 LABEL_CORNERS = (("bottom-right", "Bottom right"), ("bottom-left", "Bottom left"), ("top-right", "Top right"),
                  ("top-left", "Top left"))
 PAIR_SLOTS = 4   # photo-to-person pairs offered in OBS (the command line takes any number)
+MORE_FACES = 16  # faces kept ready besides the source photo
 
 NEURAL = ("neural",)
 
@@ -97,6 +98,11 @@ SETTINGS = (
                  "into one. A photo that looks like someone else is left out, and the status line says so."),
     Setting("face_index", "int", "Face in the photo (0 = largest)", 0, 0, 16, 1, target="source", flag="--face-index",
             help="Which face of the source photo, 0 = the largest."),
+    Setting("more_faces", "photos", "More faces to switch to", (), target="source",
+            help="Other people's photos, each prepared once and kept ready: switch between them (and the source "
+                 "photo, face 0) with the face in use, a hotkey or obs-websocket, without a gap."),
+    Setting("face_in_use", "int", "Face in use (0 = the source photo)", 0, 0, MORE_FACES, 1, target="source",
+            help="Which face is worn: 0 the source photo, 1 the first of the more faces, and so on."),
     Setting("engine", "choice", "Engine", DEFAULT_ENGINE, choices=ENGINE_CHOICES, target="engine", flag="--engine",
             help="Landmark: a mesh warp on any CPU, nothing to download. Neural: insightface's models, for a GPU "
                  "(installer step 5); if a model is missing the status line says which command installs it."),
@@ -300,7 +306,7 @@ def clamp(key: str, value):
             value = str(value)
             return value if value in setting.values() else setting.default
         if setting.kind == "photos":
-            return [str(item) for item in value if isinstance(item, str) and item]
+            return [str(item) for item in value if isinstance(item, str) and item][:MORE_FACES]
         if setting.kind == "pairs":
             return [[str(a), str(b)] for a, b in (tuple(item) for item in value if len(item) == 2)
                     if isinstance(a, str) and isinstance(b, str) and a and b]

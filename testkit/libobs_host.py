@@ -103,7 +103,29 @@ HOST_FUNCTIONS = {
     "obs_property_modified": (c_bool, [P, P]),
     "obs_property_list_item_string": (c_char_p, [P, ctypes.c_size_t]),
     "bnum_allocs": (ctypes.c_long, []),   # libobs's live allocation count (leak checks)
+    "obs_enum_hotkeys": (None, [P, P]),
+    "obs_hotkey_get_id": (ctypes.c_size_t, [P]),
+    "obs_hotkey_get_name": (c_char_p, [P]),
+    "obs_hotkey_get_description": (c_char_p, [P]),
+    "obs_hotkey_get_registerer": (P, [P]),
+    "obs_hotkey_get_registerer_type": (c_int, [P]),
+    "obs_weak_source_references_source": (c_bool, [P, P]),
+    "obs_hotkey_enable_callback_rerouting": (None, [c_bool]),
+    "obs_hotkey_trigger_routed_callback": (None, [ctypes.c_size_t, c_bool]),
+    "obs_hotkey_load_bindings": (None, [ctypes.c_size_t, P, ctypes.c_size_t]),
+    "obs_hotkey_save": (P, [ctypes.c_size_t]),
+    "obs_key_from_name": (c_int, [c_char_p]),
+    "obs_save_source": (P, [P]),
+    "obs_load_source": (P, [P]),
+    "obs_data_get_json": (c_char_p, [P]),
+    "obs_data_set_array": (None, [P, c_char_p, P]),
 }
+HOTKEY_ENUM = ctypes.CFUNCTYPE(c_bool, c_void_p, ctypes.c_size_t, c_void_p)
+OBS_HOTKEY_REGISTERER_SOURCE = 1   # enum obs_hotkey_registerer_type
+
+
+class KeyCombination(ctypes.Structure):
+    _fields_ = [("modifiers", c_uint32), ("key", c_int)]   # struct obs_key_combination
 
 
 class Host:
@@ -155,8 +177,11 @@ class Host:
 
     def data(self, values: dict):
         o = self.obs
-        data = o.obs_data_create()
+        data = o.obs_data_create_from_json(json.dumps({key: value for key, value in values.items()
+                                                       if isinstance(value, list)}).encode())
         for key, value in values.items():
+            if isinstance(value, list):
+                continue
             if isinstance(value, bool):
                 o.obs_data_set_bool(data, key.encode(), value)
             elif isinstance(value, int):
@@ -268,6 +293,8 @@ def main(argv=None) -> int:
                         help="then apply these filter settings (JSON, as OBS saves them) and report the dialog")
     parser.add_argument("--wait-status", default="",
                         help="once the swap shows, wait (up to --timeout) until the status line holds this")
+    parser.add_argument("--more-faces", default="",
+                        help="the filter's more faces (paths joined by os.pathsep); then drive its hotkeys")
     parser.add_argument("--stress-seconds", type=float, default=0.0,
                         help="change settings and build properties from another thread while rendering")
     args = parser.parse_args(argv)
@@ -296,10 +323,15 @@ def main(argv=None) -> int:
             settings["sync_audio"] = MICROPHONE
         if args.python:
             settings["python"] = args.python
+        if args.more_faces:
+            settings["more_faces"] = [os.path.abspath(path) for path in args.more_faces.split(os.pathsep)]
         if args.crop_left:
             crop = host.create("crop_filter", "Crop", {"left": args.crop_left, "relative": True})
             host.obs.obs_source_filter_add(image, crop)
             host.obs.obs_source_release(crop)
+        if args.more_faces:   # an editable file list as OBS saves it
+            settings["more_faces"] = [{"value": path, "selected": False, "hidden": False}
+                                      for path in settings["more_faces"]]
         swap = host.create("obs_faceswap_filter", "Face Swap", settings)
         host.obs.obs_source_filter_add(image, swap)
         instance = next(iter(registration.registry().instances.values()))
@@ -321,6 +353,8 @@ def main(argv=None) -> int:
             summary["audio_sync"] = follow_audio(host, swap, instance, microphone)
         if args.settings_json:
             summary["dialog"] = change_settings(host, swap, instance, json.loads(args.settings_json), args.timeout)
+        if args.more_faces:
+            summary["hotkeys"] = drive_hotkeys(host, swap, instance, args.out, args.timeout)
         if args.stress_seconds:
             summary.update(stress_ui_callbacks(host, swap, instance, args.stress_seconds))
         if args.reload:
@@ -450,6 +484,90 @@ def change_settings(host: Host, swap, instance, values: dict, timeout: float) ->
     wait_for(settled, timeout)
     time.sleep(0.5)
     report["status"] = instance.status_text()
+    return report
+
+
+def source_hotkeys(host: Host, source) -> dict[str, int]:
+    """The hotkeys a source registered: name -> id."""
+    found = {}
+
+    def each(data, hotkey_id, hotkey):
+        # a source's hotkeys are registered by its weak reference (libobs/obs-hotkey.c)
+        if (host.obs.obs_hotkey_get_registerer_type(hotkey) == OBS_HOTKEY_REGISTERER_SOURCE
+                and host.obs.obs_weak_source_references_source(host.obs.obs_hotkey_get_registerer(hotkey), source)):
+            found[host.obs.obs_hotkey_get_name(hotkey).decode()] = hotkey_id
+        return True
+
+    callback = HOTKEY_ENUM(each)
+    host.obs.obs_enum_hotkeys(callback, None)
+    return found
+
+
+def drive_hotkeys(host: Host, swap, instance, out: str, timeout: float) -> dict:
+    """The filter's hotkeys as OBS's frontend fires them (rerouted callbacks, which
+    obs-websocket's TriggerHotkeyByName uses too): their names; each output frame from a
+    press of "next face" until the status line names the new face (every one must be
+    swapped); "swap on/off" twice; a key bound to "next face", saved as the scene
+    collection saves a filter (obs_save_source) and loaded again (obs_load_source)."""
+    o = host.obs
+    camera = o.obs_filter_get_parent(swap)   # a filter's hotkeys sit on its source (faceswap_core.obs.hotkeys)
+    ids = {name.rsplit(".", 1)[-1]: hotkey_id for name, hotkey_id in source_hotkeys(host, camera).items()}
+    report = {"names": sorted(source_hotkeys(host, camera))}
+    o.obs_hotkey_enable_callback_rerouting(True)
+
+    def frames_until(condition) -> list[str]:
+        """Output frames (files) until the condition holds, and two more."""
+        names, deadline, extra = [], time.monotonic() + timeout, 2
+        while extra > 0 and time.monotonic() < deadline:
+            if condition():
+                extra -= 1
+            name = f"hotkey{len(written) + len(names)}.bgra"
+            write_frame(os.path.join(out, name), host.next_frame(), host.width, host.height)
+            names.append(name)
+        return names
+
+    written: list[str] = []
+    report["before"] = frames_until(lambda: True)
+    written += report["before"]
+    o.obs_hotkey_trigger_routed_callback(ids["next_face"], True)
+    o.obs_hotkey_trigger_routed_callback(ids["next_face"], False)
+    report["face_in_use_after_next"] = instance.settings.get("face_in_use")
+    report["frames"] = frames_until(lambda: "face 1 of " in instance.status_text())
+    written += report["frames"]
+    report["status_after_next"] = instance.status_text()
+    o.obs_hotkey_trigger_routed_callback(ids["toggle"], True)
+    report["enabled_after_toggle"] = instance.settings.get("enabled")
+    report["off"] = frames_until(lambda: True)[-1:]
+    written += report["off"]
+    o.obs_hotkey_trigger_routed_callback(ids["toggle"], True)
+    report["enabled_after_second_toggle"] = instance.settings.get("enabled")
+    o.obs_hotkey_trigger_routed_callback(ids["previous_face"], True)
+    report["face_in_use_after_previous"] = instance.settings.get("face_in_use")
+    o.obs_hotkey_trigger_routed_callback(ids["face_1"], True)
+    report["face_in_use_after_face_1"] = instance.settings.get("face_in_use")
+
+    combination = KeyCombination(0, o.obs_key_from_name(b"OBS_KEY_F13"))
+    o.obs_hotkey_load_bindings(ids["next_face"], ctypes.byref(combination), 1)
+    # the scene collection saves the camera with its filters (obs_save_source), and loads
+    # them again (obs_load_source: the camera, then its filters, which register their
+    # hotkeys on it once they render on it)
+    saved = o.obs_save_source(camera)
+    report["saved_hotkeys"] = json.loads(o.obs_data_get_json(saved).decode()).get("hotkeys", {})
+    o.obs_data_set_string(saved, b"name", b"camera (loaded)")
+    loaded = o.obs_load_source(saved)
+    o.obs_data_release(saved)
+    o.obs_set_output_source(0, loaded)
+    again: dict = {}
+    wait_for(lambda: again.update(source_hotkeys(host, loaded)) or len(again) == len(report["names"]), timeout)
+    o.obs_set_output_source(0, camera)
+    next_face = next(hotkey_id for name, hotkey_id in again.items() if name.endswith(".next_face"))
+    bindings = o.obs_hotkey_save(next_face)
+    holder = o.obs_data_create()
+    o.obs_data_set_array(holder, b"bindings", bindings)
+    report["loaded_bindings"] = json.loads(o.obs_data_get_json(holder).decode())["bindings"]
+    o.obs_data_array_release(bindings)
+    o.obs_data_release(holder)
+    o.obs_source_release(loaded)
     return report
 
 

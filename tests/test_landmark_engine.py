@@ -70,6 +70,36 @@ def test_same_photo_is_prepared_once(source_path, monkeypatch):
     assert calls == []
 
 
+def test_a_face_prepared_before_is_worn_on_the_very_next_frame(source_path, frames):
+    """A streamer's list of faces: each prepared once; switching back to one on a live
+    stream prepares nothing and the very next frame wears it, swapped as if it had been
+    worn all along (the tracking and smoothing go on)."""
+    other = str(media("if_t1.jpg"))
+    worn_all_along = {}
+    for path in (source_path, other):
+        engine = _engine(path)
+        worn_all_along[path] = _run(engine, frames[:21])
+        engine.close()
+
+    engine = create_engine("landmark")
+    engine.set_source_file(other)
+    engine.set_source_file(source_path)
+    prepare = engine._prepare_source
+    calls = []
+    engine._prepare_source = lambda *a: calls.append(a) or prepare(*a)
+    try:
+        _run(engine, frames[:20])
+        assert engine.set_source_file(other).faces_found >= 1
+        switched = engine.process(frames[20], 20 / 30.0)
+        assert calls == [] and engine.last_report.boxes, "prepared again, or not swapped"
+        distance = {path: float(np.abs(switched.astype(np.int16) - output).mean())
+                    for path, output in worn_all_along.items()}
+        changed = float(np.abs(switched.astype(np.int16) - frames[20]).mean())
+        assert distance[other] < 0.1 * changed < distance[source_path], (distance, changed)
+    finally:
+        engine.close()
+
+
 def test_frame_without_face_passes_through_unchanged(source_path):
     engine = _engine(source_path)
     scene = cv2.resize(cv2.imread(str(media("fr_obama.jpg")))[:200, :200], (640, 360))  # no whole face

@@ -17,8 +17,11 @@ import numpy as np
 from ..errors import FaceSwapError
 from ..worker.in_flight import InFlight
 from ..options import SwapOptions
+from ..schema import MORE_FACES
 from ..vision.occlusion import InFront
 from ..vision.photo import load_photo
+
+MAX_READY_FACES = MORE_FACES + 1   # the source photo and the more faces kept ready
 
 
 @dataclass
@@ -63,27 +66,47 @@ class Engine(abc.ABC):
         self.notes: list[str] = []   # what the status line should say besides the photo's tips
         self.last_report = FrameReport()
         self._in_front = InFront()   # hands near the faces, tracked along the stream
-        self._source_key: tuple | None = None
         self.source_info: SourceInfo | None = None
+        # faces prepared from files, kept ready to switch to (a streamer's list of faces):
+        # (file names, face index) -> (the files' digests, SourceInfo, the engine's own
+        # source state), the least recently worn first; and which of them is worn now
+        self._ready: dict[tuple, tuple[tuple, SourceInfo, object]] = {}
+        self._worn: tuple | None = None
 
     # -- source --------------------------------------------------------------------
     def set_source_file(self, path: str, face_index: int = 0, more: tuple[str, ...] | list = ()) -> SourceInfo:
         """Load a photo (and `more` photos of the same person, for engines that combine them)
-        and prepare its face; the same files and index are prepared once."""
-        paths = (path, *more)
-        digests = []
-        for item in paths:
-            try:
-                with open(item, "rb") as handle:
-                    digests.append(hashlib.sha256(handle.read()).hexdigest())
-            except OSError:
-                digests.append(None)  # load_photo raises the user-facing message below
-        key = (tuple(digests), int(face_index))
-        if None not in digests and key == self._source_key and self.source_info is not None:
-            return self.source_info
-        info = self.set_source(load_photo(path), face_index, [(item, load_photo(item)) for item in more])
-        self._source_key = key
+        and prepare its face. A face prepared before (one of a list the streamer switches
+        between) is worn again on the next frame without being prepared again, unless its
+        files changed since; one whose files have gone away stays ready as it was."""
+        names = ((path, *more), int(face_index))
+        digests = _digests(names[0])
+        ready = self._ready.pop(names, None)
+        if ready is not None and (None in digests or ready[0] == digests):
+            digests, info, state = ready
+            if names != self._worn:
+                self._use_source_state(state)
+        else:
+            # load_photo says what is wrong with a file that cannot be read
+            info = self.set_source(load_photo(path), face_index, [(item, load_photo(item)) for item in more])
+        self.source_info, self._worn = info, names
+        self._ready[names] = (digests, info, self._source_state())   # the most recently worn last
+        while len(self._ready) > MAX_READY_FACES:
+            self._ready.pop(next(iter(self._ready)))
         return info
+
+    def _keep_ready(self) -> None:
+        """The face worn as it is now, for when it is switched back to."""
+        if self._worn in self._ready:
+            digests = self._ready[self._worn][0]
+            self._ready[self._worn] = (digests, self.source_info, self._source_state())
+
+    def forget_faces(self, keep: list[tuple[str, int, tuple]]) -> None:
+        """Let go of the prepared faces other than these (path, face index, more photos):
+        the streamer's list changed."""
+        wanted = {((path, *more), int(face_index)) for path, face_index, more in keep}
+        for names in [names for names in self._ready if names not in wanted and names != self._worn]:
+            del self._ready[names]
 
     def set_source(self, image: np.ndarray, face_index: int = 0, more: list | None = None) -> SourceInfo:
         """Prepare the source face from a BGR uint8 photo; raises FaceSwapError.
@@ -92,7 +115,7 @@ class Engine(abc.ABC):
         if face_index < 0:
             raise FaceSwapError("The face index must be 0 or more; 0 is the largest face in the photo.")
         info = self._prepare_source(image, int(face_index), list(more or []))
-        self._source_key = None
+        self._worn = None   # a picture handed in, not a file: no list entry is worn
         self.source_info = info
         return info
 
@@ -176,6 +199,26 @@ class Engine(abc.ABC):
     def _prepare_source(self, image: np.ndarray, face_index: int, more: list) -> SourceInfo:
         ...
 
+    def _source_state(self) -> object:
+        """What _prepare_source made, to be handed back to _use_source_state later."""
+        raise NotImplementedError
+
+    def _use_source_state(self, state: object) -> None:
+        """Swap to a face prepared earlier (what _source_state returned then)."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     def _process(self, frame: np.ndarray, timestamp: float) -> np.ndarray:
         ...
+
+
+def _digests(paths: tuple) -> tuple:
+    """The files' contents, as a prepared face is known by (None for one that cannot be read)."""
+    digests = []
+    for item in paths:
+        try:
+            with open(item, "rb") as handle:
+                digests.append(hashlib.sha256(handle.read()).hexdigest())
+        except OSError:
+            digests.append(None)
+    return tuple(digests)

@@ -95,6 +95,12 @@ class LandmarkEngine(Engine):
         return SourceInfo(len(faces), face_index, (int(x0), int(y0), int(x1), int(y1)),
                           tips + ((covered,) if covered else ()))
 
+    def _source_state(self) -> object:
+        return self._source
+
+    def _use_source_state(self, state: object) -> None:
+        self._source = state
+
     # -- frames --------------------------------------------------------------------
     def set_options(self, options: SwapOptions) -> None:
         previous = self.options

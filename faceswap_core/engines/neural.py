@@ -317,6 +317,13 @@ class NeuralEngine(Engine):
         box = face.int_box(image.shape[1], image.shape[0])
         return SourceInfo(count, face_index, box, keypoint_tips(face.keypoints), tuple(notes))
 
+    def _source_state(self) -> object:
+        return self._default, self._pending_source
+
+    def _use_source_state(self, state: object) -> None:
+        self._default, self._pending_source = state
+        self._assigned = None
+
     def set_reference(self, image: np.ndarray, face_index: int = 0) -> None:
         """Swap only the person in this photo (face mapping 'reference')."""
         identity, _, _ = self._identity(image, face_index, "reference photo")
@@ -422,6 +429,7 @@ class NeuralEngine(Engine):
                 self.source_info = self._prepare_source(*self._pending_source)
                 if self._pending_source is not None:
                     raise ServerAway(self.path.status_words())
+                self._keep_ready()   # the list's entry now holds the identity, not the wait for it
             image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
             if self.options.keep_in_front:
                 self._in_front.begin(image)

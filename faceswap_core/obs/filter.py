@@ -18,6 +18,7 @@ from . import libobs as L
 from . import properties
 from .audio_sync import AudioSync
 from .camera import CameraFrames
+from . import hotkeys
 from .render import FrameRenderer
 from .supervisor import WorkerSupervisor
 
@@ -45,6 +46,9 @@ class FaceSwapFilter:
         self._render_lock = threading.Lock()   # held by each render; filter_remove waits for it
         self._removed_at = 0.0                 # monotonic time of the last filter_remove, 0 if none
         self._logged_path = ""
+        self.hotkeys: dict = {}                # hotkey id -> hotkeys.Hotkey, on the source the filter sits on
+        self.hotkey_callback = None            # (the registry's callback, this filter's key)
+        self._hotkeys_on = None                # the source they are registered on
         if active:
             self.start_worker()
 
@@ -61,6 +65,7 @@ class FaceSwapFilter:
             supervisor.stop()
 
     def destroy(self) -> None:
+        self._drop_hotkeys()
         self.renderer.destroy()   # first: drops its mapping, so the channel can go at once
         self.camera.release()
         self.stop_worker()
@@ -107,11 +112,53 @@ class FaceSwapFilter:
             supervisor.publish_settings(self.worker_settings())
             self.audio_sync.follow(self.settings.get("sync_audio", ""))
 
+    def press(self, hotkey) -> None:
+        """A hotkey: the settings it changes go in as the dialog's would (obs_source_update
+        calls update, which hands them to the worker, and they are saved with the scene)."""
+        if hotkey is None:
+            return
+        changes = hotkeys.pressed(hotkey, self.settings)
+        if not changes:
+            return
+        # at once, not on the next video tick (when libobs calls update): a second press
+        # before it (a Stream Deck macro) goes on from this one
+        self.settings = {**self.settings, **changes}
+        obs = self.api.blocking
+        data = obs.obs_data_create()
+        try:
+            for key, value in changes.items():
+                if isinstance(value, bool):
+                    obs.obs_data_set_bool(data, key.encode(), value)
+                else:
+                    obs.obs_data_set_int(data, key.encode(), int(value))
+            obs.obs_source_update(self.source, data)
+        finally:
+            obs.obs_data_release(data)
+
+    def follow_parent(self) -> None:
+        """Keep the hotkeys on the source the filter sits on (see hotkeys.py): registered
+        once it sits on one, moved when it moves. Cheap when nothing changed (every frame)."""
+        parent = self.api.render.obs_filter_get_parent(self.source)   # the graphics thread's handle
+        if parent == self._hotkeys_on or self.hotkey_callback is None or self._removed_at:
+            return
+        self._drop_hotkeys()
+        if parent:
+            name = (self.api.blocking.obs_source_get_name(self.source) or b"Face Swap").decode("utf-8", "replace")
+            callback, key = self.hotkey_callback
+            self.hotkeys = hotkeys.register(self.api, parent, name, callback, key)
+        self._hotkeys_on = parent
+
+    def _drop_hotkeys(self) -> None:
+        ids, self.hotkeys, self._hotkeys_on = self.hotkeys, {}, None
+        hotkeys.unregister(self.api, ids)
+
     def removing(self) -> None:
         """filter_remove (OBS's UI thread): wait for a render in progress to finish, then
-        keep renders from touching the parent while libobs clears it."""
+        keep renders from touching the parent while libobs clears it; the hotkeys go with
+        the filter."""
         with self._render_lock:
             self._removed_at = time.monotonic()
+            self._drop_hotkeys()
             self.camera.in_use = False   # on its next source, the path is chosen anew (an image takes no filter_video)
 
     def render(self) -> None:
@@ -120,6 +167,7 @@ class FaceSwapFilter:
                 if time.monotonic() - self._removed_at < REMOVAL_SETTLE_S:
                     return                  # being taken off its source: draw nothing
                 self._removed_at = 0.0      # put back on a source since: render again
+            self.follow_parent()
             try:
                 self._render()
             except Exception:

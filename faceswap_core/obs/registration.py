@@ -14,7 +14,7 @@ import threading
 import traceback
 
 from . import libobs as L
-from . import audio_sync, properties
+from . import audio_sync, hotkeys, properties
 from . import source_info as si
 from .camera import TickBudget
 from .filter import FaceSwapFilter
@@ -47,6 +47,7 @@ class FilterRegistry:
             "filter_remove": si.FILTER_REMOVE(self._filter_remove),
             "refresh": si.BUTTON_CLICKED(self._refresh_clicked),
             "modified": si.PROPERTY_MODIFIED(self._settings_modified),
+            "hotkey": hotkeys.HOTKEY_FUNC(self._hotkey),
         }
         self.info, self.info_buffer = si.video_filter_info(
             self._id, {name: self.callbacks[name] for name in ("get_name", "create", "destroy", "get_defaults",
@@ -108,6 +109,7 @@ class FilterRegistry:
             key = self._next_key
             self._next_key += 1
         self.instances[key] = instance
+        instance.hotkey_callback = (self.callbacks["hotkey"], key)
         return key
 
     def _destroy(self, key):
@@ -171,6 +173,16 @@ class FilterRegistry:
                 instance.removing()
             except Exception:
                 self._report("filter_remove")
+
+    def _hotkey(self, key, hotkey_id, hotkey, pressed):
+        """A hotkey of a filter pressed (or released: nothing happens then)."""
+        instance = self.instances.get(key or 0)
+        if instance is None or not pressed:
+            return
+        try:
+            instance.press(instance.hotkeys.get(hotkey_id))
+        except Exception:
+            self._report("hotkey")
 
     def _refresh_clicked(self, props, prop, key):
         instance = self.instances.get(key or 0)

@@ -153,6 +153,8 @@ class Worker:
         self.noted = 0    # engine notes already in the status note
         self.in_front_said = ""   # what the status note says about what is in front of the faces
         self.source_key = None
+        self.face_in_use = (0, 1, "")   # the face worn: its number, of how many, its file's name
+        self.faces_unready: list[str] = []   # the list's faces that could not be prepared, in words
         self.settings_seq = -1
         self.fps = 0.0
         self.last_frame_done = None
@@ -198,19 +200,41 @@ class Worker:
             else:
                 self.engine.set_options(options)
             photo = values.get("source_photo", "")
-            source_key = (photo, values.get("face_index", 0), tuple(values.get("extra_photos", ())))
             if not photo:
                 self.report(link.STATE_NO_SOURCE, "Choose a source photo in the filter's properties.")
                 self.source_key = None
                 return
+            faces = [(photo, values.get("face_index", 0), tuple(values.get("extra_photos", ())))]
+            faces += [(path, 0, ()) for path in values.get("more_faces", ())]
+            source_key = (tuple(faces), min(values.get("face_in_use", 0), len(faces) - 1))
             if self.source_key != source_key:
-                self.source_key = None
-                self.engine.set_source_file(*source_key)
+                self.use_faces(*source_key)
                 self.source_key = source_key
-                self.engine.reset()
             self.report(link.STATE_RUNNING, "", self.status_note())
         except FaceSwapError as error:
             self.report(link.STATE_ERROR, str(error))
+
+    def use_faces(self, faces: tuple, in_use: int) -> None:
+        """Wear faces[in_use]. A changed list is prepared whole first, so that a switch
+        later (a hotkey) shows the next face on the very next frame; a face of the list
+        that cannot be prepared is named in the status line, and only the one worn stops
+        the swap."""
+        listed = self.source_key is not None and self.source_key[0] == faces
+        self.source_key = None
+        if not listed:
+            self.faces_unready = []
+            self.engine.forget_faces(list(faces))
+            for number, face in enumerate(faces):
+                if number == in_use:
+                    continue
+                try:
+                    self.engine.set_source_file(*face)
+                except FaceSwapError as error:
+                    self.faces_unready.append(f"face {number} ({os.path.basename(face[0])}) is not ready: {error}")
+        self.engine.set_source_file(*faces[in_use])
+        self.face_in_use = (in_use, len(faces), os.path.basename(faces[in_use][0]))
+        if not listed:
+            self.engine.reset()
 
     def status_note(self) -> str:
         """What runs and how the source was made, then the photo's tips (the status line
@@ -218,7 +242,10 @@ class Worker:
         engine = self.engine
         info = engine.source_info
         in_front = engine.last_report.in_front
-        parts = [engine.describe(), self.stamp.describe(), in_front, *engine.notes, *(info.notes if info else ())]
+        number, count, name = self.face_in_use
+        wearing = f"face {number} of {count}: {name}" if count > 1 else ""
+        parts = [engine.describe(), wearing, self.stamp.describe(), in_front, *engine.notes, *(info.notes if info else ()),
+                 *self.faces_unready]
         parts = [part for part in parts if part]
         parts += [f"photo tip: {tip}" for tip in (info.tips if info else ())]
         self.noted = len(engine.notes)

@@ -57,6 +57,36 @@ def test_swaps_every_frame_inside_the_face_box_only(model_paths):
             assert stage in report.stage_ms
 
 
+def test_a_face_prepared_before_is_worn_on_the_very_next_frame(model_paths):
+    """A streamer's list of faces on the neural engine: switching to a face prepared
+    earlier makes no identity again and the very next frame wears it, as it would have
+    had it been worn all along."""
+    frames = read_frames(media("lp_d12.mp4"), limit=8)
+    photos = [str(media("fr_obama.jpg")), str(media("if_t1.jpg"))]
+    worn_all_along = {}
+    for photo in photos:
+        engine = _engine(model_paths)
+        engine.set_source_file(photo)
+        worn_all_along[photo] = [engine.process(frame, index / 25) for index, frame in enumerate(frames)][-1]
+        engine.close()
+    engine = _engine(model_paths)
+    try:
+        engine.set_source_file(photos[1])
+        engine.set_source_file(photos[0])
+        for index, frame in enumerate(frames[:-1]):
+            engine.process(frame, index / 25)
+        prepare = engine._prepare_source
+        calls = []
+        engine._prepare_source = lambda *a: calls.append(a) or prepare(*a)
+        engine.set_source_file(photos[1])
+        switched = engine.process(frames[-1], (len(frames) - 1) / 25)
+        assert calls == [] and engine.last_report.boxes
+        box = engine.last_report.boxes[0]
+        assert _changed(worn_all_along[photos[1]], switched, box) < 0.5 < _changed(worn_all_along[photos[0]], switched, box)
+    finally:
+        engine.close()
+
+
 def test_bgra_frames_keep_alpha_and_shape(model_paths):
     engine = _engine(model_paths)
     engine.set_source_file(str(media("fr_obama.jpg")))

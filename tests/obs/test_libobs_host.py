@@ -166,6 +166,40 @@ def test_a_hand_in_front_of_the_face_stays_and_the_status_line_says_so(display, 
     assert (moved[~hand] > occluders.SWAPPED_LEVELS).sum() > 2000, "the face around the hand is still swapped"
 
 
+def test_hotkeys_toggle_and_cycle_the_faces_without_a_gap_and_keep_their_bindings(display, target_png, tmp_path,
+                                                                                   obs_install):
+    """The filter registers its hotkeys with libobs on the source it sits on (libobs gives
+    a filter none of its own; the names are what the scene collection saves, the
+    descriptions what Settings > Hotkeys lists); fired as OBS's frontend and
+    obs-websocket fire them, "next face" wears the second face with every output frame
+    from the press on swapped (the first face until the worker switches, then the
+    second, never the camera's own), "swap on/off" shows the camera and back, previous
+    and "wear face 1" set the face; a key bound to "next face" is in what
+    obs_save_source saves of the camera and is bound again on the camera and filter
+    loaded from it."""
+    from faceswap_core.obs.hotkeys import HOTKEYS
+
+    out = tmp_path / "out"
+    summary = run_host(display, out, "--image", str(target_png), "--photo", str(media("fr_obama.jpg")),
+                       "--more-faces", str(media("if_t1.jpg")), "--python", helpers.worker_python(),
+                       "--frames", "1", install=obs_install)
+    keys = summary["hotkeys"]
+    assert keys["names"] == sorted(hotkey.name("Face Swap") for hotkey in HOTKEYS), keys["names"]
+    assert keys["face_in_use_after_next"] == 1 and "face 1 of 2: if_t1.jpg" in keys["status_after_next"], keys
+    original = cv2.imread(str(target_png)).astype(np.int16)
+    read = lambda name: helpers.read_bgra(out / name, summary["width"], summary["height"])[:, :, :3]  # noqa: E731
+    moved = [float(np.abs(read(name) - original).mean()) for name in keys["before"] + keys["frames"]]
+    assert min(moved) > 0.5, moved   # swapped on every frame: the camera's own picture moves nothing
+    first, second = read(keys["before"][-1]), read(keys["frames"][-1])
+    assert float(np.abs(first.astype(np.int16) - second).mean()) > 0.5, "the face did not change"
+    assert keys["enabled_after_toggle"] is False and keys["enabled_after_second_toggle"] is True, keys
+    assert float(np.abs(read(keys["off"][0]) - original).mean()) < 0.1, "swap off: the camera's own picture"
+    assert keys["face_in_use_after_previous"] == 0 and keys["face_in_use_after_face_1"] == 1, keys
+    saved = keys["saved_hotkeys"]["obs_faceswap.Face Swap.next_face"]
+    assert [binding["key"] for binding in saved] == ["OBS_KEY_F13"], keys
+    assert [binding["key"] for binding in keys["loaded_bindings"]] == ["OBS_KEY_F13"], keys
+
+
 def test_after_another_filter(display, target_png, tmp_path, judge, source_face):
     """Face Swap after OBS's Crop/Pad filter: its input is the cropped frame, not the source."""
     summary = run_host(display, tmp_path / "out", "--image", str(target_png), "--crop-left", "64",

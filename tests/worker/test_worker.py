@@ -177,3 +177,53 @@ def test_the_status_line_says_when_a_hand_is_kept_in_front(channel):
     finally:
         worker.stdin.close()
         assert worker.wait(10) == 0
+
+
+def test_a_list_of_faces_is_prepared_once_and_switched_without_a_gap(channel, target, tmp_path):
+    """A real worker with the source photo and two more faces, one of them unusable: the
+    usable ones are prepared when the list arrives, the unusable one is named in the status
+    line without stopping the swap, and a switch of the face in use (what a hotkey does)
+    wears the other face on the very next frame, never an unswapped one, with the status
+    line naming it. (The landmark engine moves the judge's identity to fr_obama.jpg's
+    clearly, to if_t1.jpg's hardly: the switch shows as leaving the first face.) The switch must not prepare the face again: a photo prepared once
+    lives in the worker, so the file can even be gone by then."""
+    import shutil
+
+    second = tmp_path / "second.jpg"
+    shutil.copy(media("if_t1.jpg"), second)
+    no_face = tmp_path / "wall.png"
+    cv2.imwrite(str(no_face), np.full((300, 300, 3), 128, np.uint8))
+    faces = {"engine": "landmark", "source_photo": str(media("fr_obama.jpg")), "face_index": 0,
+             "more_faces": [str(second), str(no_face)], "face_in_use": 0}
+    channel.write_settings(faces)
+    worker = start_worker(channel)
+    frame = cv2.cvtColor(target, cv2.COLOR_BGR2BGRA)
+    judge = FaceJudge()
+    photo = judge.largest(cv2.imread(str(media("fr_obama.jpg")))).descriptor
+
+    def swapped() -> float:
+        """The judge's distance from one frame's output to the first photo."""
+        hand_over(channel, frame)
+        wait_until(channel.worker_free, what="the frame to be processed")
+        assert channel.get("out_faces") == 1, "a frame came out unswapped"
+        face = judge.largest(np.ascontiguousarray(read_result(channel)[:, :, :3])).descriptor
+        return identity_distance(face, photo)
+
+    try:
+        wait_until(lambda: channel.state() == link.STATE_RUNNING, what="the worker to run")
+        note = channel.note()
+        assert "face 0 of 3: fr_obama.jpg" in note and "face 2 (wall.png) is not ready" in note, note
+        first = swapped()
+        second.unlink()   # prepared already: the switch must not need the file
+        channel.write_settings({**faces, "face_in_use": 1})
+        wait_until(lambda: "face 1 of 3: second.jpg" in channel.note(), timeout=30, what="the switch")
+        after = swapped()
+        assert after > first + 0.15, (first, after)   # no longer the first photo's face
+        channel.write_settings({**faces, "face_in_use": 0})
+        wait_until(lambda: "face 0 of 3: fr_obama.jpg" in channel.note(), timeout=30, what="the switch back")
+        back = swapped()
+        assert abs(back - first) < 0.05, (first, back)
+        assert channel.state() == link.STATE_RUNNING and channel.error() == ""
+    finally:
+        worker.stdin.close()
+        assert worker.wait(10) == 0
