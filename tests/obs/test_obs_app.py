@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from faceswap_core.provenance import mark
-from testkit import helpers
+from testkit import REPO, helpers
 from testkit.cli import run
 from testkit.judge import media
 from testkit.obs_app import CAMERA, FILTER, SCENE, ObsApp, ObsConfig, assert_original, is_original, wait_swapped
@@ -124,6 +124,51 @@ def test_settings_apply_live(app, judge, source_face, target_png):
         time.sleep(0.2)
     app.client.set_source_filter_settings(CAMERA, FILTER, {"opacity": 1.0}, overlay=True)
     wait_swapped(app, judge, source_face, original, timeout=10)
+
+
+def test_the_websocket_example_switches_faces_and_turns_the_swap_off_and_on(app, judge, source_face, target_png):
+    """tools/websocket_faces.py, the README's example, against OBS itself: a second face in
+    the filter's list (set through obs-websocket as any client would), then the example
+    wears it (a setting), goes back with "previous" (the filter's hotkey, triggered by
+    name in the context of the camera), and turns the swap off and on."""
+    import subprocess
+    import sys
+
+    original = cv2.imread(str(target_png))
+    faces = [{"value": str(media("if_t1.jpg")), "selected": False, "hidden": False}]
+    app.client.set_source_filter_settings(CAMERA, FILTER, {"more_faces": faces, "face_in_use": 0}, overlay=True)
+    first = wait_swapped(app, judge, source_face, original)
+
+    def example(*arguments):
+        subprocess.run([sys.executable, "-m", "tools.websocket_faces", "--port", str(app.config.port),
+                        "--source", CAMERA, "--filter", FILTER, *arguments], check=True, timeout=60,
+                       cwd=REPO)
+
+    def settles(condition, what, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while not condition(app.screenshot()):
+            assert time.monotonic() < deadline, f"{what}; OBS log: {app.log_tail()}"
+            time.sleep(0.2)
+
+    moved = lambda shot, other: float(np.abs(shot.astype(int) - other.astype(int)).mean())  # noqa: E731
+    # the judge's distance to face 0's photo: the landmark engine moves it clearly towards
+    # fr_obama.jpg, and away again with if_t1.jpg (tests/worker: 0.51 against 0.88)
+    to_first = lambda shot: helpers.judge_swap(judge, source_face, original, shot)[1]  # noqa: E731
+    worn_first = to_first(first)
+    try:
+        example("--face", "1")
+        assert app.client.get_source_filter(CAMERA, FILTER).filter_settings["face_in_use"] == 1
+        settles(lambda shot: moved(shot, first) > 0.5 and to_first(shot) > worn_first + 0.15, "face 1 never showed")
+        example("--previous")
+        settles(lambda shot: to_first(shot) < worn_first + 0.05, "'previous' did not bring face 0 back")
+        assert app.client.get_source_filter(CAMERA, FILTER).filter_settings["face_in_use"] == 0
+        example("--swap", "toggle")
+        settles(lambda shot: is_original(shot, original), "'toggle' did not turn the swap off")
+        example("--swap", "on")
+        wait_swapped(app, judge, source_face, original)
+    finally:
+        app.client.set_source_filter_settings(CAMERA, FILTER, {"more_faces": [], "face_in_use": 0, "enabled": True},
+                                              overlay=True)
 
 
 def test_neural_options_set_on_the_filter_reach_the_worker(app, judge, source_face, target_png, tmp_path):
