@@ -238,23 +238,30 @@ def open_sink(path: str, source: FrameSource, width: int, height: int) -> FrameS
 
 
 class PreviewWindow:
-    """An OpenCV window where a display exists; q or Esc asks to stop."""
+    """An OpenCV window where a display exists; q or Esc asks to stop, another key is kept
+    for the caller (take_key)."""
 
-    TITLE = "faceswap preview (q to quit)"
-
-    def __init__(self):
+    def __init__(self, keys_help: str = ""):
         if os.name == "posix" and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") \
                 and os.uname().sysname != "Darwin":
             raise FaceSwapError("--preview needs a desktop session (no display found); leave it out or use --output.")
-        self._open = True
+        self.title = f"faceswap preview ({keys_help + ', ' if keys_help else ''}q to quit)"
+        self._key: int | None = None
 
     def show(self, image: np.ndarray) -> bool:
         """False once the user closed the window or pressed q/Esc."""
-        cv2.imshow(self.TITLE, image)
+        cv2.imshow(self.title, image)
         key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), 27):
             return False
-        return cv2.getWindowProperty(self.TITLE, cv2.WND_PROP_VISIBLE) >= 1
+        if key != 0xFF:
+            self._key = key
+        return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+
+    def take_key(self) -> int | None:
+        """The last key pressed since the last call (None: none)."""
+        key, self._key = self._key, None
+        return key
 
     def close(self) -> None:
         cv2.destroyAllWindows()

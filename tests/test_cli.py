@@ -156,6 +156,67 @@ def test_screen_capture_and_preview_on_a_virtual_display(tmp_path, display):
     assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (1920, 1200)
 
 
+def test_preview_keys_cycle_the_faces_and_turn_the_swap_off_and_on():
+    """The preview's keys on a real engine with two --source photos: n wears the second
+    (prepared at the start: nothing is prepared at the key), n again goes round to the
+    first, p back, 1 wears the second, the space bar shows the camera's own face and
+    brings the swap back, a digit past the list and other keys change nothing."""
+    from faceswap_core.commands.swap import FaceKeys
+    from faceswap_core.engines import create_engine
+    from testkit.judge import read_frames
+
+    frame = read_frames(media("lp_d19.mp4"), 1)[0]
+    photos = [str(media("fr_obama.jpg")), str(media("if_t1.jpg"))]
+    engine = create_engine("landmark")
+    try:
+        for photo in photos[::-1]:
+            engine.set_source_file(photo)
+        worn = {}
+        for index, photo in enumerate(photos):
+            engine.set_source_file(photo)
+            worn[index] = engine.process_image(frame)
+        engine.set_source_file(photos[0])
+        prepare = engine._prepare_source
+        calls = []
+        engine._prepare_source = lambda *a: calls.append(a) or prepare(*a)
+        keys = FaceKeys(engine, photos)
+
+        def shows() -> str:
+            output = engine.process_image(frame)
+            if np.array_equal(output, frame):
+                return "camera"
+            return next(str(index) for index, picture in worn.items() if np.array_equal(output, picture))
+
+        assert shows() == "0"
+        for key, expected in (("n", "1"), ("n", "0"), ("p", "1"), ("0", "0"), ("1", "1"), (" ", "camera"),
+                              ("9", "camera"), (" ", "1"), ("x", "1"), ("9", "1")):
+            keys.press(ord(key))
+            assert shows() == expected, (key, expected)
+        keys.press(None)
+        assert shows() == "1" and calls == []
+    finally:
+        engine.close()
+
+
+def test_several_sources_swap_with_the_first(tmp_path):
+    """`faceswap swap` with two --source: both prepared (a photo without a face is refused
+    at the start, not at its key), the output wears the first (unmarked: each run's mark
+    has its own session)."""
+    output = tmp_path / "out.png"
+    result = run("swap", "--source", str(media("fr_obama.jpg")), "--source", str(media("if_t1.jpg")),
+                 "--input", str(media("dlib_2008_002506.jpg")), "--output", str(output), "--no-mark")
+    assert result.returncode == 0, result.stderr
+    single = tmp_path / "single.png"
+    assert run("swap", "--source", str(media("fr_obama.jpg")), "--input", str(media("dlib_2008_002506.jpg")),
+               "--output", str(single), "--no-mark").returncode == 0
+    assert float(np.abs(cv2.imread(str(output)).astype(int) - cv2.imread(str(single))).mean()) < 0.05
+    wall = tmp_path / "wall.png"
+    cv2.imwrite(str(wall), np.full((300, 300, 3), 128, np.uint8))
+    refused = run("swap", "--source", str(media("fr_obama.jpg")), "--source", str(wall),
+                  "--input", str(media("dlib_2008_002506.jpg")), "--output", str(tmp_path / "no.png"))
+    assert refused.returncode != 0 and "No face was found" in _one_line_error(refused)
+
+
 def test_preview_without_a_display_says_so(tmp_path):
     env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
     result = subprocess.run([*FACESWAP, "swap", "--source", str(media("fr_obama.jpg")), "--input",

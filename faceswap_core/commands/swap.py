@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import contextlib
 import os
 import sys
@@ -23,7 +24,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "swap", help="swap a photo's face into an image, video, camera or screen",
         description="Swap the face from --source into every face of --input.")
-    parser.add_argument("--source", required=True, help="photo of the face to wear")
+    parser.add_argument("--source", required=True, action="append",
+                        help="photo of the face to wear; give it again for more faces, switched in the preview "
+                             "with n and p (or 0-9), the swap on and off with the space bar")
     parser.add_argument("--input", required=True, help="image, video file, camera:N or screen[:N]")
     parser.add_argument("--output", help="image or video file to write (.png/.jpg or .mp4); video keeps fps and audio")
     parser.add_argument("--preview", action="store_true", help="show the result in a window (q to quit)")
@@ -46,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
         cleanup.callback(source.close)
         engine = engine_from_args(args, 0.0 if source.live else args.server_wait)
         cleanup.callback(engine.close)
-        info = engine.set_source_file(args.source, args.face_index, args.extra_photos or ())
+        for other in args.source[1:]:   # ready first, worn by a key in the preview (FaceKeys)
+            engine.set_source_file(other)
+        info = engine.set_source_file(args.source[0], args.face_index, args.extra_photos or ())
         if info.faces_found > 1:
             print(f"The source photo has {info.faces_found} faces; using face {info.face_index} "
                   "(choose another with --face-index).", file=sys.stderr)
@@ -54,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"Source: {note}.", file=sys.stderr)
         for tip in info.tips:
             print(f"Tip: {tip}", file=sys.stderr)
-        render = Render(args.output, source, PreviewWindow() if args.preview else None, stamp)
+        keys = FaceKeys(engine, args.source, args.face_index, args.extra_photos or ())
+        render = Render(args.output, source, PreviewWindow(keys.help if len(args.source) > 1 else "")
+                        if args.preview else None, stamp)
         cleanup.callback(render.close)
         total = source.total if args.max_frames is None else min(source.total or args.max_frames, args.max_frames)
         progress = Progress(total if not source.is_still else None, "swapping", force=False)
@@ -78,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
                 flights.append(engine.begin(frame.image, frame.timestamp))
             begun += 1
             deliver(depth - 1)
+            if render.preview is not None:
+                keys.press(render.preview.take_key())
             if not render.going or (args.max_frames is not None and begun >= args.max_frames):
                 break
         deliver(0)
@@ -86,8 +95,42 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         print(f"Wrote {args.output} ({render.counts()}; {stamp.describe() or 'unmarked'}).")
         if values["credentials"] and render.written:
-            sign_output(args.output, values, parent=args.input, photo=args.source, stamp=stamp)
+            sign_output(args.output, values, parent=args.input, photo=args.source[0], stamp=stamp)
     return 0
+
+
+class FaceKeys:
+    """The preview's keys, as the OBS filter's hotkeys (faceswap_core.obs.hotkeys decides
+    what a press changes): n / p the next and previous face of the --source photos (round
+    the list), 0-9 wear that face, the space bar the swap on and off."""
+
+    help = "n/p: face, space: swap on/off"
+
+    def __init__(self, engine, photos: list[str], face_index: int = 0, more: tuple = ()):
+        from ..obs import hotkeys
+
+        self._hotkeys = hotkeys
+        self.engine, self.photos, self.face_index, self.more = engine, list(photos), face_index, tuple(more)
+        self.worn = 0
+        by_key = {hotkey.key: hotkey for hotkey in hotkeys.HOTKEYS}
+        self._keys = {ord("n"): by_key["next_face"], ord("p"): by_key["previous_face"], ord(" "): by_key["toggle"]}
+        self._faces = {ord(str(number)): number for number in range(10)}
+
+    def press(self, key: int | None) -> None:
+        if key is None:
+            return
+        hotkey = self._keys.get(key)
+        settings = {"enabled": self.engine.options.enabled, "more_faces": self.photos[1:], "face_in_use": self.worn}
+        changes = (self._hotkeys.pressed(hotkey, settings) if hotkey is not None
+                   else {"face_in_use": self._faces[key]} if self._faces.get(key, len(self.photos)) < len(self.photos)
+                   else {})
+        if "enabled" in changes:
+            self.engine.set_options(dataclasses.replace(self.engine.options, enabled=changes["enabled"]))
+        if changes.get("face_in_use", self.worn) != self.worn:
+            self.worn = changes["face_in_use"]
+            # the photos were prepared at the start: this only wears another
+            self.engine.set_source_file(*((self.photos[0], self.face_index, self.more) if self.worn == 0
+                                          else (self.photos[self.worn],)))
 
 
 class Render:
