@@ -35,6 +35,7 @@ class SwapOptions:
     pixel_boost: str = _DEFAULT["pixel_boost"]           # neural: the swap's size, "auto", "128", "256", "512"
     enhancer: str = _DEFAULT["enhancer"]                 # neural: "off" or a face restorer's catalogue name
     enhancer_blend: float = _DEFAULT["enhancer_blend"]   # neural: how much of the restored detail is laid on
+    switch_fade_ms: int = _DEFAULT["switch_fade_ms"]     # a face switch or the swap on/off fades this long
 
     @classmethod
     def from_mapping(cls, values: dict) -> "SwapOptions":

@@ -103,6 +103,10 @@ SETTINGS = (
                  "photo, face 0) with the face in use, a hotkey or obs-websocket, without a gap."),
     Setting("face_in_use", "int", "Face in use (0 = the source photo)", 0, 0, MORE_FACES, 1, target="source",
             help="Which face is worn: 0 the source photo, 1 the first of the more faces, and so on."),
+    Setting("switch_fade_ms", "int", "Cross-fade on a switch (ms)", 0, 0, 500, 10, flag="--switch-fade",
+            help="A switch to another face, or the swap turned on or off, fades over this long instead of "
+                 "cutting (0: cut). While a face fades into another both are swapped: twice the work for that "
+                 "moment."),
     Setting("engine", "choice", "Engine", DEFAULT_ENGINE, choices=ENGINE_CHOICES, target="engine", flag="--engine",
             help="Landmark: a mesh warp on any CPU, nothing to download. Neural: insightface's models, for a GPU "
                  "(installer step 5); if a model is missing the status line says which command installs it."),

@@ -295,6 +295,7 @@ def main(argv=None) -> int:
                         help="once the swap shows, wait (up to --timeout) until the status line holds this")
     parser.add_argument("--more-faces", default="",
                         help="the filter's more faces (paths joined by os.pathsep); then drive its hotkeys")
+    parser.add_argument("--fade-ms", type=int, default=0, help="the filter's cross-fade on a switch")
     parser.add_argument("--stress-seconds", type=float, default=0.0,
                         help="change settings and build properties from another thread while rendering")
     args = parser.parse_args(argv)
@@ -325,6 +326,8 @@ def main(argv=None) -> int:
             settings["python"] = args.python
         if args.more_faces:
             settings["more_faces"] = [os.path.abspath(path) for path in args.more_faces.split(os.pathsep)]
+        if args.fade_ms:
+            settings["switch_fade_ms"] = args.fade_ms
         if args.crop_left:
             crop = host.create("crop_filter", "Crop", {"left": args.crop_left, "relative": True})
             host.obs.obs_source_filter_add(image, crop)
@@ -537,8 +540,11 @@ def drive_hotkeys(host: Host, swap, instance, out: str, timeout: float) -> dict:
     report["status_after_next"] = instance.status_text()
     o.obs_hotkey_trigger_routed_callback(ids["toggle"], True)
     report["enabled_after_toggle"] = instance.settings.get("enabled")
-    report["off"] = frames_until(lambda: True)[-1:]
-    written += report["off"]
+    # the swap turned off: with a fade, the frames of the next second and a half
+    turned_off = time.monotonic() + (1.5 if instance.settings.get("switch_fade_ms") else 0.0)
+    report["fading"] = frames_until(lambda: time.monotonic() > turned_off)
+    written += report["fading"]
+    report["off"] = report["fading"][-1:]
     o.obs_hotkey_trigger_routed_callback(ids["toggle"], True)
     report["enabled_after_second_toggle"] = instance.settings.get("enabled")
     o.obs_hotkey_trigger_routed_callback(ids["previous_face"], True)

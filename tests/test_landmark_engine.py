@@ -100,6 +100,47 @@ def test_a_face_prepared_before_is_worn_on_the_very_next_frame(source_path, fram
         engine.close()
 
 
+def test_a_face_switch_and_the_swap_turned_off_fade_over_the_length_asked(source_path, frames):
+    """Cross-fade 300 ms at 30 fps: after a switch each frame is the two faces' swaps of
+    that frame blended, moving from the face before to the face after, both swapped as if
+    worn all along (so never the camera's own face in between); from 300 ms on, the new
+    face alone. Turning the swap off fades to the camera's own picture, on fades back."""
+    other = str(media("if_t1.jpg"))
+    alone = {}
+    for path in (source_path, other):
+        engine = _engine(path)
+        alone[path] = [engine.process(frame, index / 30.0) for index, frame in enumerate(frames[:24])]
+        engine.close()
+    engine = create_engine("landmark", SwapOptions(switch_fade_ms=300))
+    engine.set_source_file(other)
+    engine.set_source_file(source_path)
+    try:
+        shown = []
+        for index, frame in enumerate(frames[:24]):
+            if index == 10:
+                engine.set_source_file(other)
+            shown.append(engine.process(frame, index / 30.0))
+        for index in range(24):
+            before, after = alone[source_path][index], alone[other][index]
+            weight = 0.0 if index < 10 else min(1.0, (index - 10) / 9.0)
+            expected = cv2.addWeighted(before, 1.0 - weight, after, weight, 0.0) if 0 < weight < 1 else \
+                (before if weight == 0 else after)
+            difference = np.abs(shown[index].astype(int) - expected).max()
+            assert difference <= 1, (index, difference)
+        assert np.abs(shown[14].astype(int) - alone[other][14]).mean() > 0.1   # mid-fade: not yet the new face
+
+        engine.set_options(SwapOptions(switch_fade_ms=300, enabled=False))
+        off = [engine.process(frame, (24 + index) / 30.0) for index, frame in enumerate(frames[24:36])]
+        moved = [float(np.abs(picture.astype(int) - frame).mean()) for picture, frame in zip(off, frames[24:36])]
+        assert moved[0] > 0.3 and moved[4] < moved[0] and all(value == 0 for value in moved[9:]), moved
+        engine.set_options(SwapOptions(switch_fade_ms=300, enabled=True))
+        on = [engine.process(frame, (36 + index) / 30.0) for index, frame in enumerate(frames[36:40])]
+        moved = [float(np.abs(picture.astype(int) - frame).mean()) for picture, frame in zip(on, frames[36:40])]
+        assert moved[0] == 0 and 0 < moved[1] < moved[3], moved
+    finally:
+        engine.close()
+
+
 def test_frame_without_face_passes_through_unchanged(source_path):
     engine = _engine(source_path)
     scene = cv2.resize(cv2.imread(str(media("fr_obama.jpg")))[:200, :200], (640, 360))  # no whole face

@@ -12,6 +12,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from ..errors import FaceSwapError
@@ -39,6 +40,34 @@ class FrameReport:
     @property
     def why_unswapped(self) -> str:
         return "" if self.boxes else (self.unswapped or "no face was found")
+
+
+@dataclass
+class _Fade:
+    """A cross-fade in progress: from the face shown before to the one worn now ("face",
+    `state` the one before), or between the camera's picture and the swap ("on", "off")."""
+
+    kind: str
+    state: object = None
+    since: float | None = None   # the frame time of its first frame
+
+    def weight(self, timestamp: float, length_ms: int) -> float | None:
+        """How far along it is at this frame, 0..1; None once it is over."""
+        if self.since is None:
+            self.since = timestamp
+        done = (timestamp - self.since) * 1e3 / max(length_ms, 1)
+        return done if 0.0 <= done < 1.0 else None
+
+
+def _same(state: object, other: object) -> bool:
+    """Whether two source states (what Engine._source_state gives) are the same face."""
+    if isinstance(state, tuple) and isinstance(other, tuple):
+        return len(state) == len(other) and all(a is b for a, b in zip(state, other))
+    return state is other
+
+
+def _blend(before: np.ndarray, after: np.ndarray, weight: float) -> np.ndarray:
+    return cv2.addWeighted(before, 1.0 - weight, after, weight, 0.0)
 
 
 @dataclass(frozen=True)
@@ -72,6 +101,8 @@ class Engine(abc.ABC):
         # source state), the least recently worn first; and which of them is worn now
         self._ready: dict[tuple, tuple[tuple, SourceInfo, object]] = {}
         self._worn: tuple | None = None
+        self._shown: object = None          # the source state the last frame was swapped with
+        self._fade: _Fade | None = None
 
     # -- source --------------------------------------------------------------------
     def set_source_file(self, path: str, face_index: int = 0, more: tuple[str, ...] | list = ()) -> SourceInfo:
@@ -85,6 +116,8 @@ class Engine(abc.ABC):
         if ready is not None and (None in digests or ready[0] == digests):
             digests, info, state = ready
             if names != self._worn:
+                if self.options.switch_fade_ms > 0 and self._shown is not None and not _same(self._shown, state):
+                    self._fade = _Fade("face", self._shown)   # from the face on screen, not one just prepared
                 self._use_source_state(state)
         else:
             # load_photo says what is wrong with a file that cannot be read
@@ -125,6 +158,8 @@ class Engine(abc.ABC):
 
     # -- frames --------------------------------------------------------------------
     def set_options(self, options: SwapOptions) -> None:
+        if options.enabled != self.options.enabled and options.switch_fade_ms > 0 and self.has_source:
+            self._fade = _Fade("on" if options.enabled else "off")
         self.options = options
 
     def process(self, frame: np.ndarray, timestamp: float | None = None) -> np.ndarray:
@@ -145,9 +180,27 @@ class Engine(abc.ABC):
             raise FaceSwapError("Frames must be 8-bit BGR or BGRA images.")
         if timestamp is None:
             timestamp = time.monotonic()
-        if not self.options.enabled or not self.has_source:
+        fade = self._fade
+        weight = None if fade is None else fade.weight(timestamp, self.options.switch_fade_ms)
+        if weight is None:
+            self._fade = fade = None
+        if not self.has_source or not (self.options.enabled or (fade is not None and fade.kind == "off")):
             return InFlight(lambda: self._unchanged(frame))
-        return self._begin(frame, timestamp)
+        flight = self._begin(frame, timestamp)
+        self._shown = self._source_state()
+        if fade is None:
+            return flight
+        if fade.kind == "face":
+            before = self._begin_worn(frame, fade.state)
+            return InFlight(lambda: _blend(before.result(), flight.result(), weight), waits_on=flight)
+        if fade.kind == "on":
+            return InFlight(lambda: _blend(frame, flight.result(), weight), waits_on=flight)
+        return InFlight(lambda: _blend(flight.result(), frame, weight), waits_on=flight)
+
+    def _begin_worn(self, frame: np.ndarray, state: object) -> InFlight:
+        """The frame just begun, swapped again wearing another face (`state`): the faces
+        found for it are reused, nothing is tracked twice. For a cross-fade."""
+        raise NotImplementedError
 
     @property
     def overlaps(self) -> bool:
@@ -168,6 +221,7 @@ class Engine(abc.ABC):
         """One still picture rather than a stream: no tracking history is used or kept,
         and an engine may search harder (small faces in a group photo)."""
         self.reset()
+        self._fade = None   # a still does not fade
         with self._photo_in_front():
             result = self.process(image, 0.0)
         self.reset()

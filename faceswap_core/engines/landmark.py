@@ -22,6 +22,7 @@ from ..vision.occlusion import FrontView, InFront
 from ..vision.photo_tips import photo_tips
 from ..vision.smoothing import FaceTracker
 from ..vision.warp import sample_coarse, warp_face
+from ..worker.in_flight import InFlight
 from .base import Engine, FrameReport, SourceInfo
 
 MAX_PHOTO_FACES = 10
@@ -61,6 +62,9 @@ class _PreparedSource:
         return chosen
 
 
+STAGES = ("detect", "hands", "warp", "kept", "in_front", "colour", "blend")   # a frame's report, in order
+
+
 class LandmarkEngine(Engine):
     name = "landmark"
 
@@ -71,6 +75,7 @@ class LandmarkEngine(Engine):
         self._tracker = FaceTracker(self.options.smoothing)
         self._source: _PreparedSource | None = None
         self._frame_size: tuple[int, int] | None = None
+        self._last_swapped: tuple = (None, [], None)   # the last frame swapped, its faces and view (a cross-fade)
 
     # -- source ------------------------------------------------------------------
     def _prepare_source(self, image: np.ndarray, face_index: int, more: list) -> SourceInfo:
@@ -153,8 +158,7 @@ class LandmarkEngine(Engine):
                   in_front: InFront, timestamp: float) -> np.ndarray:
         """faces: (smoothed, raw) points of each face: the smoothed ones place the swap, the
         raw ones say how open each eye is now (see _closing_lids)."""
-        stage_ms = {"detect": (time.perf_counter() - started) * 1e3, "hands": 0.0, "warp": 0.0, "kept": 0.0,
-                    "in_front": 0.0, "colour": 0.0, "blend": 0.0}
+        stage_ms = {**dict.fromkeys(STAGES, 0.0), "detect": (time.perf_counter() - started) * 1e3}
         view = None
         if self.options.keep_in_front and faces:
             view = in_front.look(frame, [DetectedFace(points).box for points, _ in faces],
@@ -167,9 +171,22 @@ class LandmarkEngine(Engine):
             box = self._swap_face(frame, output, points, raw, stage_ms, view, index)
             if box is not None:
                 boxes.append(box)
+        self._last_swapped = (frame, faces, view)
         stage_ms["total"] = (time.perf_counter() - started) * 1e3
         self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms, in_front=in_front.words(view, timestamp))
         return output
+
+    def _begin_worn(self, frame: np.ndarray, state: object) -> InFlight:
+        swapped, faces, view = self._last_swapped
+        output = frame.copy()
+        if swapped is frame:
+            worn, self._source = self._source, state
+            try:
+                for index, (points, raw) in enumerate(faces):
+                    self._swap_face(frame, output, points, raw, dict.fromkeys(STAGES, 0.0), view, index)
+            finally:
+                self._source = worn
+        return InFlight.done(output)
 
     def _swap_face(self, frame: np.ndarray, output: np.ndarray, points: np.ndarray, raw: np.ndarray,
                    stage_ms: dict[str, float], view: FrontView | None, index: int) -> tuple[int, int, int, int] | None:

@@ -130,6 +130,7 @@ class NeuralEngine(Engine):
         self.mapping = FaceMapping(face_mapping, match_distance)
         self._default: Identity | None = None
         self._pending_source: tuple | None = None   # a photo whose identity waits for the Triton server
+        self._last_jobs: tuple | None = None   # the last frame begun, its faces as swapped (a cross-fade)
         self._path_note = ""                        # the status line's words about the path (a server away)
         self._cache = DetectionCache(max_age=redetect_after)
         self._assigned: tuple | None = None  # (faces list, sources) of the last identity matching
@@ -317,6 +318,24 @@ class NeuralEngine(Engine):
         box = face.int_box(image.shape[1], image.shape[0])
         return SourceInfo(count, face_index, box, keypoint_tips(face.keypoints), tuple(notes))
 
+    def _begin_worn(self, frame: np.ndarray, state: object) -> InFlight:
+        last, (before, _) = self._last_jobs, state
+        if last is None or last[0] is not frame or before is None:
+            return InFlight.done(frame.copy())
+        _, image, uploaded, jobs, sources = last
+        # the faces that wear the default identity wear the one before; mapped pairs stay
+        jobs = [FaceJob(job.keypoints, before.latent if source is self._default else job.latent, job.front)
+                for job, source in zip(jobs, sources)]
+        swapping = self.path.begin(frame, image, uploaded, jobs, self.options, {})
+
+        def finish() -> np.ndarray:
+            try:
+                return swapping.result()[0]
+            except (ServerAway, BrokenSwapOutput):
+                return frame.copy()   # the fade then comes from the camera's picture
+
+        return InFlight(finish, waits_on=swapping)
+
     def _source_state(self) -> object:
         return self._default, self._pending_source
 
@@ -449,6 +468,7 @@ class NeuralEngine(Engine):
                 self._in_front.settle()
             jobs = [FaceJob(points, source.latent, view) for points, source in zip(keypoints, sources)
                     if source is not None]
+            self._last_jobs = (frame, image, uploaded, jobs, [source for source in sources if source is not None])
             swapping = self.path.begin(frame, image, uploaded, jobs, self.options, stage_ms)
         except (ServerAway, BrokenSwapOutput) as error:
             self._in_front.settle()

@@ -27,6 +27,9 @@ from .supervisor import WorkerSupervisor
 # progress; a render that asks libobs to draw the parent then reads NULL and crashes OBS.
 # Renders draw nothing until the removal is surely over (or the filter was put back).
 REMOVAL_SETTLE_S = 0.25
+# A fade-out is drawn this much longer than it lasts: the worker's answers come a few
+# frames after the camera's (the latency), the last of the fade among them.
+FADE_MARGIN_S = 0.3
 
 
 class FaceSwapFilter:
@@ -46,6 +49,7 @@ class FaceSwapFilter:
         self._render_lock = threading.Lock()   # held by each render; filter_remove waits for it
         self._removed_at = 0.0                 # monotonic time of the last filter_remove, 0 if none
         self._logged_path = ""
+        self._fading_out_until = 0.0           # monotonic time the swap's fade-out ends (swap turned off)
         self.hotkeys: dict = {}                # hotkey id -> hotkeys.Hotkey, on the source the filter sits on
         self.hotkey_callback = None            # (the registry's callback, this filter's key)
         self._hotkeys_on = None                # the source they are registered on
@@ -90,7 +94,7 @@ class FaceSwapFilter:
     def swap_active(self) -> bool:
         """The swap is on: a worker runs, the filter and its swap are enabled."""
         supervisor = self.supervisor
-        return bool(supervisor is not None and supervisor.worker_up and self.settings.get("enabled", True)
+        return bool(supervisor is not None and supervisor.worker_up and self.swapping()
                     and not self.render_failed and self.api.blocking.obs_source_enabled(self.source))
 
     def _audio_follows(self) -> bool:
@@ -103,9 +107,21 @@ class FaceSwapFilter:
         return "GPU read-back path"
 
     # -- OBS callbacks ------------------------------------------------------------------
+    def swapping(self) -> bool:
+        """The swap is on, or fading out: the worker fades to the camera's own picture, so
+        its frames are drawn until the fade is over."""
+        return self.settings.get("enabled", True) or time.monotonic() < self._fading_out_until
+
+    def _follow_enabled(self, settings: dict) -> None:
+        fade_ms = settings.get("switch_fade_ms", 0)
+        if fade_ms and self.settings.get("enabled", True) and not settings.get("enabled", True):
+            self._fading_out_until = time.monotonic() + FADE_MARGIN_S + fade_ms / 1e3
+
     def update(self, settings_data) -> None:
         ignored: list[str] = []
-        self.settings = properties.read_settings(self.api, settings_data, ignored)
+        settings = properties.read_settings(self.api, settings_data, ignored)
+        self._follow_enabled(settings)
+        self.settings = settings
         self.ignored_settings = ignored
         supervisor = self.supervisor
         if supervisor is not None:
@@ -122,7 +138,9 @@ class FaceSwapFilter:
             return
         # at once, not on the next video tick (when libobs calls update): a second press
         # before it (a Stream Deck macro) goes on from this one
-        self.settings = {**self.settings, **changes}
+        settings = {**self.settings, **changes}
+        self._follow_enabled(settings)
+        self.settings = settings
         obs = self.api.blocking
         data = obs.obs_data_create()
         try:
@@ -183,7 +201,7 @@ class FaceSwapFilter:
         """An async source's frame, on the graphics thread: swapped in place when the camera
         path applies, else left for video_render."""
         supervisor = self.supervisor
-        if self.render_failed or self._removed_at or supervisor is None or not self.settings.get("enabled", True):
+        if self.render_failed or self._removed_at or supervisor is None or not self.swapping():
             if supervisor is None:
                 self.camera.release()
             return frame_address
@@ -211,7 +229,7 @@ class FaceSwapFilter:
             self.renderer.binding = None        # the camera path swaps; what the parent draws is the result
             self.renderer.pass_through(self.source)
             return
-        if self.render_failed or supervisor is None or not self.settings.get("enabled", True):
+        if self.render_failed or supervisor is None or not self.swapping():
             if supervisor is None:
                 self.renderer.binding = None   # let the stopped channel's mapping go
             self.renderer.pass_through(self.source)

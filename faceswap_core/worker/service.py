@@ -390,8 +390,9 @@ class Worker:
 
     def swapping(self, out, image) -> bool:
         """The engine swapped this frame (not passed through after an error, not switched
-        off): only then does it get the label and the mark."""
-        return out is not image and self.engine.options.enabled
+        off, or switched off but still fading out of the swap): only then does it get the
+        label and the mark."""
+        return out is not image and (self.engine.options.enabled or bool(self.engine.last_report.boxes))
 
     def _begin_swap(self, frame) -> InFlight:
         """The engine's answer to come, or the frame itself when the engine fails on it

@@ -57,18 +57,26 @@ def test_swaps_every_frame_inside_the_face_box_only(model_paths):
             assert stage in report.stage_ms
 
 
+def _worn_all_along(model_paths, photos: list[str], frames: list) -> dict[str, list]:
+    """Each photo's outputs for the frames, an engine wearing it from the first frame."""
+    outputs = {}
+    for photo in photos:
+        engine = _engine(model_paths)
+        try:
+            engine.set_source_file(photo)
+            outputs[photo] = [engine.process(frame, index / 25) for index, frame in enumerate(frames)]
+        finally:
+            engine.close()
+    return outputs
+
+
 def test_a_face_prepared_before_is_worn_on_the_very_next_frame(model_paths):
     """A streamer's list of faces on the neural engine: switching to a face prepared
     earlier makes no identity again and the very next frame wears it, as it would have
     had it been worn all along."""
     frames = read_frames(media("lp_d12.mp4"), limit=8)
     photos = [str(media("fr_obama.jpg")), str(media("if_t1.jpg"))]
-    worn_all_along = {}
-    for photo in photos:
-        engine = _engine(model_paths)
-        engine.set_source_file(photo)
-        worn_all_along[photo] = [engine.process(frame, index / 25) for index, frame in enumerate(frames)][-1]
-        engine.close()
+    worn_all_along = {photo: outputs[-1] for photo, outputs in _worn_all_along(model_paths, photos, frames).items()}
     engine = _engine(model_paths)
     try:
         engine.set_source_file(photos[1])
@@ -83,6 +91,28 @@ def test_a_face_prepared_before_is_worn_on_the_very_next_frame(model_paths):
         assert calls == [] and engine.last_report.boxes
         box = engine.last_report.boxes[0]
         assert _changed(worn_all_along[photos[1]], switched, box) < 0.5 < _changed(worn_all_along[photos[0]], switched, box)
+    finally:
+        engine.close()
+
+
+def test_a_face_switch_fades_from_one_identity_to_the_other(model_paths):
+    """Cross-fade 200 ms at 25 fps on the neural engine: mid-fade the frame is the blend
+    of the two identities' swaps of it (each as if worn all along), then the new one."""
+    frames = read_frames(media("lp_d12.mp4"), limit=10)
+    photos = [str(media("fr_obama.jpg")), str(media("if_t1.jpg"))]
+    alone = _worn_all_along(model_paths, photos, frames)
+    engine = _engine(model_paths, SwapOptions(smoothing=0.0, switch_fade_ms=200))
+    try:
+        engine.set_source_file(photos[1])
+        engine.set_source_file(photos[0])
+        shown = []
+        for index, frame in enumerate(frames):
+            if index == 4:
+                engine.set_source_file(photos[1])
+            shown.append(engine.process(frame, index / 25))
+        for index, weight in ((3, 0.0), (4, 0.0), (5, 0.2), (7, 0.6), (9, 1.0)):
+            expected = (alone[photos[0]][index].astype(float) * (1 - weight) + alone[photos[1]][index] * weight)
+            assert np.abs(shown[index] - expected).max() <= 1.5, (index, weight)
     finally:
         engine.close()
 

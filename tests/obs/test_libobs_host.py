@@ -174,7 +174,8 @@ def test_hotkeys_toggle_and_cycle_the_faces_without_a_gap_and_keep_their_binding
     obs-websocket fire them, "next face" wears the second face with every output frame
     from the press on swapped (the first face until the worker switches, then the
     second, never the camera's own), "swap on/off" shows the camera and back, previous
-    and "wear face 1" set the face; a key bound to "next face" is in what
+    and "wear face 1" set the face; with a cross-fade the swap fades out rather than
+    cutting to the camera; a key bound to "next face" is in what
     obs_save_source saves of the camera and is bound again on the camera and filter
     loaded from it."""
     from faceswap_core.obs.hotkeys import HOTKEYS
@@ -182,7 +183,7 @@ def test_hotkeys_toggle_and_cycle_the_faces_without_a_gap_and_keep_their_binding
     out = tmp_path / "out"
     summary = run_host(display, out, "--image", str(target_png), "--photo", str(media("fr_obama.jpg")),
                        "--more-faces", str(media("if_t1.jpg")), "--python", helpers.worker_python(),
-                       "--frames", "1", install=obs_install)
+                       "--frames", "1", "--fade-ms", "400", install=obs_install)
     keys = summary["hotkeys"]
     assert keys["names"] == sorted(hotkey.name("Face Swap") for hotkey in HOTKEYS), keys["names"]
     assert keys["face_in_use_after_next"] == 1 and "face 1 of 2: if_t1.jpg" in keys["status_after_next"], keys
@@ -194,6 +195,11 @@ def test_hotkeys_toggle_and_cycle_the_faces_without_a_gap_and_keep_their_binding
     assert float(np.abs(first.astype(np.int16) - second).mean()) > 0.5, "the face did not change"
     assert keys["enabled_after_toggle"] is False and keys["enabled_after_second_toggle"] is True, keys
     assert float(np.abs(read(keys["off"][0]) - original).mean()) < 0.1, "swap off: the camera's own picture"
+    # with a 400 ms cross-fade: the swap fades out (frames between the swapped picture and
+    # the camera's own) rather than cutting to the camera
+    fading = [float(np.abs(read(name) - original).mean()) for name in keys["fading"]]
+    swapped = moved[-1]
+    assert any(0.15 * swapped < value < 0.85 * swapped for value in fading), (swapped, fading)
     assert keys["face_in_use_after_previous"] == 0 and keys["face_in_use_after_face_1"] == 1, keys
     saved = keys["saved_hotkeys"]["obs_faceswap.Face Swap.next_face"]
     assert [binding["key"] for binding in saved] == ["OBS_KEY_F13"], keys
