@@ -518,11 +518,16 @@ def drive_hotkeys(host: Host, swap, instance, out: str, timeout: float) -> dict:
     report = {"names": sorted(source_hotkeys(host, camera))}
     o.obs_hotkey_enable_callback_rerouting(True)
 
-    def frames_until(condition) -> list[str]:
-        """Output frames (files) until the condition holds, and two more."""
-        names, deadline, extra = [], time.monotonic() + timeout, 2
-        while extra > 0 and time.monotonic() < deadline:
-            if condition():
+    fade_s = instance.settings.get("switch_fade_ms", 0) / 1e3
+
+    def frames_until(condition, settle_s: float = 0.0) -> list[str]:
+        """Output frames (files) until the condition holds, and two more (and any taken
+        in the settle_s after it held)."""
+        names, deadline, extra, held_at = [], time.monotonic() + timeout, 2, None
+        while (extra > 0 or time.monotonic() < (held_at or 0.0) + settle_s) and time.monotonic() < deadline:
+            if held_at is None and condition():
+                held_at = time.monotonic()
+            if held_at is not None:
                 extra -= 1
             name = f"hotkey{len(written) + len(names)}.bgra"
             write_frame(os.path.join(out, name), host.next_frame(), host.width, host.height)
@@ -535,13 +540,14 @@ def drive_hotkeys(host: Host, swap, instance, out: str, timeout: float) -> dict:
     o.obs_hotkey_trigger_routed_callback(ids["next_face"], True)
     o.obs_hotkey_trigger_routed_callback(ids["next_face"], False)
     report["face_in_use_after_next"] = instance.settings.get("face_in_use")
-    report["frames"] = frames_until(lambda: "face 1 of " in instance.status_text())
+    # until the worker wears the face, and its fade (if any) is over: half a second more
+    report["frames"] = frames_until(lambda: "face 1 of " in instance.status_text(), fade_s + 0.5 if fade_s else 0.0)
     written += report["frames"]
     report["status_after_next"] = instance.status_text()
     o.obs_hotkey_trigger_routed_callback(ids["toggle"], True)
     report["enabled_after_toggle"] = instance.settings.get("enabled")
     # the swap turned off: with a fade, the frames of the next second and a half
-    turned_off = time.monotonic() + (1.5 if instance.settings.get("switch_fade_ms") else 0.0)
+    turned_off = time.monotonic() + (1.5 if fade_s else 0.0)
     report["fading"] = frames_until(lambda: time.monotonic() > turned_off)
     written += report["fading"]
     report["off"] = report["fading"][-1:]
@@ -556,16 +562,18 @@ def drive_hotkeys(host: Host, swap, instance, out: str, timeout: float) -> dict:
     o.obs_hotkey_load_bindings(ids["next_face"], ctypes.byref(combination), 1)
     # the scene collection saves the camera with its filters (obs_save_source), and loads
     # them again (obs_load_source: the camera, then its filters, which register their
-    # hotkeys on it once they render on it)
+    # hotkeys on it at their first video tick, shown or not: this one is never shown);
+    # saved again, its bindings are still there
     saved = o.obs_save_source(camera)
     report["saved_hotkeys"] = json.loads(o.obs_data_get_json(saved).decode()).get("hotkeys", {})
     o.obs_data_set_string(saved, b"name", b"camera (loaded)")
     loaded = o.obs_load_source(saved)
     o.obs_data_release(saved)
-    o.obs_set_output_source(0, loaded)
     again: dict = {}
     wait_for(lambda: again.update(source_hotkeys(host, loaded)) or len(again) == len(report["names"]), timeout)
-    o.obs_set_output_source(0, camera)
+    resaved = o.obs_save_source(loaded)
+    report["resaved_hotkeys"] = json.loads(o.obs_data_get_json(resaved).decode()).get("hotkeys", {})
+    o.obs_data_release(resaved)
     next_face = next(hotkey_id for name, hotkey_id in again.items() if name.endswith(".next_face"))
     bindings = o.obs_hotkey_save(next_face)
     holder = o.obs_data_create()

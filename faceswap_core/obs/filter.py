@@ -155,7 +155,8 @@ class FaceSwapFilter:
 
     def follow_parent(self) -> None:
         """Keep the hotkeys on the source the filter sits on (see hotkeys.py): registered
-        once it sits on one, moved when it moves. Cheap when nothing changed (every frame)."""
+        once it sits on one, moved when it moves. Cheap when nothing changed (video_tick,
+        every frame; OBS 30 has a filter_add callback, OBS 29 not)."""
         parent = self.api.render.obs_filter_get_parent(self.source)   # the graphics thread's handle
         if parent == self._hotkeys_on or self.hotkey_callback is None or self._removed_at:
             return
@@ -185,7 +186,6 @@ class FaceSwapFilter:
                 if time.monotonic() - self._removed_at < REMOVAL_SETTLE_S:
                     return                  # being taken off its source: draw nothing
                 self._removed_at = 0.0      # put back on a source since: render again
-            self.follow_parent()
             try:
                 self._render()
             except Exception:

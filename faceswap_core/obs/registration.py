@@ -45,14 +45,15 @@ class FilterRegistry:
             "video_render": si.VIDEO_RENDER(self._video_render),
             "filter_video": si.FILTER_VIDEO(self._filter_video),
             "filter_remove": si.FILTER_REMOVE(self._filter_remove),
+            "video_tick": si.VIDEO_TICK(self._video_tick),
             "refresh": si.BUTTON_CLICKED(self._refresh_clicked),
             "modified": si.PROPERTY_MODIFIED(self._settings_modified),
             "hotkey": hotkeys.HOTKEY_FUNC(self._hotkey),
         }
         self.info, self.info_buffer = si.video_filter_info(
             self._id, {name: self.callbacks[name] for name in ("get_name", "create", "destroy", "get_defaults",
-                                                                "get_properties", "update", "video_render",
-                                                                "filter_video", "filter_remove")})
+                                                                "get_properties", "update", "video_tick",
+                                                                "video_render", "filter_video", "filter_remove")})
         self.registered = False
         from .program_mark import ProgramMarks
         self.marks = ProgramMarks(api, self)     # the "Face Swap Mark" filter type (program picture)
@@ -144,6 +145,18 @@ class FilterRegistry:
                 instance.update(settings)
             except Exception:
                 self._report("update")
+
+    def _video_tick(self, key, seconds):
+        """Every frame, for every source, shown or not (graphics thread): the filter's hotkeys
+        follow its parent here, so that a camera in a scene not on screen keeps them (and
+        the bindings the scene collection saves with it)."""
+        instance = self.instances.get(key or 0)
+        if instance is None:
+            return
+        try:
+            instance.follow_parent()
+        except Exception:
+            self._report("video_tick")
 
     def _video_render(self, key, effect):
         instance = self.instances.get(key or 0)

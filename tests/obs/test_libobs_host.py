@@ -176,8 +176,9 @@ def test_hotkeys_toggle_and_cycle_the_faces_without_a_gap_and_keep_their_binding
     second, never the camera's own), "swap on/off" shows the camera and back, previous
     and "wear face 1" set the face; with a cross-fade the swap fades out rather than
     cutting to the camera; a key bound to "next face" is in what
-    obs_save_source saves of the camera and is bound again on the camera and filter
-    loaded from it."""
+    obs_save_source saves of the camera, is bound again on the camera and filter loaded
+    from it (never shown: hotkeys follow the filter's source on every video tick), and is
+    saved again from there."""
     from faceswap_core.obs.hotkeys import HOTKEYS
 
     out = tmp_path / "out"
@@ -204,6 +205,8 @@ def test_hotkeys_toggle_and_cycle_the_faces_without_a_gap_and_keep_their_binding
     saved = keys["saved_hotkeys"]["obs_faceswap.Face Swap.next_face"]
     assert [binding["key"] for binding in saved] == ["OBS_KEY_F13"], keys
     assert [binding["key"] for binding in keys["loaded_bindings"]] == ["OBS_KEY_F13"], keys
+    resaved = keys["resaved_hotkeys"]["obs_faceswap.Face Swap.next_face"]
+    assert [binding["key"] for binding in resaved] == ["OBS_KEY_F13"], keys
 
 
 def test_after_another_filter(display, target_png, tmp_path, judge, source_face):
