@@ -47,6 +47,7 @@ class ObsConfig:
     extra_cameras: dict = field(default_factory=dict)   # name -> that source's Face Swap settings
     camera_clip: Path | None = None       # the cameras play this video (media sources, async) instead of `image`
     microphone_offset_ns: int | None = None   # a source MICROPHONE with this sync offset (it carries audio)
+    camera_hotkeys: dict = field(default_factory=dict)   # CAMERA's saved hotkey bindings, as OBS saves them
 
     def write(self) -> Path:
         """XDG_CONFIG_HOME for this run."""
@@ -98,6 +99,7 @@ class ObsConfig:
                 },
                 *({
                     **self._camera_source(), "name": name, "enabled": True,
+                    **({"hotkeys": self.camera_hotkeys} if name == CAMERA and self.camera_hotkeys else {}),
                     "filters": [{
                         "id": "obs_faceswap_filter", "versioned_id": "obs_faceswap_filter",
                         "name": FILTER, "enabled": True, "settings": settings,
@@ -115,6 +117,10 @@ class ObsConfig:
         (scenes / f"{NAME}.json").write_text(json.dumps(collection, indent=1))
         return self.root / "config"
 
+
+    def saved_collection(self) -> dict:
+        """The scene collection as OBS left it (it saves it on exit)."""
+        return json.loads((self.root / "config" / "obs-studio" / "basic" / "scenes" / f"{NAME}.json").read_text())
 
     def _camera_source(self) -> dict:
         if self.camera_clip is not None:

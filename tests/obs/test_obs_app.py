@@ -295,6 +295,39 @@ def test_sigint_leaves_no_worker_and_no_file(app):
     helpers.stop_leaving_nothing(app, workers)
 
 
+def test_hotkey_bindings_survive_a_save_and_reload_of_the_scene_collection(display, target_png, tmp_path,
+                                                                           obs_install):
+    """A scene collection whose camera holds a key for the filter's "next face" (as OBS
+    saved it): OBS loads it, lists the filter's hotkeys under the camera (obs-websocket's
+    GetHotkeyList), the bound hotkey works by name, and the collection OBS saves on exit
+    still binds the key."""
+    pytest.importorskip("obsws_python", reason="obsws-python is not installed: pip install obsws-python")
+    from faceswap_core.obs.hotkeys import HOTKEYS
+
+    name = HOTKEYS[1].name(FILTER)   # next face
+    bound = {name: [{"key": "OBS_KEY_F13"}]}
+    faces = [{"value": str(media("if_t1.jpg")), "selected": False, "hidden": False}]
+    config = ObsConfig(tmp_path, target_png, 512, 512, {"source_photo": str(media("fr_obama.jpg")),
+                                                        "more_faces": faces, "python": helpers.worker_python()},
+                       camera_hotkeys=bound)
+    app = ObsApp(config, display, install=obs_install)
+    try:
+        app.connect()
+        deadline = time.monotonic() + 30
+        while not set(hotkey.name(FILTER) for hotkey in HOTKEYS) <= set(app.client.get_hot_key_list().hotkeys):
+            assert time.monotonic() < deadline, app.client.get_hot_key_list().hotkeys
+            time.sleep(0.2)
+        app.client.trigger_hot_key_by_name(name, CAMERA)
+        deadline = time.monotonic() + 10
+        while app.client.get_source_filter(CAMERA, FILTER).filter_settings.get("face_in_use") != 1:
+            assert time.monotonic() < deadline, "the bound hotkey did nothing"
+            time.sleep(0.1)
+    finally:
+        app.stop()
+    camera = next(source for source in config.saved_collection()["sources"] if source["name"] == CAMERA)
+    assert camera.get("hotkeys", {}).get(name) == bound[name], camera.get("hotkeys")
+
+
 def test_crashed_obs_leaves_no_worker_and_no_file(display, target_png, tmp_path, obs_install):
     """OBS killed with SIGKILL (a crash): the worker notices and removes the channel itself."""
     pytest.importorskip("obsws_python", reason="obsws-python is not installed: pip install obsws-python")
