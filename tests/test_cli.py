@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import cv2
@@ -12,7 +13,7 @@ import pytest
 
 from testkit import visual_checks
 from testkit.cli import FACESWAP, run
-from testkit.judge import FaceJudge, identity_distance, media
+from testkit.judge import FaceJudge, identity_distance, media, read_frames
 
 
 
@@ -196,6 +197,48 @@ def test_preview_keys_cycle_the_faces_and_turn_the_swap_off_and_on():
         assert shows() == "1" and calls == []
     finally:
         engine.close()
+
+
+def test_the_preview_window_switches_faces_on_a_key(tmp_path, display):
+    """`faceswap swap` on a clip with two --source and --preview, on a virtual display: n
+    typed into the preview window (XTEST) switches the face from the next frames on; the
+    frames written before wear the first photo, those after the second, none unswapped."""
+    from testkit.x11_keys import Keyboard
+
+    clip = media("lp_d19.mp4")
+    photos = [str(media("fr_obama.jpg")), str(media("if_t1.jpg"))]
+    worn = {}
+    for index, photo in enumerate(photos):   # each face alone, for reference
+        out = tmp_path / f"alone{index}.mp4"
+        assert run("swap", "--source", photo, "--input", str(clip), "--output", str(out), "--max-frames", "90",
+                   "--no-mark").returncode == 0
+        worn[index] = read_frames(out)
+    env = {**os.environ, "DISPLAY": display}
+    output = tmp_path / "switched.mp4"
+    process = subprocess.Popen([*FACESWAP, "swap", "--source", photos[0], "--source", photos[1], "--input", str(clip),
+                                "--output", str(output), "--max-frames", "90", "--no-mark", "--preview"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    keyboard = Keyboard(display)
+    try:
+        window = keyboard.window("faceswap preview (n/p: face")
+        time.sleep(0.5)   # some frames with the first face
+        keyboard.type(window, "n")
+        _, errors = process.communicate(timeout=300)
+    finally:
+        keyboard.close()
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, errors
+    frames = read_frames(output)
+    closer = [int(np.abs(frame.astype(int) - worn[1][index]).mean() < np.abs(frame.astype(int) - worn[0][index]).mean())
+              for index, frame in enumerate(frames)]
+    switched = closer.index(1) if 1 in closer else len(closer)
+    assert 0 < switched < len(closer) and all(closer[switched:]), closer
+    camera = read_frames(clip, len(frames))
+    unswapped = [index for index, frame in enumerate(frames)   # nearer the camera's own frame than either face
+                 if np.abs(frame.astype(int) - camera[index]).mean()
+                 < min(np.abs(frame.astype(int) - worn[face][index]).mean() for face in (0, 1))]
+    assert unswapped == [], unswapped
 
 
 def test_several_sources_swap_with_the_first(tmp_path):
