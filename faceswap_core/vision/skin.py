@@ -42,10 +42,9 @@ class SkinModel:
         """From the pixels of `reference` (boolean, at least a few dozen)."""
         samples = looks.chroma[reference]
         centre = np.median(samples, axis=0)
-        (a, b), (c, d) = np.cov((samples - centre).T) + np.eye(2)
-        # by hand, not np.linalg.inv: LAPACK wakes OpenBLAS's threads, and on a busy machine
-        # that one call took 2-9 ms (measured in the worker's engine; 0.004 ms alone)
-        inverse = np.array([[d, -b], [-c, a]]) / (a * d - b * c)
+        # OpenCV's inverse, not np.linalg.inv: that one goes through OpenBLAS, whose threads
+        # took 2-9 ms to wake on a busy machine for this 2x2 (measured in the worker's engine)
+        inverse = cv2.invert(np.cov((samples - centre).T) + np.eye(2))[1]
         return cls(centre.astype(np.float32), inverse.astype(np.float32), float(np.median(looks.brightness[reference])),
                    max(float(np.median(looks.texture[reference])), 0.5))
 

@@ -60,7 +60,9 @@ def _bgr_matrices(matrix) -> tuple[np.ndarray, np.ndarray]:
     YUV -> BGR, and its inverse BGR -> YUV."""
     rows = np.asarray(matrix, np.float64).reshape(3, 4)[::-1]       # B, G, R rows
     forward = np.hstack([rows[:, :3], rows[:, 3:] * 255.0])
-    inverse3 = np.linalg.inv(rows[:, :3])
+    # OpenCV's, not np.linalg.inv: that one goes through OpenBLAS, whose threads took 6-8 ms
+    # to wake on a busy machine for this 3x3 (0.002 ms here), and this runs on every frame
+    inverse3 = cv2.invert(np.ascontiguousarray(rows[:, :3]))[1]
     backward = np.hstack([inverse3, -(inverse3 @ rows[:, 3:]) * 255.0])
     return forward, backward
 
