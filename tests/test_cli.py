@@ -164,6 +164,7 @@ def test_preview_keys_cycle_the_faces_and_turn_the_swap_off_and_on():
     brings the swap back, a digit past the list and other keys change nothing."""
     from faceswap_core.commands.swap import FaceKeys
     from faceswap_core.engines import create_engine
+    from faceswap_core.engines.base import listed_faces
     from testkit.judge import read_frames
 
     frame = read_frames(media("lp_d19.mp4"), 1)[0]
@@ -180,7 +181,7 @@ def test_preview_keys_cycle_the_faces_and_turn_the_swap_off_and_on():
         prepare = engine._prepare_source
         calls = []
         engine._prepare_source = lambda *a: calls.append(a) or prepare(*a)
-        keys = FaceKeys(engine, photos)
+        keys = FaceKeys(engine, listed_faces(photos[0], 0, (), photos[1:]))
 
         def shows() -> str:
             output = engine.process_image(frame)

@@ -49,9 +49,12 @@ def run(args: argparse.Namespace) -> int:
         cleanup.callback(source.close)
         engine = engine_from_args(args, 0.0 if source.live else args.server_wait)
         cleanup.callback(engine.close)
-        for other in args.source[1:]:   # ready first, worn by a key in the preview (FaceKeys)
-            engine.set_source_file(other)
-        info = engine.set_source_file(args.source[0], args.face_index, args.extra_photos or ())
+        from ..engines.base import listed_faces
+
+        faces = listed_faces(args.source[0], args.face_index, args.extra_photos or (), args.source[1:])
+        for other in faces[1:]:   # ready first, worn by a key in the preview (FaceKeys)
+            engine.set_source_file(*other)
+        info = engine.set_source_file(*faces[0])
         if info.faces_found > 1:
             print(f"The source photo has {info.faces_found} faces; using face {info.face_index} "
                   "(choose another with --face-index).", file=sys.stderr)
@@ -59,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"Source: {note}.", file=sys.stderr)
         for tip in info.tips:
             print(f"Tip: {tip}", file=sys.stderr)
-        keys = FaceKeys(engine, args.source, args.face_index, args.extra_photos or ())
-        render = Render(args.output, source, PreviewWindow(keys.help if len(args.source) > 1 else "")
+        keys = FaceKeys(engine, faces)
+        render = Render(args.output, source, PreviewWindow(keys.help if len(faces) > 1 else "")
                         if args.preview else None, stamp)
         cleanup.callback(render.close)
         total = source.total if args.max_frames is None else min(source.total or args.max_frames, args.max_frames)
@@ -106,31 +109,28 @@ class FaceKeys:
 
     help = "n/p: face, space: swap on/off"
 
-    def __init__(self, engine, photos: list[str], face_index: int = 0, more: tuple = ()):
+    def __init__(self, engine, faces: tuple):
+        """faces: as engines.base.listed_faces gives them, every one prepared already."""
         from ..obs import hotkeys
 
-        self._hotkeys = hotkeys
-        self.engine, self.photos, self.face_index, self.more = engine, list(photos), face_index, tuple(more)
+        self._pressed = hotkeys.pressed
+        self.engine, self.faces = engine, faces
         self.worn = 0
         by_key = {hotkey.key: hotkey for hotkey in hotkeys.HOTKEYS}
-        self._keys = {ord("n"): by_key["next_face"], ord("p"): by_key["previous_face"], ord(" "): by_key["toggle"]}
-        self._faces = {ord(str(number)): number for number in range(10)}
+        self._keys = {ord("n"): by_key["next_face"], ord("p"): by_key["previous_face"], ord(" "): by_key["toggle"],
+                      **{ord(str(number)): hotkeys.Hotkey(f"face_{number}", "", "face", number) for number in range(10)}}
 
     def press(self, key: int | None) -> None:
-        if key is None:
-            return
         hotkey = self._keys.get(key)
-        settings = {"enabled": self.engine.options.enabled, "more_faces": self.photos[1:], "face_in_use": self.worn}
-        changes = (self._hotkeys.pressed(hotkey, settings) if hotkey is not None
-                   else {"face_in_use": self._faces[key]} if self._faces.get(key, len(self.photos)) < len(self.photos)
-                   else {})
+        if hotkey is None:
+            return
+        changes = self._pressed(hotkey, {"enabled": self.engine.options.enabled, "more_faces": self.faces[1:],
+                                         "face_in_use": self.worn})
         if "enabled" in changes:
             self.engine.set_options(dataclasses.replace(self.engine.options, enabled=changes["enabled"]))
         if changes.get("face_in_use", self.worn) != self.worn:
             self.worn = changes["face_in_use"]
-            # the photos were prepared at the start: this only wears another
-            self.engine.set_source_file(*((self.photos[0], self.face_index, self.more) if self.worn == 0
-                                          else (self.photos[self.worn],)))
+            self.engine.set_source_file(*self.faces[self.worn])   # prepared at the start: only worn now
 
 
 class Render:

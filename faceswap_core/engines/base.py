@@ -266,6 +266,13 @@ class Engine(abc.ABC):
         ...
 
 
+def listed_faces(photo: str, face_index: int, extra_photos, more_faces) -> tuple:
+    """A streamer's faces as set_source_file takes them, (path, face index, more photos)
+    each: the source photo (its face index and more photos of the same person) is face 0,
+    each of the more faces the largest face of its photo."""
+    return ((photo, int(face_index), tuple(extra_photos)), *((path, 0, ()) for path in more_faces))
+
+
 def _digests(paths: tuple) -> tuple:
     """The files' contents, as a prepared face is known by (None for one that cannot be read)."""
     digests = []

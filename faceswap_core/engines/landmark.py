@@ -165,28 +165,32 @@ class LandmarkEngine(Engine):
                                  self.options.in_front_sensitivity, stage_ms)
         else:
             in_front.settle()
+        output, boxes = self._swap_faces(frame, faces, view, stage_ms)
+        self._last_swapped = (frame, faces, view)
+        stage_ms["total"] = (time.perf_counter() - started) * 1e3
+        self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms, in_front=in_front.words(view, timestamp))
+        return output
+
+    def _swap_faces(self, frame: np.ndarray, faces: list, view: FrontView | None,
+                    stage_ms: dict[str, float]) -> tuple[np.ndarray, list]:
+        """A copy of the frame with every face swapped, and the swapped faces' boxes."""
         output = frame.copy()
         boxes = []
         for index, (points, raw) in enumerate(faces):
             box = self._swap_face(frame, output, points, raw, stage_ms, view, index)
             if box is not None:
                 boxes.append(box)
-        self._last_swapped = (frame, faces, view)
-        stage_ms["total"] = (time.perf_counter() - started) * 1e3
-        self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms, in_front=in_front.words(view, timestamp))
-        return output
+        return output, boxes
 
     def _begin_worn(self, frame: np.ndarray, state: object) -> InFlight:
         swapped, faces, view = self._last_swapped
-        output = frame.copy()
-        if swapped is frame:
-            worn, self._source = self._source, state
-            try:
-                for index, (points, raw) in enumerate(faces):
-                    self._swap_face(frame, output, points, raw, dict.fromkeys(STAGES, 0.0), view, index)
-            finally:
-                self._source = worn
-        return InFlight.done(output)
+        if swapped is not frame:
+            return InFlight.done(frame.copy())
+        worn, self._source = self._source, state
+        try:
+            return InFlight.done(self._swap_faces(frame, faces, view, dict.fromkeys(STAGES, 0.0))[0])
+        finally:
+            self._source = worn
 
     def _swap_face(self, frame: np.ndarray, output: np.ndarray, points: np.ndarray, raw: np.ndarray,
                    stage_ms: dict[str, float], view: FrontView | None, index: int) -> tuple[int, int, int, int] | None:

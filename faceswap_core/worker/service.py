@@ -174,6 +174,7 @@ class Worker:
         self.settings_seq = seq
         from .. import schema
         from ..engines import create_engine
+        from ..engines.base import listed_faces
         from ..options import SwapOptions
 
         values = schema.clamped(settings)
@@ -204,9 +205,9 @@ class Worker:
                 self.report(link.STATE_NO_SOURCE, "Choose a source photo in the filter's properties.")
                 self.source_key = None
                 return
-            faces = [(photo, values.get("face_index", 0), tuple(values.get("extra_photos", ())))]
-            faces += [(path, 0, ()) for path in values.get("more_faces", ())]
-            source_key = (tuple(faces), min(values.get("face_in_use", 0), len(faces) - 1))
+            faces = listed_faces(photo, values.get("face_index", 0), values.get("extra_photos", ()),
+                                 values.get("more_faces", ()))
+            source_key = (faces, min(values.get("face_in_use", 0), len(faces) - 1))
             if self.source_key != source_key:
                 self.use_faces(*source_key)
                 self.source_key = source_key
