@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 PORTRAITS = ("fr_obama.jpg", "if_t1.jpg", "dlib_2008_002506.jpg", "occ_cheek_1.png")
-
-
-def resident_mb() -> float:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024.0
 
 
 def photos(folder: Path, count: int) -> list[str]:
@@ -49,6 +45,9 @@ def photos(folder: Path, count: int) -> list[str]:
 def measure(count: int) -> dict:
     """In this process: the engine's memory before any face and after `count` faces."""
     from faceswap_core.engines import create_engine
+    from testkit.fault_host import rss_kb
+
+    resident_mb = lambda: rss_kb(os.getpid()) / 1024.0  # noqa: E731
 
     with tempfile.TemporaryDirectory() as folder:
         files = photos(Path(folder), count)
