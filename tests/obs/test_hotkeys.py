@@ -42,3 +42,24 @@ def test_names_are_the_saved_format_and_unique():
     assert NAME_FORMAT == "obs_faceswap.{filter}.{key}"
     assert names[:3] == ["obs_faceswap.Face Swap.toggle", "obs_faceswap.Face Swap.next_face",
                          "obs_faceswap.Face Swap.previous_face"]
+
+
+def test_the_callback_and_registration_keep_64_bit_values():
+    """What 64-bit Windows and macOS do and this machine's small values would not show:
+    libobs calls our callback with a size_t id and a void* data, and takes the source
+    (a pointer, above 4 GiB there) as a pointer. Through the C function pointer libobs
+    holds, a value above 32 bits arrives whole; the prototypes say pointer-sized."""
+    import ctypes
+
+    from faceswap_core.obs import libobs
+    from faceswap_core.obs.hotkeys import HOTKEY_FUNC, INVALID_ID
+
+    seen = []
+    callback = HOTKEY_FUNC(lambda data, hotkey_id, hotkey, down: seen.append((data, hotkey_id, down)))
+    as_libobs_holds_it = HOTKEY_FUNC(ctypes.cast(callback, ctypes.c_void_p).value)
+    as_libobs_holds_it(ctypes.c_void_p(2 ** 33 + 7), 2 ** 40 + 5, None, True)
+    assert seen == [(2 ** 33 + 7, 2 ** 40 + 5, True)]
+    result, arguments = libobs.BLOCKING_FUNCTIONS["obs_hotkey_register_source"]
+    assert result is ctypes.c_size_t and arguments[0] is ctypes.c_void_p and arguments[4] is ctypes.c_void_p
+    assert libobs.BLOCKING_FUNCTIONS["obs_hotkey_unregister"][1] == [ctypes.c_size_t]
+    assert INVALID_ID == 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1
