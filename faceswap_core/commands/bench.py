@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import time
 
 import cv2
 import numpy as np
@@ -77,21 +78,28 @@ def compose(face: np.ndarray, height: int, faces: int) -> np.ndarray:
 
 
 def measure(engine, frames: list[np.ndarray], height: int, faces: int, warmup: int, repeats: int) -> dict[str, float]:
-    """Median over repeats of the per-run median of each stage, plus faces found."""
+    """Median over repeats of the per-run median of each stage, plus faces found and "cpu":
+    the CPU time of the whole process per frame (a run's mean: every thread counts, and a
+    search on some frames only is part of the cost a streamer's CPU pays)."""
     runs: list[dict[str, float]] = []
     for _ in range(repeats):
         engine.reset()
         per_stage: dict[str, list[float]] = {}
         found = []
+        cpu = 0.0
         for index, face in enumerate(frames[: warmup + len(frames)]):
-            engine.process(compose(face, height, faces), index / 30.0)
+            frame = compose(face, height, faces)
+            before = time.process_time()
+            engine.process(frame, index / 30.0)
             if index < warmup:
                 continue
+            cpu += time.process_time() - before
             found.append(len(engine.last_report.boxes))
             for stage, ms in engine.last_report.stage_ms.items():
                 per_stage.setdefault(stage, []).append(ms)
         run = {stage: statistics.median(values) for stage, values in per_stage.items()}
         run["faces"] = statistics.median(found) if found else 0
+        run["cpu"] = cpu * 1e3 / max(1, len(found))
         runs.append(run)
     return {key: statistics.median(run.get(key, 0.0) for run in runs) for key in runs[0]}
 
@@ -110,14 +118,15 @@ def run(args: argparse.Namespace) -> int:
     for faces in face_counts:
         for height in heights:
             result = measure(engine, frames, height, faces, args.warmup, args.repeats)
-            stages = [key for key in result if key not in ("faces", "total")]
+            stages = [key for key in result if key not in ("faces", "total", "cpu")]
             if header is None:
                 header = stages
-                print("| frame | faces asked/found | " + " | ".join(f"{s} ms" for s in stages) + " | total ms | fps |")
-                print("|---" * (len(stages) + 4) + "|")
+                print("| frame | faces asked/found | " + " | ".join(f"{s} ms" for s in stages)
+                      + " | total ms | fps | cpu ms |")
+                print("|---" * (len(stages) + 5) + "|")
             total = result.get("total", 0.0)
             print(f"| {round(height * 16 / 9) // 2 * 2}x{height} | {faces}/{result['faces']:g} | "
                   + " | ".join(f"{result.get(s, 0.0):.2f}" for s in header)
-                  + f" | {total:.2f} | {1000.0 / total if total else 0.0:.0f} |", flush=True)
+                  + f" | {total:.2f} | {1000.0 / total if total else 0.0:.0f} | {result['cpu']:.2f} |", flush=True)
     engine.close()
     return 0

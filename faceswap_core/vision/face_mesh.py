@@ -1,12 +1,14 @@
 """Faces and their 468-point meshes, from the model inside mediapipe 0.10.21's wheel.
 
 Nothing is downloaded: that release is the last one that ships the face mesh .tflite files
-inside the package (see models.md). Its graph detects faces, then tracks each one from its
-previous mesh, which is what makes it cheap on video.
+inside the package (see models.md). On video each face is followed from its previous mesh
+(the landmark model reads a square placed by the last mesh), which is what makes it cheap;
+the face detector only looks for faces that are not followed yet.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -17,6 +19,10 @@ os.environ.setdefault("GLOG_minloglevel", "2")       # what of mediapipe's loggi
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # the rest: faceswap_core.native_logs
 
 import mediapipe as mp  # noqa: E402
+from google.protobuf import text_format  # noqa: E402
+from mediapipe.framework import calculator_pb2  # noqa: E402
+from mediapipe.framework.formats import rect_pb2  # noqa: E402
+from mediapipe.python import solution_base  # noqa: E402
 from mediapipe.python.solutions import face_mesh_connections as _connections  # noqa: E402
 
 MIN_FRAME_SIDE = 32       # nothing smaller can hold a face the model would find
@@ -193,35 +199,185 @@ class DetectedFace:
         return float(np.sqrt(max(x1 - x0, 1.0) * max(y1 - y0, 1.0)))
 
 
-class FaceMeshDetector:
-    """One mediapipe graph. static=True for photos (detect every call), False for video
-    (track between calls: frames must come from one stream, in order)."""
+# Mediapipe's own graph for video (face_landmark_front_cpu) runs its face detector on every
+# frame on which it tracks fewer than max_num_faces faces: with the default of four and one
+# streamer, on every frame (1.2 ms of the mesh's 4.1 ms CPU at 720p). It also converts and
+# copies the whole frame for a landmark model that reads a 192-pixel square. The video path
+# below runs mediapipe's own subgraphs (the same models, the same ROI rules) from two small
+# graphs, shows the landmark model only a crop around each face, and searches for new faces
+# when a face was lost, while none is followed, or every SEARCH_EVERY frames.
+SEARCH_EVERY = 10        # frames between searches for more faces while fewer than max_faces are followed
+SAME_FACE = 0.5          # squares overlapping this much (intersection over union) hold one face (mediapipe's own)
+CROP_MAX_SIDE = 768      # a larger crop is scaled down first (the model reads 192 pixels)
 
-    def __init__(self, max_faces: int = 4, static: bool = False, min_confidence: float = 0.5):
+_LANDMARK_GRAPH = """
+input_stream: "image"
+input_stream: "roi"
+output_stream: "landmarks"
+output_stream: "next_roi"
+node { calculator: "FaceLandmarkCpu" input_stream: "IMAGE:image" input_stream: "ROI:roi"
+       input_side_packet: "WITH_ATTENTION:with_attention" output_stream: "LANDMARKS:landmarks" }
+node { calculator: "ImagePropertiesCalculator" input_stream: "IMAGE:image" output_stream: "SIZE:size" }
+node { calculator: "FaceLandmarkLandmarksToRoi" input_stream: "LANDMARKS:landmarks"
+       input_stream: "IMAGE_SIZE:size" output_stream: "ROI:next_roi" }
+"""
+
+_SEARCH_GRAPH = """
+input_stream: "image"
+output_stream: "rois"
+node { calculator: "FaceDetectionShortRangeCpu" input_stream: "IMAGE:image" output_stream: "DETECTIONS:detections" }
+node { calculator: "ImagePropertiesCalculator" input_stream: "IMAGE:image" output_stream: "SIZE:size" }
+node { calculator: "BeginLoopDetectionCalculator" input_stream: "ITERABLE:detections" input_stream: "CLONE:size"
+       output_stream: "ITEM:detection" output_stream: "CLONE:loop_size" output_stream: "BATCH_END:end" }
+node { calculator: "FaceDetectionFrontDetectionToRoi" input_stream: "DETECTION:detection"
+       input_stream: "IMAGE_SIZE:loop_size" output_stream: "ROI:roi" }
+node { calculator: "EndLoopNormalizedRectCalculator" input_stream: "ITEM:roi" input_stream: "BATCH_END:end"
+       output_stream: "ITERABLE:rois" }
+"""
+
+
+def _graph(text: str, **side_inputs) -> solution_base.SolutionBase:
+    config = text_format.Parse(text, calculator_pb2.CalculatorGraphConfig())
+    return solution_base.SolutionBase(graph_config=config, side_inputs=side_inputs)
+
+
+@dataclass(frozen=True)
+class _Square:
+    """Where the landmark model reads a face: a rotated square, in frame pixels (mediapipe's
+    normalized rect, made independent of the image it was measured on)."""
+
+    cx: float
+    cy: float
+    width: float
+    height: float
+    rotation: float
+
+    @classmethod
+    def from_rect(cls, rect, x0: float, y0: float, width: int, height: int) -> "_Square":
+        return cls(x0 + rect.x_center * width, y0 + rect.y_center * height,
+                   rect.width * width, rect.height * height, rect.rotation)
+
+    def rect(self, x0: int, y0: int, width: int, height: int) -> rect_pb2.NormalizedRect:
+        return rect_pb2.NormalizedRect(x_center=(self.cx - x0) / width, y_center=(self.cy - y0) / height,
+                                       width=self.width / width, height=self.height / height,
+                                       rotation=self.rotation)
+
+    def crop(self, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+        """x0, y0, x1, y1: the frame's pixels the rotated square reaches, or None off the frame."""
+        cos, sin = abs(math.cos(self.rotation)), abs(math.sin(self.rotation))
+        reach_x = (self.width * cos + self.height * sin) / 2 + 2
+        reach_y = (self.width * sin + self.height * cos) / 2 + 2
+        x0, y0 = max(0, int(self.cx - reach_x)), max(0, int(self.cy - reach_y))
+        x1, y1 = min(shape[1], int(self.cx + reach_x) + 1), min(shape[0], int(self.cy + reach_y) + 1)
+        return (x0, y0, x1, y1) if x1 - x0 >= MIN_FRAME_SIDE and y1 - y0 >= MIN_FRAME_SIDE else None
+
+    def overlap(self, other: "_Square") -> float:
+        """Intersection over union of the two squares' upright boxes (as mediapipe associates them)."""
+        ix = min(self.cx + self.width / 2, other.cx + other.width / 2) - max(self.cx - self.width / 2, other.cx - other.width / 2)
+        iy = min(self.cy + self.height / 2, other.cy + other.height / 2) - max(self.cy - self.height / 2, other.cy - other.height / 2)
+        inter = max(0.0, ix) * max(0.0, iy)
+        union = self.width * self.height + other.width * other.height - inter
+        return inter / union if union > 0 else 0.0
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+
+
+class _FollowedFaces:
+    """Faces followed through a video from their last meshes (see SEARCH_EVERY above)."""
+
+    def __init__(self, max_faces: int):
+        self.max_faces = max_faces
+        self._landmarks = _graph(_LANDMARK_GRAPH, with_attention=True)   # iris-aware eyes and lips: steadier eyes
+        self._search = _graph(_SEARCH_GRAPH)
+        self._followed: list[_Square] = []
+        self._since_search = SEARCH_EVERY
+
+    def detect(self, image: np.ndarray) -> list[DetectedFace]:
+        faces, squares = self._read(image, self._followed)
+        lost = len(squares) < len(self._followed)
+        self._since_search += 1
+        if len(squares) < self.max_faces and (lost or not squares or self._since_search >= SEARCH_EVERY):
+            self._since_search = 0
+            found = [square for square in self._find(image)
+                     if not any(square.overlap(known) > SAME_FACE for known in squares)]
+            more_faces, more_squares = self._read(image, found[: self.max_faces - len(squares)])
+            faces, squares = faces + more_faces, squares + more_squares
+        kept: list[int] = []   # two squares that drifted onto one face: the larger face stays
+        for index in sorted(range(len(faces)), key=lambda i: -faces[i].size):
+            if not any(squares[index].overlap(squares[other]) > SAME_FACE for other in kept):
+                kept.append(index)
+        self._followed = [squares[index] for index in kept]
+        return [faces[index] for index in kept]
+
+    def _find(self, image: np.ndarray) -> list[_Square]:
+        height, width = image.shape[:2]
+        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
+        small = image if scale == 1.0 else cv2.resize(
+            image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_LINEAR)
+        rects = self._search.process({"image": _rgb(small)}).rois or ()
+        return [_Square.from_rect(rect, 0.0, 0.0, width, height) for rect in rects]
+
+    def _read(self, image: np.ndarray, squares: list[_Square]) -> tuple[list[DetectedFace], list[_Square]]:
+        """The mesh in each square, and the square to read it in on the next frame; a face
+        the model no longer sees is left out of both."""
+        faces, following = [], []
+        for square in squares:
+            box = square.crop(image.shape)
+            if box is None:
+                continue
+            x0, y0, x1, y1 = box
+            crop = image[y0:y1, x0:x1]
+            scale = min(1.0, CROP_MAX_SIDE / max(crop.shape[:2]))
+            if scale < 1.0:   # normalized coordinates are the same on the scaled crop
+                crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                                  interpolation=cv2.INTER_LINEAR)
+            width, height = x1 - x0, y1 - y0
+            result = self._landmarks.process({"image": _rgb(crop), "roi": square.rect(x0, y0, width, height)})
+            if result.landmarks is None or result.next_roi is None:
+                continue
+            points = np.array([(p.x, p.y) for p in result.landmarks.landmark], dtype=np.float32)
+            points *= np.array([width, height], dtype=np.float32)
+            points += np.array([x0, y0], dtype=np.float32)
+            faces.append(DetectedFace(points))
+            following.append(_Square.from_rect(result.next_roi, x0, y0, width, height))
+        return faces, following
+
+    def close(self) -> None:
+        self._landmarks.close()
+        self._search.close()
+
+
+class FaceMeshDetector:
+    """Faces and their meshes. static=True for photos (mediapipe's own graph, detecting on
+    every call), False for video (_FollowedFaces: frames must come from one stream, in order)."""
+
+    def __init__(self, max_faces: int = 4, static: bool = False):
         self.max_faces = max_faces
         self.static = static
-        self._graph = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=static,
-            max_num_faces=max_faces,
-            refine_landmarks=True,   # iris-aware eyes and lips: +0.4 ms, steadier eyes
-            min_detection_confidence=min_confidence,
-            min_tracking_confidence=min_confidence,
-        )
+        if static:
+            self._graph = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True,
+                min_detection_confidence=0.5, min_tracking_confidence=0.5)
+        else:
+            self._graph = _FollowedFaces(max_faces)
 
-    def detect(self, image: np.ndarray, max_side: int = DETECT_MAX_SIDE) -> list[DetectedFace]:
+    def detect(self, image: np.ndarray) -> list[DetectedFace]:
         """Faces in a BGR or BGRA image, largest first."""
         height, width = image.shape[:2]
         if min(height, width) < MIN_FRAME_SIDE:
             return []
-        scale = min(1.0, max_side / max(height, width))
+        if not self.static:
+            return self._graph.detect(image)
+        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
         small = image if scale == 1.0 else cv2.resize(
             image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_LINEAR)
-        code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        result = self._graph.process(cv2.cvtColor(small, code))
+        result = self._graph.process(_rgb(small))
         faces = []
         for landmarks in result.multi_face_landmarks or ():
             points = np.array([(p.x, p.y) for p in landmarks.landmark], dtype=np.float32)
-            points *= np.array([small.shape[1] / scale, small.shape[0] / scale], dtype=np.float32)
+            points *= np.array([width, height], dtype=np.float32)
             faces.append(DetectedFace(points))
         faces.sort(key=lambda face: -face.size)
         return faces
