@@ -22,7 +22,8 @@ import mediapipe as mp  # noqa: E402
 from google.protobuf import text_format  # noqa: E402
 from mediapipe.framework import calculator_pb2  # noqa: E402
 from mediapipe.framework.formats import rect_pb2  # noqa: E402
-from mediapipe.python import solution_base  # noqa: E402
+from mediapipe.python import packet_creator, packet_getter, solution_base  # noqa: E402
+from mediapipe.python._framework_bindings import calculator_graph, image_frame  # noqa: E402
 from mediapipe.python.solutions import face_mesh_connections as _connections  # noqa: E402
 
 MIN_FRAME_SIDE = 32       # nothing smaller can hold a face the model would find
@@ -241,6 +242,49 @@ def _graph(text: str, **side_inputs) -> solution_base.SolutionBase:
     return solution_base.SolutionBase(graph_config=config, side_inputs=side_inputs)
 
 
+class _LandmarkReader:
+    """The landmark graph, given every face of a frame before it is waited on once:
+    mediapipe's threads then prepare one face's crop while the model reads another's
+    (SolutionBase waits after each input; four faces took 1.2 ms longer that way)."""
+
+    def __init__(self):
+        config = text_format.Parse(_LANDMARK_GRAPH, calculator_pb2.CalculatorGraphConfig())
+        self._graph = calculator_graph.CalculatorGraph(graph_config=config)
+        self._outputs: dict[tuple[str, int], object] = {}   # written by mediapipe's threads while read() waits
+        for stream in ("landmarks", "next_roi"):
+            self._graph.observe_output_stream(stream, self._keep, True)
+        self._graph.start_run({"with_attention": packet_creator.create_bool(True)})   # iris-aware eyes and lips
+        self._timestamp = 0
+
+    def _keep(self, stream: str, packet) -> None:
+        if not packet.is_empty():
+            self._outputs[(stream, packet.timestamp.value)] = packet
+
+    def read(self, inputs: list[tuple[np.ndarray, rect_pb2.NormalizedRect]]) -> list[tuple[object, object]]:
+        """(landmarks, next square) for each (RGB image, square) given; None, None where the
+        model sees no face."""
+        self._outputs.clear()
+        stamps = []
+        for rgb, rect in inputs:
+            self._timestamp += 1
+            stamps.append(self._timestamp)
+            self._graph.add_packet_to_input_stream(
+                "image", packet_creator.create_image_frame(image_format=image_frame.ImageFormat.SRGB,
+                                                           data=rgb).at(self._timestamp))
+            self._graph.add_packet_to_input_stream("roi", packet_creator.create_proto(rect).at(self._timestamp))
+        if stamps:
+            self._graph.wait_until_idle()
+        found = []
+        for stamp in stamps:
+            landmarks, square = (self._outputs.get((stream, stamp)) for stream in ("landmarks", "next_roi"))
+            found.append((packet_getter.get_proto(landmarks), packet_getter.get_proto(square))
+                         if landmarks is not None and square is not None else (None, None))
+        return found
+
+    def close(self) -> None:
+        self._graph.close()
+
+
 @dataclass(frozen=True)
 class _Square:
     """Where the landmark model reads a face: a rotated square, in frame pixels (mediapipe's
@@ -289,7 +333,7 @@ class _FollowedFaces:
 
     def __init__(self, max_faces: int):
         self.max_faces = max_faces
-        self._landmarks = _graph(_LANDMARK_GRAPH, with_attention=True)   # iris-aware eyes and lips: steadier eyes
+        self._landmarks = _LandmarkReader()
         self._search = _graph(_SEARCH_GRAPH)
         self._followed: list[_Square] = []
         self._since_search = SEARCH_EVERY
@@ -322,7 +366,7 @@ class _FollowedFaces:
     def _read(self, image: np.ndarray, squares: list[_Square]) -> tuple[list[DetectedFace], list[_Square]]:
         """The mesh in each square, and the square to read it in on the next frame; a face
         the model no longer sees is left out of both."""
-        faces, following = [], []
+        inputs, boxes = [], []
         for square in squares:
             box = square.crop(image.shape)
             if box is None:
@@ -333,15 +377,18 @@ class _FollowedFaces:
             if scale < 1.0:   # normalized coordinates are the same on the scaled crop
                 crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
                                   interpolation=cv2.INTER_LINEAR)
-            width, height = x1 - x0, y1 - y0
-            result = self._landmarks.process({"image": _rgb(crop), "roi": square.rect(x0, y0, width, height)})
-            if result.landmarks is None or result.next_roi is None:
+            inputs.append((_rgb(crop), square.rect(x0, y0, x1 - x0, y1 - y0)))
+            boxes.append(box)
+        faces, following = [], []
+        for (x0, y0, x1, y1), (landmarks, next_rect) in zip(boxes, self._landmarks.read(inputs)):
+            if landmarks is None:
                 continue
-            points = np.array([(p.x, p.y) for p in result.landmarks.landmark], dtype=np.float32)
+            width, height = x1 - x0, y1 - y0
+            points = np.array([(p.x, p.y) for p in landmarks.landmark], dtype=np.float32)
             points *= np.array([width, height], dtype=np.float32)
             points += np.array([x0, y0], dtype=np.float32)
             faces.append(DetectedFace(points))
-            following.append(_Square.from_rect(result.next_roi, x0, y0, width, height))
+            following.append(_Square.from_rect(next_rect, x0, y0, width, height))
         return faces, following
 
     def close(self) -> None:
