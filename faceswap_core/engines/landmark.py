@@ -15,7 +15,7 @@ from ..options import SwapOptions
 from ..vision import eyes, glasses, masks, photo_face, tongue
 from ..vision.compose import EYE_HOLE_SCALE, composite
 from ..vision.face_mesh import (FEATURE_BROW_SCALE, FEATURE_EYE_SCALE, FEATURE_LIPS_SCALE, DetectedFace,
-                                FaceMeshDetector, MeshTopology)
+                                FaceMeshDetector, MeshTopology, quarter_tiles)
 from ..vision.grid import BoxGrid
 from ..vision.covers import FaceShape
 from ..vision.occlusion import FrontView, InFront
@@ -279,14 +279,11 @@ def detect_in_photo(detector: FaceMeshDetector, image: np.ndarray) -> list[Detec
     several views is kept once.
     """
     faces = detector.detect(image)
-    height, width = image.shape[:2]
-    tile_h, tile_w = height // 2 + height // 8, width // 2 + width // 8
-    for y in (0, height - tile_h):
-        for x in (0, width - tile_w):
-            for face in detector.detect(image[y:y + tile_h, x:x + tile_w]):
-                moved = DetectedFace(face.points + np.array([x, y], dtype=np.float32))
-                if not any(_overlap(moved.box, known.box) > 0.3 for known in faces):
-                    faces.append(moved)
+    for x0, y0, x1, y1 in quarter_tiles(image.shape):
+        for face in detector.detect(image[y0:y1, x0:x1]):
+            moved = DetectedFace(face.points + np.array([x0, y0], dtype=np.float32))
+            if not any(_overlap(moved.box, known.box) > 0.3 for known in faces):
+                faces.append(moved)
     faces.sort(key=lambda face: -face.size)
     return faces
 

@@ -136,3 +136,26 @@ def test_a_large_face_is_read_on_a_scaled_crop_as_on_the_frame():
     assert len(faces) == 1
     assert square.width > face_mesh.CROP_MAX_SIDE
     assert float(np.abs(faces[0].points - reference).mean()) / _size(reference) < 0.015
+
+
+def test_four_small_faces_are_found_through_the_tiles():
+    """Four people on a 720p camera (the bundled portrait, four times, as `faceswap bench
+    --faces 4` draws it): mediapipe's detector on the whole frame finds none of them (each
+    face is about 15 pixels at its 128-pixel input); the searches, each adding one quarter
+    tile in turn, find all four within four searches."""
+    from faceswap_core.commands.bench import compose
+    from faceswap_core.commands.demo import sample_pictures
+
+    frame = compose(sample_pictures()[1], 720, 4)
+    whole = FaceMeshDetector(4, static=True)
+    try:
+        assert len(whole.detect(frame)) == 0
+    finally:
+        whole.close()
+    detector = FaceMeshDetector(4)
+    try:
+        counts = [len(detector.detect(frame)) for _ in range(4 * SEARCH_EVERY + 1)]
+    finally:
+        detector.close()
+    assert counts[3 * SEARCH_EVERY] == 4, counts   # the fourth search (frames 0, 10, 20, 30)
+    assert counts == sorted(counts), counts       # a face found stays followed
