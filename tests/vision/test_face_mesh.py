@@ -159,3 +159,24 @@ def test_four_small_faces_are_found_through_the_tiles():
         detector.close()
     assert counts[3 * SEARCH_EVERY] == 4, counts   # the fourth search (frames 0, 10, 20, 30)
     assert counts == sorted(counts), counts       # a face found stays followed
+
+
+def test_landmarks_read_from_their_bytes_equal_the_fields():
+    """The points read from the serialized landmark list are the protobuf's own floats, bit
+    for bit, on a real face; a list whose landmarks carry more fields (visibility, as hands'
+    and poses' do) is read field by field, also right."""
+    from mediapipe.framework.formats import landmark_pb2
+
+    frame = read_frames(media("lp_d3.mp4"), 1)[0]
+    graph = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
+    try:
+        landmarks = graph.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)).multi_face_landmarks[0]
+    finally:
+        graph.close()
+    fields = np.array([(p.x, p.y) for p in landmarks.landmark], dtype=np.float32)
+    assert fields.shape == (478, 2)
+    assert np.array_equal(face_mesh.normalized_points(landmarks), fields)
+    richer = landmark_pb2.NormalizedLandmarkList()
+    richer.CopyFrom(landmarks)
+    richer.landmark[5].visibility = 0.5
+    assert np.array_equal(face_mesh.normalized_points(richer), fields)
