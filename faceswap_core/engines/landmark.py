@@ -15,7 +15,7 @@ from ..options import SwapOptions
 from ..vision import eyes, glasses, masks, photo_face, tongue
 from ..vision.compose import EYE_HOLE_SCALE, composite
 from ..vision.face_mesh import (FEATURE_BROW_SCALE, FEATURE_EYE_SCALE, FEATURE_LIPS_SCALE, DetectedFace,
-                                FaceMeshDetector, MeshTopology, quarter_tiles)
+                                FaceMeshDetector, MeshTopology, box_overlap, quarter_tiles)
 from ..vision.grid import BoxGrid
 from ..vision.covers import FaceShape
 from ..vision.occlusion import FrontView, InFront
@@ -282,18 +282,10 @@ def detect_in_photo(detector: FaceMeshDetector, image: np.ndarray) -> list[Detec
     for x0, y0, x1, y1 in quarter_tiles(image.shape):
         for face in detector.detect(image[y0:y1, x0:x1]):
             moved = DetectedFace(face.points + np.array([x0, y0], dtype=np.float32))
-            if not any(_overlap(moved.box, known.box) > 0.3 for known in faces):
+            if not any(box_overlap(moved.box, known.box) > 0.3 for known in faces):
                 faces.append(moved)
     faces.sort(key=lambda face: -face.size)
     return faces
-
-
-def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _prepare_levels(image: np.ndarray, points: np.ndarray, topology: MeshTopology) -> _PreparedSource:

@@ -26,9 +26,10 @@ from mediapipe.python import packet_creator, packet_getter, solution_base  # noq
 from mediapipe.python._framework_bindings import calculator_graph, image_frame  # noqa: E402
 from mediapipe.python.solutions import face_mesh_connections as _connections  # noqa: E402
 
+from .photo import fit_within  # noqa: E402
+
 MIN_FRAME_SIDE = 32       # nothing smaller can hold a face the model would find
-DETECT_MAX_SIDE = 1280    # larger frames are downscaled for the mesh: its crop is 192 px anyway
-# (bilinear: INTER_AREA costs 4 ms on a 1080p frame, and the mesh does not need it)
+DETECT_MAX_SIDE = 1280    # larger frames are downscaled (bilinear) for the mesh: its crop is 192 px anyway
 
 
 def _cycles(edges: frozenset) -> list[list[int]]:
@@ -237,9 +238,8 @@ node { calculator: "EndLoopNormalizedRectCalculator" input_stream: "ITEM:roi" in
 """
 
 
-def _graph(text: str, **side_inputs) -> solution_base.SolutionBase:
-    config = text_format.Parse(text, calculator_pb2.CalculatorGraphConfig())
-    return solution_base.SolutionBase(graph_config=config, side_inputs=side_inputs)
+def _config(text: str) -> calculator_pb2.CalculatorGraphConfig:
+    return text_format.Parse(text, calculator_pb2.CalculatorGraphConfig())
 
 
 class _LandmarkReader:
@@ -248,8 +248,7 @@ class _LandmarkReader:
     (SolutionBase waits after each input; four faces took 1.2 ms longer that way)."""
 
     def __init__(self):
-        config = text_format.Parse(_LANDMARK_GRAPH, calculator_pb2.CalculatorGraphConfig())
-        self._graph = calculator_graph.CalculatorGraph(graph_config=config)
+        self._graph = calculator_graph.CalculatorGraph(graph_config=_config(_LANDMARK_GRAPH))
         self._outputs: dict[tuple[str, int], object] = {}   # written by mediapipe's threads while read() waits
         for stream in ("landmarks", "next_roi"):
             self._graph.observe_output_stream(stream, self._keep, True)
@@ -315,13 +314,27 @@ class _Square:
         x1, y1 = min(shape[1], int(self.cx + reach_x) + 1), min(shape[0], int(self.cy + reach_y) + 1)
         return (x0, y0, x1, y1) if x1 - x0 >= MIN_FRAME_SIDE and y1 - y0 >= MIN_FRAME_SIDE else None
 
-    def overlap(self, other: "_Square") -> float:
-        """Intersection over union of the two squares' upright boxes (as mediapipe associates them)."""
-        ix = min(self.cx + self.width / 2, other.cx + other.width / 2) - max(self.cx - self.width / 2, other.cx - other.width / 2)
-        iy = min(self.cy + self.height / 2, other.cy + other.height / 2) - max(self.cy - self.height / 2, other.cy - other.height / 2)
-        inter = max(0.0, ix) * max(0.0, iy)
-        union = self.width * self.height + other.width * other.height - inter
-        return inter / union if union > 0 else 0.0
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """The upright box (x0, y0, x1, y1) around the centre, ignoring the rotation (as
+        mediapipe associates squares)."""
+        return (self.cx - self.width / 2, self.cy - self.height / 2,
+                self.cx + self.width / 2, self.cy + self.height / 2)
+
+
+def box_overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _unseen(squares: list[_Square], known: list[_Square]) -> list[_Square]:
+    """The squares that hold no face of `known` (overlap at most SAME_FACE with each)."""
+    return [square for square in squares
+            if not any(box_overlap(square.box, other.box) > SAME_FACE for other in known)]
 
 
 def quarter_tiles(shape: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
@@ -360,7 +373,7 @@ class _FollowedFaces:
     def __init__(self, max_faces: int):
         self.max_faces = max_faces
         self._landmarks = _LandmarkReader()
-        self._search = _graph(_SEARCH_GRAPH)
+        self._search = solution_base.SolutionBase(graph_config=_config(_SEARCH_GRAPH))
         self._followed: list[_Square] = []
         self._since_search = SEARCH_EVERY
         self._searches = 0
@@ -371,13 +384,12 @@ class _FollowedFaces:
         self._since_search += 1
         if len(squares) < self.max_faces and (lost or not squares or self._since_search >= SEARCH_EVERY):
             self._since_search = 0
-            found = [square for square in self._find(image)
-                     if not any(square.overlap(known) > SAME_FACE for known in squares)]
+            found = _unseen(self._find(image), squares)
             more_faces, more_squares = self._read(image, found[: self.max_faces - len(squares)])
             faces, squares = faces + more_faces, squares + more_squares
         kept: list[int] = []   # two squares that drifted onto one face: the larger face stays
         for index in sorted(range(len(faces)), key=lambda i: -faces[i].size):
-            if not any(squares[index].overlap(squares[other]) > SAME_FACE for other in kept):
+            if _unseen([squares[index]], [squares[other] for other in kept]):
                 kept.append(index)
         self._followed = [squares[index] for index in kept]
         return [faces[index] for index in kept]
@@ -389,16 +401,11 @@ class _FollowedFaces:
         tile = quarter_tiles(image.shape)[self._searches % 4]
         self._searches += 1
         found = self._found_in(image, 0, 0)
-        for square in self._found_in(image[tile[1]:tile[3], tile[0]:tile[2]], tile[0], tile[1]):
-            if not any(square.overlap(known) > SAME_FACE for known in found):
-                found.append(square)
-        return found
+        return found + _unseen(self._found_in(image[tile[1]:tile[3], tile[0]:tile[2]], tile[0], tile[1]), found)
 
     def _found_in(self, image: np.ndarray, x0: int, y0: int) -> list[_Square]:
         height, width = image.shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-        small = image if scale == 1.0 else cv2.resize(
-            image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_LINEAR)
+        small = fit_within(image, DETECT_MAX_SIDE, cv2.INTER_LINEAR)
         rects = self._search.process({"image": _rgb(small)}).rois or ()
         return [_Square.from_rect(rect, x0, y0, width, height) for rect in rects]
 
@@ -411,11 +418,8 @@ class _FollowedFaces:
             if box is None:
                 continue
             x0, y0, x1, y1 = box
-            crop = image[y0:y1, x0:x1]
-            scale = min(1.0, CROP_MAX_SIDE / max(crop.shape[:2]))
-            if scale < 1.0:   # normalized coordinates are the same on the scaled crop
-                crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
-                                  interpolation=cv2.INTER_LINEAR)
+            # normalized coordinates are the same on the scaled crop
+            crop = fit_within(image[y0:y1, x0:x1], CROP_MAX_SIDE, cv2.INTER_LINEAR)
             inputs.append((_rgb(crop), square.rect(x0, y0, x1 - x0, y1 - y0)))
             boxes.append(box)
         faces, following = [], []
@@ -456,10 +460,7 @@ class FaceMeshDetector:
             return []
         if not self.static:
             return self._graph.detect(image)
-        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-        small = image if scale == 1.0 else cv2.resize(
-            image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_LINEAR)
-        result = self._graph.process(_rgb(small))
+        result = self._graph.process(_rgb(fit_within(image, DETECT_MAX_SIDE, cv2.INTER_LINEAR)))
         faces = []
         for landmarks in result.multi_face_landmarks or ():
             points = normalized_points(landmarks)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from faceswap_core.vision import face_mesh
-from faceswap_core.vision.face_mesh import SEARCH_EVERY, FaceMeshDetector
+from faceswap_core.vision.face_mesh import SEARCH_EVERY, DetectedFace, FaceMeshDetector
 from testkit.judge import media, read_frames
 
 
@@ -30,7 +30,7 @@ def _mediapipe_video(frames: list[np.ndarray], max_faces: int) -> list[list[np.n
             result = graph.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
             meshes = [np.array([(p.x, p.y) for p in face.landmark], dtype=np.float32) * np.float32([width, height])
                       for face in result.multi_face_landmarks or ()]
-            found.append(sorted(meshes, key=lambda points: -np.ptp(points, axis=0).prod()))
+            found.append(sorted(meshes, key=lambda points: -_size(points)))
     finally:
         graph.close()
     return found
@@ -54,7 +54,7 @@ def _followed(frames: list[np.ndarray], max_faces: int) -> tuple[list[list[np.nd
 
 
 def _size(points: np.ndarray) -> float:
-    return float(np.sqrt(np.ptp(points, axis=0).prod()))
+    return DetectedFace(points).size
 
 
 @pytest.mark.parametrize("clip", ["lp_d3.mp4", "lp_d10.mp4", "occ_wave.mp4"])
