@@ -229,7 +229,7 @@ class LandmarkEngine(Engine):
         looked = time.perf_counter()
         stage_ms["kept"] += (looked - masked) * 1e3
         if view is not None:   # timed by the view itself
-            found.append(view.patch(grid.box, mesh_face_shape(points, topology, index)))
+            found.append(view.patch(grid.box, mesh_face_shape(points, topology, index, lens_outlines)))
         kept = tuple(patch for patch in found if patch is not None)
         looked = time.perf_counter()
         lenses = None
@@ -260,10 +260,14 @@ class LandmarkEngine(Engine):
         return holes
 
 
-def mesh_face_shape(points: np.ndarray, topology: MeshTopology, index: int = 0) -> FaceShape:
+def mesh_face_shape(points: np.ndarray, topology: MeshTopology, index: int = 0,
+                    lens_outlines: list[np.ndarray] | None = None) -> FaceShape:
     """Where a mesh's face skin should be, for what covers it (vision.covers): its outline,
-    less its features and where glasses' lenses would be (their glints are colourful)."""
-    lenses = [(eyes.lens_region(points[eye]), 1.0) for eye in topology.eyes]
+    less its features and where glasses' lenses would be (their glints are colourful).
+    lens_outlines: each eye's eyes.lens_region, where the caller has them already."""
+    if lens_outlines is None:
+        lens_outlines = [eyes.lens_region(points[eye]) for eye in topology.eyes]
+    lenses = [(outline, 1.0) for outline in lens_outlines]
     features = [(points[brow], FEATURE_BROW_SCALE) for brow in topology.brows]
     features += [(points[eye], FEATURE_EYE_SCALE) for eye in topology.eyes]
     return FaceShape(points[topology.face_oval], features + lenses, (points[topology.outer_lips], FEATURE_LIPS_SCALE),

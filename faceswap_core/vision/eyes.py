@@ -27,6 +27,8 @@ LID_HALF_HEIGHT = 0.26
 LENS_HALF_WIDTH = 0.9
 LENS_HALF_HEIGHT = 0.8
 _ELLIPSE_STEPS = 24
+_ELLIPSE = np.stack([np.cos(angles := np.linspace(0.0, 2.0 * np.pi, _ELLIPSE_STEPS, endpoint=False)),
+                     np.sin(angles)], axis=1)   # (steps, 2) the unit circle the regions are drawn from
 
 
 def openness(outline: np.ndarray) -> float:
@@ -64,10 +66,8 @@ def _around_corners(outline: np.ndarray, half_width: float, half_height: float) 
     width = float(np.linalg.norm(axis))
     along = axis / width if width > 0 else np.array([1.0, 0.0])
     across = np.array([-along[1], along[0]])
-    angles = np.linspace(0.0, 2.0 * np.pi, _ELLIPSE_STEPS, endpoint=False)
-    return (centre
-            + np.outer(np.cos(angles) * half_width * width, along)
-            + np.outer(np.sin(angles) * half_height * width, across)).astype(np.float32)
+    axes = np.stack([along * (half_width * width), across * (half_height * width)])   # (2, 2)
+    return (centre + _ELLIPSE @ axes).astype(np.float32)
 
 
 def corners(outline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -211,6 +211,7 @@ class DetectedFace:
 SEARCH_EVERY = 10        # frames between searches for more faces while fewer than max_faces are followed
 SAME_FACE = 0.5          # squares overlapping this much (intersection over union) hold one face (mediapipe's own)
 CROP_MAX_SIDE = 768      # a larger crop is scaled down first (the model reads 192 pixels)
+SEARCH_SIDE = 256        # what the face detector is handed (it reads 128 pixels): see _found_in
 
 _LANDMARK_GRAPH = """
 input_stream: "image"
@@ -404,8 +405,11 @@ class _FollowedFaces:
         return found + _unseen(self._found_in(image[tile[1]:tile[3], tile[0]:tile[2]], tile[0], tile[1]), found)
 
     def _found_in(self, image: np.ndarray, x0: int, y0: int) -> list[_Square]:
+        """The detector reads the image at 128 pixels: it is handed SEARCH_SIDE (bilinear, as
+        mediapipe's own resize), not the whole frame, whose conversion and copy cost 0.5 ms
+        of a search's 1.9 at 720p."""
         height, width = image.shape[:2]
-        small = fit_within(image, DETECT_MAX_SIDE, cv2.INTER_LINEAR)
+        small = fit_within(image, SEARCH_SIDE, cv2.INTER_LINEAR)
         rects = self._search.process({"image": _rgb(small)}).rois or ()
         return [_Square.from_rect(rect, x0, y0, width, height) for rect in rects]
 

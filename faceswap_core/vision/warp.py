@@ -28,25 +28,28 @@ def coordinate_map(src_points: np.ndarray, dst_points: np.ndarray, triangles: np
     upsampled map never blends a real coordinate with a made-up one near the edge.
     """
     corners = grid.to_coarse(dst_points)[triangles]                  # (T, 3, 2) in cells
-    low = np.floor(corners.min(axis=1)).astype(np.int32)
-    spans = np.minimum(np.ceil(corners.max(axis=1)).astype(np.int32) - low + 1, MAX_TRIANGLE_CELLS).max(axis=1)
+    low = np.floor(corners.min(axis=1))
+    spans = np.minimum(np.ceil(corners.max(axis=1)) - low + 1, MAX_TRIANGLE_CELLS).max(axis=1)
+    weigh_b, weigh_c, at_low = _barycentric_steps(corners, low)
+    sources = src_points[triangles]                                   # (T, 3, 2)
     hit_cells, hit_sources = [], []
     # Triangles grouped by size: each group tests only the cells its largest member spans.
     previous = 0
     for limit in SPAN_GROUPS:
         group = np.nonzero((spans > previous) & (spans <= limit))[0]
-        previous, span = limit, limit
+        previous = limit
         if group.size == 0:
             continue
-        offsets = np.stack(np.meshgrid(np.arange(span), np.arange(span)), axis=-1).reshape(-1, 2)
-        cells = low[group, None, :] + offsets[None, :, :]             # (G, span*span, 2)
-        wb, wc = _barycentric(cells.astype(np.float32), corners[group])
-        hit = (wb >= -1e-4) & (wc >= -1e-4) & (wb + wc <= 1.0001)
-        hit &= (cells[..., 0] >= 0) & (cells[..., 0] < grid.cols) & (cells[..., 1] >= 0) & (cells[..., 1] < grid.rows)
-        member, _ = np.nonzero(hit)
-        wb, wc = wb[hit][:, None], wc[hit][:, None]
-        a, b, c = (src_points[triangles[group[member], k]] for k in range(3))
-        hit_cells.append(cells[hit])
+        offsets = _OFFSETS[limit]                                     # (span*span, 2)
+        wb = at_low[group, 0, None] + weigh_b[group] @ offsets.T      # (G, span*span)
+        wc = at_low[group, 1, None] + weigh_c[group] @ offsets.T
+        member, which = np.nonzero((wb >= -1e-4) & (wc >= -1e-4) & (wb + wc <= 1.0001))
+        cells = low[group[member]] + offsets[which]
+        inside = (cells[:, 0] >= 0) & (cells[:, 0] < grid.cols) & (cells[:, 1] >= 0) & (cells[:, 1] < grid.rows)
+        member, which = member[inside], which[inside]
+        wb, wc = wb[member, which][:, None], wc[member, which][:, None]
+        a, b, c = sources[group[member]].transpose(1, 0, 2)
+        hit_cells.append(cells[inside].astype(np.intp))
         hit_sources.append(a + wb * (b - a) + wc * (c - a))
     hit_cells = np.concatenate(hit_cells)
     if hit_cells.size == 0:
@@ -62,17 +65,24 @@ def coordinate_map(src_points: np.ndarray, dst_points: np.ndarray, triangles: np
     return mapped
 
 
-def _barycentric(points: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weights (T, N) of the second and third corners for points (T, N, 2) in triangles
-    (T, 3, 2); the first corner's weight is 1 minus both."""
-    a = corners[:, None, 0]
-    v0, v1 = corners[:, None, 1] - a, corners[:, None, 2] - a
-    v2 = points - a
-    det = v0[..., 0] * v1[..., 1] - v1[..., 0] * v0[..., 1]
-    det = np.where(np.abs(det) < 1e-6, np.inf, det)                   # collapsed triangle: hits nothing
-    wb = (v2[..., 0] * v1[..., 1] - v1[..., 0] * v2[..., 1]) / det
-    wc = (v0[..., 0] * v2[..., 1] - v2[..., 0] * v0[..., 1]) / det
-    return wb, wc
+# The cells each span group tests, relative to a triangle's lowest cell: (span*span, 2) x, y.
+_OFFSETS = {span: np.stack(np.meshgrid(np.arange(span, dtype=np.float32), np.arange(span, dtype=np.float32)),
+                           axis=-1).reshape(-1, 2) for span in SPAN_GROUPS}
+
+
+def _barycentric_steps(corners: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For triangles (T, 3, 2): how the weights of the second and third corners change per
+    cell in x and y, (T, 2) each, and both weights at each triangle's lowest cell (T, 2).
+    The first corner's weight is 1 minus both. A cell's weights are then one small matrix
+    product away (about half the cost of working them out cell by cell)."""
+    a = corners[:, 0]
+    v0, v1 = corners[:, 1] - a, corners[:, 2] - a
+    det = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    inverse = 1.0 / np.where(np.abs(det) < 1e-6, np.inf, det)         # collapsed triangle: hits nothing
+    weigh_b = np.stack([v1[:, 1] * inverse, -v1[:, 0] * inverse], axis=1)
+    weigh_c = np.stack([-v0[:, 1] * inverse, v0[:, 0] * inverse], axis=1)
+    from_a = low - a
+    return weigh_b, weigh_c, np.stack([(from_a * weigh_b).sum(axis=1), (from_a * weigh_c).sum(axis=1)], axis=1)
 
 
 def warp_face(src_image: np.ndarray, src_points: np.ndarray, dst_points: np.ndarray,
