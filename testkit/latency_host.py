@@ -107,6 +107,7 @@ def main(argv=None) -> int:
         o.obs_source_set_enabled(measured, on)
         reader.phase = phase
         lagged, total = o.obs_get_lagged_frames(), o.obs_get_total_frames()
+        answered = _worker_answers(instance) if on else None
         samples = {"obs_frame_ms": [], "filter_busy_ms": [], "filter_wait_ms": [], "worker_ms": []}
         deadline = time.monotonic() + args.phase_seconds
         while time.monotonic() < deadline:
@@ -122,8 +123,10 @@ def main(argv=None) -> int:
                     samples["filter_wait_ms"].append(0.0)
                 channel = instance.supervisor.channel
                 samples["worker_ms"].append(channel.get("process_us") / 1000 if channel is not None else 0.0)
+        spent = _worker_answers(instance) if on else None
         summary["phases"].append({
             "on": on, "lagged": o.obs_get_lagged_frames() - lagged, "frames": o.obs_get_total_frames() - total,
+            "worker_cpu_ms": _cpu_per_answer(answered, spent),
             "path": instance.path_name() if instance is not None and on else "",
             **{key: _median(values) for key, values in samples.items()}})
     reader.phase = -1
@@ -139,6 +142,28 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, "summary.json"), "w") as handle:
         json.dump(summary, handle)
     return 0
+
+
+def _worker_answers(instance) -> tuple[float, int] | None:
+    """(the worker process's CPU seconds so far, all its threads; results it has published),
+    or None where there is no worker to read (the Video Delay check)."""
+    if instance is None or instance.supervisor.channel is None:
+        return None
+    pid = instance.supervisor.worker_pid()
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), instance.supervisor.channel.get("out_seq")
+
+
+def _cpu_per_answer(before, after) -> float | None:
+    """The worker's CPU per published result over a phase, in ms: what the engine costs the
+    streamer's CPU, frame for frame (the goal: at most 40% of a frame's interval)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round((after[0] - before[0]) * 1e3 / (after[1] - before[1]), 2)
 
 
 def _median(values):

@@ -8,8 +8,10 @@ standalone libobs host (testkit/latency_host.py) and reads every output frame's 
 against its timestamp, with the filter off and on in turns. Added latency = where a
 number shows with the filter minus where it shows without, in ms and in frames (median
 and 95th percentile over every frame of every run); plus libobs's frame time with and
-without, frames libobs lagged, and the filter's own time on the graphics thread (busy,
-and idle waiting for the worker). First a check of the method: OBS's Video Delay (Async)
+without, frames libobs lagged, the filter's own time on the graphics thread (busy,
+and idle waiting for the worker), the share of frames whose swap showed in the camera's
+own output frame (added latency under half a frame), and the worker process's CPU time
+per result it published (all its threads, from /proc). First a check of the method: OBS's Video Delay (Async)
 filter set to 100 ms must read as 100 ms. Prints a Markdown table for BENCHMARKS.md.
 """
 
@@ -109,7 +111,8 @@ def run(display: str, clip: Path, width: int, height: int, fps: int, path: str, 
 
 
 def phase_median(runs: list[dict], key: str, on: bool):
-    values = [phase[key] for run in runs for phase in run["phases"] if phase["on"] == on and phase[key] is not None]
+    values = [phase[key] for run in runs for phase in run["phases"]
+              if phase["on"] == on and phase.get(key) is not None]
     return float(np.median(values)) if values else float("nan")
 
 
@@ -121,7 +124,10 @@ def row(label: str, runs: list[dict], fps: int) -> str:
     frames_on = sum(phase["frames"] for run in runs for phase in run["phases"] if phase["on"])
     frames_off = sum(phase["frames"] for run in runs for phase in run["phases"] if not phase["on"])
     median, p95 = np.median(added), np.percentile(added, 95)
+    same_frame = float(np.mean(np.abs(added) < interval / 2)) if added.size else float("nan")
+    cpu = phase_median(runs, "worker_cpu_ms", True)
     return (f"| {label} | {median:.1f} ({median / interval:.2f}) | {p95:.1f} ({p95 / interval:.2f}) | "
+            f"{same_frame:.0%} | {cpu:.1f} ({cpu / interval:.0%}) | "
             f"{phase_median(runs, 'worker_ms', True):.1f} | {phase_median(runs, 'obs_frame_ms', False):.1f} / "
             f"{phase_median(runs, 'obs_frame_ms', True):.1f} | {lagged_off}/{frames_off} / {lagged_on}/{frames_on} | "
             f"{phase_median(runs, 'filter_busy_ms', True):.2f} / {phase_median(runs, 'filter_wait_ms', True):.1f} |")
@@ -146,9 +152,10 @@ def main() -> int:
     folder.mkdir(parents=True, exist_ok=True)
     python = make_faulty_python(folder / "pythons", "instant") if args.stand_in else sys.executable
     worker = ", stand-in worker (1 ms)" if args.stand_in else ""
-    lines = ["| configuration | added latency ms (frames), median | p95 | worker ms | OBS frame ms off / on | "
+    lines = ["| configuration | added latency ms (frames), median | p95 | swapped in the camera's own frame "
+             "| worker CPU ms per result (of a frame's interval) | worker ms | OBS frame ms off / on | "
              "lagged off / on | filter on the graphics thread ms: busy / waiting |",
-             "|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|"]
     try:
         if not args.no_check:
             clip = numbered_clip(folder, 1280, 720, 30)

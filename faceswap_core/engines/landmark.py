@@ -73,6 +73,7 @@ class LandmarkEngine(Engine):
         self._topology = MeshTopology.from_mediapipe()
         self._mesh: FaceMeshDetector | None = None
         self._tracker = FaceTracker(self.options.smoothing)
+        self._glasses = glasses.GlassesWatch()
         self._source: _PreparedSource | None = None
         self._frame_size: tuple[int, int] | None = None
         self._last_swapped: tuple = (None, [], None)   # the last frame swapped, its faces and view (a cross-fade)
@@ -118,6 +119,7 @@ class LandmarkEngine(Engine):
 
     def reset(self) -> None:
         self._tracker.reset()
+        self._glasses.reset()
         self._in_front.reset()
         if self._mesh is not None:
             self._mesh.close()
@@ -224,7 +226,7 @@ class LandmarkEngine(Engine):
         stage_ms["warp"] += (masked - started) * 1e3
         skin = masks.feather(oval, MASK_INSET * cells, 0.0) * coverage
         lens_outlines = [eyes.lens_region(points[eye]) for eye in topology.eyes]
-        found = [glasses.find(frame, points, topology, lens_outlines) if options.keep_glasses else None,
+        found = [self._glasses.find(frame, points, topology, lens_outlines, index) if options.keep_glasses else None,
                  tongue.find(frame, points, topology) if options.mouth_mask else None]
         looked = time.perf_counter()
         stage_ms["kept"] += (looked - masked) * 1e3

@@ -23,7 +23,7 @@ from google.protobuf import text_format  # noqa: E402
 from mediapipe.framework import calculator_pb2  # noqa: E402
 from mediapipe.framework.formats import rect_pb2  # noqa: E402
 from mediapipe.python import packet_creator, packet_getter, solution_base  # noqa: E402
-from mediapipe.python._framework_bindings import calculator_graph, image_frame  # noqa: E402
+from mediapipe.python._framework_bindings import calculator_graph, image_frame, resource_util  # noqa: E402
 from mediapipe.python.solutions import face_mesh_connections as _connections  # noqa: E402
 
 from .photo import fit_within  # noqa: E402
@@ -249,6 +249,11 @@ class _LandmarkReader:
     (SolutionBase waits after each input; four faces took 1.2 ms longer that way)."""
 
     def __init__(self):
+        # where the graph's model loader finds mediapipe's .tflite files: SolutionBase sets
+        # it when one is made, but this graph is not one, and it opens its model when its
+        # run starts (on mediapipe's threads: made first in a process, it failed or not
+        # depending on which thread came first)
+        resource_util.set_resource_dir(os.path.dirname(os.path.dirname(os.path.abspath(mp.__file__))))
         self._graph = calculator_graph.CalculatorGraph(graph_config=_config(_LANDMARK_GRAPH))
         self._outputs: dict[tuple[str, int], object] = {}   # written by mediapipe's threads while read() waits
         for stream in ("landmarks", "next_roi"):

@@ -33,6 +33,10 @@ REGION_SCALE = 1.1           # the lens regions grown: where frames may be drawn
 EYE_KEEP_OUT = 1.6           # eye outlines grown, left to the swap (lashes, lids)
 BROW_KEEP_OUT = 1.3
 INNER_CORNERS = (133, 362)   # mediapipe's inner eye corners
+BARE_FOR = 15                # on a stream, a face found without glasses this many searches in a row
+RECHECK_EVERY = 5            # is searched again only every this many frames (nobody puts glasses on
+                             # within a sixth of a second); a face with glasses, or found with them
+                             # lately, is searched on every frame (a frame missed would flicker)
 
 
 def find(frame: np.ndarray, points: np.ndarray, topology: MeshTopology, lenses: list[np.ndarray]) -> Patch | None:
@@ -67,6 +71,31 @@ def find(frame: np.ndarray, points: np.ndarray, topology: MeshTopology, lenses: 
     strength *= region
     strength = cv2.GaussianBlur(cv2.dilate(strength, np.ones((3, 3), np.uint8)), (0, 0), 0.7)
     return Patch(x0, y0, strength)
+
+
+class GlassesWatch:
+    """For one stream: `find` on each face, but on a face that has shown no glasses for a
+    while only every RECHECK_EVERY frames (the search is a tenth of a frame's cost, and
+    most faces wear none)."""
+
+    def __init__(self):
+        self._bare: dict[int, int] = {}    # per face (largest first): searches in a row that found none
+        self._idle: dict[int, int] = {}    # and frames since its last search
+
+    def find(self, frame: np.ndarray, points: np.ndarray, topology: MeshTopology, lenses: list[np.ndarray],
+             index: int) -> Patch | None:
+        idle = self._idle.get(index, 0) + 1
+        if self._bare.get(index, 0) >= BARE_FOR and idle < RECHECK_EVERY:
+            self._idle[index] = idle
+            return None
+        self._idle[index] = 0
+        found = find(frame, points, topology, lenses)
+        self._bare[index] = 0 if found is not None else self._bare.get(index, 0) + 1
+        return found
+
+    def reset(self) -> None:
+        self._bare.clear()
+        self._idle.clear()
 
 
 def _bridge_share(dark: np.ndarray, local: np.ndarray) -> float:

@@ -37,6 +37,10 @@ CHANGE_CELLS = 12     # the square's change is judged on this many cells a side
 CELL_SAMPLES = 4      # each the mean of this many single pixels a side
 CHANGE_LEVELS = 10    # a cell whose mean moved by more than this (channels averaged) has changed
 CHANGE_SHARE = 0.02   # and the square has, when this share of its cells did
+FACE_CORE = 0.7       # cells within this middle share of a face's box (each way) are not judged:
+# a hand that comes in crosses the square outside it, while the face's own lips, eyes and
+# small moves change cells there on every talking frame (lp_d10 woke the palm detector on
+# a quarter of its frames, 9 ms each)
 # (cells, not single pixels: a string of twinkling lights behind the head (occ_wave) moved
 # 3% of single pixels on every frame and woke the palm detector on each; a hand moves
 # whole cells)
@@ -94,7 +98,7 @@ class HandFinder:
             self._tracking = False
             return []
         square = self._place(face_boxes, frame.shape) if not self.static else self._whole(frame.shape)
-        if not self.static and not self._tracking and not self._search_due(frame, square):
+        if not self.static and not self._tracking and not self._search_due(frame, square, face_boxes):
             return []
         x0, y0, side = square
         result = self._graph.process(_square_image(frame, x0, y0, side, SEARCH_SIDE if not self.static else side))
@@ -116,17 +120,18 @@ class HandFinder:
             self._seen_at = self._frames
         return hands
 
-    def _search_due(self, frame: np.ndarray, square: tuple[int, int, int]) -> bool:
+    def _search_due(self, frame: np.ndarray, square: tuple[int, int, int], face_boxes) -> bool:
         """Whether the palm detector should look at the square on this frame: it changed
-        since the last frame (or moved), or SEARCH_EVERY frames went by. Frame to frame, a
-        talking head changes a few cells and a hand coming in many (hands move fast); a
-        hand that creeps in is found by the regular search. After a search that found
-        nothing, the next frame rests: a hand on its way in (blurred, half out of the
+        since the last frame (or moved) outside the faces' middles (FACE_CORE), or
+        SEARCH_EVERY frames went by. Frame to frame, a talking head changes a few cells and
+        a hand coming in many (hands move fast); a hand that creeps in is found by the
+        regular search. After a search that found nothing, the next frame rests: a hand on its way in (blurred, half out of the
         square: occ_wave searched 7 frames in a row before it was found) is still found
         within two frames of the palm detector seeing it, at half the searches."""
-        cells, before = _cells(frame, square), self._previous
+        (cells, pitch), before = _cells(frame, square), self._previous
         changed = (before is None or before.shape != cells.shape
-                   or float((np.abs(cells - before) > CHANGE_LEVELS).mean()) > CHANGE_SHARE)
+                   or float(((np.abs(cells - before) > CHANGE_LEVELS)
+                             & ~_face_cores(square, cells.shape, pitch, face_boxes)).mean()) > CHANGE_SHARE)
         self._idle += 1
         resting, self._rest = self._rest, False
         if not resting or not changed:
@@ -200,10 +205,10 @@ def _within_a_face(points: np.ndarray, face_boxes) -> bool:
     return False
 
 
-def _cells(frame: np.ndarray, square: tuple[int, int, int]) -> np.ndarray:
+def _cells(frame: np.ndarray, square: tuple[int, int, int]) -> tuple[np.ndarray, int]:
     """About CHANGE_CELLS x CHANGE_CELLS cells of the square (its part inside the frame),
     each the mean of CELL_SAMPLES x CELL_SAMPLES single pixels, channels averaged: enough
-    to see a hand come in, cheap enough for every frame."""
+    to see a hand come in, cheap enough for every frame. And the cells' pitch in frame pixels."""
     x0, y0, side = square
     height, width = frame.shape[:2]
     step = max(1, side // (CHANGE_CELLS * CELL_SAMPLES))
@@ -211,8 +216,21 @@ def _cells(frame: np.ndarray, square: tuple[int, int, int]) -> np.ndarray:
     grey = pixels.mean(axis=2, dtype=np.float32)
     rows, cols = grey.shape[0] // CELL_SAMPLES, grey.shape[1] // CELL_SAMPLES
     if rows == 0 or cols == 0:
-        return grey
-    return grey[:rows * CELL_SAMPLES, :cols * CELL_SAMPLES].reshape(rows, CELL_SAMPLES, cols, CELL_SAMPLES).mean(axis=(1, 3))
+        return grey, step
+    cells = grey[:rows * CELL_SAMPLES, :cols * CELL_SAMPLES].reshape(rows, CELL_SAMPLES, cols, CELL_SAMPLES)
+    return cells.mean(axis=(1, 3)), step * CELL_SAMPLES
+
+
+def _face_cores(square: tuple[int, int, int], cells: tuple[int, int], pitch: int, face_boxes) -> np.ndarray:
+    """Which of _cells' cells (by their centres) lie within the middle FACE_CORE of a face's box."""
+    centre_x = max(0, square[0]) + (np.arange(cells[1]) + 0.5) * pitch
+    centre_y = max(0, square[1]) + (np.arange(cells[0]) + 0.5) * pitch
+    core = np.zeros(cells, bool)
+    for x0, y0, x1, y1 in face_boxes:
+        margin_x, margin_y = (1.0 - FACE_CORE) / 2 * (x1 - x0), (1.0 - FACE_CORE) / 2 * (y1 - y0)
+        core |= (((centre_y > y0 + margin_y) & (centre_y < y1 - margin_y))[:, None]
+                 & ((centre_x > x0 + margin_x) & (centre_x < x1 - margin_x))[None, :])
+    return core
 
 
 def _square_image(frame: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.ndarray:

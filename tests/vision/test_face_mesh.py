@@ -180,3 +180,40 @@ def test_landmarks_read_from_their_bytes_equal_the_fields():
     richer.CopyFrom(landmarks)
     richer.landmark[5].visibility = 0.5
     assert np.array_equal(face_mesh.normalized_points(richer), fields)
+
+
+def test_the_landmark_graph_finds_its_model_when_it_is_the_first_graph_in_the_process(tmp_path):
+    """The landmark graph is not one of mediapipe's SolutionBase graphs, which set where
+    mediapipe's .tflite files are; it opens its model when its run starts, on mediapipe's
+    own threads. Made first in a process (a test asking for the video mesh before anything
+    else), it failed to load its model or not by which thread came first. In a fresh
+    process, made alone and left to open: it reads the face."""
+    import json
+    import subprocess
+    import sys
+
+    frame = read_frames(media("lp_d3.mp4"), 1)[0]
+    detector = FaceMeshDetector(1)
+    try:
+        assert detector.detect(frame)
+        square = detector._graph._followed[0]
+    finally:
+        detector.close()
+    np.save(tmp_path / "frame.npy", frame)
+    height, width = frame.shape[:2]
+    code = f"""
+import json, time, sys
+import numpy as np
+from faceswap_core.vision import face_mesh
+reader = face_mesh._LandmarkReader()
+time.sleep(1.0)   # the run has started and its model loader has opened (or failed to)
+frame = np.load({str(tmp_path / "frame.npy")!r})
+square = face_mesh._Square(*json.loads(sys.argv[1]))
+found = reader.read([(face_mesh._rgb(frame), square.rect(0, 0, {width}, {height}))])
+print("landmarks" if found[0][0] is not None else "none")
+"""
+    result = subprocess.run([sys.executable, "-c", code, json.dumps([square.cx, square.cy, square.width,
+                                                                     square.height, square.rotation])],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("landmarks"), result.stdout + result.stderr[-2000:]

@@ -180,6 +180,26 @@ def test_a_still_scene_wakes_the_palm_detector_only_every_few_frames():
         finder.close()
 
 
+def test_a_talking_heads_own_lips_eyes_and_brows_do_not_wake_the_palm_detector():
+    """lp_d10 (lively: lips, brows, eyes and small nods on every frame, no hand): changes in
+    the middle of the face's box are not judged (FACE_CORE), so the palm detector (9 ms a
+    search) runs little more often than the regular search. Judging them too woke it on 36
+    of these 150 frames."""
+    frames = read_frames(media("lp_d10.mp4"), 150)
+    mesh, finder = FaceMeshDetector(1), HandFinder()
+    calls = []
+    process = finder._graph.process
+    finder._graph.process = lambda image: calls.append(1) or process(image)
+    try:
+        for frame in frames:
+            assert finder.find(frame, [face.box for face in mesh.detect(frame)]) == []
+        assert len(calls) <= 1.6 * len(frames) // SEARCH_EVERY, len(calls)
+    finally:
+        del finder._graph.process
+        mesh.close()
+        finder.close()
+
+
 def test_twinkling_lights_behind_the_head_do_not_wake_the_palm_detector():
     """occ_wave before the hand comes (frames 4-10): a still face under a string of lights
     that change from frame to frame, played back and forth. Only the regular search runs
