@@ -125,9 +125,10 @@ class HandFinder:
         since the last frame (or moved) outside the faces' middles (FACE_CORE), or
         SEARCH_EVERY frames went by. Frame to frame, a talking head changes a few cells and
         a hand coming in many (hands move fast); a hand that creeps in is found by the
-        regular search. After a search that found nothing, the next frame rests: a hand on its way in (blurred, half out of the
-        square: occ_wave searched 7 frames in a row before it was found) is still found
-        within two frames of the palm detector seeing it, at half the searches."""
+        regular search. After a search that found nothing, the next frame rests: a hand on
+        its way in (blurred, half out of the square: occ_wave searched 7 frames in a row
+        before it was found) is still found within two frames of the palm detector seeing
+        it, at half the searches."""
         (cells, pitch), before = _cells(frame, square), self._previous
         changed = (before is None or before.shape != cells.shape
                    or float(((np.abs(cells - before) > CHANGE_LEVELS)

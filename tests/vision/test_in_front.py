@@ -10,6 +10,7 @@ mask's soft edge) the face must stay swapped as much as with keeping off.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -156,16 +157,27 @@ def test_a_hand_coming_or_going_is_followed_within_two_frames():
         finder.close()
 
 
-def test_a_still_scene_wakes_the_palm_detector_only_every_few_frames():
-    """No hand and nothing changing (one frame repeated): the palm detector runs on one
-    frame in SEARCH_EVERY; a talking head's frames (lp_d19: lips, blinks, small moves) do
-    not wake it much more often."""
-    frames = read_frames(media("lp_d19.mp4"), 40)
+@contextlib.contextmanager
+def _counted_searches():
+    """A face mesh and a live hand finder whose palm-detector runs are counted (calls)."""
     mesh, finder = FaceMeshDetector(1), HandFinder()
     calls = []
     process = finder._graph.process
     finder._graph.process = lambda image: calls.append(1) or process(image)
     try:
+        yield mesh, finder, calls
+    finally:
+        del finder._graph.process
+        mesh.close()
+        finder.close()
+
+
+def test_a_still_scene_wakes_the_palm_detector_only_every_few_frames():
+    """No hand and nothing changing (one frame repeated): the palm detector runs on one
+    frame in SEARCH_EVERY; a talking head's frames (lp_d19: lips, blinks, small moves) do
+    not wake it much more often."""
+    frames = read_frames(media("lp_d19.mp4"), 40)
+    with _counted_searches() as (mesh, finder, calls):
         boxes = [face.box for face in mesh.detect(frames[0])]
         for _ in range(3 * SEARCH_EVERY):
             finder.find(frames[0], boxes)
@@ -174,10 +186,6 @@ def test_a_still_scene_wakes_the_palm_detector_only_every_few_frames():
         for frame in frames:
             finder.find(frame, [face.box for face in mesh.detect(frame)])
         assert len(calls) <= len(frames) // 4, len(calls)
-    finally:
-        del finder._graph.process
-        mesh.close()
-        finder.close()
 
 
 def test_a_talking_heads_own_lips_eyes_and_brows_do_not_wake_the_palm_detector():
@@ -186,18 +194,10 @@ def test_a_talking_heads_own_lips_eyes_and_brows_do_not_wake_the_palm_detector()
     search) runs little more often than the regular search. Judging them too woke it on 36
     of these 150 frames."""
     frames = read_frames(media("lp_d10.mp4"), 150)
-    mesh, finder = FaceMeshDetector(1), HandFinder()
-    calls = []
-    process = finder._graph.process
-    finder._graph.process = lambda image: calls.append(1) or process(image)
-    try:
+    with _counted_searches() as (mesh, finder, calls):
         for frame in frames:
             assert finder.find(frame, [face.box for face in mesh.detect(frame)]) == []
         assert len(calls) <= 1.6 * len(frames) // SEARCH_EVERY, len(calls)
-    finally:
-        del finder._graph.process
-        mesh.close()
-        finder.close()
 
 
 def test_twinkling_lights_behind_the_head_do_not_wake_the_palm_detector():
@@ -207,11 +207,8 @@ def test_twinkling_lights_behind_the_head_do_not_wake_the_palm_detector():
     face is not in its middle (the square is pushed inside the frame) and its box moves by
     a pixel or two."""
     frames = read_frames(media("occ_wave.mp4"), 11)[4:]
-    mesh, finder = FaceMeshDetector(1), HandFinder()
-    calls, squares = [], set()
-    process = finder._graph.process
-    finder._graph.process = lambda image: calls.append(1) or process(image)
-    try:
+    squares = set()
+    with _counted_searches() as (mesh, finder, calls):
         boxes = [[face.box for face in mesh.detect(frame)] for frame in frames]
         assert all(boxes)
         order = (list(range(len(frames))) + list(range(len(frames) - 2, 0, -1))) * 3
@@ -224,10 +221,6 @@ def test_twinkling_lights_behind_the_head_do_not_wake_the_palm_detector():
         off_centre = max(abs(x0 + side / 2 - (fx0 + fx1) / 2), abs(y0 + side / 2 - (fy0 + fy1) / 2))
         assert off_centre > RECENTRE * side, "the square is centred on the face here: not the case this tests"
         assert len(calls) <= len(order) // SEARCH_EVERY + 1, (len(calls), len(order))
-    finally:
-        del finder._graph.process
-        mesh.close()
-        finder.close()
 
 
 def test_the_status_words_hold_for_a_second_after_the_hand_goes():
