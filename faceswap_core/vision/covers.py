@@ -27,7 +27,7 @@ import numpy as np
 
 from .grid import shrunk
 from .masks import Patch, fill_pixels, parts_reaching
-from .skin import SkinLooks, SkinModel, Unlike, grown, parts_at_outline
+from .skin import SkinLooks, SkinModel, Unlike, grown, mahalanobis, parts_at_outline
 
 MIN_FACE = 64           # a face box narrower than this is not searched: a moustache on a 30-pixel face
                         # is as dark and smooth as a mask (occ_mute_2), the evidence a few pixels
@@ -196,7 +196,7 @@ class CoverFinder:
             agreeing = [region for region, ok in zip(regions, close[int(np.argmax(close.sum(axis=1)))]) if ok]
         else:
             offsets = centres - known.centre
-            distances = np.sqrt(np.maximum(np.einsum("ni,ij,nj->n", offsets, known.inverse, offsets), 0.0))
+            distances = mahalanobis(offsets, known.inverse)
             agreeing = [region for region, distance, level in zip(regions, distances, levels)
                         if distance < AGREE and abs(np.log(level / max(known.level, 1.0))) < 2 * LEVEL_AGREE]
         if not agreeing:

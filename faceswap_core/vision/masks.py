@@ -70,8 +70,9 @@ def fill_pixels(shape: tuple[int, int], polygons: list[tuple[np.ndarray, float]]
     mask = np.zeros(shape, dtype=np.uint8)
     for polygon, grow in polygons:
         polygon = polygon.astype(np.float64)
-        centre = polygon.mean(axis=0)
-        polygon = centre + (polygon - centre) * grow
+        if grow != 1.0:
+            centre = polygon.mean(axis=0)
+            polygon = centre + (polygon - centre) * grow
         cv2.fillPoly(mask, [np.round(polygon * (1 << _SHIFT)).astype(np.int32)], 1, cv2.LINE_8, _SHIFT)
     return mask.astype(bool)
 

@@ -75,6 +75,14 @@ class SkinLooks:
         return cls(chroma, brightness, texture)
 
 
+def mahalanobis(offsets: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    """sqrt(o . inverse . o) over the last axis of 2-vectors, written out: np.einsum's
+    general loop took 0.1 ms on a 72-pixel face for what is five array operations."""
+    dx, dy = offsets[..., 0], offsets[..., 1]
+    squared = inverse[0, 0] * dx * dx + (inverse[0, 1] + inverse[1, 0]) * dx * dy + inverse[1, 1] * dy * dy
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
 def _ramp(values: np.ndarray, near: float, far: float) -> np.ndarray:
     return np.clip((values - near) / (far - near), 0.0, 1.0).astype(np.float32)
 
@@ -92,8 +100,7 @@ class Unlike:
     @classmethod
     def of(cls, looks: SkinLooks, model: SkinModel, sensitivity: float = 0.5) -> "Unlike":
         """sensitivity 0..1 moves the ramps' thresholds (0.5: as measured on the test photos)."""
-        offset = looks.chroma - model.centre
-        distance = np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", offset, model.inverse, offset), 0.0))
+        distance = mahalanobis(looks.chroma - model.centre, model.inverse)
         shift = 1.5 - sensitivity   # 1.5 - 0.5: a higher sensitivity lowers the thresholds
         return cls(_ramp(distance, UNLIKE_NEAR * shift, UNLIKE_FAR * shift),
                    _ramp(1.0 - looks.brightness / max(model.level, 1.0), DARK_NEAR * shift, DARK_FAR * shift),

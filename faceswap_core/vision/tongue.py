@@ -49,9 +49,13 @@ def find(frame: np.ndarray, points: np.ndarray, topology: MeshTopology) -> Patch
     rows = np.arange(shape[0])[:, None]
     red = (redness - skin) > REDDER_NEAR
     below_upper_lip = rows > (lips[:, 1].min() + high[1]) / 2 - y0   # from the mouth's middle line down
+    candidates = red & below_upper_lip & ~lips_mask
+    least = MIN_SHARE * max(int(np.count_nonzero(lips_mask)), 1)
+    if np.count_nonzero(candidates) < least:   # the usual frame: too little red to hold a tongue
+        return None
     touching = cv2.dilate(lips_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    tongue = parts_reaching(red & below_upper_lip & ~lips_mask, touching)
-    if tongue.sum() < MIN_SHARE * max(int(lips_mask.sum()), 1):
+    tongue = parts_reaching(candidates, touching)
+    if tongue.sum() < least:
         return None
     strength = np.clip((redness - skin - REDDER_NEAR + 2.0)
                        / (REDDER_FAR - REDDER_NEAR), 0.0, 1.0)
