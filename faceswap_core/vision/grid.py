@@ -29,6 +29,18 @@ def shrunk(pixels: np.ndarray, size: tuple[int, int], scale: float) -> np.ndarra
     return cv2.resize(picked, size, interpolation=cv2.INTER_LINEAR)
 
 
+def _whole_cells(low: int, high: int, cell: int, limit: int) -> tuple[int, int]:
+    """low..high (pixels, within 0..limit) grown around its middle to a whole number of
+    cells, moved back inside 0..limit where it leaves it; one cell fewer where even that
+    does not fit."""
+    count = -(-(high - low) // cell)
+    if count * cell > limit:
+        count = limit // cell
+    span = count * cell
+    start = min(max(low - (span - (high - low)) // 2, 0), limit - span)
+    return start, start + span
+
+
 @dataclass(frozen=True)
 class BoxGrid:
     x0: int
@@ -50,6 +62,15 @@ class BoxGrid:
         if x1 - x0 < 8 or y1 - y0 < 8:
             return None
         step = max(1.0, max(x1 - x0, y1 - y0) / cells)
+        if step >= 1.5:
+            # whole pixels per cell, the box grown (or, at the frame's edge, moved) to whole
+            # cells: `downsample` then takes INTER_AREA's fast path (0.23 against 0.53 ms a
+            # call for a 400-pixel face, twice a frame), for a cell count per side within a
+            # fifth of `cells`
+            whole = round(step)
+            x0, x1 = _whole_cells(x0, x1, whole, width)
+            y0, y1 = _whole_cells(y0, y1, whole, height)
+            return cls(x0, y0, x1, y1, max(2, (x1 - x0) // whole), max(2, (y1 - y0) // whole))
         cols, rows = max(2, round((x1 - x0) / step)), max(2, round((y1 - y0) / step))
         return cls(x0, y0, x1, y1, cols, rows)
 
