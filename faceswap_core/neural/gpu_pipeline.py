@@ -379,6 +379,10 @@ class GpuFramePath:
                     uploads += [face.geometry.lenses, *face.judged]
         device_data = iter(self._to_device(uploads))
         results = []
+        # each face over the picture as it stands (compose.composite does the same): with
+        # two faces' boxes overlapping, the later face's margin must not put the camera's
+        # pixels back over the earlier swap
+        painted = frame.planes.clone() if sum(face is not None for face in faces) > 1 else frame.planes
         for index, face in enumerate(faces):
             if face is None:
                 continue
@@ -406,7 +410,10 @@ class GpuFramePath:
             if kept_mask is not None:
                 (y0, y1, x0, x1), _ = kept
                 alpha[y0:y1, x0:x1] *= 1.0 - kept_mask
-            mixed = gpu_ops.to_uint8_values(face_pixels * alpha + target * (1.0 - alpha))
+            under = painted[:, grid.y0:grid.y1, grid.x0:grid.x1]
+            mixed = gpu_ops.to_uint8_values(face_pixels * alpha + under * (1.0 - alpha))
+            if painted is not frame.planes:
+                under.copy_(mixed)
             results.append((grid.box, mixed.permute(1, 2, 0).to(torch.uint8)))
         return results
 

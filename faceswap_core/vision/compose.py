@@ -49,7 +49,11 @@ def composite(output: np.ndarray, grid: BoxGrid, target: np.ndarray, warped: np.
         if box is not None:
             (y0, y1, x0, x1), mask = box
             alpha[y0:y1, x0:x1] *= np.float32(1.0) - mask
-    blend_into(output, grid, target, face, alpha)
+    # over the picture as it stands, not the camera's: where this face draws nothing (the
+    # box's margin past its mask, its holes, what is kept in front of it) a face swapped
+    # before it, whose box this one overlaps, stays (blended over `target`, the margin put
+    # the camera's pixels back over it); for the first face in a box the two are the same
+    blend_into(output, grid, grid.crop(output), face, alpha)
     done = time.perf_counter()
     stage_ms["colour"] = stage_ms.get("colour", 0.0) + (coloured - started) * 1e3
     stage_ms["blend"] = stage_ms.get("blend", 0.0) + (done - coloured) * 1e3
