@@ -68,9 +68,10 @@ class BoxGrid:
             # call for a 400-pixel face, twice a frame), for a cell count per side within a
             # fifth of `cells`
             whole = round(step)
-            x0, x1 = _whole_cells(x0, x1, whole, width)
-            y0, y1 = _whole_cells(y0, y1, whole, height)
-            return cls(x0, y0, x1, y1, max(2, (x1 - x0) // whole), max(2, (y1 - y0) // whole))
+            wx0, wx1 = _whole_cells(x0, x1, whole, width)
+            wy0, wy1 = _whole_cells(y0, y1, whole, height)
+            if min(wx1 - wx0, wy1 - wy0) >= 2 * whole:   # (not on a frame a few cells high)
+                return cls(wx0, wy0, wx1, wy1, (wx1 - wx0) // whole, (wy1 - wy0) // whole)
         cols, rows = max(2, round((x1 - x0) / step)), max(2, round((y1 - y0) / step))
         return cls(x0, y0, x1, y1, cols, rows)
 

@@ -187,3 +187,25 @@ def test_lid_region_covers_a_shut_eye_and_its_lids():
         x, y = np.array([50.0, 40.0]) + side * 8 * normal
         assert mask[int(round(y)), int(round(x))]
     assert mask.sum() < 40 * 40                                                  # not the whole face
+
+
+def test_box_grid_cells_are_whole_pixels_inside_the_frame():
+    """A face's grid has whole pixels per cell where a cell is 1.5 pixels or more (the
+    colour's INTER_AREA downsample then takes OpenCV's fast path), its box still holds the
+    face and its margin and stays inside the frame, and its cell count per side stays near
+    COARSE_CELLS. A frame only a few cells high keeps fractional cells."""
+    from faceswap_core.vision.grid import COARSE_CELLS
+
+    for points, shape in ((np.float32([[100, 100], [500, 550]]), (720, 1280)),     # a close face
+                          (np.float32([[1200, 600], [1279, 719]]), (720, 1280)),   # at the corner
+                          (np.float32([[300, 200], [520, 470]]), (1080, 1920))):
+        grid = BoxGrid.around(points, shape)
+        assert grid.width % grid.cols == 0 and grid.height % grid.rows == 0, grid
+        assert grid.width // grid.cols == grid.height // grid.rows >= 2, grid
+        assert 0 <= grid.x0 and 0 <= grid.y0 and grid.x1 <= shape[1] and grid.y1 <= shape[0], grid
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        assert grid.x0 <= lo[0] and grid.y0 <= lo[1] and grid.x1 >= min(hi[0], shape[1] - 1), grid
+        assert grid.y1 >= min(hi[1], shape[0] - 1), grid
+        assert 0.8 * COARSE_CELLS <= max(grid.cols, grid.rows) <= 1.25 * COARSE_CELLS, grid
+    flat = BoxGrid.around(np.float32([[10, 2], [1900, 14]]), (16, 2000))
+    assert flat.rows >= 2 and flat.y1 - flat.y0 >= 8 and flat.y1 <= 16, flat
