@@ -8,6 +8,8 @@
 Faults (one per launcher):
     raise-every:N     the engine raises RuntimeError on every Nth frame
     slow:SECONDS      the engine takes this long per frame (a frame is in flight a while)
+    slow-every:N:S    the engine takes S seconds longer on every Nth frame (a search, a
+                      busy moment), its usual time on the others
     corrupt-header    after each frame, random values in every header field the worker
                       may write, and some it must not (sequence numbers, magic, capacity)
     wrong-size        every result claims a size other than the frame's
@@ -82,6 +84,30 @@ def _slow(seconds: float) -> None:
             return begin(frame, timestamp)
 
         engine.begin = slow
+        return engine
+
+    engines.create_engine = create_engine
+
+
+def _slow_every(n: int, seconds: float) -> None:
+    import time
+
+    from faceswap_core import engines
+
+    original = engines.create_engine
+
+    def create_engine(*args, **kwargs):
+        engine = original(*args, **kwargs)
+        begin = engine.begin
+        count = [0]
+
+        def sometimes_slow(frame, timestamp=None):
+            count[0] += 1
+            if count[0] % n == 0:
+                time.sleep(seconds)
+            return begin(frame, timestamp)
+
+        engine.begin = sometimes_slow
         return engine
 
     engines.create_engine = create_engine
@@ -210,6 +236,9 @@ def main(argv: list[str]) -> int:
         _raise_every(int(value))
     elif kind == "slow":
         _slow(float(value))
+    elif kind == "slow-every":
+        every, _, seconds = value.partition(":")
+        _slow_every(int(every), float(seconds))
     elif kind == "corrupt-header":
         _after_each_frame(_corrupt)
     elif kind == "wrong-size":

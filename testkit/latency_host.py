@@ -108,6 +108,7 @@ def main(argv=None) -> int:
         reader.phase = phase
         lagged, total = o.obs_get_lagged_frames(), o.obs_get_total_frames()
         answered = _worker_answers(instance) if on else None
+        counts = _camera_counts(instance) if on else None
         samples = {"obs_frame_ms": [], "filter_busy_ms": [], "filter_wait_ms": [], "worker_ms": []}
         deadline = time.monotonic() + args.phase_seconds
         while time.monotonic() < deadline:
@@ -127,6 +128,7 @@ def main(argv=None) -> int:
         summary["phases"].append({
             "on": on, "lagged": o.obs_get_lagged_frames() - lagged, "frames": o.obs_get_total_frames() - total,
             "worker_cpu_ms": _cpu_per_answer(answered, spent),
+            **_counts_since(counts, _camera_counts(instance) if on else None),
             "path": instance.path_name() if instance is not None and on else "",
             **{key: _median(values) for key, values in samples.items()}})
     reader.phase = -1
@@ -156,6 +158,22 @@ def _worker_answers(instance) -> tuple[float, int] | None:
     except (OSError, TypeError):
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), instance.supervisor.channel.get("out_seq")
+
+
+def _camera_counts(instance) -> dict | None:
+    """The camera path's own tallies so far: frames handed over, drawn with their own
+    answer, with an earlier one (theirs late), handed over without a wait."""
+    if instance is None or instance.frames is not instance.camera:
+        return None
+    camera = instance.camera
+    return {"handed": camera.frames_sent, "own": camera.own_results, "late": camera.late,
+            "unwaited": camera.unwaited}
+
+
+def _counts_since(before, after) -> dict:
+    if before is None or after is None:
+        return {}
+    return {key: after[key] - before[key] for key in after}
 
 
 def _cpu_per_answer(before, after) -> float | None:

@@ -672,7 +672,7 @@ def measure(host: Host, instance, seconds: float) -> dict:
         if instance.frames is instance.camera:
             camera = instance.camera
             result.update(camera_wait_ms=round(camera.wait_ms, 2), camera_work_ms=round(camera.work_ms, 2),
-                          own_results=camera.own_results, late_results=camera.late)
+                          own_results=camera.own_results, late_results=camera.late, unwaited=camera.unwaited)
     return result
 
 

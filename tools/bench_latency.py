@@ -130,7 +130,18 @@ def row(label: str, runs: list[dict], fps: int) -> str:
             f"{same_frame:.0%} | {cpu:.1f} ({cpu / interval:.0%}) | "
             f"{phase_median(runs, 'worker_ms', True):.1f} | {phase_median(runs, 'obs_frame_ms', False):.1f} / "
             f"{phase_median(runs, 'obs_frame_ms', True):.1f} | {lagged_off}/{frames_off} / {lagged_on}/{frames_on} | "
-            f"{phase_median(runs, 'filter_busy_ms', True):.2f} / {phase_median(runs, 'filter_wait_ms', True):.1f} |")
+            f"{phase_median(runs, 'filter_busy_ms', True):.2f} / {phase_median(runs, 'filter_wait_ms', True):.1f} | "
+            f"{_answers(runs)} |")
+
+
+def _answers(runs: list[dict]) -> str:
+    """The camera path's frames handed over, over every on phase: shown with their own
+    answer / with an earlier one / handed over with no wait (the worker's time said too late)."""
+    totals = {key: sum(phase.get(key, 0) for run in runs for phase in run["phases"] if phase["on"])
+              for key in ("handed", "own", "late", "unwaited")}
+    if not totals["handed"]:
+        return "-"
+    return f"{totals['own']} / {totals['late']} / {totals['unwaited']} of {totals['handed']}"
 
 
 def main() -> int:
@@ -139,6 +150,7 @@ def main() -> int:
     parser.add_argument("--display", default="")
     parser.add_argument("--clips", default="", help="folder for the numbered clips (kept between runs)")
     parser.add_argument("--configs", default="", help="WxHxFPS,... instead of 720p30, 720p60 and 1080p30")
+    parser.add_argument("--paths", default="camera,render", help="which frame paths: camera, render or both")
     parser.add_argument("--no-check", action="store_true", help="skip the Video Delay check of the method")
     parser.add_argument("--stand-in", action="store_true",
                         help="a worker that answers in about a millisecond (testkit.faulty_worker 'instant'): "
@@ -154,8 +166,9 @@ def main() -> int:
     worker = ", stand-in worker (1 ms)" if args.stand_in else ""
     lines = ["| configuration | added latency ms (frames), median | p95 | swapped in the camera's own frame "
              "| worker CPU ms per result (of a frame's interval) | worker ms | OBS frame ms off / on | "
-             "lagged off / on | filter on the graphics thread ms: busy / waiting |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "lagged off / on | filter on the graphics thread ms: busy / waiting "
+             "| camera path: own answer / earlier answer / not waited for, of handed over |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     try:
         if not args.no_check:
             clip = numbered_clip(folder, 1280, 720, 30)
@@ -165,7 +178,7 @@ def main() -> int:
         configs = [tuple(int(v) for v in item.split("x")) for item in args.configs.split(",")] if args.configs else CONFIGS
         for width, height, fps in configs:
             clip = numbered_clip(folder, width, height, fps)
-            results = {"camera": [], "render": []}
+            results = {path: [] for path in args.paths.split(",")}
             for _ in range(args.repeat):          # interleaved: the machine's noise hits both paths alike
                 for path in results:
                     results[path].append(run(display, clip, width, height, fps, path, python=python))

@@ -32,7 +32,8 @@ from .frame_path import FramePath
 WAIT_SHARE = 0.6              # of the frame interval: the most the filters wait in one tick
 NEW_TICK_SHARE = 0.75         # a filter_video this long after the tick's first belongs to the next tick
 POLL_S = 0.0005               # sleep between looks at the channel while waiting
-WORKER_TIME_MARGIN = 1.15     # the worker's last frame time, padded: is waiting for its answer worth it?
+WORKER_TIME_MARGIN = 1.15     # the worker's typical frame time, padded: is waiting for its answer worth it?
+WORKER_TIMES = 5              # the worker's recent frame times, the quickest of which says whether to wait
 STALE_GAP_S = 0.5             # no frame for this long: the newest answer is too old to stand in
 MAX_FILTER_HOPS = 64          # a filter chain longer than this is not walked (a cycle would be a libobs bug)
 
@@ -107,6 +108,8 @@ class CameraFrames(FramePath):
         self.results_drawn = 0         # frames returned swapped (their own answer or an earlier one)
         self.own_results = 0           # ... with their own answer, in time
         self.late = 0                  # ... with an earlier answer, theirs being late
+        self.unwaited = 0              # frames handed over with no wait: the worker's time said too late
+        self.worker_times = collections.deque(maxlen=WORKER_TIMES)   # seconds, of the answers collected
         self.frames_sent = 0
         self.handed_at = 0.0           # perf_counter of the last hand-over
         self.last_call = 0.0           # perf_counter of the last frame that took this path
@@ -165,7 +168,7 @@ class CameraFrames(FramePath):
         entered_ns = liveness.now_ns()
         interval_ns = self.gs.obs_get_frame_interval_ns() or 33_333_333
         deadline = self.budget.deadline(started, interval_ns / 1e9)
-        worker_s = exchange.worker_time_us() / 1e6 * WORKER_TIME_MARGIN
+        worker_s = self._quickest_worker_s(exchange) * WORKER_TIME_MARGIN
         waited_from = time.perf_counter()
         if not exchange.input_free() and self.handed_at + 2 * worker_s < deadline:
             while not exchange.input_free() and time.perf_counter() < deadline:
@@ -184,6 +187,8 @@ class CameraFrames(FramePath):
                         mine = True
                         break
                     time.sleep(POLL_S)
+            else:
+                self.unwaited += 1
         self.wait_ms = (time.perf_counter() - waited_from) * 1000.0
         held = self.held
         if held is None or held[1] != geometry:
@@ -200,6 +205,17 @@ class CameraFrames(FramePath):
             self.late += 1
         self._note_latency((entered_ns - held[2]) / 1e6)
 
+    def _quickest_worker_s(self, exchange) -> float:
+        """The quickest of the worker's last few frame times. Not its last one, nor a
+        typical one: the worker is quick when the filter waits for it (OBS's graphics
+        thread then sleeps and leaves the CPU to it) and slow when it does not (OBS renders
+        meanwhile): one slow frame, or a median of frames not waited for, stopped the waits
+        that would have made the next frames quick (on two cores at 720p a fifth to half
+        of the frames went unwaited for, most of which are answered in time when waited on).
+        A worker slower than the budget on every recent frame is still not waited for."""
+        times = self.worker_times
+        return min(times) if times else exchange.worker_time_us() / 1e6
+
     def _collect(self, exchange) -> bool:
         """Copy a new answer out of its output slot (the worker reuses the slot for a later
         answer); True if there was one."""
@@ -215,6 +231,7 @@ class CameraFrames(FramePath):
             buffer = held[0] if held is not None and len(held[0]) >= size else ctypes.create_string_buffer(size)
             ctypes.memmove(buffer, self.binding.out_addresses[result.slot], size)
         self.held = (buffer, geometry, result.time_ns)
+        self.worker_times.append(exchange.worker_time_us() / 1e6)
         return True
 
     @staticmethod
@@ -233,6 +250,7 @@ class CameraFrames(FramePath):
         """Worker down or not swapping: originals until a fresh answer arrives."""
         self.has_result = False
         self.held = None
+        self.worker_times.clear()
         if self.binding is not None:
             self.seen_seq = self.binding.exchange.result_seq()
 
