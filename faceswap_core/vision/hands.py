@@ -10,8 +10,8 @@ palm detection; reading it on every other frame and carrying it on by its motion
 lost a waved hand: see BENCHMARKS.md). While none is, the palm detector (the expensive
 part: about as much as the face mesh) runs only on a frame where the square changed since
 the last one (a coarse sample of its pixels, a few microseconds), and every SEARCH_EVERY
-frames regardless: a hand that comes in is looked for on the frame it appears, and a
-talking head costs little.
+frames regardless (QUIET_SEARCH_EVERY once a few searches in a row found nothing): a hand
+that comes in is looked for on the frame it appears, and a talking head costs little.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ HAND_REACH = 1.5      # the square reaches this far past each face's box, of the
 # (a finger on the lips has its palm under the chin: the palm detector must see the palm)
 SWEEP = (-0.5, -0.25, 0.0)   # a moving hand is drawn at these fractions of its last move (see Hand.sweep)
 SEARCH_EVERY = 10     # with no hand tracked and nothing changed, search every this many frames
+QUIET_SEARCHES = 3    # after this many searches in a row found no hand ...
+QUIET_SEARCH_EVERY = 30   # ... the regular search comes every this many frames (a hand that comes
+# in wakes the search by the change it makes; the regular one is for a hand that creeps in, and
+# each is 9 ms of CPU on one frame: a frame the worker answers late inside OBS)
 CHANGE_CELLS = 12     # the square's change is judged on this many cells a side
 CELL_SAMPLES = 4      # each the mean of this many single pixels a side
 CHANGE_LEVELS = 10    # a cell whose mean moved by more than this (channels averaged) has changed
@@ -85,6 +89,7 @@ class HandFinder:
         self._aim: np.ndarray | None = None   # the faces' centre the square was placed for
         self._tracking = False
         self._idle = 0
+        self._fruitless = 0  # searches in a row that found no hand
         self._rest = False   # the last search found nothing: skip this frame's (see _search_due)
         self._frames = 0     # frames seen, and the one a hand was last found on
         self._seen_at = -LOST_GRACE - 1
@@ -116,6 +121,7 @@ class HandFinder:
             hands.append(Hand(points, width, self._motion(points, width)))
         self._last = hands
         self._tracking = bool(hands)
+        self._fruitless = 0 if hands else self._fruitless + 1
         if hands:
             self._seen_at = self._frames
         return hands
@@ -125,7 +131,8 @@ class HandFinder:
         since the last frame (or moved) outside the faces' middles (FACE_CORE), or
         SEARCH_EVERY frames went by. Frame to frame, a talking head changes a few cells and
         a hand coming in many (hands move fast); a hand that creeps in is found by the
-        regular search. After a search that found nothing, the next frame rests: a hand on
+        regular search, every QUIET_SEARCH_EVERY frames once QUIET_SEARCHES in a row found
+        nothing. After a search that found nothing, the next frame rests: a hand on
         its way in (blurred, half out of the square: occ_wave searched 7 frames in a row
         before it was found) is still found within two frames of the palm detector seeing
         it, at half the searches."""
@@ -137,7 +144,8 @@ class HandFinder:
         resting, self._rest = self._rest, False
         if not resting or not changed:
             self._previous = cells   # a rested change is judged again on the next frame
-        if (not changed or resting) and self._idle < SEARCH_EVERY:
+        every = QUIET_SEARCH_EVERY if self._fruitless >= QUIET_SEARCHES else SEARCH_EVERY
+        if (not changed or resting) and self._idle < every:
             return False
         self._idle = 0
         return True
@@ -188,7 +196,7 @@ class HandFinder:
         self._tracking = False
         self._rest = False
         self._frames, self._seen_at = 0, -LOST_GRACE - 1
-        self._idle = 0
+        self._idle = self._fruitless = 0
 
     def close(self) -> None:
         self._graph.close()

@@ -25,7 +25,7 @@ from faceswap_core.vision import masks
 from faceswap_core.vision.face_mesh import FaceMeshDetector, MeshTopology
 from faceswap_core.vision.grid import BoxGrid
 from faceswap_core.vision.hand_mask import hand_patch
-from faceswap_core.vision.hands import RECENTRE, SEARCH_EVERY, HandFinder
+from faceswap_core.vision.hands import QUIET_SEARCH_EVERY, QUIET_SEARCHES, RECENTRE, SEARCH_EVERY, HandFinder
 from faceswap_core.vision.occlusion import SAID_FOR_S, InFront
 from testkit import occluders
 from testkit.judge import media, read_frames
@@ -145,7 +145,8 @@ def test_a_hand_coming_or_going_is_followed_within_two_frames():
     try:
         boxes = [face.box for face in mesh.detect(frames[0])]
         assert boxes
-        for quiet in (1, 3, SEARCH_EVERY // 2, SEARCH_EVERY - 1):   # the hand comes after this many still frames
+        # the hand comes after this many still frames; the last: long after the regular search slowed down
+        for quiet in (1, 3, SEARCH_EVERY // 2, SEARCH_EVERY - 1, 2 * QUIET_SEARCH_EVERY + 5):
             finder.reset()
             for _ in range(quiet):
                 assert finder.find(empty[0], boxes) == []
@@ -174,15 +175,21 @@ def _counted_searches():
 
 def test_a_still_scene_wakes_the_palm_detector_only_every_few_frames():
     """No hand and nothing changing (one frame repeated): the palm detector runs on one
-    frame in SEARCH_EVERY; a talking head's frames (lp_d19: lips, blinks, small moves) do
-    not wake it much more often."""
+    frame in SEARCH_EVERY, and once QUIET_SEARCHES searches in a row found nothing, on one
+    in QUIET_SEARCH_EVERY (9 ms of CPU each); a talking head's frames (lp_d19: lips,
+    blinks, small moves) do not wake it much more often."""
+    assert QUIET_SEARCHES == 3   # the counts below
     frames = read_frames(media("lp_d19.mp4"), 40)
     with _counted_searches() as (mesh, finder, calls):
         boxes = [face.box for face in mesh.detect(frames[0])]
         for _ in range(3 * SEARCH_EVERY):
             finder.find(frames[0], boxes)
         assert len(calls) == 3
+        for _ in range(3 * QUIET_SEARCH_EVERY):
+            finder.find(frames[0], boxes)
+        assert len(calls) == 6
         calls.clear()
+        finder.reset()
         for frame in frames:
             finder.find(frame, [face.box for face in mesh.detect(frame)])
         assert len(calls) <= len(frames) // 4, len(calls)
