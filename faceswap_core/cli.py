@@ -13,6 +13,7 @@ import sys
 
 from .errors import FaceSwapError
 from .native_logs import filter_native_stderr
+from .opencv_threads import sleep_between_loops
 
 # Subcommands in the order --help lists them.
 COMMANDS = ["swap", "verify", "sign", "demo", "bench", "models", "triton-repo", "credentials", "doctor"]
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     filter_native_stderr()
+    sleep_between_loops()   # before the commands import cv2
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
