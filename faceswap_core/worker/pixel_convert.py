@@ -87,7 +87,8 @@ def to_bgr(planes: list[np.ndarray], format_: int, width: int, height: int, matr
 
 def changed_box(before: np.ndarray, after: np.ndarray, sub=(1, 1)):
     """(top, bottom, left, right) around every changed pixel of two BGR pictures, aligned
-    to the chroma subsampling, with the changed mask inside it; None when nothing changed.
+    to the chroma subsampling, with the changed mask inside it (uint8, nonzero where
+    changed); None when nothing changed.
 
     OpenCV all the way (compare, a grey of the three channels' flags, boundingRect):
     numpy's any() over the channel axis took 20 ms at 720p here, this well under 2."""
@@ -101,7 +102,17 @@ def changed_box(before: np.ndarray, after: np.ndarray, sub=(1, 1)):
     bottom = min(height, -(-(top + box_height) // sy) * sy)
     right = min(width, -(-(left + box_width) // sx) * sx)
     top, left = top - top % sy, left - left % sx
-    return (top, bottom, left, right), changed[top:bottom, left:right] > 0
+    return (top, bottom, left, right), changed[top:bottom, left:right]
+
+
+def _paste(target: np.ndarray, values: np.ndarray, where: np.ndarray) -> None:
+    """target[where != 0] = values[where != 0], in place. OpenCV's masked copy where the
+    target's rows are contiguous (a planar format's plane: 0.01 ms against numpy's 0.14 for
+    a 400-pixel face's luma), numpy's where they are not (a packed format's every other byte)."""
+    if target.strides[-1] == target.itemsize:
+        cv2.copyTo(np.ascontiguousarray(values), where, target)
+    else:
+        np.copyto(target, values, where=where.astype(bool))
 
 
 def write_back(out_planes, in_planes, before: np.ndarray, after: np.ndarray, format_: int, width: int,
@@ -118,22 +129,21 @@ def write_back(out_planes, in_planes, before: np.ndarray, after: np.ndarray, for
     if found is None:
         return
     (top, bottom, left, right), mask = found
-    yuv = cv2.transform(np.ascontiguousarray(after[top:bottom, left:right, :3]), _bgr_matrices(matrix)[1])
+    new_y, new_u, new_v = cv2.split(cv2.transform(np.ascontiguousarray(after[top:bottom, left:right, :3]),
+                                                  _bgr_matrices(matrix)[1]))
     luma, u, v = yuv_views(out_planes, format_, width, height)
-    region = luma[top:bottom, left:right]
-    region[mask] = yuv[:, :, 0][mask]
+    _paste(luma[top:bottom, left:right], new_y, mask)
     sx, sy = sub
     ctop, cbottom, cleft, cright = top // sy, -(-bottom // sy), left // sx, -(-right // sx)
     size = (cright - cleft, cbottom - ctop)
     if sub == (1, 1):
-        chroma_mask, new_u, new_v = mask, yuv[:, :, 1], yuv[:, :, 2]
+        chroma_mask = mask
     else:
-        chroma_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
-        new_u = cv2.resize(np.ascontiguousarray(yuv[:, :, 1]), size, interpolation=cv2.INTER_AREA)
-        new_v = cv2.resize(np.ascontiguousarray(yuv[:, :, 2]), size, interpolation=cv2.INTER_AREA)
+        chroma_mask = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)   # nonzero where any pixel changed
+        new_u = cv2.resize(new_u, size, interpolation=cv2.INTER_AREA)
+        new_v = cv2.resize(new_v, size, interpolation=cv2.INTER_AREA)
     for plane, values in ((u, new_u), (v, new_v)):
-        target = plane[ctop:cbottom, cleft:cright]
-        target[chroma_mask] = values[chroma_mask]
+        _paste(plane[ctop:cbottom, cleft:cright], values, chroma_mask)
 
 
 def _write_rgb(plane: np.ndarray, after: np.ndarray, format_: int, width: int, height: int) -> None:

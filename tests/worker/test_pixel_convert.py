@@ -134,3 +134,27 @@ def test_write_back_changes_only_what_the_swap_changed(format_):
     assert np.array_equal(redecoded[far], reference[far])
     if len(outputs) == 4:
         assert np.array_equal(outputs[3], inputs[3]), "the alpha plane changed"
+
+
+@pytest.mark.parametrize("format_", sorted(set(pixel_convert.SUBSAMPLING) - {pf.I444, pf.YUVA}), ids=pf.name)
+def test_a_chroma_sample_is_rewritten_when_one_pixel_it_covers_changed(format_):
+    """One changed pixel in a chroma sample's block (the edge of a swapped face, a strand
+    of the swap's feathered margin): its sample takes the new colour's share. The changed
+    mask was averaged down as 0/1 bytes, which rounded a block with one or two changed
+    pixels of four to "unchanged": the face's edge kept the camera's colour."""
+    bgr = photo()
+    height, width = bgr.shape[:2]
+    buffer, strides = encode(bgr, format_)
+    inputs = pixel_convert.plane_views(buffer, 0, format_, width, height, strides)
+    before = pixel_convert.to_bgr(inputs, format_, width, height, MATRIX_601)
+    after = before.copy()
+    after[41, 51, :3] = (200, 40, 40)      # a lone blue pixel, not at its block's first row or column
+    outputs = pixel_convert.plane_views(bytearray(len(buffer)), 0, format_, width, height, strides)
+    pixel_convert.write_back(outputs, inputs, before, after, format_, width, height, MATRIX_601)
+    sx, sy = pixel_convert.SUBSAMPLING[format_]
+    _, u_in, v_in = pixel_convert.yuv_views(inputs, format_, width, height)
+    _, u_out, v_out = pixel_convert.yuv_views(outputs, format_, width, height)
+    row, col = 41 // sy, 51 // sx
+    assert int(u_out[row, col]) > int(u_in[row, col]), "the blue pixel's chroma sample was left as it was"
+    changed = (np.asarray(u_out, int) != np.asarray(u_in, int)) | (np.asarray(v_out, int) != np.asarray(v_in, int))
+    assert int(changed.sum()) == 1, "samples that cover no changed pixel were rewritten"
