@@ -160,10 +160,14 @@ class CoverFinder:
         # what reaches the outline and also well inside it: the mesh's outline runs a little
         # past the cheeks, where the background or the hair beside the face shows
         parts = parts_at_outline(unlike, open_skin | (lips & oval), oval, face_size)
+        least = MIN_SHARE * float(np.count_nonzero(open_skin))
+        if np.count_nonzero(parts) < least:   # its part well inside could only be less
+            self._seen[face.index] = 0
+            return None
         reach = max(1, round(INNER * face_size))
         inner = cv2.erode(oval.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)) > 0
         deep = parts & inner
-        if float(deep.sum()) < MIN_SHARE * float(open_skin.sum()):
+        if np.count_nonzero(deep) < least:
             self._seen[face.index] = 0
             return None
         seen = self._seen[face.index] = self._seen.get(face.index, 0) + 1
