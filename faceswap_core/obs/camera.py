@@ -32,7 +32,7 @@ from .frame_path import FramePath
 WAIT_SHARE = 0.6              # of the frame interval: the most the filters wait in one tick
 NEW_TICK_SHARE = 0.75         # a filter_video this long after the tick's first belongs to the next tick
 POLL_S = 0.0005               # sleep between looks at the channel while waiting
-WORKER_TIME_MARGIN = 1.15     # the worker's typical frame time, padded: is waiting for its answer worth it?
+WORKER_TIME_MARGIN = 1.15     # the worker's frame time, padded: is waiting for its answer worth it?
 WORKER_TIMES = 5              # the worker's recent frame times, the quickest of which says whether to wait
 STALE_GAP_S = 0.5             # no frame for this long: the newest answer is too old to stand in
 MAX_FILTER_HOPS = 64          # a filter chain longer than this is not walked (a cycle would be a libobs bug)
