@@ -419,11 +419,13 @@ class Channel:
         fence()                        # every byte before the number that says they are complete
         fields.set("settings_seq", (seq + 2) & layout.SEQ_MASK)   # even: complete
 
-    def read_settings(self) -> tuple[int, dict] | None:
-        """(sequence, settings), or None while a write is in progress or the data is bad."""
+    def read_settings(self, since: int | None = None) -> tuple[int, dict] | None:
+        """(sequence, settings), or None while a write is in progress, when the data is bad,
+        or when the settings are still those of sequence `since` (the worker asks between
+        frames, every few milliseconds: a field's read, not the settings' JSON, then)."""
         fields, fence = self._fields, Fence()
         seq = fields.get("settings_seq")
-        if seq % 2:
+        if seq % 2 or seq == since:
             return None
         fence()                        # the bytes are read after the number that vouches for them
         length = fields.get("settings_len")

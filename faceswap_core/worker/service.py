@@ -168,8 +168,8 @@ class Worker:
         """Pick up settings the filter published since last time: options live, a new
         source photo prepared, a changed engine option (runtime, provider, model file...)
         opens the engine again."""
-        published = self.channel.read_settings()
-        if published is None or published[0] == self.settings_seq:
+        published = self.channel.read_settings(since=self.settings_seq)
+        if published is None:
             return
         seq, settings = published
         self.settings_seq = seq

@@ -235,7 +235,14 @@ def test_settings_round_trip_and_sequence(channel):
     channel.write_settings({"opacity": 0.5, "source_photo": "/tmp/ünï.png"})
     seq, settings = channel.read_settings()
     assert seq == 2 and settings == {"opacity": 0.5, "source_photo": "/tmp/ünï.png"}
-    channel.set("settings_seq", 3)          # a write in progress
+    # the worker asks between frames, every few milliseconds: settings it has are not read again
+    assert channel.read_settings(since=2) is None
+    channel.write_settings({"opacity": 0.25})
+    assert channel.read_settings(since=2) == (4, {"opacity": 0.25})
+    channel.mm[layout.SETTINGS_OFFSET:layout.SETTINGS_OFFSET + 17] = b'{"opacity": 0.75}'   # same length, same sequence
+    assert channel.read_settings(since=4) is None, "the bytes were parsed although the sequence said nothing changed"
+    assert channel.read_settings() == (4, {"opacity": 0.75})
+    channel.set("settings_seq", 5)          # a write in progress
     assert channel.read_settings() is None
     with pytest.raises(ValueError):
         channel.write_settings({"x": "y" * layout.SETTINGS_SIZE})
