@@ -240,8 +240,9 @@ def test_the_camera_path_waits_for_a_worker_slow_on_one_frame_in_four(display, t
     assert bench["frames_sent"] >= 40, bench
     # the old rule left about one frame in three unwaited for here (the one after each slow one)
     assert bench["unwaited"] <= 0.05 * bench["frames_sent"], bench
-    # every frame but the slow ones (one in four) answered in time; the old rule: half of them
-    assert bench["own_results"] >= 0.8 * 0.75 * bench["frames_sent"], bench
+    # most frames but the slow ones (one in four) answered in time (here 106 of 149; the old
+    # rule 71 of 150); loose, for a busy machine: the count above is what tells the rules apart
+    assert bench["own_results"] >= 0.5 * bench["frames_sent"], bench
 
 
 @pytest.mark.parametrize("camera", ["image", "media"], ids=["render-path", "camera-path"])
