@@ -108,7 +108,7 @@ class CameraFrames(FramePath):
         self.results_drawn = 0         # frames returned swapped (their own answer or an earlier one)
         self.own_results = 0           # ... with their own answer, in time
         self.late = 0                  # ... with an earlier answer, theirs being late
-        self.unwaited = 0              # frames handed over with no wait: the worker's time said too late
+        self.unwaited = 0              # frames handed over to an idle worker, not waited for: its time said too late
         self.worker_times = collections.deque(maxlen=WORKER_TIMES)   # seconds, of the answers collected
         self.frames_sent = 0
         self.handed_at = 0.0           # perf_counter of the last hand-over
@@ -170,7 +170,8 @@ class CameraFrames(FramePath):
         deadline = self.budget.deadline(started, interval_ns / 1e9)
         worker_s = self._quickest_worker_s(exchange) * WORKER_TIME_MARGIN
         waited_from = time.perf_counter()
-        if not exchange.input_free() and self.handed_at + 2 * worker_s < deadline:
+        input_busy = not exchange.input_free()
+        if input_busy and self.handed_at + 2 * worker_s < deadline:
             while not exchange.input_free() and time.perf_counter() < deadline:
                 time.sleep(POLL_S)      # the worker takes an earlier frame, then does this one in time
         self._collect(exchange)
@@ -187,7 +188,7 @@ class CameraFrames(FramePath):
                         mine = True
                         break
                     time.sleep(POLL_S)
-            else:
+            elif not input_busy:   # (not: the tick's budget went on the frame before)
                 self.unwaited += 1
         self.wait_ms = (time.perf_counter() - waited_from) * 1000.0
         held = self.held

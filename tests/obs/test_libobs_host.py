@@ -20,6 +20,7 @@ from testkit import clips, helpers, occluders
 from testkit.faulty_worker import SLOWER_THAN_A_FRAME_S, make_faulty_python
 from testkit.judge import media, shared_model
 from testkit.obs_installs import HOST, installs
+from faceswap_core.obs.camera import WAIT_SHARE, WORKER_TIME_MARGIN
 
 pytestmark = pytest.mark.obs
 
@@ -238,10 +239,13 @@ def test_the_camera_path_waits_for_a_worker_slow_on_one_frame_in_four(display, t
     bench = {key: summary.get(key) for key in ("frames_sent", "unwaited", "own_results", "late_results",
                                               "worker_ms", "results_drawn")}
     assert bench["frames_sent"] >= 40, bench
-    # the old rule left about one frame in three unwaited for here (the one after each slow one)
+    if bench["worker_ms"] * WORKER_TIME_MARGIN > WAIT_SHARE * 1000 / 30:
+        pytest.skip(f"the worker took {bench['worker_ms']} ms a frame on this busy machine: past the wait "
+                    "budget on most frames, so no rule waits for it and there is nothing to tell apart")
+    # the old rule left about one frame in four unwaited for here (36 of 151: after each slow one)
     assert bench["unwaited"] <= 0.05 * bench["frames_sent"], bench
-    # most frames but the slow ones (one in four) answered in time (here 106 of 149; the old
-    # rule 71 of 150); loose, for a busy machine: the count above is what tells the rules apart
+    # most frames but the slow ones (one in four) answered in time; loose, for a busy
+    # machine: the count above is what tells the rules apart
     assert bench["own_results"] >= 0.5 * bench["frames_sent"], bench
 
 
