@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from faceswap_core.opencv_threads import NO_ACTIVE_WAIT
-from testkit import REPO
+from testkit import pythonpath_env
 
 WATCH = """
 import importlib.abc, json, os, sys
@@ -39,7 +39,7 @@ RUNS = {
 
 def _settings_when_cv2_loads(body: str, env: dict) -> dict:
     code = f"KEYS = {sorted(NO_ACTIVE_WAIT)!r}\n{WATCH}\n{body}\nprint(json.dumps(seen))\n"
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", code], env=pythonpath_env(env), capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
