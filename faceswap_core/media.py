@@ -4,8 +4,10 @@ screens in; image or video files (with the input's audio) and a preview window o
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -14,6 +16,8 @@ import cv2
 import numpy as np
 
 from .errors import FaceSwapError
+from .link import pixel_formats as pf
+from .worker import pixel_convert
 from .vision.photo import load_photo
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -24,6 +28,7 @@ VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
 class Frame:
     image: np.ndarray     # BGR uint8
     timestamp: float      # seconds since the input started (drives smoothing)
+    planes: list | None = None   # a video file's I420 planes the image was read from (VideoFileSource)
 
 
 class FrameSource:
@@ -34,6 +39,7 @@ class FrameSource:
     audio_path: str | None = None   # a file whose audio track the output should keep
     is_still: bool = False
     live: bool = False              # frames come as they happen (a camera, a screen): none may wait
+    stream: "VideoStream | None" = None   # a video file's raw frames as decoded (VideoFileSource)
 
     def frames(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -54,29 +60,167 @@ class ImageSource(FrameSource):
 
 
 class VideoFileSource(FrameSource):
+    """A video file decoded by ffmpeg into a pipe. A 4:2:0 stream (nearly every camera,
+    phone and OBS recording) comes as its own planes, read into BGR for the engine with the
+    stream's colour matrix, and goes out as those planes with only the swapped pixels
+    converted back (Render): no full-frame conversion either way, and every pixel the swap
+    did not touch reaches the encoder as it was decoded. Other streams come as BGR."""
+
     def __init__(self, path: str):
-        self._capture = cv2.VideoCapture(path)
-        if not self._capture.isOpened():
+        capture = cv2.VideoCapture(path)
+        if not capture.isOpened():
             raise FaceSwapError(f"The video '{os.path.basename(path)}' could not be opened; check it plays in a video player.")
-        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
-        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        capture.release()
         self.total = count if count > 0 else None
         self.audio_path = path
+        self._path = path
+        self.stream = probe_video(path)
+        self._process: subprocess.Popen | None = None
 
     def frames(self) -> Iterator[Frame]:
-        index = 0
-        while True:
-            ok, image = self._capture.read()
-            if not ok:
-                break
-            yield Frame(image, index / self.fps)
-            index += 1
-        if index == 0:
-            raise FaceSwapError("The video has no readable frames; it may be damaged, so export or download it again.")
+        stream = self.stream
+        command = [ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", self._path,
+                   "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", stream.pipe_format, "-"]
+        with tempfile.TemporaryFile() as errors:   # a file, not a pipe: a damaged file's many lines cannot block ffmpeg
+            self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+            index = 0
+            while True:
+                data = np.empty(stream.frame_bytes, np.uint8)
+                if not _read_into(self._process.stdout, data):
+                    break
+                yield stream.frame(data, index / self.fps)
+                index += 1
+            self.close()
+            if index == 0:
+                errors.seek(0)
+                said = errors.read().decode(errors="replace").strip().splitlines()
+                raise FaceSwapError("The video has no readable frames; it may be damaged, so export or download it "
+                                    f"again{' (ffmpeg: ' + said[-1] + ')' if said else ''}.")
 
     def close(self) -> None:
-        self._capture.release()
+        if self._process is not None:
+            self._process.stdout.close()
+            if self._process.poll() is None:
+                self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+def _read_into(pipe, data: np.ndarray) -> bool:
+    """Fill `data` from the pipe; False at the end of the stream (a partial last frame too)."""
+    view, filled = memoryview(data).cast("B"), 0
+    while filled < len(view):
+        count = pipe.readinto(view[filled:])
+        if not count:
+            return False
+        filled += count
+    return True
+
+
+# ffmpeg's name of a stream's colour matrix -> its luma weights (kr, kb)
+LUMA_WEIGHTS = {"bt709": (0.2126, 0.0722), "bt470bg": (0.299, 0.114), "smpte170m": (0.299, 0.114),
+                "fcc": (0.30, 0.11), "smpte240m": (0.212, 0.087), "bt2020nc": (0.2627, 0.0593),
+                "bt2020c": (0.2627, 0.0593)}
+PLANAR_420 = ("yuv420p", "yuvj420p")
+
+
+@dataclass(frozen=True)
+class VideoStream:
+    """A file's video as ffmpeg decodes it (after turning it upright): the pixel format,
+    size and colour tags its raw frames carry."""
+
+    pixel_format: str
+    width: int
+    height: int
+    full_range: bool = False
+    space: str = ""        # the colour matrix's name, '' when the file does not say
+    primaries: str = ""
+    transfer: str = ""
+
+    @property
+    def planar(self) -> bool:
+        return self.pixel_format in PLANAR_420
+
+    @property
+    def pipe_format(self) -> str:
+        """What ffmpeg is asked to pipe: the stream's own 4:2:0 planes, else BGR."""
+        return self.pixel_format if self.planar else "bgr24"
+
+    @property
+    def frame_bytes(self) -> int:
+        if not self.planar:
+            return self.width * self.height * 3
+        return pf.frame_bytes(pf.I420, self.width, self.height, self._strides)
+
+    @property
+    def _strides(self) -> tuple[int, ...]:
+        return tuple(plane.row_bytes for plane in pf.planes(pf.I420, self.width, self.height))
+
+    @property
+    def matrix(self) -> tuple:
+        """YUV -> RGB as the file says; untagged, as players guess: BT.709 for HD, else BT.601."""
+        hd = self.width >= 1280 or self.height > 576
+        kr, kb = LUMA_WEIGHTS.get(self.space, LUMA_WEIGHTS["bt709" if hd else "bt470bg"])
+        return pixel_convert.yuv_matrix(kr, kb, self.full_range)
+
+    def frame(self, data: np.ndarray, timestamp: float) -> Frame:
+        if not self.planar:
+            return Frame(data.reshape(self.height, self.width, 3), timestamp)
+        planes = pixel_convert.plane_views(data, 0, pf.I420, self.width, self.height, self._strides)
+        image = pixel_convert.to_bgr(planes, pf.I420, self.width, self.height, self.matrix)
+        return Frame(image, timestamp, planes)
+
+    def tags_filter(self) -> str:
+        """An ffmpeg filter that tags raw frames as this stream's were, so the output is
+        shown as the input was where the swap did not touch it ('' when nothing is known)."""
+        values = (("range", ("pc" if self.full_range else "tv") if self.planar else ""), ("colorspace", self.space),
+                  ("color_primaries", self.primaries), ("color_trc", self.transfer))
+        chosen = [f"{name}={value}" for name, value in values if value and self.planar]
+        return f"setparams={':'.join(chosen)}," if chosen else ""
+
+
+def probe_video(path: str) -> VideoStream:
+    """What ffmpeg's decode of the first video frame gives (its output stream's line:
+    pixel format, colour tags, size after any rotation)."""
+    said = subprocess.run([ffmpeg_executable(), "-hide_banner", "-nostdin", "-i", path, "-map", "0:v:0",
+                           "-frames:v", "1", "-f", "null", "-"], capture_output=True, text=True,
+                          errors="replace").stderr
+    output = said[said.find("Output #0"):] if "Output #0" in said else ""
+    line = next((line for line in output.splitlines() if " Video: " in line), "")
+    parts = _top_level_parts(line.split(" Video: ", 1)[-1])
+    size = next((re.match(r"(\d+)x(\d+)", part) for part in parts if re.match(r"\d+x\d+", part)), None)
+    if len(parts) < 3 or size is None:
+        raise FaceSwapError(f"The video '{os.path.basename(path)}' could not be decoded; check it plays in a video "
+                            "player.")
+    format_name, _, inside = parts[1].partition("(")
+    tags = [tag.strip() for tag in inside.rstrip(")").split(",")]
+    space = primaries = transfer = ""
+    for tag in tags:
+        names = tag.split("/")
+        if len(names) == 3:
+            space, primaries, transfer = names
+        elif tag in LUMA_WEIGHTS:
+            space = primaries = transfer = tag
+    space, primaries, transfer = ("" if name in ("unknown", "reserved") else name for name in (space, primaries, transfer))
+    return VideoStream(format_name.strip(), int(size.group(1)), int(size.group(2)),
+                       full_range="pc" in tags or format_name.startswith("yuvj"),
+                       space=space, primaries=primaries, transfer=transfer)
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """'h264 (High), yuv420p(tv, bt709), 1280x720' -> its comma-separated parts, commas
+    inside brackets kept."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1, "[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:index].strip())
+            start = index + 1
+    parts.append(text[start:].strip())
+    return parts
 
 
 class CameraSource(FrameSource):
@@ -187,19 +331,31 @@ def ffmpeg_executable() -> str:
 
 class VideoSink(FrameSink):
     """H.264 MP4 (or the container the extension names) through an ffmpeg pipe, with the
-    input's audio copied over when it has any."""
+    input's audio copied over when it has any. Frames go in as BGR pictures, or as a 4:2:0
+    stream's own planes (`stream`: the input's pixel format and colour tags, kept)."""
 
-    def __init__(self, path: str, width: int, height: int, fps: float, audio_path: str | None):
+    def __init__(self, path: str, width: int, height: int, fps: float, audio_path: str | None,
+                 stream: VideoStream | None = None):
         self._path = path
         self._size = (width, height)
+        raw = stream.pixel_format if stream is not None and stream.planar else "bgr24"
         command = [ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y",
-                   "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "-"]
+                   "-f", "rawvideo", "-pix_fmt", raw, "-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "-"]
         if audio_path:
             command += ["-i", audio_path, "-map", "0:v:0", "-map", "1:a?", "-c:a", "aac", "-b:a", "192k"]
         # yuv420p needs even sizes: pad odd ones by a pixel rather than fail.
-        command += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast",
-                    "-crf", "18", "-pix_fmt", "yuv420p", "-movflags", "+faststart", path]
+        tags = stream.tags_filter() if stream is not None else ""
+        command += ["-vf", f"{tags}pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast",
+                    "-crf", "18", "-pix_fmt", raw if raw != "bgr24" else "yuv420p", "-movflags", "+faststart", path]
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write_planes(self, planes: list[np.ndarray]) -> None:
+        """A frame as the planes of the stream given at the start, in order."""
+        try:
+            for plane in planes:
+                self._process.stdin.write(memoryview(np.ascontiguousarray(plane)).cast("B"))
+        except BrokenPipeError:
+            raise FaceSwapError(f"ffmpeg stopped writing '{self._path}': {self._error()}") from None
 
     def write(self, image: np.ndarray) -> None:
         if (image.shape[1], image.shape[0]) != self._size:
@@ -233,7 +389,7 @@ def open_sink(path: str, source: FrameSource, width: int, height: int) -> FrameS
             raise FaceSwapError("The input is a video or live source; give the output a video name such as out.mp4.")
         return ImageSink(path)
     if extension in VIDEO_EXTENSIONS:
-        return VideoSink(path, width, height, source.fps, source.audio_path)
+        return VideoSink(path, width, height, source.fps, source.audio_path, source.stream)
     raise FaceSwapError(f"Unknown output type '{extension or path}'; end the name with .png, .jpg or .mp4.")
 
 

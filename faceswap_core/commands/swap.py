@@ -10,8 +10,10 @@ import sys
 from collections import Counter, deque
 
 from ..errors import FaceSwapError
+from ..worker import pixel_convert
 from ..worker.in_flight import InFlight
-from ..media import FrameSink, PreviewWindow, open_sink, open_source
+from ..link import pixel_formats
+from ..media import Frame, FrameSink, PreviewWindow, open_sink, open_source
 from ..progress import Progress
 from ..provenance import credentials
 from ..provenance.stamp import OutputStamp
@@ -77,15 +79,16 @@ def run(args: argparse.Namespace) -> int:
         def deliver(keep: int) -> None:
             """Take the oldest frames' results, in order, until `keep` are left in flight."""
             while len(flights) > keep and render.going:
-                render.take(flights.popleft().result(), engine.last_report)
+                frame, flight = flights.popleft()
+                render.take(frame, flight.result(), engine.last_report)
                 progress.advance()
 
         begun = 0
         for frame in source.frames():
             if source.is_still:
-                flights.append(InFlight.done(engine.process_image(frame.image)))
+                flights.append((frame, InFlight.done(engine.process_image(frame.image))))
             else:
-                flights.append(engine.begin(frame.image, frame.timestamp))
+                flights.append((frame, engine.begin(frame.image, frame.timestamp)))
             begun += 1
             deliver(depth - 1)
             if render.preview is not None:
@@ -145,12 +148,26 @@ class Render:
         self.unswapped: Counter = Counter()
         self.going = True     # False once the preview is closed
 
-    def take(self, result, report) -> None:
-        self.stamp.apply(result)
+    def take(self, frame: Frame, result, report) -> None:
+        """One frame's answer out. A video file's 4:2:0 frame goes out as its own planes with
+        the pixels the swap (and the label) changed converted back, and the mark on its Y
+        plane, as the OBS worker does with a camera's frames."""
         if self.output and self.sink is None:
             self.sink = open_sink(self.output, self.source, result.shape[1], result.shape[0])
-        if self.sink is not None:
-            self.sink.write(result)
+        if frame.planes is None:
+            self.stamp.apply(result)
+            if self.sink is not None:
+                self.sink.write(result)
+        else:
+            if result is frame.image and self.stamp.label is not None:
+                result = result.copy()   # the engine's "nothing changed": the label must show as a change
+            self.stamp.draw_label(result)
+            stream = self.source.stream
+            pixel_convert.write_back(frame.planes, frame.planes, frame.image, result, pixel_formats.I420,
+                                     stream.width, stream.height, stream.matrix)
+            self.stamp.embed_mark(frame.planes[0])
+            if self.sink is not None:
+                self.sink.write_planes(frame.planes)
         self.written += 1
         if report.why_unswapped:
             self.unswapped[report.why_unswapped] += 1

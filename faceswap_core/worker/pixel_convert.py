@@ -55,6 +55,23 @@ def brightness_plane(planes: list[np.ndarray], format_: int, width: int, height:
     return yuv_views(planes, format_, width, height)[0]
 
 
+def yuv_matrix(kr: float, kb: float, full_range: bool) -> tuple:
+    """A YUV -> RGB matrix in OBS's shape (3 rows of Y, U, V, offset, for 0..1 values), from
+    a standard's luma weights (BT.601 0.299/0.114, BT.709 0.2126/0.0722): how frames that
+    do not come from OBS (a video file through the CLI) are read the same way."""
+    kg = 1.0 - kr - kb
+    luma, chroma = (1.0, 1.0) if full_range else (255 / 219, 255 / 224)
+    black = 0.0 if full_range else 16 / 255
+    coefficients = ((0.0, 2 * (1 - kr)),                                   # R: from V
+                    (-2 * (1 - kb) * kb / kg, -2 * (1 - kr) * kr / kg),    # G: from U and V
+                    (2 * (1 - kb), 0.0))                                    # B: from U
+    rows = []
+    for cu, cv in coefficients:
+        cu, cv = cu * chroma, cv * chroma
+        rows += [luma, cu, cv, -luma * black - (cu + cv) * 128 / 255]
+    return tuple(rows)
+
+
 def _bgr_matrices(matrix) -> tuple[np.ndarray, np.ndarray]:
     """OBS's YUV -> RGB rows (0..1 units) as cv2.transform matrices for 0..255 values:
     YUV -> BGR, and its inverse BGR -> YUV."""
@@ -120,7 +137,8 @@ def write_back(out_planes, in_planes, before: np.ndarray, after: np.ndarray, for
     """The answer in the frame's own format: the input's bytes, with the pixels the swap
     changed (`after` against `before`, both from to_bgr) converted back."""
     for out, source in zip(out_planes, in_planes):
-        np.copyto(out, source)
+        if out is not source:   # the CLI writes back into the frame it read
+            np.copyto(out, source)
     if format_ in RGB_FORMATS:
         _write_rgb(out_planes[0], after, format_, width, height)
         return
