@@ -13,6 +13,7 @@ import sys
 
 from .errors import FaceSwapError
 from .native_logs import filter_native_stderr
+from .frame_memory import keep_freed_frames
 from .opencv_threads import sleep_between_loops
 
 # Subcommands in the order --help lists them.
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     filter_native_stderr()
     sleep_between_loops()   # before the commands import cv2
+    keep_freed_frames()
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)

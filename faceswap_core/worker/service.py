@@ -32,6 +32,7 @@ from .. import link
 from ..errors import FaceSwapError
 from .in_flight import InFlight
 from ..link import Channel, ChannelError, liveness, pixel_formats
+from ..frame_memory import keep_freed_frames
 from ..opencv_threads import sleep_between_loops
 
 MAX_IN_FLIGHT = 2           # frames begun and not yet published, for an engine whose models run on a server
@@ -489,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sleep_between_loops()   # before an engine imports cv2
+    keep_freed_frames()
     try:
         channel = Channel.attach(args.channel)
     except ChannelError as error:
