@@ -19,6 +19,11 @@ import ctypes
 import ctypes.util
 import sys
 
+from .obs.foreign import Functions
+
+GLIBC_FUNCTIONS = {
+    "mallopt": (ctypes.c_int, [ctypes.c_int, ctypes.c_int]),   # 1 when the setting was taken
+}
 # glibc's malloc.h
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -31,9 +36,7 @@ def keep_freed_frames() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):   # musl has no mallopt to speak of
+        libc = Functions(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), GLIBC_FUNCTIONS)
+    except (OSError, AttributeError):   # a C library without mallopt
         return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))

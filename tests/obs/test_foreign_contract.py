@@ -134,9 +134,10 @@ def test_no_foreign_function_is_called_without_its_prototype():
 def test_every_prototype_declares_result_and_arguments():
     """Each table entry names its result type (None for void) and its argument types;
     handles are pointer-sized."""
+    from faceswap_core import frame_memory
     from faceswap_core.obs import foreign, frontend, libobs
 
-    tables = {"libobs.BLOCKING_FUNCTIONS": libobs.BLOCKING_FUNCTIONS, "libobs.RENDER_FUNCTIONS": libobs.RENDER_FUNCTIONS,
+    tables = {"frame_memory.GLIBC_FUNCTIONS": frame_memory.GLIBC_FUNCTIONS, "libobs.BLOCKING_FUNCTIONS": libobs.BLOCKING_FUNCTIONS, "libobs.RENDER_FUNCTIONS": libobs.RENDER_FUNCTIONS,
               "libobs.VARIADIC_FUNCTIONS": libobs.VARIADIC_FUNCTIONS, "frontend.FUNCTIONS": frontend.FUNCTIONS,
               "foreign.KERNEL32_FUNCTIONS": foreign.KERNEL32_FUNCTIONS}
     ctypes_types = (type(ctypes.c_int), type(ctypes.POINTER(ctypes.c_int)), type(ctypes.CFUNCTYPE(None)))
