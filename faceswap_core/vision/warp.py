@@ -28,8 +28,11 @@ def coordinate_map(src_points: np.ndarray, dst_points: np.ndarray, triangles: np
     upsampled map never blends a real coordinate with a made-up one near the edge.
     """
     corners = grid.to_coarse(dst_points)[triangles]                  # (T, 3, 2) in cells
-    low = np.floor(corners.min(axis=1))
-    spans = np.minimum(np.ceil(corners.max(axis=1)) - low + 1, MAX_TRIANGLE_CELLS).max(axis=1)
+    # corner by corner: numpy's reductions over a 3-long middle axis took 0.15 ms here
+    first, second, third = corners[:, 0], corners[:, 1], corners[:, 2]
+    low = np.floor(np.minimum(np.minimum(first, second), third))
+    reach = np.minimum(np.ceil(np.maximum(np.maximum(first, second), third)) - low + 1, MAX_TRIANGLE_CELLS)
+    spans = np.maximum(reach[:, 0], reach[:, 1])
     weigh_b, weigh_c, at_low = _barycentric_steps(corners, low)
     sources = src_points[triangles]                                   # (T, 3, 2)
     hit_cells, hit_sources = [], []
@@ -60,7 +63,7 @@ def coordinate_map(src_points: np.ndarray, dst_points: np.ndarray, triangles: np
     mapped[hit_cells[:, 1], hit_cells[:, 0]] = source
     covered[hit_cells[:, 1], hit_cells[:, 0]] = True
     if not covered.all():
-        _, (rows, cols) = distance_transform_edt(~covered, return_indices=True)
+        rows, cols = distance_transform_edt(~covered, return_distances=False, return_indices=True)
         mapped = mapped[rows, cols]
     return mapped
 
@@ -82,7 +85,10 @@ def _barycentric_steps(corners: np.ndarray, low: np.ndarray) -> tuple[np.ndarray
     weigh_b = np.stack([v1[:, 1] * inverse, -v1[:, 0] * inverse], axis=1)
     weigh_c = np.stack([-v0[:, 1] * inverse, v0[:, 0] * inverse], axis=1)
     from_a = low - a
-    return weigh_b, weigh_c, np.stack([(from_a * weigh_b).sum(axis=1), (from_a * weigh_c).sum(axis=1)], axis=1)
+    # two products added column by column (the same sums as .sum(axis=1), a third of its cost)
+    at_b = from_a[:, 0] * weigh_b[:, 0] + from_a[:, 1] * weigh_b[:, 1]
+    at_c = from_a[:, 0] * weigh_c[:, 0] + from_a[:, 1] * weigh_c[:, 1]
+    return weigh_b, weigh_c, np.stack([at_b, at_c], axis=1)
 
 
 def warp_face(src_image: np.ndarray, src_points: np.ndarray, dst_points: np.ndarray,
