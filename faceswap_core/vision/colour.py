@@ -67,7 +67,7 @@ def reflection_cells(mask: np.ndarray, lenses: np.ndarray) -> tuple[np.ndarray, 
     median, at a third of the cost."""
     inside = (lenses > 0.0).reshape(-1)
     skin = (mask > 0.5).reshape(-1) & ~inside
-    if not inside.any() or int(skin.sum()) < 8:
+    if not inside.any() or np.count_nonzero(skin) < 8:
         return None
     return np.flatnonzero(skin)[::3], np.flatnonzero(inside)
 

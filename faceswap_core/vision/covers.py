@@ -187,7 +187,7 @@ class CoverFinder:
         regions = []
         for (a0, a1), (c0, c1) in REGIONS.values():
             region = open_skin & (along > a0) & (along < a1) & (across > c0) & (across < c1)
-            if region.sum() >= MIN_REGION:
+            if np.count_nonzero(region) >= MIN_REGION:
                 regions.append(region)
         if not regions:
             return self._skins.get(index)
