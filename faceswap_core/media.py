@@ -173,13 +173,20 @@ class VideoStream:
         image = pixel_convert.to_bgr(planes, pf.I420, self.width, self.height, self.matrix)
         return Frame(image, timestamp, planes)
 
+    def write_back(self, frame: Frame, after: np.ndarray) -> None:
+        """Into a frame's own planes (from `frame`): the pixels `after` changed from its
+        picture, converted back with the matrix it was read with."""
+        pixel_convert.write_back(frame.planes, frame.planes, frame.image, after, pf.I420, self.width, self.height,
+                                 self.matrix)
+
     def tags_filter(self) -> str:
         """An ffmpeg filter that tags raw frames as this stream's were, so the output is
-        shown as the input was where the swap did not touch it ('' when nothing is known)."""
-        values = (("range", ("pc" if self.full_range else "tv") if self.planar else ""), ("colorspace", self.space),
+        shown as the input was where the swap did not touch it ('' for frames piped as BGR)."""
+        if not self.planar:
+            return ""
+        values = (("range", "pc" if self.full_range else "tv"), ("colorspace", self.space),
                   ("color_primaries", self.primaries), ("color_trc", self.transfer))
-        chosen = [f"{name}={value}" for name, value in values if value and self.planar]
-        return f"setparams={':'.join(chosen)}," if chosen else ""
+        return "setparams=" + ":".join(f"{name}={value}" for name, value in values if value) + ","
 
 
 def probe_video(path: str) -> VideoStream:
@@ -338,7 +345,7 @@ class VideoSink(FrameSink):
                  stream: VideoStream | None = None):
         self._path = path
         self._size = (width, height)
-        raw = stream.pixel_format if stream is not None and stream.planar else "bgr24"
+        raw = stream.pipe_format if stream is not None else "bgr24"
         command = [ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y",
                    "-f", "rawvideo", "-pix_fmt", raw, "-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "-"]
         if audio_path:
@@ -351,19 +358,20 @@ class VideoSink(FrameSink):
 
     def write_planes(self, planes: list[np.ndarray]) -> None:
         """A frame as the planes of the stream given at the start, in order."""
+        self._send([np.ascontiguousarray(plane) for plane in planes])
+
+    def _send(self, arrays: list[np.ndarray]) -> None:
+        """Contiguous arrays' bytes down the pipe, as they are (no copy)."""
         try:
-            for plane in planes:
-                self._process.stdin.write(memoryview(np.ascontiguousarray(plane)).cast("B"))
+            for array in arrays:
+                self._process.stdin.write(memoryview(array).cast("B"))
         except BrokenPipeError:
             raise FaceSwapError(f"ffmpeg stopped writing '{self._path}': {self._error()}") from None
 
     def write(self, image: np.ndarray) -> None:
         if (image.shape[1], image.shape[0]) != self._size:
             image = cv2.resize(image, self._size)
-        try:
-            self._process.stdin.write(np.ascontiguousarray(image).tobytes())
-        except BrokenPipeError:
-            raise FaceSwapError(f"ffmpeg stopped writing '{self._path}': {self._error()}") from None
+        self._send([np.ascontiguousarray(image)])
 
     def close(self) -> None:
         if self._process.stdin and not self._process.stdin.closed:

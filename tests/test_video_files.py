@@ -45,7 +45,7 @@ def test_the_colour_matrix_is_the_standards():
 
 
 @pytest.mark.parametrize("space, full", [("bt709", True), ("bt709", False), ("bt470bg", True)])
-def test_a_frame_ffmpeg_converted_reads_back_as_the_photo(tmp_path, space, full):
+def test_a_frame_ffmpeg_converted_reads_back_as_the_photo(space, full):
     """ffmpeg turns a real photo into 4:4:4 YUV with a named matrix and range; ours reads it
     back within a rounding step."""
     photo = cv2.resize(cv2.imread(str(media_file("fr_obama.jpg"))), (320, 240), interpolation=cv2.INTER_AREA)
@@ -79,7 +79,7 @@ def test_a_tagged_clips_frames_come_as_its_planes_and_its_matrix():
         assert np.abs(frame.image.astype(int) - opencv).mean() < 1.5
 
 
-def test_the_swap_changes_only_the_pixels_it_swapped(tmp_path):
+def test_the_swap_changes_only_the_pixels_it_swapped():
     """Render writes back into the decoded planes: where the engine left the picture alone,
     every Y, U and V byte is the decoder's own (no round trip through BGR)."""
     from faceswap_core.engines.landmark import LandmarkEngine

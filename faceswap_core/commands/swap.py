@@ -10,9 +10,7 @@ import sys
 from collections import Counter, deque
 
 from ..errors import FaceSwapError
-from ..worker import pixel_convert
 from ..worker.in_flight import InFlight
-from ..link import pixel_formats
 from ..media import Frame, FrameSink, PreviewWindow, open_sink, open_source
 from ..progress import Progress
 from ..provenance import credentials
@@ -162,9 +160,7 @@ class Render:
             if result is frame.image and self.stamp.label is not None:
                 result = result.copy()   # the engine's "nothing changed": the label must show as a change
             self.stamp.draw_label(result)
-            stream = self.source.stream
-            pixel_convert.write_back(frame.planes, frame.planes, frame.image, result, pixel_formats.I420,
-                                     stream.width, stream.height, stream.matrix)
+            self.source.stream.write_back(frame, result)
             self.stamp.embed_mark(frame.planes[0])
             if self.sink is not None:
                 self.sink.write_planes(frame.planes)
