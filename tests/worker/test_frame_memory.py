@@ -54,3 +54,28 @@ def test_a_frames_conversion_reuses_memory_after_main(process):
     faults = _faults_per_frame(MAINS[process])
     assert faults < pages / 10, (f"{faults:.0f} page faults a frame after the {process}'s main "
                                  f"(without it: {_faults_per_frame(MAINS['neither']):.0f})")
+
+
+def test_a_c_library_without_mallopt_is_left_alone(monkeypatch):
+    """A C library with no glibc mallopt, or none found (simulated: a stand-in library
+    object without the symbol, and a loader that finds nothing, as on a system whose libc
+    is not glibc); macOS and Windows are not touched at all. Nothing raises."""
+    from faceswap_core import frame_memory
+
+    class NoMallopt:   # what ctypes gives for a library lacking the symbol: AttributeError on lookup
+        def __init__(self, name):
+            self.name = name
+
+    if sys.platform.startswith("linux"):
+        with monkeypatch.context() as patched:
+            patched.setattr(frame_memory.ctypes, "CDLL", NoMallopt)
+            assert frame_memory.keep_freed_frames() is False
+
+        def no_library(name):
+            raise OSError(f"{name}: cannot open shared object file")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(frame_memory.ctypes, "CDLL", no_library)
+            assert frame_memory.keep_freed_frames() is False
+    monkeypatch.setattr(frame_memory.sys, "platform", "darwin")
+    assert frame_memory.keep_freed_frames() is False
