@@ -8,27 +8,19 @@ the face detector only looks for faces that are not followed yet.
 
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-os.environ.setdefault("GLOG_minloglevel", "2")       # what of mediapipe's logging this reaches;
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # the rest: faceswap_core.native_logs
-
-import mediapipe as mp  # noqa: E402
-from google.protobuf import text_format  # noqa: E402
-from mediapipe.framework import calculator_pb2  # noqa: E402
-from mediapipe.framework.formats import rect_pb2  # noqa: E402
-from mediapipe.python import packet_creator, packet_getter, solution_base  # noqa: E402
-from mediapipe.python._framework_bindings import calculator_graph, image_frame, resource_util  # noqa: E402
+from .mediapipe_graphs import (MIN_CROP_SIDE, LandmarkReader, ReadSquare, graph_config, landmark_graph, mp,
+                               normalized_points, rgb, search_graph)
+from mediapipe.python import packet_creator, solution_base  # noqa: E402  (after mediapipe_graphs: its logging)
 from mediapipe.python.solutions import face_mesh_connections as _connections  # noqa: E402
 
-from .photo import fit_within  # noqa: E402
+from .photo import fit_within
 
-MIN_FRAME_SIDE = 32       # nothing smaller can hold a face the model would find
+MIN_FRAME_SIDE = MIN_CROP_SIDE   # nothing smaller can hold a face the model would find
 DETECT_MAX_SIDE = 1280    # larger frames are downscaled (bilinear) for the mesh: its crop is 192 px anyway
 
 
@@ -213,119 +205,8 @@ SAME_FACE = 0.5          # squares overlapping this much (intersection over unio
 CROP_MAX_SIDE = 768      # a larger crop is scaled down first (the model reads 192 pixels)
 SEARCH_SIDE = 256        # what the face detector is handed (it reads 128 pixels): see _found_in
 
-_LANDMARK_GRAPH = """
-input_stream: "image"
-input_stream: "roi"
-output_stream: "landmarks"
-output_stream: "next_roi"
-node { calculator: "FaceLandmarkCpu" input_stream: "IMAGE:image" input_stream: "ROI:roi"
-       input_side_packet: "WITH_ATTENTION:with_attention" output_stream: "LANDMARKS:landmarks" }
-node { calculator: "ImagePropertiesCalculator" input_stream: "IMAGE:image" output_stream: "SIZE:size" }
-node { calculator: "FaceLandmarkLandmarksToRoi" input_stream: "LANDMARKS:landmarks"
-       input_stream: "IMAGE_SIZE:size" output_stream: "ROI:next_roi" }
-"""
-
-_SEARCH_GRAPH = """
-input_stream: "image"
-output_stream: "rois"
-node { calculator: "FaceDetectionShortRangeCpu" input_stream: "IMAGE:image" output_stream: "DETECTIONS:detections" }
-node { calculator: "ImagePropertiesCalculator" input_stream: "IMAGE:image" output_stream: "SIZE:size" }
-node { calculator: "BeginLoopDetectionCalculator" input_stream: "ITERABLE:detections" input_stream: "CLONE:size"
-       output_stream: "ITEM:detection" output_stream: "CLONE:loop_size" output_stream: "BATCH_END:end" }
-node { calculator: "FaceDetectionFrontDetectionToRoi" input_stream: "DETECTION:detection"
-       input_stream: "IMAGE_SIZE:loop_size" output_stream: "ROI:roi" }
-node { calculator: "EndLoopNormalizedRectCalculator" input_stream: "ITEM:roi" input_stream: "BATCH_END:end"
-       output_stream: "ITERABLE:rois" }
-"""
-
-
-def _config(text: str) -> calculator_pb2.CalculatorGraphConfig:
-    return text_format.Parse(text, calculator_pb2.CalculatorGraphConfig())
-
-
-class _LandmarkReader:
-    """The landmark graph, given every face of a frame before it is waited on once:
-    mediapipe's threads then prepare one face's crop while the model reads another's
-    (SolutionBase waits after each input; four faces took 1.2 ms longer that way)."""
-
-    def __init__(self):
-        # where the graph's model loader finds mediapipe's .tflite files: SolutionBase sets
-        # it when one is made, but this graph is not one, and it opens its model when its
-        # run starts (on mediapipe's threads: made first in a process, it failed or not
-        # depending on which thread came first)
-        resource_util.set_resource_dir(os.path.dirname(os.path.dirname(os.path.abspath(mp.__file__))))
-        self._graph = calculator_graph.CalculatorGraph(graph_config=_config(_LANDMARK_GRAPH))
-        self._outputs: dict[tuple[str, int], object] = {}   # written by mediapipe's threads while read() waits
-        for stream in ("landmarks", "next_roi"):
-            self._graph.observe_output_stream(stream, self._keep, True)
-        self._graph.start_run({"with_attention": packet_creator.create_bool(True)})   # iris-aware eyes and lips
-        self._timestamp = 0
-
-    def _keep(self, stream: str, packet) -> None:
-        if not packet.is_empty():
-            self._outputs[(stream, packet.timestamp.value)] = packet
-
-    def read(self, inputs: list[tuple[np.ndarray, rect_pb2.NormalizedRect]]) -> list[tuple[object, object]]:
-        """(landmarks, next square) for each (RGB image, square) given; None, None where the
-        model sees no face."""
-        self._outputs.clear()
-        stamps = []
-        for rgb, rect in inputs:
-            self._timestamp += 1
-            stamps.append(self._timestamp)
-            self._graph.add_packet_to_input_stream(
-                "image", packet_creator.create_image_frame(image_format=image_frame.ImageFormat.SRGB,
-                                                           data=rgb).at(self._timestamp))
-            self._graph.add_packet_to_input_stream("roi", packet_creator.create_proto(rect).at(self._timestamp))
-        if stamps:
-            self._graph.wait_until_idle()
-        found = []
-        for stamp in stamps:
-            landmarks, square = (self._outputs.get((stream, stamp)) for stream in ("landmarks", "next_roi"))
-            found.append((packet_getter.get_proto(landmarks), packet_getter.get_proto(square))
-                         if landmarks is not None and square is not None else (None, None))
-        return found
-
-    def close(self) -> None:
-        self._graph.close()
-
-
-@dataclass(frozen=True)
-class _Square:
-    """Where the landmark model reads a face: a rotated square, in frame pixels (mediapipe's
-    normalized rect, made independent of the image it was measured on)."""
-
-    cx: float
-    cy: float
-    width: float
-    height: float
-    rotation: float
-
-    @classmethod
-    def from_rect(cls, rect, x0: float, y0: float, width: int, height: int) -> "_Square":
-        return cls(x0 + rect.x_center * width, y0 + rect.y_center * height,
-                   rect.width * width, rect.height * height, rect.rotation)
-
-    def rect(self, x0: int, y0: int, width: int, height: int) -> rect_pb2.NormalizedRect:
-        return rect_pb2.NormalizedRect(x_center=(self.cx - x0) / width, y_center=(self.cy - y0) / height,
-                                       width=self.width / width, height=self.height / height,
-                                       rotation=self.rotation)
-
-    def crop(self, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
-        """x0, y0, x1, y1: the frame's pixels the rotated square reaches, or None off the frame."""
-        cos, sin = abs(math.cos(self.rotation)), abs(math.sin(self.rotation))
-        reach_x = (self.width * cos + self.height * sin) / 2 + 2
-        reach_y = (self.width * sin + self.height * cos) / 2 + 2
-        x0, y0 = max(0, int(self.cx - reach_x)), max(0, int(self.cy - reach_y))
-        x1, y1 = min(shape[1], int(self.cx + reach_x) + 1), min(shape[0], int(self.cy + reach_y) + 1)
-        return (x0, y0, x1, y1) if x1 - x0 >= MIN_FRAME_SIDE and y1 - y0 >= MIN_FRAME_SIDE else None
-
-    @property
-    def box(self) -> tuple[float, float, float, float]:
-        """The upright box (x0, y0, x1, y1) around the centre, ignoring the rotation (as
-        mediapipe associates squares)."""
-        return (self.cx - self.width / 2, self.cy - self.height / 2,
-                self.cx + self.width / 2, self.cy + self.height / 2)
+_LANDMARK_GRAPH = landmark_graph("FaceLandmarkCpu", "FaceLandmarkLandmarksToRoi", "WITH_ATTENTION:with_attention")
+_SEARCH_GRAPH = search_graph("FaceDetectionShortRangeCpu", "FaceDetectionFrontDetectionToRoi")
 
 
 def box_overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -337,7 +218,7 @@ def box_overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _unseen(squares: list[_Square], known: list[_Square]) -> list[_Square]:
+def _unseen(squares: list[ReadSquare], known: list[ReadSquare]) -> list[ReadSquare]:
     """The squares that hold no face of `known` (overlap at most SAME_FACE with each)."""
     return [square for square in squares
             if not any(box_overlap(square.box, other.box) > SAME_FACE for other in known)]
@@ -352,35 +233,14 @@ def quarter_tiles(shape: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
     return [(x, y, x + tile_w, y + tile_h) for y in (0, height - tile_h) for x in (0, width - tile_w)]
 
 
-_LANDMARK_RECORD = 17   # bytes of one serialized landmark with x, y and z: 0a 0f, then 0d x, 15 y, 1d z
-
-
-def normalized_points(landmarks) -> np.ndarray:
-    """(N, 2) float32 x, y of a NormalizedLandmarkList. Read from its serialized bytes where
-    every landmark has exactly x, y and z (the face mesh's do): 0.01 ms against 0.16 ms for
-    reading 478 protobuf fields one by one in Python; field by field otherwise."""
-    raw = np.frombuffer(landmarks.SerializeToString(), dtype=np.uint8)
-    count = len(landmarks.landmark)
-    if count and raw.size == count * _LANDMARK_RECORD:
-        records = raw.reshape(count, _LANDMARK_RECORD)
-        if (records[:, :3] == (0x0A, 0x0F, 0x0D)).all() and (records[:, [7, 12]] == (0x15, 0x1D)).all():
-            return np.stack([records[:, 3:7].copy().view("<f4")[:, 0],
-                             records[:, 8:12].copy().view("<f4")[:, 0]], axis=1)
-    return np.array([(p.x, p.y) for p in landmarks.landmark], dtype=np.float32)
-
-
-def _rgb(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-
-
 class _FollowedFaces:
     """Faces followed through a video from their last meshes (see SEARCH_EVERY above)."""
 
     def __init__(self, max_faces: int):
         self.max_faces = max_faces
-        self._landmarks = _LandmarkReader()
-        self._search = solution_base.SolutionBase(graph_config=_config(_SEARCH_GRAPH))
-        self._followed: list[_Square] = []
+        self._landmarks = LandmarkReader(_LANDMARK_GRAPH, {"with_attention": packet_creator.create_bool(True)})
+        self._search = solution_base.SolutionBase(graph_config=graph_config(_SEARCH_GRAPH))
+        self._followed: list[ReadSquare] = []
         self._since_search = SEARCH_EVERY
         self._searches = 0
 
@@ -400,7 +260,7 @@ class _FollowedFaces:
         self._followed = [squares[index] for index in kept]
         return [faces[index] for index in kept]
 
-    def _find(self, image: np.ndarray) -> list[_Square]:
+    def _find(self, image: np.ndarray) -> list[ReadSquare]:
         """Faces in the whole frame, and in one of its quarter tiles (a different one each
         search): the short-range detector sees the whole frame at 128 pixels, where a face
         a quarter of a 720p frame high (two or four people on camera) is too small for it."""
@@ -409,16 +269,16 @@ class _FollowedFaces:
         found = self._found_in(image, 0, 0)
         return found + _unseen(self._found_in(image[tile[1]:tile[3], tile[0]:tile[2]], tile[0], tile[1]), found)
 
-    def _found_in(self, image: np.ndarray, x0: int, y0: int) -> list[_Square]:
+    def _found_in(self, image: np.ndarray, x0: int, y0: int) -> list[ReadSquare]:
         """The detector reads the image at 128 pixels: it is handed SEARCH_SIDE (bilinear, as
         mediapipe's own resize), not the whole frame, whose conversion and copy cost 0.5 ms
         of a search's 1.9 at 720p."""
         height, width = image.shape[:2]
         small = fit_within(image, SEARCH_SIDE, cv2.INTER_LINEAR)
-        rects = self._search.process({"image": _rgb(small)}).rois or ()
-        return [_Square.from_rect(rect, x0, y0, width, height) for rect in rects]
+        rects = self._search.process({"image": rgb(small)}).rois or ()
+        return [ReadSquare.from_rect(rect, x0, y0, width, height) for rect in rects]
 
-    def _read(self, image: np.ndarray, squares: list[_Square]) -> tuple[list[DetectedFace], list[_Square]]:
+    def _read(self, image: np.ndarray, squares: list[ReadSquare]) -> tuple[list[DetectedFace], list[ReadSquare]]:
         """The mesh in each square, and the square to read it in on the next frame; a face
         the model no longer sees is left out of both."""
         inputs, boxes = [], []
@@ -429,7 +289,7 @@ class _FollowedFaces:
             x0, y0, x1, y1 = box
             # normalized coordinates are the same on the scaled crop
             crop = fit_within(image[y0:y1, x0:x1], CROP_MAX_SIDE, cv2.INTER_LINEAR)
-            inputs.append((_rgb(crop), square.rect(x0, y0, x1 - x0, y1 - y0)))
+            inputs.append((rgb(crop), square.rect(x0, y0, x1 - x0, y1 - y0)))
             boxes.append(box)
         faces, following = [], []
         for (x0, y0, x1, y1), (landmarks, next_rect) in zip(boxes, self._landmarks.read(inputs)):
@@ -440,7 +300,7 @@ class _FollowedFaces:
             points *= np.array([width, height], dtype=np.float32)
             points += np.array([x0, y0], dtype=np.float32)
             faces.append(DetectedFace(points))
-            following.append(_Square.from_rect(next_rect, x0, y0, width, height))
+            following.append(ReadSquare.from_rect(next_rect, x0, y0, width, height))
         return faces, following
 
     def close(self) -> None:
@@ -469,7 +329,7 @@ class FaceMeshDetector:
             return []
         if not self.static:
             return self._graph.detect(image)
-        result = self._graph.process(_rgb(fit_within(image, DETECT_MAX_SIDE, cv2.INTER_LINEAR)))
+        result = self._graph.process(rgb(fit_within(image, DETECT_MAX_SIDE, cv2.INTER_LINEAR)))
         faces = []
         for landmarks in result.multi_face_landmarks or ():
             points = normalized_points(landmarks)

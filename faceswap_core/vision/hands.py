@@ -22,11 +22,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import face_mesh  # noqa: F401  (sets mediapipe's logging levels before it loads)
-
-import mediapipe as mp  # noqa: E402
-
-from .grid import shrunk  # noqa: E402
+from .grid import shrunk
+from .mediapipe_graphs import LandmarkReader, ReadSquare, graph_config, landmark_graph, normalized_points, search_graph
+from mediapipe.python import packet_creator, solution_base  # noqa: E402  (after mediapipe_graphs: its logging)
 
 SEARCH_SIDE = 256     # the square around the faces is scaled down to at most this many pixels
 HAND_REACH = 1.5      # the square reaches this far past each face's box, of the face's size
@@ -73,18 +71,29 @@ class Hand:
         return [self.points + self.motion * np.float32(t) for t in SWEEP]
 
 
-class HandFinder:
-    """One mediapipe hand graph for one stream of frames (static=True: unrelated photos,
-    each searched in full with the larger landmark model)."""
+# Mediapipe's Hands solution runs its whole tracking graph on each call and hands back
+# three outputs as Python protobufs (landmarks, world landmarks, handedness): 3.7 ms a
+# tracked frame, of which the landmark model and its crop are 2.8 (BENCHMARKS.md). The same
+# two subgraphs, run from two small graphs (vision.mediapipe_graphs), with the same models,
+# thresholds (0.5: mediapipe's own) and ROI rules.
+_LANDMARK_GRAPH = landmark_graph("HandLandmarkCpu", "HandLandmarkLandmarksToRoi", "MODEL_COMPLEXITY:model_complexity")
+_PALM_GRAPH = search_graph("PalmDetectionCpu", "PalmDetectionDetectionToRoi", "MODEL_COMPLEXITY:model_complexity")
 
-    def __init__(self, static: bool = False, max_hands: int | None = None):
+
+class HandFinder:
+    """The hands of one stream of frames (static=True: unrelated photos, each searched in
+    full with the larger models, for two hands)."""
+
+    def __init__(self, static: bool = False):
         self.static = static
-        # mediapipe skips the palm detector only while it tracks max_num_hands hands: live,
-        # one hand (the usual case) is then tracked alone; a photo is searched for two
-        self._graph = mp.solutions.hands.Hands(
-            static_image_mode=static, max_num_hands=max_hands or (2 if static else 1),
-            model_complexity=1 if static else 0,   # full for photos (small hands), lite for live video
-            min_detection_confidence=0.5, min_tracking_confidence=0.5)
+        # live, one hand (the usual case) is followed alone, as mediapipe's own graph does with
+        # max_num_hands=1: while one is followed the palm detector does not run
+        self.max_hands = 2 if static else 1
+        complexity = 1 if static else 0   # full for photos (small hands), lite for live video
+        self._palms = solution_base.SolutionBase(graph_config=graph_config(_PALM_GRAPH),
+                                                 side_inputs={"model_complexity": complexity})
+        self._landmarks = LandmarkReader(_LANDMARK_GRAPH, {"model_complexity": packet_creator.create_int(complexity)})
+        self._followed: list[ReadSquare] = []   # where the model reads each hand on the next frame
         self._square: tuple[int, int, int] | None = None   # x0, y0, side in frame pixels
         self._aim: np.ndarray | None = None   # the faces' centre the square was placed for
         self._tracking = False
@@ -106,17 +115,25 @@ class HandFinder:
         if not self.static and not self._tracking and not self._search_due(frame, square, face_boxes):
             return []
         x0, y0, side = square
-        result = self._graph.process(_square_image(frame, x0, y0, side, SEARCH_SIDE if not self.static else side))
-        # a hand just lost (a fast wave leaves mediapipe's tracked box) is likely still there
-        self._rest = (not self._tracking and not result.multi_hand_landmarks
+        image = _square_image(frame, x0, y0, side, SEARCH_SIDE if not self.static else side)
+        followed = self._followed if not self.static else []
+        if not followed:
+            rects = (self._palms.process({"image": image}).rois or ())[:self.max_hands]
+            followed = [ReadSquare.from_rect(rect, x0, y0, side, side) for rect in rects]
+        read = self._landmarks.read([(image, square_at.rect(x0, y0, side, side)) for square_at in followed])
+        # a hand just lost (a fast wave leaves the model's square) is likely still there
+        self._rest = (not self._tracking and all(landmarks is None for landmarks, _ in read)
                       and self._frames - self._seen_at > LOST_GRACE)
-        hands = []
-        for landmarks in result.multi_hand_landmarks or ():
+        hands, self._followed = [], []
+        for landmarks, next_rect in read:
+            if landmarks is None:
+                continue
+            self._followed.append(ReadSquare.from_rect(next_rect, x0, y0, side, side))
             # mediapipe's z is depth on about the scale of x (the image's width)
-            solid = np.array([(p.x, p.y, p.z) for p in landmarks.landmark], dtype=np.float32) * np.float32(side)
+            solid = normalized_points(landmarks, depth=True) * np.float32(side)
             points = solid[:, :2] + np.array([x0, y0], dtype=np.float32)
             if _within_a_face(points, face_boxes):
-                continue
+                continue   # followed still (mediapipe's graph did too), not a hand
             width = float(np.linalg.norm(solid[5] - solid[17]))
             hands.append(Hand(points, width, self._motion(points, width)))
         self._last = hands
@@ -190,7 +207,7 @@ class HandFinder:
 
     def reset(self) -> None:
         """A new stream: what was tracked means nothing now."""
-        self._last = []
+        self._last, self._followed = [], []
         self._previous = None
         self._square = self._aim = None
         self._tracking = False
@@ -199,7 +216,8 @@ class HandFinder:
         self._idle = self._fruitless = 0
 
     def close(self) -> None:
-        self._graph.close()
+        self._landmarks.close()
+        self._palms.close()
 
 
 def _within_a_face(points: np.ndarray, face_boxes) -> bool:

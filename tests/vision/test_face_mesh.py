@@ -13,7 +13,7 @@ import mediapipe as mp
 import numpy as np
 import pytest
 
-from faceswap_core.vision import face_mesh
+from faceswap_core.vision import face_mesh, mediapipe_graphs
 from faceswap_core.vision.face_mesh import SEARCH_EVERY, DetectedFace, FaceMeshDetector
 from testkit.judge import media, read_frames
 
@@ -111,8 +111,9 @@ def test_two_squares_on_one_face_keep_one_face():
     try:
         assert len(detector.detect(frame)) == 1
         followed = detector._graph._followed
-        detector._graph._followed = followed + [face_mesh._Square(followed[0].cx + 4, followed[0].cy, followed[0].width,
-                                                                  followed[0].height, followed[0].rotation)]
+        first = followed[0]
+        detector._graph._followed = followed + [mediapipe_graphs.ReadSquare(first.cx + 4, first.cy, first.width,
+                                                                            first.height, first.rotation)]
         assert len(detector.detect(frame)) == 1
         assert len(detector._graph._followed) == 1
     finally:
@@ -175,11 +176,14 @@ def test_landmarks_read_from_their_bytes_equal_the_fields():
         graph.close()
     fields = np.array([(p.x, p.y) for p in landmarks.landmark], dtype=np.float32)
     assert fields.shape == (478, 2)
-    assert np.array_equal(face_mesh.normalized_points(landmarks), fields)
+    assert np.array_equal(mediapipe_graphs.normalized_points(landmarks), fields)
     richer = landmark_pb2.NormalizedLandmarkList()
     richer.CopyFrom(landmarks)
     richer.landmark[5].visibility = 0.5
-    assert np.array_equal(face_mesh.normalized_points(richer), fields)
+    assert np.array_equal(mediapipe_graphs.normalized_points(richer), fields)
+    depth = np.array([(p.x, p.y, p.z) for p in landmarks.landmark], dtype=np.float32)
+    assert np.array_equal(mediapipe_graphs.normalized_points(landmarks, depth=True), depth)
+    assert np.array_equal(mediapipe_graphs.normalized_points(richer, depth=True), depth)
 
 
 def test_the_landmark_graph_finds_its_model_when_it_is_the_first_graph_in_the_process(tmp_path):
@@ -204,12 +208,13 @@ def test_the_landmark_graph_finds_its_model_when_it_is_the_first_graph_in_the_pr
     code = f"""
 import json, time, sys
 import numpy as np
-from faceswap_core.vision import face_mesh
-reader = face_mesh._LandmarkReader()
+from faceswap_core.vision import face_mesh, mediapipe_graphs
+from mediapipe.python import packet_creator
+reader = mediapipe_graphs.LandmarkReader(face_mesh._LANDMARK_GRAPH, {{"with_attention": packet_creator.create_bool(True)}})
 time.sleep(1.0)   # the run has started and its model loader has opened (or failed to)
 frame = np.load({str(tmp_path / "frame.npy")!r})
-square = face_mesh._Square(*json.loads(sys.argv[1]))
-found = reader.read([(face_mesh._rgb(frame), square.rect(0, 0, {width}, {height}))])
+square = mediapipe_graphs.ReadSquare(*json.loads(sys.argv[1]))
+found = reader.read([(mediapipe_graphs.rgb(frame), square.rect(0, 0, {width}, {height}))])
 print("landmarks" if found[0][0] is not None else "none")
 """
     result = subprocess.run([sys.executable, "-c", code, json.dumps([square.cx, square.cy, square.width,
