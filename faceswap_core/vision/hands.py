@@ -5,9 +5,10 @@ landmark model (`modules/palm_detection`, `modules/hand_landmark`), as it carrie
 mesh. The graph is only shown a square around the faces, scaled down: a hand that covers
 a face is near it, and the palm detector's cost is per call, not per pixel.
 
-While a hand is tracked, the graph follows it from its last landmarks on every frame (no
-palm detection; reading it on every other frame and carrying it on by its motion between
-lost a waved hand: see BENCHMARKS.md). While none is, the palm detector (the expensive
+While a hand is tracked, the landmark model follows it from its last landmarks on every
+frame (no palm detection; reading it on every other frame and carrying it on by its motion
+between lost a waved hand: see BENCHMARKS.md); where it loses the hand, it reads once more
+in the hand's square moved on by its last move (_read_lost_again). While none is, the palm detector (the expensive
 part: about as much as the face mesh) runs only on a frame where the square changed since
 the last one (a coarse sample of its pixels, a few microseconds), and every SEARCH_EVERY
 frames regardless (QUIET_SEARCH_EVERY once a few searches in a row found nothing): a hand
@@ -16,6 +17,7 @@ that comes in is looked for on the frame it appears, and a talking head costs li
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -48,6 +50,9 @@ FACE_CORE = 0.7       # cells within this middle share of a face's box (each way
 # whole cells)
 WITHIN_FACE = 0.9     # a "hand" with this share of its landmarks inside a face's box is the face
 LOST_GRACE = 3        # frames after a hand was last seen during which every frame is searched
+READ_AGAIN_GROWTH = 1.3   # a followed hand the model lost is read again in its square grown this much
+# (and moved on by its last move): on the wave, 5 of 8 losses found again on their own frame
+# (grown 1.0: 2; 1.6: 4; not moved on: 3)
 RECENTRE = 0.12       # the square moves only when the faces moved this much of its side
 # (mediapipe tracks a hand in the square's own coordinates: a square that followed every
 # jitter of the face would shake the tracked hand with it)
@@ -94,6 +99,7 @@ class HandFinder:
                                                  side_inputs={"model_complexity": complexity})
         self._landmarks = LandmarkReader(_LANDMARK_GRAPH, {"model_complexity": packet_creator.create_int(complexity)})
         self._followed: list[ReadSquare] = []   # where the model reads each hand on the next frame
+        self._moves: list[tuple[float, float]] = []   # and how far each square moved to get there
         self._square: tuple[int, int, int] | None = None   # x0, y0, side in frame pixels
         self._aim: np.ndarray | None = None   # the faces' centre the square was placed for
         self._tracking = False
@@ -116,19 +122,26 @@ class HandFinder:
             return []
         x0, y0, side = square
         image = _square_image(frame, x0, y0, side, SEARCH_SIDE if not self.static else side)
-        followed = self._followed if not self.static else []
-        if not followed:
+        followed = list(self._followed) if not self.static else []
+        if followed:
+            read = self._landmarks.read([(image, at.rect(x0, y0, side, side)) for at in followed])
+            origins = list(followed)
+            self._read_lost_again(image, square, followed, read)
+        else:   # a square placed by the palm detector says nothing of how the hand moves
             rects = (self._palms.process({"image": image}).rois or ())[:self.max_hands]
             followed = [ReadSquare.from_rect(rect, x0, y0, side, side) for rect in rects]
-        read = self._landmarks.read([(image, square_at.rect(x0, y0, side, side)) for square_at in followed])
+            read = self._landmarks.read([(image, at.rect(x0, y0, side, side)) for at in followed])
+            origins = [None] * len(followed)
         # a hand just lost (a fast wave leaves the model's square) is likely still there
         self._rest = (not self._tracking and all(landmarks is None for landmarks, _ in read)
                       and self._frames - self._seen_at > LOST_GRACE)
-        hands, self._followed = [], []
-        for landmarks, next_rect in read:
+        hands, self._followed, self._moves = [], [], []
+        for (landmarks, next_rect), origin in zip(read, origins):
             if landmarks is None:
                 continue
-            self._followed.append(ReadSquare.from_rect(next_rect, x0, y0, side, side))
+            following = ReadSquare.from_rect(next_rect, x0, y0, side, side)
+            self._followed.append(following)
+            self._moves.append((following.cx - origin.cx, following.cy - origin.cy) if origin else (0.0, 0.0))
             # mediapipe's z is depth on about the scale of x (the image's width)
             solid = normalized_points(landmarks, depth=True) * np.float32(side)
             points = solid[:, :2] + np.array([x0, y0], dtype=np.float32)
@@ -142,6 +155,26 @@ class HandFinder:
         if hands:
             self._seen_at = self._frames
         return hands
+
+    def _read_lost_again(self, image: np.ndarray, square: tuple[int, int, int], followed: list[ReadSquare],
+                         read: list) -> None:
+        """A followed hand the model lost (it moved out of its square: a fast wave) is read
+        once more on the same frame, in its square moved on by its last move and grown by
+        READ_AGAIN_GROWTH. mediapipe's graph would show a frame without the hand (the swap
+        painted over it for a frame) and search the next: the palm detector, then the
+        landmark model. `followed` and `read` are updated where it is found again."""
+        x0, y0, side = square
+        lost = [index for index, (landmarks, _) in enumerate(read) if landmarks is None]
+        if not lost:
+            return
+        again = [dataclasses.replace(followed[index], cx=followed[index].cx + self._moves[index][0],
+                                     cy=followed[index].cy + self._moves[index][1],
+                                     width=followed[index].width * READ_AGAIN_GROWTH,
+                                     height=followed[index].height * READ_AGAIN_GROWTH) for index in lost]
+        for index, at, found in zip(lost, again, self._landmarks.read([(image, at.rect(x0, y0, side, side))
+                                                                       for at in again])):
+            if found[0] is not None:
+                followed[index], read[index] = at, found
 
     def _search_due(self, frame: np.ndarray, square: tuple[int, int, int], face_boxes) -> bool:
         """Whether the palm detector should look at the square on this frame: it changed
@@ -207,7 +240,7 @@ class HandFinder:
 
     def reset(self) -> None:
         """A new stream: what was tracked means nothing now."""
-        self._last, self._followed = [], []
+        self._last, self._followed, self._moves = [], [], []
         self._previous = None
         self._square = self._aim = None
         self._tracking = False

@@ -158,6 +158,40 @@ def test_a_hand_coming_or_going_is_followed_within_two_frames():
         finder.close()
 
 
+def test_a_waved_hand_the_model_loses_is_read_again_on_its_own_frame():
+    """occ_wave's frames 5-40, back and forth: the landmark model loses the fast-waved hand
+    on some frames (it leaves its square). Read again there, in the square moved on by its
+    last move and grown, it is kept on more frames than by mediapipe's rule (nothing on
+    that frame, a search on the next), never on fewer; each hand found again lies where
+    the hand was a frame before, within its palm's width."""
+    wave = read_frames(media("occ_wave.mp4"), 41)[5:]
+    frames = wave + wave[::-1]
+    mesh = FaceMeshDetector(1)
+    try:
+        boxes = [[face.box for face in mesh.detect(frame)] for frame in frames]
+    finally:
+        mesh.close()
+
+    def followed(read_again: bool) -> list:
+        finder = HandFinder()
+        if not read_again:
+            finder._read_lost_again = lambda *args: None
+        try:
+            return [finder.find(frame, faces) for frame, faces in zip(frames, boxes)]
+        finally:
+            finder.close()
+
+    again, once = followed(True), followed(False)
+    regained = [index for index, (hands, before) in enumerate(zip(again, once)) if hands and not before]
+    assert not [index for index, (hands, before) in enumerate(zip(again, once)) if before and not hands]
+    assert len(regained) >= 2, regained
+    for index in regained:
+        hand, last = again[index][0], again[index - 1]
+        assert last, index   # found again only where it was followed
+        moved = float(np.linalg.norm(hand.points - last[0].points, axis=1).mean())
+        assert moved < hand.palm_width, (index, moved, hand.palm_width)
+
+
 @contextlib.contextmanager
 def _counted_searches():
     """A face mesh and a live hand finder whose palm-detector runs are counted (calls)."""
