@@ -54,7 +54,8 @@ def reflections(cells: np.ndarray, mask: np.ndarray, lenses: np.ndarray) -> np.n
     pixels = cells.reshape(-1, 3)
     skin_brightness, skin_chromaticity = _chromaticity(pixels[skin_index])
     lens_brightness, lens_chromaticity = _chromaticity(pixels[lens_index])
-    distance = np.sqrt(np.square(lens_chromaticity - np.median(skin_chromaticity, axis=0)).sum(axis=1))
+    offset = lens_chromaticity - np.median(skin_chromaticity, axis=0)
+    distance = np.sqrt(offset[:, 0] * offset[:, 0] + offset[:, 1] * offset[:, 1])
     unlike = np.clip((distance - REFLECTION_NEAR) / (REFLECTION_FAR - REFLECTION_NEAR), 0.0, 1.0)
     lit = lens_brightness >= REFLECTION_MIN_BRIGHTNESS * float(np.median(skin_brightness))
     found.reshape(-1)[lens_index] = lenses.reshape(-1)[lens_index] * unlike * lit
@@ -75,7 +76,7 @@ def reflection_cells(mask: np.ndarray, lenses: np.ndarray) -> tuple[np.ndarray, 
 def _chromaticity(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(n, 3) uint8 BGR -> brightness (n,) and green and red shares of it, x255 (n, 2)."""
     values = pixels.astype(np.float32) + np.float32(1.0)
-    brightness = values.sum(axis=1)
+    brightness = values[:, 0] + values[:, 1] + values[:, 2]   # .sum(axis=1)'s order: the same bits, faster
     return brightness, values[:, 1:] * (np.float32(255.0) / brightness)[:, None]
 
 
