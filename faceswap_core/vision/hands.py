@@ -8,9 +8,9 @@ a face is near it, and the palm detector's cost is per call, not per pixel.
 While a hand is tracked, the landmark model follows it from its last landmarks on every
 frame (no palm detection; reading it on every other frame and carrying it on by its motion
 between lost a waved hand: see BENCHMARKS.md); where it loses the hand, it reads once more
-in the hand's square moved on by its last move (_read_lost_again). While none is, the palm detector (the expensive
-part: about as much as the face mesh) runs only on a frame where the square changed since
-the last one (a coarse sample of its pixels, a few microseconds), and every SEARCH_EVERY
+in the hand's square moved on by its last move (_read_lost_again). While none is, the palm
+detector (the expensive part: about as much as the face mesh) runs only on a frame where
+the square changed since the last one (a coarse sample of its pixels, a few microseconds), and every SEARCH_EVERY
 frames regardless (QUIET_SEARCH_EVERY once a few searches in a row found nothing): a hand
 that comes in is looked for on the frame it appears, and a talking head costs little.
 """
@@ -51,11 +51,11 @@ FACE_CORE = 0.7       # cells within this middle share of a face's box (each way
 WITHIN_FACE = 0.9     # a "hand" with this share of its landmarks inside a face's box is the face
 LOST_GRACE = 3        # frames after a hand was last seen during which every frame is searched
 READ_AGAIN_GROWTH = 1.3   # a followed hand the model lost is read again in its square grown this much
-# (and moved on by its last move): on the wave, 5 of 8 losses found again on their own frame
-# (grown 1.0: 2; 1.6: 4; not moved on: 3)
+# and moved on by its last move (the wave's 8 losses at 720p, each read again: found 5; grown 1.6,
+# 4; 1.0, 2; grown 1.3 but not moved on, 3)
 RECENTRE = 0.12       # the square moves only when the faces moved this much of its side
-# (mediapipe tracks a hand in the square's own coordinates: a square that followed every
-# jitter of the face would shake the tracked hand with it)
+# (its cells are compared frame to frame to wake the palm detector: a square that followed
+# every jitter of the face would look changed on every frame)
 
 
 @dataclass(frozen=True)
