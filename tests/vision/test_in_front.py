@@ -192,6 +192,43 @@ def test_a_waved_hand_the_model_loses_is_read_again_on_its_own_frame():
         assert moved < hand.palm_width, (index, moved, hand.palm_width)
 
 
+def test_a_hand_clear_of_the_face_is_read_on_every_other_frame_only():
+    """occ_mask_hand: the hand is held at the chest for most of the clip before it comes up
+    over the masked face. While it is clear of the face (by a few of its own moves) it is read
+    on every other frame only, and on every frame where it reaches the face's box (as found
+    by a finder that reads every frame) it is still found."""
+    from faceswap_core.vision.hand_mask import _reaches
+
+    frames = read_frames(media("occ_mask_hand.mp4"), 90)
+    mesh = FaceMeshDetector(1)
+    try:
+        boxes = [[face.box for face in mesh.detect(frame)] for frame in frames]
+    finally:
+        mesh.close()
+
+    def reaching(rests: bool) -> tuple[list[int], int]:
+        finder, reads = HandFinder(), []
+        if not rests:
+            finder._rests_clear = lambda faces: False
+        read = finder._landmarks.read
+        finder._landmarks.read = lambda inputs: reads.append(len(inputs)) or read(inputs)
+        found = []
+        try:
+            for index, (frame, faces) in enumerate(zip(frames, boxes)):
+                hands = finder.find(frame, faces)
+                box = tuple(int(value) for value in faces[0]) if faces else None
+                if box and any(_reaches(hand, box) for hand in hands):
+                    found.append(index)
+        finally:
+            finder.close()
+        return found, sum(reads)
+
+    (every, every_reads), (resting, resting_reads) = reaching(False), reaching(True)
+    assert len(every) >= 5, every   # the hand does come over the face
+    assert set(every) <= set(resting), sorted(set(every) - set(resting))
+    assert resting_reads <= every_reads - 10, (resting_reads, every_reads)
+
+
 @contextlib.contextmanager
 def _counted_searches():
     """A face mesh and a live hand finder whose palm-detector runs are counted (calls)."""
