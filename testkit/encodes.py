@@ -34,6 +34,9 @@ REFRAMES = {
     "9:16 over a blurred fill": "split[a][b];[a]scale=1080:1920:force_original_aspect_ratio=increase,crop=1080:1920,"
                                 "boxblur=20[bg];[b]scale=1080:-2[fg];[bg][fg]overlay=0:(H-h)/2",
     "at 50% inside another clip": "[1:v]scale=1920:1080[bg];[0:v]scale=960:540[fg];[bg][fg]overlay=700:400:shortest=1",
+    # 40% of the picture's own size: a 720p picture 512 pixels wide, in a 1080p frame
+    "at 40% of its size inside another clip": "[1:v]scale=1920:1080[bg];[0:v]scale=iw*0.4:-2[fg];"
+                                              "[bg][fg]overlay=300:200:shortest=1",
 }
 
 

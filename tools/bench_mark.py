@@ -120,7 +120,8 @@ def survival(folder: str, seconds: float) -> tuple[list[str], list[str]]:
     for index, name in enumerate(("crop 4% a side, scaled back", "at 50% inside another clip")):
         cases[f"1080p, {name}, x264 2.5 Mbit/s"] = reframed(marked_1080, os.path.join(folder, f"k{index}.mp4"),
                                                             REFRAMES[name], *rate("2500k"), size=(1920, 1080))
-    for index, name in enumerate(("crop 4% a side, scaled back", "at 50% inside another clip")):
+    for index, name in enumerate(("crop 4% a side, scaled back", "at 50% inside another clip",
+                                  "at 40% of its size inside another clip")):
         cases[f"unmarked, 720p, {name}"] = reframed(plain, os.path.join(folder, f"u{index}.mp4"), REFRAMES[name],
                                                     *rate("2500k"), size=(1280, 720))
     table = []

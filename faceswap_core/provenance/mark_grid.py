@@ -32,7 +32,8 @@ from scipy import fft
 
 from .mark import BITS, COLUMNS, OWNER, ROWS, SIGN, VOTE_CLIP, MarkReader, Reading, bit_votes, decode
 
-MIN_CELL = 5.0              # reading pixels: a picture at 40% of a 960-pixel-wide frame has 6
+MIN_CELL = 5.0              # reading pixels: a picture at 40% of a 960-pixel-wide frame has 6 (a smaller
+                            # one is looked for again at a finer reading scale: verify.FINE_READ_SIDE)
 MAX_STRETCH = 1.35          # a picture cropped and scaled up fills at most this much of the frame per axis
 CELL_STEP = 1.15            # the bank's step between cell sizes (a template within 7.5% still answers)
 RATIOS = (0.4, 3.5)         # cell height / width: a 21:9 picture to a 9:16 one
@@ -48,6 +49,7 @@ SIZES_TRIED = 16            # cell sizes whose places are weighed, clearest line
 PLACES_TRIED = 8            # places refined and decoded, of all sizes, the strongest votes first
 SCALE_STEP = 0.01           # the refinement's largest size change (of the cell), halved three times
 SEARCHED_AGREEMENT = 3.0    # mark.decode's agreement a searched place needs (its own guard is 2.0)
+FFT_WORKERS = -1            # the windows' 128 correlations on every core: `verify` is waited for, offline
 
 
 @dataclass(frozen=True)
@@ -102,15 +104,17 @@ def _line(profile: np.ndarray, periods: np.ndarray) -> tuple[float, float]:
     return float(periods[best]), float(power[best] / (np.median(power) + 1e-9))
 
 
-def cell_sizes(y: np.ndarray) -> list[tuple[float, float]]:
+def cell_sizes(y: np.ndarray, largest: float | None = None) -> list[tuple[float, float]]:
     """The likely (cell width, cell height) pairs of a mark's grid in a luma image, most
     likely first; [] where no cell size stands out. Each axis keeps its LIKELY clearest
     lines (a busy picture has lines of its own) and the sizes twice theirs (the squared
-    answer repeats every half cell too)."""
+    answer repeats every half cell too). largest: no cell side larger than this is
+    looked for (a second search at a finer scale looks for the small cells only)."""
     height, width = y.shape
+    cap = largest if largest is not None else float("inf")
     lines_w, lines_h = [], []
-    for cell_w in _sizes(MAX_STRETCH * width / COLUMNS):
-        for cell_h in _sizes(MAX_STRETCH * height / ROWS):
+    for cell_w in _sizes(min(MAX_STRETCH * width / COLUMNS, cap)):
+        for cell_h in _sizes(min(MAX_STRETCH * height / ROWS, cap)):
             if not RATIOS[0] <= cell_h / cell_w <= RATIOS[1]:
                 continue
             energy = _answer(y, cell_w, cell_h)
@@ -137,7 +141,7 @@ def cell_sizes(y: np.ndarray) -> list[tuple[float, float]]:
     return distinct
 
 
-def placements(y: np.ndarray, reader: MarkReader | None = None):
+def placements(y: np.ndarray, reader: MarkReader | None = None, largest: float | None = None):
     """Where a marked picture may lie in a luma image, most likely first (a generator: a
     caller that decodes the first stops the search there). Every likely cell size's places
     are weighed by their bits' votes before any is tried: a codec's block grid draws lines
@@ -146,7 +150,8 @@ def placements(y: np.ndarray, reader: MarkReader | None = None):
     most 5,000 for every other size's best place)."""
     y = np.ascontiguousarray(y, dtype=np.float32)
     reader = reader or MarkReader()
-    weighed = [found for cell_w, cell_h in cell_sizes(y)[:SIZES_TRIED] for found in _windows(y, cell_w, cell_h, reader)]
+    weighed = [found for cell_w, cell_h in cell_sizes(y, largest)[:SIZES_TRIED]
+               for found in _windows(y, cell_w, cell_h, reader)]
     for _, place in sorted(weighed, key=lambda item: -item[0])[:PLACES_TRIED]:
         yield place
 
@@ -185,8 +190,8 @@ def _windows(y: np.ndarray, cell_w: float, cell_h: float, reader: MarkReader) ->
             cells[pad_y:pad_y + rows, pad_x:pad_x + columns] = np.clip(reader.cells(warped, columns, rows),
                                                                        -VOTE_CLIP, VOTE_CLIP)
             if fast not in spectra:
-                spectra[fast] = fft.rfft2(kernels, s=fast).conj()
-            votes = fft.irfft2(spectra[fast] * fft.rfft2(cells), s=fast)
+                spectra[fast] = fft.rfft2(kernels, s=fast, workers=FFT_WORKERS).conj()
+            votes = fft.irfft2(spectra[fast] * fft.rfft2(cells), s=fast, workers=FFT_WORKERS)
             energy = np.square(votes[:, :, :shape[0] - ROWS + 1, :shape[1] - COLUMNS + 1]).sum(axis=1).max(axis=0)
             origin_x, origin_y = x0 - pad_x * cell_w, y0 - pad_y * cell_h
             for index in np.argsort(energy, axis=None)[::-1][:TRIED]:
@@ -242,11 +247,13 @@ def _shifted(place: Placement, name: str, delta: float) -> Placement:
     return Placement(**values)
 
 
-def read_placed(y: np.ndarray, reader: MarkReader | None = None) -> tuple[Reading | None, bool, Placement | None]:
-    """The mark of a picture that does not fill the frame: (reading, mirrored, where)."""
+def read_placed(y: np.ndarray, reader: MarkReader | None = None,
+                largest: float | None = None) -> tuple[Reading | None, bool, Placement | None]:
+    """The mark of a picture that does not fill the frame: (reading, mirrored, where).
+    largest: the largest cell side looked for (see cell_sizes)."""
     reader = reader or MarkReader()
     y = np.ascontiguousarray(y, dtype=np.float32)
-    for place in placements(y, reader):
+    for place in placements(y, reader, largest):
         # the lattice's eighth of a cell and the size's estimate (a line's place in a
         # narrow picture is off by a percent or two) leave some of the mark unread: the
         # refined place reads better, or at all (a video's frames are read again there)

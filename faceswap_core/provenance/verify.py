@@ -7,7 +7,10 @@ reads the same, and small is fast), its votes summed per one-second window, each
 decoded. A mirrored copy is read as well. Where nothing is found over the whole frame, the
 picture may no longer fill it (cropped and scaled, letterboxed, a picture-in-picture, a
 vertical reframe): the mark's grid is looked for on the mean of the frames read
-(mark_grid), and where one decodes there, the video is read again at that place.
+(mark_grid), and where one decodes there, the video is read again at that place. Where
+none does and the frame is larger than READ_SIDE, the mean is taken again at up to
+FINE_READ_SIDE and searched for the cells too small to see at READ_SIDE (a small
+picture-in-picture).
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from . import mark, mark_grid
 from .credentials import CredentialFinding, read_credentials
 
 READ_SIDE = 960            # frames are read with the longer side at most this many pixels (mark_grid's scale)
+FINE_READ_SIDE = 1440      # where nothing is found, a larger frame's mean is searched again at up to this,
+# for cells too small at READ_SIDE: a 720p picture at 40% of its size in a 1080p frame (512 pixels
+# wide) has 4 reading pixels a cell at 960, under mark_grid.MIN_CELL, and 6 at 1440 (found, 3 s for
+# a 3 s clip; at 1920 also one at 35%, but an unmarked 1080p clip took 8 s instead of 3.5)
 VIDEO_KINDS = VIDEO_EXTENSIONS | {".flv", ".ts"}   # what OBS records, too
 ENOUGH_WINDOWS = 5          # this many windows agreeing: stop reading a long video
 PROVES_NOTHING = ("This proves nothing about the file: both can be lost (a re-upload, cropping, heavy editing) or "
@@ -152,9 +159,9 @@ def read_image_mark(path: str) -> MarkFinding:
     return MarkFinding(True, reading.session, mirrored, 1, 1, 1, 1, _placed_words(place, size, (width, height)))
 
 
-def read_size(width: int, height: int) -> tuple[int, int]:
-    """The size frames are read at: their own shape, the longer side at most READ_SIDE, even."""
-    scale = min(1.0, READ_SIDE / max(width, height, 1))
+def read_size(width: int, height: int, side: int = READ_SIDE) -> tuple[int, int]:
+    """The size frames are read at: their own shape, the longer side at most `side`, even."""
+    scale = min(1.0, side / max(width, height, 1))
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
@@ -213,6 +220,14 @@ def read_video_mark(path: str, progress: bool = False, enough_windows: int = ENO
     if found.found or whole.mean is None:
         return found
     reading, _, place = mark_grid.read_placed(whole.mean)
+    fine = read_size(*frame_size, FINE_READ_SIDE) if frame_size else size
+    if reading is None and fine != size:
+        # a small picture inside a large frame: the frames' mean at the finer scale, searched
+        # for the cells READ_SIDE could not see (the larger ones it did see are not again)
+        mean = _read_pass(path, fps, count, fine, None, progress, enough_windows, vote=False).mean
+        smallest_seen = mark_grid.MIN_CELL * fine[0] / size[0]
+        reading, _, place = mark_grid.read_placed(mean, largest=smallest_seen * mark_grid.CELL_STEP)
+        size = fine
     if reading is None:
         return found
     placed = _read_pass(path, fps, count, size, place, progress, enough_windows)
@@ -220,15 +235,18 @@ def read_video_mark(path: str, progress: bool = False, enough_windows: int = ENO
 
 
 def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: mark_grid.Placement | None,
-               progress: bool, enough_windows: int) -> _Pass:
-    """The frames' votes per one-second window, over the whole frame or at a place."""
+               progress: bool, enough_windows: int, vote: bool = True) -> _Pass:
+    """The frames' votes per one-second window, over the whole frame or at a place; with
+    vote=False, only the whole frames' mean (for a search at another scale)."""
     window = max(1, round(fps))
     width, height = size
     command = [ffmpeg_executable(), "-v", "error", "-i", path, "-map", "0:v:0", "-vf", f"scale={width}:{height}",
                "-pix_fmt", "gray", "-f", "rawvideo", "-"]
     errors = tempfile.TemporaryFile()     # not a pipe: a damaged file's many messages must not stall ffmpeg
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
-    words = f"reading {os.path.basename(path)}" + ("" if place is None else " again where its picture lies")
+    words = f"reading {os.path.basename(path)}" + ("" if place is None and vote else
+                                                   " again where its picture lies" if place is not None else
+                                                   " again, finer, for a small picture")
     bar = Progress(count or None, words, force=progress)
     reader = mark.MarkReader()
     sums = [np.zeros(mark.BITS), np.zeros(mark.BITS)]      # as it is, mirrored
@@ -243,6 +261,10 @@ def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: 
             luma = np.frombuffer(data, np.uint8).reshape(height, width)
             if total is not None:
                 total += luma
+            result.frames += 1
+            bar.advance()
+            if not vote:
+                continue
             picture = luma if place is None else place.picture(luma.astype(np.float32))
             for variant in (0, 1):
                 votes = reader.votes(picture, mirrored=bool(variant))
@@ -250,9 +272,7 @@ def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: 
                 reading = mark.decode(votes)
                 if reading is not None:
                     result.single[variant][reading.session] += 1
-            result.frames += 1
             in_window += 1
-            bar.advance()
             if in_window == window:
                 result.windows += 1
                 _decode_window(sums, result.decoded)

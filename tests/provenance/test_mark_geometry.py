@@ -19,7 +19,8 @@ from testkit.cli import run
 from testkit.encodes import REFRAMES, rate, reframed, swapped_clip
 
 ON_1080 = ("crop 4% a side, scaled back", "at 50% inside another clip")
-UNMARKED = ("crop 4% a side, scaled back", "9:16 over a blurred fill", "at 50% inside another clip")
+UNMARKED = ("crop 4% a side, scaled back", "9:16 over a blurred fill", "at 50% inside another clip",
+            "at 40% of its size inside another clip")
 
 
 def verify(path) -> tuple[int, dict]:
