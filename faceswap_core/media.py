@@ -78,35 +78,61 @@ class VideoFileSource(FrameSource):
         self.audio_path = path
         self._path = path
         self.stream = probe_video(path)
-        self._process: subprocess.Popen | None = None
+        self._frames: RawFrames | None = None
 
     def frames(self) -> Iterator[Frame]:
         stream = self.stream
-        command = [ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", self._path,
-                   "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", stream.pipe_format, "-"]
-        with tempfile.TemporaryFile() as errors:   # a file, not a pipe: a damaged file's many lines cannot block ffmpeg
-            self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
-            index = 0
-            while True:
-                data = np.empty(stream.frame_bytes, np.uint8)
-                if not _read_into(self._process.stdout, data):
-                    break
+        self._frames = RawFrames([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", self._path,
+                                  "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo",
+                                  "-pix_fmt", stream.pipe_format, "-"], stream.frame_bytes)
+        index = 0
+        try:
+            for data in self._frames:
                 yield stream.frame(data, index / self.fps)
                 index += 1
-            self.close()
-            if index == 0:
-                errors.seek(0)
-                said = errors.read().decode(errors="replace").strip().splitlines()
-                raise FaceSwapError("The video has no readable frames; it may be damaged, so export or download it "
-                                    f"again{' (ffmpeg: ' + said[-1] + ')' if said else ''}.")
+        finally:   # ended, or left by its reader
+            said = self._frames.close()
+        if index == 0:
+            raise FaceSwapError("The video has no readable frames; it may be damaged, so export or download it "
+                                f"again{' (ffmpeg: ' + said + ')' if said else ''}.")
 
     def close(self) -> None:
+        if self._frames is not None:
+            self._frames.close()
+
+
+class RawFrames:
+    """Frames of `frame_bytes` each from an ffmpeg command's output pipe, each in an array of
+    its own. ffmpeg's messages go to a temporary file, not a pipe: a damaged file's many
+    lines cannot block it. (The CLI's video input and `verify` read video this way.)"""
+
+    def __init__(self, command: list[str], frame_bytes: int):
+        self.frame_bytes = frame_bytes
+        self._said = ""
+        self._errors = tempfile.TemporaryFile()
+        self._process: subprocess.Popen | None = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                                                   stderr=self._errors)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while self._process is not None:
+            data = np.empty(self.frame_bytes, np.uint8)
+            if not _read_into(self._process.stdout, data):
+                return
+            yield data
+
+    def close(self) -> str:
+        """ffmpeg stopped (killed where it is still running); its last message line, '' if none."""
         if self._process is not None:
             self._process.stdout.close()
             if self._process.poll() is None:
                 self._process.kill()
             self._process.wait()
             self._process = None
+            self._errors.seek(0)
+            lines = self._errors.read().decode(errors="replace").strip().splitlines()
+            self._errors.close()
+            self._said = lines[-1] if lines else ""
+        return self._said
 
 
 def _read_into(pipe, data: np.ndarray) -> bool:

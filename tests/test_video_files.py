@@ -167,3 +167,33 @@ def test_a_clip_that_is_not_420_goes_through_bgr(tmp_path):
     original, written = (cv2.VideoCapture(str(path)).read()[1] for path in (clip, output))
     assert written.shape == original.shape
     assert np.abs(written.astype(int) - original)[:, :40].mean() < 4
+
+
+def test_a_damaged_video_says_so_and_leaves_no_ffmpeg_behind(tmp_path):
+    """A file cut right after its header, one of noise, one whose pictures are zeroed (its
+    header intact):
+    `swap` and `verify` each end with a line that says what is wrong, no traceback, and the
+    source's ffmpeg pipe is stopped when its reader leaves it early (media.RawFrames)."""
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([media.ffmpeg_executable(), "-v", "error", "-y", "-i", str(media_file("lp_d10.mp4")), "-t", "1",
+                    "-an", "-c:v", "libx264", "-movflags", "+faststart", str(clip)], check=True)
+    data = clip.read_bytes()
+    pictures = data.find(b"mdat") + 4
+    (tmp_path / "cut.mp4").write_bytes(data[:pictures + 100])
+    (tmp_path / "noise.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
+    (tmp_path / "zeroed.mp4").write_bytes(data[:pictures] + bytes(len(data) - pictures))
+    for name in ("cut.mp4", "noise.mp4", "zeroed.mp4"):
+        swapped = run("swap", "--source", media_file("fr_obama.jpg"), "--input", tmp_path / name,
+                      "--output", tmp_path / f"out-{name}")
+        assert swapped.returncode != 0 and "Traceback" not in swapped.stderr, swapped.stderr[-2000:]
+        assert f"'{name}' could not be" in swapped.stderr, swapped.stderr[-2000:]
+        verified = run("verify", tmp_path / name)
+        assert "Traceback" not in verified.stderr + verified.stdout, verified.stderr[-2000:]
+        assert "could not read its pictures: " in verified.stdout, verified.stdout
+
+    source = media.VideoFileSource(str(clip))
+    frames = source.frames()
+    next(frames)
+    process = source._frames._process
+    frames.close()   # the reader leaves after one frame
+    assert source._frames._process is None and process.poll() is not None

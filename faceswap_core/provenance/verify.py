@@ -16,15 +16,13 @@ picture-in-picture).
 from __future__ import annotations
 
 import os
-import subprocess
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import FaceSwapError
-from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ffmpeg_executable
+from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, RawFrames, ffmpeg_executable
 from ..progress import Progress
 from . import mark, mark_grid
 from .credentials import CredentialFinding, read_credentials
@@ -242,8 +240,7 @@ def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: 
     width, height = size
     command = [ffmpeg_executable(), "-v", "error", "-i", path, "-map", "0:v:0", "-vf", f"scale={width}:{height}",
                "-pix_fmt", "gray", "-f", "rawvideo", "-"]
-    errors = tempfile.TemporaryFile()     # not a pipe: a damaged file's many messages must not stall ffmpeg
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+    frames = RawFrames(command, width * height)
     words = f"reading {os.path.basename(path)}" + ("" if place is None and vote else
                                                    " again where its picture lies" if place is not None else
                                                    " again, finer, for a small picture")
@@ -254,11 +251,8 @@ def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: 
     result = _Pass()
     in_window = 0
     try:
-        while True:
-            data = process.stdout.read(width * height)
-            if len(data) < width * height:
-                break
-            luma = np.frombuffer(data, np.uint8).reshape(height, width)
+        for data in frames:
+            luma = data.reshape(height, width)
             if total is not None:
                 total += luma
             result.frames += 1
@@ -284,14 +278,9 @@ def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: 
             _decode_window(sums, result.decoded)
     finally:
         bar.close()
-        process.stdout.close()
-        process.kill()
-        process.wait()
-        errors.seek(0)
-        error = errors.read().decode(errors="replace").strip()
-        errors.close()
+        error = frames.close()
     if result.frames == 0:
-        raise FaceSwapError(error.splitlines()[-1] if error else "no video frames in it")
+        raise FaceSwapError(error or "no video frames in it")
     if total is not None:
         result.mean = (total / result.frames).astype(np.float32)
     return result
