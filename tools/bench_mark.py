@@ -7,8 +7,9 @@ the bitrate x264 needs for the same quality (CRF 23) with the mark against witho
 Survival: talking-head clips from ../shared/media scaled to 720p (and 1080p), marked,
 written losslessly, put through each encode, read by `faceswap verify`'s own reader:
 the share of single frames and of one-second windows that decode to the session, and the
-reading's seconds. Then what reposts do to the picture's geometry (testkit.encodes'
-REFRAMES), each after x264 at 2.5 Mbit/s, and VP9 at 500 kbit/s.
+reading's seconds; occ_wave (a small face before fairy lights) at low bitrates, marked and
+not. Then what reposts do to the picture's geometry (testkit.encodes' REFRAMES), each after
+x264 at 2.5 Mbit/s, and VP9 at 500 kbit/s.
 """
 
 from __future__ import annotations
@@ -30,18 +31,20 @@ from testkit.encodes import REFRAMES, encode, rate, reframed
 from testkit.judge import MEDIA
 
 CLIPS = ("lp_d12.mp4", "lp_d3.mp4", "lp_d18.mp4")
+BUSY_CLIP = "occ_wave.mp4"      # 540x720: a small face before fairy lights, the hardest background here
 
 
-def frames_at(size, seconds: float) -> list[np.ndarray]:
+def frames_at(size, seconds: float, clips=CLIPS) -> list[np.ndarray]:
+    """`seconds` of each clip, scaled to size (None: as it is)."""
     per_clip = int(30 * seconds)
     out = []
-    for name in CLIPS:
+    for name in clips:
         capture = cv2.VideoCapture(str(MEDIA / name))
         for _ in range(per_clip):
             ok, frame = capture.read()
             if not ok:
                 break
-            out.append(cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC))
+            out.append(frame if size is None else cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC))
         capture.release()
     return out
 
@@ -91,7 +94,10 @@ def survival(folder: str, seconds: float) -> tuple[list[str], list[str]]:
     marked = write_lossless([marker.embed(frame) for frame in frames], os.path.join(folder, "marked.mkv"))
     frames_1080 = frames_at((1920, 1080), seconds)
     marked_1080 = write_lossless([marker.embed(frame) for frame in frames_1080], os.path.join(folder, "m1080.mkv"))
-    del frames, frames_1080
+    busy = frames_at(None, 3 * seconds, (BUSY_CLIP,))
+    plain_busy = write_lossless(busy, os.path.join(folder, "plain-busy.mkv"))
+    marked_busy = write_lossless([marker.embed(frame) for frame in busy], os.path.join(folder, "busy.mkv"))
+    del frames, frames_1080, busy
     cost = []
     for crf in ("23", "28"):
         sizes = [os.path.getsize(encode(path, os.path.join(folder, f"crf{crf}-{name}.mp4"), "-crf", crf))
@@ -110,6 +116,12 @@ def survival(folder: str, seconds: float) -> tuple[list[str], list[str]]:
         "360p 400 kbit/s": encode(marked, os.path.join(folder, "f.mp4"), *rate("400k"), size=(640, 360)),
         "unmarked, 720p 2.5 Mbit/s": encode(plain, os.path.join(folder, "g.mp4"), *rate("2500k")),
         "720p VP9 500 kbit/s": reframed(marked, os.path.join(folder, "h.webm"), "null", "-b:v", "500k"),
+        "occ_wave 540x720 (fairy lights), VP9 500 kbit/s": reframed(marked_busy, os.path.join(folder, "i.webm"),
+                                                                    "null", "-b:v", "500k"),
+        "occ_wave 540x720, 270x360 400 kbit/s": encode(marked_busy, os.path.join(folder, "j.mp4"), *rate("400k"),
+                                                       size=(270, 360)),
+        "unmarked occ_wave, VP9 500 kbit/s": reframed(plain_busy, os.path.join(folder, "l.webm"), "null",
+                                                      "-b:v", "500k"),
     }
     for index, (name, graph) in enumerate(REFRAMES.items()):
         cases[f"720p, {name}, x264 2.5 Mbit/s"] = reframed(marked, os.path.join(folder, f"r{index}.mp4"), graph,

@@ -30,7 +30,8 @@ import cv2
 import numpy as np
 from scipy import fft
 
-from .mark import BITS, COLUMNS, OWNER, ROWS, SIGN, VOTE_CLIP, MarkReader, Reading, bit_votes, decode
+from .mark import (BITS, COLUMNS, OWNER, ROWS, SIGN, VOTE_CLIP, MarkReader, Reading, both_ways, cell_weights,
+                   decode)
 
 MIN_CELL = 5.0              # reading pixels: a picture at 40% of a 960-pixel-wide frame has 6 (a smaller
                             # one is looked for again at a finer reading scale: verify.FINE_READ_SIDE)
@@ -73,6 +74,23 @@ class Placement:
         matrix = np.float32([[sx, 0, -self.x0 * sx], [0, sy, -self.y0 * sy]])
         return cv2.warpAffine(y, matrix, (columns * LATTICE_CELL, rows * LATTICE_CELL), flags=cv2.INTER_LINEAR,
                               borderMode=border)
+
+    def inside(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Each cell's share inside a frame of that shape (ROWS x COLUMNS, 0..1): the
+        repeated edge outside it is quiet, and weighed as quiet it would outvote the
+        picture's cells with the nothing it carries."""
+        def share(start: float, cell: float, count: int, limit: int) -> np.ndarray:
+            low = start + cell * np.arange(count)
+            return np.clip((np.minimum(low + cell, limit) - np.maximum(low, 0.0)) / cell, 0.0, 1.0)
+
+        height, width = shape[:2]
+        return np.outer(share(self.y0, self.cell_h, ROWS, height),
+                        share(self.x0, self.cell_w, COLUMNS, width)).astype(np.float32)
+
+    def cells_and_weights(self, y: np.ndarray, reader: MarkReader) -> tuple[np.ndarray, np.ndarray]:
+        """The picture's cells' correlations and weights (mark.cell_weights, 0 outside the frame)."""
+        picture = self.picture(y)
+        return reader.cells(picture), cell_weights(picture) * self.inside(y.shape)
 
 
 def _sizes(limit: float) -> np.ndarray:
@@ -162,7 +180,7 @@ def _bit_kernels() -> np.ndarray:
     kernels = np.zeros((2, BITS, ROWS, COLUMNS), np.float32)
     for bit in range(BITS):
         kernels[0, bit] = np.where(OWNER == bit, SIGN, 0.0)
-    # a mirrored picture's window holds -cells[:, ::-1] (mark_grid._mirrored)
+    # a mirrored picture's window holds -cells[:, ::-1] (mark.mirrored)
     kernels[1] = -kernels[0][:, :, ::-1]
     return kernels
 
@@ -187,8 +205,9 @@ def _windows(y: np.ndarray, cell_w: float, cell_h: float, reader: MarkReader) ->
             shape = (max(rows + 2 * pad_y, ROWS), max(columns + 2 * pad_x, COLUMNS))
             fast = (fft.next_fast_len(shape[0], real=True), fft.next_fast_len(shape[1], real=True))
             cells = np.zeros(fast, np.float32)
+            weights = cell_weights(warped, columns, rows)
             cells[pad_y:pad_y + rows, pad_x:pad_x + columns] = np.clip(reader.cells(warped, columns, rows),
-                                                                       -VOTE_CLIP, VOTE_CLIP)
+                                                                       -VOTE_CLIP, VOTE_CLIP) * (weights / weights.mean())
             if fast not in spectra:
                 spectra[fast] = fft.rfft2(kernels, s=fast, workers=FFT_WORKERS).conj()
             votes = fft.irfft2(spectra[fast] * fft.rfft2(cells), s=fast, workers=FFT_WORKERS)
@@ -201,19 +220,9 @@ def _windows(y: np.ndarray, cell_w: float, cell_h: float, reader: MarkReader) ->
     return sorted(found, key=lambda item: -item[0])[:TRIED]
 
 
-def _mirrored(cells: np.ndarray) -> np.ndarray:
-    """The cells of the picture flipped left to right: their order reversed, and each cell's
-    shape (odd across it) negated."""
-    return -cells[:, ::-1]
-
-
-def _energy_of(cells: np.ndarray) -> float:
-    """How strongly the bits' votes speak, as it is or mirrored (a mirrored camera)."""
-    return max(float(np.square(bit_votes(view)).sum()) for view in (cells, _mirrored(cells)))
-
-
 def _vote_energy(y: np.ndarray, place: Placement, reader: MarkReader) -> float:
-    return _energy_of(reader.cells(place.picture(y)))
+    """How strongly the bits' votes speak there, as it is or mirrored (a mirrored camera)."""
+    return max(float(np.square(votes).sum()) for votes in both_ways(*place.cells_and_weights(y, reader)))
 
 
 def _refined(y: np.ndarray, place: Placement, reader: MarkReader) -> Placement:
@@ -268,9 +277,8 @@ def read_placed(y: np.ndarray, reader: MarkReader | None = None,
 
 
 def _decoded(y: np.ndarray, place: Placement, reader: MarkReader) -> tuple[Reading | None, bool]:
-    cells = reader.cells(place.picture(y))
-    for mirrored in (False, True):
-        reading = decode(bit_votes(_mirrored(cells) if mirrored else cells))
+    for mirrored, votes in enumerate(both_ways(*place.cells_and_weights(y, reader))):
+        reading = decode(votes)
         if reading is not None and reading.agreement >= SEARCHED_AGREEMENT:
-            return reading, mirrored
+            return reading, bool(mirrored)
     return None, False

@@ -259,9 +259,9 @@ def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: 
             bar.advance()
             if not vote:
                 continue
-            picture = luma if place is None else place.picture(luma.astype(np.float32))
-            for variant in (0, 1):
-                votes = reader.votes(picture, mirrored=bool(variant))
+            picture = luma.astype(np.float32)
+            read = reader.cells_and_weights(picture) if place is None else place.cells_and_weights(picture, reader)
+            for variant, votes in enumerate(mark.both_ways(*read)):
                 sums[variant] += votes
                 reading = mark.decode(votes)
                 if reading is not None:

@@ -106,6 +106,30 @@ def test_the_grid_is_found_where_the_picture_lies(frames_720p, scale, at, mirror
         assert abs(place.x0 - x) < 0.2 * cell and abs(place.y0 - y) < 0.2 * cell, place
 
 
+def test_busy_cells_count_less_and_cells_outside_the_frame_not_at_all(frames_720p):
+    """The weights (mark.cell_weights): a marked frame whose left half carries the same
+    busy detail on every frame (noise standing in for fairy lights or leaves) weighs its
+    left cells a fraction of its right ones; a scaled copy weighs its cells alike; a placed
+    picture's cells past the frame's edge (a crop) weigh nothing, the edge's cell its share."""
+    from faceswap_core.provenance import mark_grid
+
+    marked = mark.Marker(SESSION).embed(frames_720p[4])
+    y = mark.luma(marked)
+    weights = mark.cell_weights(y)
+    assert weights.shape == (mark.ROWS, mark.COLUMNS)
+    smaller = mark.cell_weights(cv2.resize(y, (640, 360), interpolation=cv2.INTER_AREA))
+    assert np.median(np.abs(np.log(smaller / weights))) < 0.1
+    busy = marked.astype(np.float32)
+    spots = np.random.default_rng(5).normal(0, 12, (144, 128)).astype(np.float32)   # 5-pixel spots
+    busy[:, :640] += cv2.resize(spots, (640, 720), interpolation=cv2.INTER_NEAREST)[:, :, None]
+    weights = mark.cell_weights(mark.luma(np.clip(busy, 0, 255).astype(np.uint8)))
+    assert np.median(weights[:, :32]) < 0.2 * np.median(weights[:, 32:])
+    cell = 20.0
+    inside = mark_grid.Placement(-3.5 * cell, 0.0, cell, cell).inside((720, 1180))
+    assert (inside[:, :3] == 0).all() and np.allclose(inside[:, 3], 0.5) and (inside[:, 4:62] == 1).all()
+    assert (inside[:, 62] == 0.5).all() and (inside[:, 63] == 0).all()
+
+
 def test_bgra_keeps_alpha_and_luma_plane_matches_bgr(frames_720p):
     marker = mark.Marker(SESSION)
     bgra = cv2.cvtColor(frames_720p[2], cv2.COLOR_BGR2BGRA)

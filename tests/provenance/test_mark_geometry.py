@@ -71,6 +71,21 @@ def test_a_pillarboxed_4_3_clip_and_a_vp9_500k_one(marked):
         assert status == 0 and report["mark"]["session"] == session, (name, report)
 
 
+def test_a_small_face_before_fairy_lights_keeps_its_mark_at_low_bitrates(tmp_path):
+    """occ_wave (540x720, a small face before fairy lights): the lights' own detail, the same
+    on every frame, correlated with the cells as strongly as the mark that VP9 at 500 kbit/s
+    or 360p at 400 kbit/s leaves, until the reader weighed each cell by how quiet it is
+    (mark.cell_weights). Its unmarked twin at the same rates still reads as nothing."""
+    clip, session = swapped_clip(tmp_path, (540, 720), clip="occ_wave.mp4")
+    assert session
+    for name, graph, settings in (("wave.webm", "null", ("-b:v", "500k")),
+                                  ("wave-360p.mp4", "scale=270:360", rate("400k"))):
+        status, report = verify(reframed(clip, tmp_path / name, graph, *settings))
+        assert status == 0 and report["mark"]["session"] == session, (name, report)
+    status, report = verify(reframed(tmp_path / "in-540x720.mp4", tmp_path / "unmarked.webm", "null", "-b:v", "500k"))
+    assert status == 1 and not report["mark"]["found"], report
+
+
 def test_the_same_transforms_of_unmarked_clips_find_nothing(marked):
     folder, _ = marked
     unmarked = str(folder / "in-1280x720.mp4")
