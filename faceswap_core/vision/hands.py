@@ -114,6 +114,7 @@ class HandFinder:
         self._frames = 0     # frames seen, and the one a hand was last found on
         self._seen_at = -LOST_GRACE - 1
         self._previous: np.ndarray | None = None   # the square's cells on the last frame
+        self._previous_centre: np.ndarray | None = None   # and the faces' centre then
         self._last: list[Hand] = []
 
     def find(self, frame: np.ndarray, face_boxes: list[tuple[float, float, float, float]]) -> list[Hand]:
@@ -204,15 +205,27 @@ class HandFinder:
         nothing. After a search that found nothing, the next frame rests: a hand on
         its way in (blurred, half out of the square: occ_wave searched 7 frames in a row
         before it was found) is still found within two frames of the palm detector seeing
-        it, at half the searches."""
+        it, at half the searches. A cell has changed only where it differs from the last
+        frame's both where it was and sampled again moved on by the face's own move (one
+        face): a nod or a sway carries the head's outline, hair and shoulders across the
+        cells at the face's edge, while a hand that comes in is unlike either."""
         (cells, pitch), before = _cells(frame, square), self._previous
-        changed = (before is None or before.shape != cells.shape
-                   or float(((np.abs(cells - before) > CHANGE_LEVELS)
-                             & ~_face_cores(square, cells.shape, pitch, face_boxes)).mean()) > CHANGE_SHARE)
+        (x0, y0, x1, y1), *others = face_boxes
+        centre = None if others else np.array([(x0 + x1) / 2, (y0 + y1) / 2], np.float32)
+        changed = before is None or before.shape != cells.shape
+        if not changed:
+            judged = ~_face_cores(square, cells.shape, pitch, face_boxes)
+            differs = (np.abs(cells - before) > CHANGE_LEVELS) & judged
+            changed = float(differs.mean()) > CHANGE_SHARE
+            if changed and centre is not None and self._previous_centre is not None:   # (sampled again only then)
+                move = np.rint(centre - self._previous_centre).astype(int)
+                if move.any():
+                    differs &= np.abs(_cells(frame, square, (int(move[0]), int(move[1])))[0] - before) > CHANGE_LEVELS
+                    changed = float(differs.mean()) > CHANGE_SHARE
         self._idle += 1
         resting, self._rest = self._rest, False
         if not resting or not changed:
-            self._previous = cells   # a rested change is judged again on the next frame
+            self._previous, self._previous_centre = cells, centre   # a rested change is judged again on the next frame
         every = QUIET_SEARCH_EVERY if self._fruitless >= QUIET_SEARCHES else SEARCH_EVERY
         if (not changed or resting) and self._idle < every:
             return False
@@ -261,7 +274,7 @@ class HandFinder:
         """A new stream: what was tracked means nothing now."""
         self._last, self._followed, self._moves = [], [], []
         self._rested = False
-        self._previous = None
+        self._previous = self._previous_centre = None
         self._square = self._aim = None
         self._tracking = False
         self._rest = False
@@ -294,14 +307,23 @@ def _within_a_face(points: np.ndarray, face_boxes) -> bool:
     return False
 
 
-def _cells(frame: np.ndarray, square: tuple[int, int, int]) -> tuple[np.ndarray, int]:
+def _cells(frame: np.ndarray, square: tuple[int, int, int], moved: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, int]:
     """About CHANGE_CELLS x CHANGE_CELLS cells of the square (its part inside the frame),
     each the mean of CELL_SAMPLES x CELL_SAMPLES single pixels, channels averaged: enough
-    to see a hand come in, cheap enough for every frame. And the cells' pitch in frame pixels."""
+    to see a hand come in, cheap enough for every frame. And the cells' pitch in frame pixels.
+    moved: the same pixels' places moved by (x, y) pixels (kept inside the frame): what
+    moved that far since is sampled where it was."""
     x0, y0, side = square
     height, width = frame.shape[:2]
     step = max(1, side // (CHANGE_CELLS * CELL_SAMPLES))
-    pixels = frame[max(0, y0):min(height, y0 + side):step, max(0, x0):min(width, x0 + side):step, :3]
+    top, bottom, left, right = max(0, y0), min(height, y0 + side), max(0, x0), min(width, x0 + side)
+    dx, dy = moved
+    if 0 <= top + dy and bottom + dy <= height and 0 <= left + dx and right + dx <= width:
+        pixels = frame[top + dy:bottom + dy:step, left + dx:right + dx:step, :3]
+    else:
+        ys = np.clip(np.arange(top, bottom, step) + dy, 0, height - 1)
+        xs = np.clip(np.arange(left, right, step) + dx, 0, width - 1)
+        pixels = frame[ys[:, None], xs[None, :], :3]
     # channel by channel (as numpy's mean adds them, for a sixteenth of its time over a 3-long axis)
     grey = (pixels[:, :, 0].astype(np.float32) + pixels[:, :, 1] + pixels[:, :, 2]) / np.float32(3.0)
     rows, cols = grey.shape[0] // CELL_SAMPLES, grey.shape[1] // CELL_SAMPLES

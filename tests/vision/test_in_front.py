@@ -278,6 +278,27 @@ def test_a_talking_heads_own_lips_eyes_and_brows_do_not_wake_the_palm_detector()
         assert len(calls) <= 1.6 * len(frames) // SEARCH_EVERY, len(calls)
 
 
+def test_a_head_that_moves_does_not_wake_the_palm_detector_but_a_hand_still_does():
+    """The picture of a face moved a few pixels a frame (a nod, a sway: the head's outline,
+    hair and shoulders cross the cells at the face's edge), its box moved with it: the
+    cells are compared with the last frame's moved on by the face's move, and only the
+    regular search runs; the hand over the face, coming in on such a frame, is found within
+    two frames."""
+    frames = _wave_frames()
+    empty, hand = frames[0], frames[20]
+    height, width = empty.shape[:2]
+    with _counted_searches() as (mesh, finder, calls):
+        (box,) = [face.box for face in mesh.detect(empty)]
+        swaying = [(6.0 * step, 2.0 * step) for step in range(-5, 6)] * 2
+        for dx, dy in swaying:
+            moved = cv2.warpAffine(empty, np.float32([[1, 0, dx], [0, 1, dy]]), (width, height),
+                                   borderMode=cv2.BORDER_REPLICATE)
+            assert finder.find(moved, [(box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)]) == []
+        assert len(calls) <= len(swaying) // SEARCH_EVERY + 1, len(calls)
+        found_at = next((index for index in range(4) if finder.find(hand, [box])), None)
+        assert found_at is not None and found_at < 2, found_at
+
+
 def test_twinkling_lights_behind_the_head_do_not_wake_the_palm_detector():
     """occ_wave before the hand comes (frames 4-10): a still face under a string of lights
     that change from frame to frame, played back and forth. Only the regular search runs
