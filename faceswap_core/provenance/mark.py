@@ -221,9 +221,8 @@ def decode(bit_votes: np.ndarray) -> Reading | None:
 
 def read_picture(frame: np.ndarray) -> tuple[Reading | None, bool]:
     """A still picture's mark and whether it was read mirrored."""
-    reader = MarkReader()
-    for mirrored in (False, True):
-        reading = decode(reader.votes(frame, mirrored))
+    for way, votes in enumerate(both_ways(*MarkReader().cells_and_weights(luma(frame)))):
+        reading = decode(votes)
         if reading is not None:
-            return reading, mirrored
+            return reading, bool(way)
     return None, False

@@ -89,8 +89,8 @@ class Placement:
 
     def cells_and_weights(self, y: np.ndarray, reader: MarkReader) -> tuple[np.ndarray, np.ndarray]:
         """The picture's cells' correlations and weights (mark.cell_weights, 0 outside the frame)."""
-        picture = self.picture(y)
-        return reader.cells(picture), cell_weights(picture) * self.inside(y.shape)
+        cells, weights = reader.cells_and_weights(self.picture(y))
+        return cells, weights * self.inside(y.shape)
 
 
 def _sizes(limit: float) -> np.ndarray:
