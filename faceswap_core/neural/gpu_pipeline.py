@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import BrokenSwapOutput, FaceSwapError
 from ..options import SwapOptions
 from ..vision import masks
-from ..vision.colour import light_gain, reflection_cells
+from ..vision.colour import LIGHT_CELLS, light_gain, light_size, reflection_cells
 from ..vision.compose import COLOUR_SIGMA, HOLE_FEATHER, patch_in_box, patch_on_grid
 from . import gpu_ops
 from .alignment import estimate_norm
@@ -283,11 +283,17 @@ class GpuFramePath:
         return views
 
     def _gaussian(self, n: int, sigma: float):
-        """The coarse grid's blur matrix, uploaded once per (size, sigma): a few dozen sizes."""
-        key = ("gauss", n, sigma)
+        """The light grid's blur matrix, uploaded once per (size, sigma): a few dozen sizes."""
+        return self._constant(("gauss", n, sigma), lambda: gpu_ops.gaussian_matrix(n, sigma))
+
+    def _area(self, n_out: int, n_in: int):
+        """The coarse grid's area average onto the light's grid, uploaded once per size."""
+        return self._constant(("area", n_out, n_in), lambda: gpu_ops.area_matrix(n_out, n_in))
+
+    def _constant(self, key: tuple, make):
         cached = self._constants.get(key)
         if cached is None:
-            cached = self.torch.as_tensor(gpu_ops.gaussian_matrix(n, sigma), device=self.device)
+            cached = self.torch.as_tensor(make(), device=self.device)
             self._constants[key] = cached
         return cached
 
@@ -394,16 +400,19 @@ class GpuFramePath:
             target = frame.planes[:, grid.y0:grid.y1, grid.x0:grid.x1]
             face_pixels = warped
             if colour:
-                sigma = round(COLOUR_SIGMA * cells, 6)
-                by, bx = self._gaussian(grid.rows, sigma), self._gaussian(grid.cols, sigma)
+                # as colour.low_frequency_gain: blurred on the light's coarser grid
+                sigma = round(COLOUR_SIGMA * cells / LIGHT_CELLS, 6)
+                cols, rows = light_size(grid.cols, grid.rows)
+                by, bx = self._gaussian(rows, sigma), self._gaussian(cols, sigma)
+                hy, hx = self._area(rows, grid.rows), self._area(cols, grid.cols)
                 ay, ax = next(device_data), next(device_data)
                 target_cells = gpu_ops.downsample_area(target, ay, ax)
                 if judged is not None:
                     lenses, skin_index, lens_index = next(device_data), next(device_data), next(device_data)
                     inner = inner * (1.0 - gpu_ops.reflections(target_cells, lenses, skin_index, lens_index))
-                weight = gpu_ops.blur(inner, by, bx).clamp(min=1e-3)
-                source_low = gpu_ops.blur(gpu_ops.downsample_area(warped, ay, ax) * inner, by, bx) / weight
-                target_low = gpu_ops.blur(target_cells * inner, by, bx) / weight
+                weight = gpu_ops.blur(hy @ inner @ hx.T, by, bx).clamp(min=1e-3)
+                source_low = gpu_ops.blur(hy @ (gpu_ops.downsample_area(warped, ay, ax) * inner) @ hx.T, by, bx) / weight
+                target_low = gpu_ops.blur(hy @ (target_cells * inner) @ hx.T, by, bx) / weight
                 gain = light_gain(target_low, source_low)
                 face_pixels = gpu_ops.to_uint8_values(warped * gpu_ops.upsample(gain, grid.height, grid.width))
             alpha = gpu_ops.upsample(alpha, grid.height, grid.width) * float(options.opacity)

@@ -209,3 +209,29 @@ def test_box_grid_cells_are_whole_pixels_inside_the_frame():
         assert 0.8 * COARSE_CELLS <= max(grid.cols, grid.rows) <= 1.25 * COARSE_CELLS, grid
     flat = BoxGrid.around(np.float32([[10, 2], [1900, 14]]), (16, 2000))
     assert flat.rows >= 2 and flat.y1 - flat.y0 >= 8 and flat.y1 <= 16, flat
+
+
+@pytest.mark.parametrize("cells", [50, 51])   # the light's grid halves even and odd grids
+def test_the_colour_gain_follows_a_side_light_and_nothing_outside_the_face(cells):
+    """The gain relights the photo with the target's light across the face (a side light
+    from 0.6 to 1.4 of the photo's), measured only inside the mask: the bright background
+    around the face must not brighten its edge."""
+    side = 8 * cells
+    grid = BoxGrid(0, 0, side, side, cells, cells)
+    rng = np.random.default_rng(3)
+    warped = np.clip(np.array([120, 135, 170], np.float32) + rng.normal(0, 6, (side, side, 3)), 0, 255).astype(np.uint8)
+    ramp = np.linspace(0.6, 1.4, side, dtype=np.float32)[None, :, None]
+    yy, xx = (np.indices((side, side)) + 0.5) / side - 0.5
+    disc = np.hypot(xx, yy) < 0.42
+    target = np.where(disc[:, :, None], np.clip(warped * ramp, 0, 255), 255).astype(np.uint8)
+    coarse = cv2.resize(disc.astype(np.float32), (cells, cells), interpolation=cv2.INTER_AREA)
+    mask = (coarse > 0.99).astype(np.float32)   # the mask stays inside the disc
+    gain = colour.low_frequency_gain(warped, target, mask, grid, 0.1 * cells)
+    assert gain.shape == (side, side, 3)
+    expected = np.broadcast_to(ramp, gain.shape)
+    inner = np.hypot(xx, yy) < 0.3
+    edge = (np.hypot(xx, yy) > 0.33) & (np.hypot(xx, yy) < 0.38)
+    # the blur spreads the ramp a little towards the middle where the mask ends; a gain
+    # that took the white background in would be 1.5 or more at the edge
+    assert np.abs(gain[inner] - expected[inner]).max() < 0.06
+    assert np.abs(gain[edge] - expected[edge]).max() < 0.12
