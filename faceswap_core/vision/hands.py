@@ -114,7 +114,7 @@ class HandFinder:
         self._frames = 0     # frames seen, and the one a hand was last found on
         self._seen_at = -LOST_GRACE - 1
         self._previous: np.ndarray | None = None   # the square's cells on the last frame
-        self._previous_centre: np.ndarray | None = None   # and the faces' centre then
+        self._previous_centres: np.ndarray | None = None   # and the faces' centres then
         self._last: list[Hand] = []
 
     def find(self, frame: np.ndarray, face_boxes: list[tuple[float, float, float, float]]) -> list[Hand]:
@@ -206,31 +206,49 @@ class HandFinder:
         its way in (blurred, half out of the square: occ_wave searched 7 frames in a row
         before it was found) is still found within two frames of the palm detector seeing
         it, at half the searches. A cell has changed only where it differs from the last
-        frame's both where it was and sampled again moved on by the face's own move (one
-        face): a nod or a sway carries the head's outline, hair and shoulders across the
-        cells at the face's edge, while a hand that comes in is unlike either."""
+        frame's both where it was and sampled again moved on by its nearest face's own move:
+        a nod or a sway carries the head's outline, hair and shoulders across the cells at
+        the face's edge, while a hand that comes in is unlike either."""
         (cells, pitch), before = _cells(frame, square), self._previous
-        (x0, y0, x1, y1), *others = face_boxes
-        centre = None if others else np.array([(x0 + x1) / 2, (y0 + y1) / 2], np.float32)
+        centres = np.array([((x0 + x1) / 2, (y0 + y1) / 2) for x0, y0, x1, y1 in face_boxes], np.float32)
         changed = before is None or before.shape != cells.shape
         if not changed:
             judged = ~_face_cores(square, cells.shape, pitch, face_boxes)
             differs = (np.abs(cells - before) > CHANGE_LEVELS) & judged
             changed = float(differs.mean()) > CHANGE_SHARE
-            if changed and centre is not None and self._previous_centre is not None:   # (sampled again only then)
-                move = np.rint(centre - self._previous_centre).astype(int)
-                if move.any():
-                    differs &= np.abs(_cells(frame, square, (int(move[0]), int(move[1])))[0] - before) > CHANGE_LEVELS
-                    changed = float(differs.mean()) > CHANGE_SHARE
+            if changed:   # (sampled again only then)
+                differs &= self._unlike_moved_on(frame, square, cells.shape, pitch, centres, before)
+                changed = float(differs.mean()) > CHANGE_SHARE
         self._idle += 1
         resting, self._rest = self._rest, False
         if not resting or not changed:
-            self._previous, self._previous_centre = cells, centre   # a rested change is judged again on the next frame
+            self._previous, self._previous_centres = cells, centres   # a rested change is judged again on the next frame
         every = QUIET_SEARCH_EVERY if self._fruitless >= QUIET_SEARCHES else SEARCH_EVERY
         if (not changed or resting) and self._idle < every:
             return False
         self._idle = 0
         return True
+
+    def _unlike_moved_on(self, frame: np.ndarray, square: tuple[int, int, int], shape: tuple[int, int], pitch: int,
+                         centres: np.ndarray, before: np.ndarray) -> np.ndarray:
+        """Which cells also differ from the last frame's sampled again at places moved on by
+        the move of the face nearest each cell (all True where no move is known: a face
+        came or went). Each face is matched with the nearest face of the last frame; faces
+        that moved alike share one sampling."""
+        unlike = np.ones(shape, bool)
+        last = self._previous_centres
+        if last is None or len(last) != len(centres):
+            return unlike
+        moves = np.rint(centres - last[np.argmin(_distances(centres, last), axis=1)]).astype(int)
+        if not moves.any():
+            return unlike
+        cells = np.stack(np.meshgrid(max(0, square[0]) + (np.arange(shape[1]) + 0.5) * pitch,
+                                     max(0, square[1]) + (np.arange(shape[0]) + 0.5) * pitch), axis=-1)
+        nearest = np.argmin(_distances(cells.reshape(-1, 2), centres), axis=1).reshape(shape)
+        for move in {tuple(int(v) for v in move) for move in moves if move.any()}:
+            mine = np.isin(nearest, np.flatnonzero((moves == move).all(axis=1)))
+            unlike[mine] = (np.abs(_cells(frame, square, move)[0] - before) > CHANGE_LEVELS)[mine]
+        return unlike
 
     def _place(self, face_boxes, frame_shape) -> tuple[int, int, int]:
         """The square around the faces, kept where it was while they stay near its middle."""
@@ -274,7 +292,7 @@ class HandFinder:
         """A new stream: what was tracked means nothing now."""
         self._last, self._followed, self._moves = [], [], []
         self._rested = False
-        self._previous = self._previous_centre = None
+        self._previous = self._previous_centres = None
         self._square = self._aim = None
         self._tracking = False
         self._rest = False
@@ -293,6 +311,12 @@ def _clear_of(square: ReadSquare, move: tuple[float, float], face_boxes) -> bool
     reach = CLEAR_MOVES * math.hypot(*move)
     return not any(x1 + reach > bx0 and x0 - reach < bx1 and y1 + reach > by0 and y0 - reach < by1
                    for bx0, by0, bx1, by1 in face_boxes)
+
+
+def _distances(points: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """(len(points), len(others)) distances between two sets of (x, y) points."""
+    offsets = points[:, None, :] - others[None, :, :]
+    return np.hypot(offsets[..., 0], offsets[..., 1])
 
 
 def _within_a_face(points: np.ndarray, face_boxes) -> bool:

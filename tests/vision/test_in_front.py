@@ -299,6 +299,38 @@ def test_a_head_that_moves_does_not_wake_the_palm_detector_but_a_hand_still_does
         assert found_at is not None and found_at < 2, found_at
 
 
+def test_two_heads_that_sway_apart_do_not_wake_the_palm_detector_but_a_hand_still_does():
+    """Two people side by side, each swaying its own way (boxes moved with them): each cell
+    is compared moved on by its nearest face's move, so only the regular search runs
+    (without that, 11 of these 22 frames searched); a hand over one face is still found
+    within two frames."""
+    frames = _wave_frames()
+    empty, hand = frames[0], frames[20]
+    height, width = empty.shape[:2]
+
+    def side_by_side(left, right, left_move, right_move):
+        canvas = np.empty((height, 2 * width, 3), np.uint8)
+        for index, (picture, (dx, dy)) in enumerate(((left, left_move), (right, right_move))):
+            canvas[:, index * width:(index + 1) * width] = cv2.warpAffine(
+                picture, np.float32([[1, 0, dx], [0, 1, dy]]), (width, height), borderMode=cv2.BORDER_REPLICATE)
+        return canvas
+
+    with _counted_searches() as (mesh, finder, calls):
+        (box,) = [face.box for face in mesh.detect(empty)]
+
+        def boxes(left_move, right_move):
+            return [(box[0] + dx + offset, box[1] + dy, box[2] + dx + offset, box[3] + dy)
+                    for offset, (dx, dy) in ((0, left_move), (width, right_move))]
+
+        swaying = [((6.0 * step, 2.0 * step), (-6.0 * step, 1.0 * step)) for step in range(-5, 6)] * 2
+        for left_move, right_move in swaying:
+            assert finder.find(side_by_side(empty, empty, left_move, right_move), boxes(left_move, right_move)) == []
+        assert len(calls) <= len(swaying) // SEARCH_EVERY + 1, len(calls)
+        still = side_by_side(hand, empty, (0, 0), (0, 0))
+        found_at = next((index for index in range(4) if finder.find(still, boxes((0, 0), (0, 0)))), None)
+        assert found_at is not None and found_at < 2, found_at
+
+
 def test_twinkling_lights_behind_the_head_do_not_wake_the_palm_detector():
     """occ_wave before the hand comes (frames 4-10): a still face under a string of lights
     that change from frame to frame, played back and forth. Only the regular search runs
