@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .change_watch import ChangeWatch
 from .mediapipe_graphs import (MIN_CROP_SIDE, LandmarkReader, ReadSquare, graph_config, landmark_graph, mp,
                                normalized_points, rgb, search_graph)
 from mediapipe.python import packet_creator, solution_base  # noqa: E402  (after mediapipe_graphs: its logging)
@@ -199,8 +200,12 @@ class DetectedFace:
 # copies the whole frame for a landmark model that reads a 192-pixel square. The video path
 # below runs mediapipe's own subgraphs (the same models, the same ROI rules) from two small
 # graphs, shows the landmark model only a crop around each face, and searches for new faces
-# when a face was lost, while none is followed, or every SEARCH_EVERY frames.
+# when a face was lost, while none is followed, or every SEARCH_EVERY frames; every
+# QUIET_SEARCH_EVERY once a whole round of searches found no face and nothing changed in the
+# frame outside the faces since the last (vision.change_watch: someone who comes in does).
 SEARCH_EVERY = 10        # frames between searches for more faces while fewer than max_faces are followed
+QUIET_SEARCH_EVERY = 30  # ... once QUIET_SEARCHES in a row found none and the frame stayed calm
+QUIET_SEARCHES = 4       # a round: the whole frame and each of the four quarter tiles once
 SAME_FACE = 0.5          # squares overlapping this much (intersection over union) hold one face (mediapipe's own)
 CROP_MAX_SIDE = 768      # a larger crop is scaled down first (the model reads 192 pixels)
 SEARCH_SIDE = 256        # what the face detector is handed (it reads 128 pixels): see _found_in
@@ -243,22 +248,38 @@ class _FollowedFaces:
         self._followed: list[ReadSquare] = []
         self._since_search = SEARCH_EVERY
         self._searches = 0
+        self._fruitless = 0   # searches in a row that found no face
+        self._watch = ChangeWatch()   # the frame's change outside the faces, frame to frame
+        self._changed = False   # ... at any frame since the last search
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         faces, squares = self._read(image, self._followed)
         lost = len(squares) < len(self._followed)
         self._since_search += 1
-        if len(squares) < self.max_faces and (lost or not squares or self._since_search >= SEARCH_EVERY):
-            self._since_search = 0
+        if len(squares) < self.max_faces and (lost or not squares or self._search_due(image, faces)):
+            self._since_search, self._changed = 0, False
             found = _unseen(self._find(image), squares)
             more_faces, more_squares = self._read(image, found[: self.max_faces - len(squares)])
             faces, squares = faces + more_faces, squares + more_squares
+            self._fruitless = 0 if more_faces else self._fruitless + 1
         kept: list[int] = []   # two squares that drifted onto one face: the larger face stays
         for index in sorted(range(len(faces)), key=lambda i: -faces[i].size):
             if _unseen([squares[index]], [squares[other] for other in kept]):
                 kept.append(index)
         self._followed = [squares[index] for index in kept]
         return [faces[index] for index in kept]
+
+    def _search_due(self, image: np.ndarray, faces: list[DetectedFace]) -> bool:
+        """Every SEARCH_EVERY frames; every QUIET_SEARCH_EVERY while a round of searches found
+        nothing and the frame outside the faces stayed calm (a streamer alone, still: a
+        search is two detector runs, 3-4 ms at 720p)."""
+        height, width = image.shape[:2]
+        side = max(height, width)
+        self._changed |= self._watch.changed(image, ((width - side) // 2, (height - side) // 2, side),
+                                             [face.box for face in faces])
+        self._watch.remember()
+        quiet = self._fruitless >= QUIET_SEARCHES and not self._changed
+        return self._since_search >= (QUIET_SEARCH_EVERY if quiet else SEARCH_EVERY)
 
     def _find(self, image: np.ndarray) -> list[ReadSquare]:
         """Faces in the whole frame, and in one of its quarter tiles (a different one each

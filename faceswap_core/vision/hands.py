@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .change_watch import ChangeWatch
 from .grid import shrunk
 from .mediapipe_graphs import LandmarkReader, ReadSquare, graph_config, landmark_graph, normalized_points, search_graph
 from mediapipe.python import packet_creator, solution_base  # noqa: E402  (after mediapipe_graphs: its logging)
@@ -37,17 +38,6 @@ QUIET_SEARCHES = 3    # after this many searches in a row found no hand ...
 QUIET_SEARCH_EVERY = 30   # ... the regular search comes every this many frames (a hand that comes
 # in wakes the search by the change it makes; the regular one is for a hand that creeps in, and
 # each is 9 ms of CPU on one frame: a frame the worker answers late inside OBS)
-CHANGE_CELLS = 12     # the square's change is judged on this many cells a side
-CELL_SAMPLES = 4      # each the mean of this many single pixels a side
-CHANGE_LEVELS = 10    # a cell whose mean moved by more than this (channels averaged) has changed
-CHANGE_SHARE = 0.02   # and the square has, when this share of its cells did
-FACE_CORE = 0.7       # cells within this middle share of a face's box (each way) are not judged:
-# a hand that comes in crosses the square outside it, while the face's own lips, eyes and
-# small moves change cells there on every talking frame (lp_d10 woke the palm detector on
-# a quarter of its frames, 9 ms each)
-# (cells, not single pixels: a string of twinkling lights behind the head (occ_wave) moved
-# 3% of single pixels on every frame and woke the palm detector on each; a hand moves
-# whole cells)
 WITHIN_FACE = 0.9     # a "hand" with this share of its landmarks inside a face's box is the face
 LOST_GRACE = 3        # frames after a hand was last seen during which every frame is searched
 READ_AGAIN_GROWTH = 1.3   # a followed hand the model lost is read again in its square grown this much
@@ -113,8 +103,7 @@ class HandFinder:
         self._rest = False   # the last search found nothing: skip this frame's (see _search_due)
         self._frames = 0     # frames seen, and the one a hand was last found on
         self._seen_at = -LOST_GRACE - 1
-        self._previous: np.ndarray | None = None   # the square's cells on the last frame
-        self._previous_centres: np.ndarray | None = None   # and the faces' centres then
+        self._watch = ChangeWatch()   # the square's change since the last frame
         self._last: list[Hand] = []
 
     def find(self, frame: np.ndarray, face_boxes: list[tuple[float, float, float, float]]) -> list[Hand]:
@@ -198,57 +187,26 @@ class HandFinder:
 
     def _search_due(self, frame: np.ndarray, square: tuple[int, int, int], face_boxes) -> bool:
         """Whether the palm detector should look at the square on this frame: it changed
-        since the last frame (or moved) outside the faces' middles (FACE_CORE), or
+        since the last frame (or moved) outside the faces' middles (vision.change_watch), or
         SEARCH_EVERY frames went by. Frame to frame, a talking head changes a few cells and
         a hand coming in many (hands move fast); a hand that creeps in is found by the
         regular search, every QUIET_SEARCH_EVERY frames once QUIET_SEARCHES in a row found
         nothing. After a search that found nothing, the next frame rests: a hand on
         its way in (blurred, half out of the square: occ_wave searched 7 frames in a row
         before it was found) is still found within two frames of the palm detector seeing
-        it, at half the searches. A cell has changed only where it differs from the last
-        frame's both where it was and sampled again moved on by its nearest face's own move:
-        a nod or a sway carries the head's outline, hair and shoulders across the cells at
-        the face's edge, while a hand that comes in is unlike either."""
-        (cells, pitch), before = _cells(frame, square), self._previous
-        centres = np.array([((x0 + x1) / 2, (y0 + y1) / 2) for x0, y0, x1, y1 in face_boxes], np.float32)
-        changed = before is None or before.shape != cells.shape
-        if not changed:
-            judged = ~_face_cores(square, cells.shape, pitch, face_boxes)
-            differs = (np.abs(cells - before) > CHANGE_LEVELS) & judged
-            changed = float(differs.mean()) > CHANGE_SHARE
-            if changed:   # (sampled again only then)
-                differs &= self._unlike_moved_on(frame, square, cells.shape, pitch, centres, before)
-                changed = float(differs.mean()) > CHANGE_SHARE
+        it, at half the searches. A nod or a sway is no change there (the head's outline,
+        hair and shoulders are sampled again where they came from), while a hand that comes
+        in is unlike both."""
+        changed = self._watch.changed(frame, square, face_boxes)
         self._idle += 1
         resting, self._rest = self._rest, False
         if not resting or not changed:
-            self._previous, self._previous_centres = cells, centres   # a rested change is judged again on the next frame
+            self._watch.remember()   # a rested change is judged again on the next frame
         every = QUIET_SEARCH_EVERY if self._fruitless >= QUIET_SEARCHES else SEARCH_EVERY
         if (not changed or resting) and self._idle < every:
             return False
         self._idle = 0
         return True
-
-    def _unlike_moved_on(self, frame: np.ndarray, square: tuple[int, int, int], shape: tuple[int, int], pitch: int,
-                         centres: np.ndarray, before: np.ndarray) -> np.ndarray:
-        """Which cells also differ from the last frame's sampled again at places moved on by
-        the move of the face nearest each cell (all True where no move is known: a face
-        came or went). Each face is matched with the nearest face of the last frame; faces
-        that moved alike share one sampling."""
-        unlike = np.ones(shape, bool)
-        last = self._previous_centres
-        if last is None or len(last) != len(centres):
-            return unlike
-        moves = np.rint(centres - last[np.argmin(_distances(centres, last), axis=1)]).astype(int)
-        if not moves.any():
-            return unlike
-        cells = np.stack(np.meshgrid(max(0, square[0]) + (np.arange(shape[1]) + 0.5) * pitch,
-                                     max(0, square[1]) + (np.arange(shape[0]) + 0.5) * pitch), axis=-1)
-        nearest = np.argmin(_distances(cells.reshape(-1, 2), centres), axis=1).reshape(shape)
-        for move in {tuple(int(v) for v in move) for move in moves if move.any()}:
-            mine = np.isin(nearest, np.flatnonzero((moves == move).all(axis=1)))
-            unlike[mine] = (np.abs(_cells(frame, square, move)[0] - before) > CHANGE_LEVELS)[mine]
-        return unlike
 
     def _place(self, face_boxes, frame_shape) -> tuple[int, int, int]:
         """The square around the faces, kept where it was while they stay near its middle."""
@@ -292,7 +250,7 @@ class HandFinder:
         """A new stream: what was tracked means nothing now."""
         self._last, self._followed, self._moves = [], [], []
         self._rested = False
-        self._previous = self._previous_centres = None
+        self._watch.reset()
         self._square = self._aim = None
         self._tracking = False
         self._rest = False
@@ -313,12 +271,6 @@ def _clear_of(square: ReadSquare, move: tuple[float, float], face_boxes) -> bool
                    for bx0, by0, bx1, by1 in face_boxes)
 
 
-def _distances(points: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """(len(points), len(others)) distances between two sets of (x, y) points."""
-    offsets = points[:, None, :] - others[None, :, :]
-    return np.hypot(offsets[..., 0], offsets[..., 1])
-
-
 def _within_a_face(points: np.ndarray, face_boxes) -> bool:
     """Whether a hand lies (almost) wholly inside a face's box. A hand in front of a face is
     nearer the camera than the face, so it looks at least as large as the face, and an arm
@@ -329,44 +281,6 @@ def _within_a_face(points: np.ndarray, face_boxes) -> bool:
         if inside.mean() >= WITHIN_FACE:
             return True
     return False
-
-
-def _cells(frame: np.ndarray, square: tuple[int, int, int], moved: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, int]:
-    """About CHANGE_CELLS x CHANGE_CELLS cells of the square (its part inside the frame),
-    each the mean of CELL_SAMPLES x CELL_SAMPLES single pixels, channels averaged: enough
-    to see a hand come in, cheap enough for every frame. And the cells' pitch in frame pixels.
-    moved: the same pixels' places moved by (x, y) pixels (kept inside the frame): what
-    moved that far since is sampled where it was."""
-    x0, y0, side = square
-    height, width = frame.shape[:2]
-    step = max(1, side // (CHANGE_CELLS * CELL_SAMPLES))
-    top, bottom, left, right = max(0, y0), min(height, y0 + side), max(0, x0), min(width, x0 + side)
-    dx, dy = moved
-    if 0 <= top + dy and bottom + dy <= height and 0 <= left + dx and right + dx <= width:
-        pixels = frame[top + dy:bottom + dy:step, left + dx:right + dx:step, :3]
-    else:
-        ys = np.clip(np.arange(top, bottom, step) + dy, 0, height - 1)
-        xs = np.clip(np.arange(left, right, step) + dx, 0, width - 1)
-        pixels = frame[ys[:, None], xs[None, :], :3]
-    # channel by channel (as numpy's mean adds them, for a sixteenth of its time over a 3-long axis)
-    grey = (pixels[:, :, 0].astype(np.float32) + pixels[:, :, 1] + pixels[:, :, 2]) / np.float32(3.0)
-    rows, cols = grey.shape[0] // CELL_SAMPLES, grey.shape[1] // CELL_SAMPLES
-    if rows == 0 or cols == 0:
-        return grey, step
-    cells = grey[:rows * CELL_SAMPLES, :cols * CELL_SAMPLES].reshape(rows, CELL_SAMPLES, cols, CELL_SAMPLES)
-    return cells.mean(axis=(1, 3)), step * CELL_SAMPLES
-
-
-def _face_cores(square: tuple[int, int, int], cells: tuple[int, int], pitch: int, face_boxes) -> np.ndarray:
-    """Which of _cells' cells (by their centres) lie within the middle FACE_CORE of a face's box."""
-    centre_x = max(0, square[0]) + (np.arange(cells[1]) + 0.5) * pitch
-    centre_y = max(0, square[1]) + (np.arange(cells[0]) + 0.5) * pitch
-    core = np.zeros(cells, bool)
-    for x0, y0, x1, y1 in face_boxes:
-        margin_x, margin_y = (1.0 - FACE_CORE) / 2 * (x1 - x0), (1.0 - FACE_CORE) / 2 * (y1 - y0)
-        core |= (((centre_y > y0 + margin_y) & (centre_y < y1 - margin_y))[:, None]
-                 & ((centre_x > x0 + margin_x) & (centre_x < x1 - margin_x))[None, :])
-    return core
 
 
 def _square_image(frame: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.ndarray:

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from faceswap_core.vision import face_mesh, mediapipe_graphs
-from faceswap_core.vision.face_mesh import SEARCH_EVERY, DetectedFace, FaceMeshDetector
+from faceswap_core.vision.face_mesh import (QUIET_SEARCH_EVERY, QUIET_SEARCHES, SEARCH_EVERY, DetectedFace,
+                                             FaceMeshDetector)
 from testkit.judge import media, read_frames
 
 
@@ -77,11 +78,13 @@ def test_followed_faces_are_mediapipes_own_meshes_with_a_search_every_few_frames
     assert searches <= len(frames) // SEARCH_EVERY + 3, searches
 
 
-def test_a_face_that_comes_in_is_found_within_the_search_interval_and_a_lost_one_at_once():
+@pytest.mark.parametrize("alone", [5, QUIET_SEARCHES * SEARCH_EVERY + 2 * QUIET_SEARCH_EVERY + 7])
+def test_a_face_that_comes_in_is_found_within_the_search_interval_and_a_lost_one_at_once(alone):
     """One face, then a second one beside it (fr_two_people's pair, the right face hidden at
-    first): the second is found within SEARCH_EVERY frames. Then an empty frame: no face,
-    and the next frame with faces finds them on that very frame (nothing followed: every
-    frame is searched)."""
+    first): the second is found within SEARCH_EVERY frames, also after the first was alone
+    and still long enough for the searches to slow down (its coming is a change). Then an
+    empty frame: no face, and the next frame with faces finds them on that very frame
+    (nothing followed: every frame is searched)."""
     photo = cv2.imread(str(media("fr_two_people.jpg")))
     both = [face.points for face in FaceMeshDetector(2, static=True).detect(photo)]
     assert len(both) == 2
@@ -91,16 +94,37 @@ def test_a_face_that_comes_in_is_found_within_the_search_interval_and_a_lost_one
     x1, y1 = np.ceil(right.max(axis=0)).astype(int) + 10
     one[max(0, y0):y1, max(0, x0):x1] = 90
     empty = np.full_like(photo, 90)
-    frames = [one] * 5 + [photo] * (SEARCH_EVERY + 2) + [empty] + [photo]
+    frames = [one] * alone + [photo] * (SEARCH_EVERY + 2) + [empty] + [photo]
     detector = FaceMeshDetector(4)
     try:
         counts = [len(detector.detect(frame)) for frame in frames]
     finally:
         detector.close()
-    assert counts[:5] == [1] * 5
-    came = counts.index(2, 5) - 5
+    assert counts[:alone] == [1] * alone
+    came = counts.index(2, alone) - alone
     assert came < SEARCH_EVERY, counts
     assert counts[-2:] == [0, 2], counts
+
+
+def test_a_still_streamer_alone_is_searched_around_only_every_few_seconds():
+    """One face, nothing else changing (a frame repeated): a round of searches (the whole
+    frame and each quarter tile) finds nobody else, then the searches (two detector runs,
+    3-4 ms at 720p) come every QUIET_SEARCH_EVERY frames instead of every SEARCH_EVERY;
+    lp_d19's talking head (lips, blinks, small moves) slows them down too."""
+    still = [read_frames(media("lp_d10.mp4"), 1)[0]] * 150
+    talking = read_frames(media("lp_d19.mp4"), 150)
+    for frames in (still, talking):
+        detector = FaceMeshDetector(4)
+        searches = []
+        find = detector._graph._find
+        detector._graph._find = lambda image: searches.append(1) or find(image)
+        try:
+            assert all(len(detector.detect(frame)) == 1 for frame in frames)
+        finally:
+            detector.close()
+        round_of_searches = 1 + QUIET_SEARCHES * SEARCH_EVERY
+        assert len(searches) <= 1 + QUIET_SEARCHES + (len(frames) - round_of_searches) // QUIET_SEARCH_EVERY + 1, \
+            len(searches)
 
 
 def test_two_squares_on_one_face_keep_one_face():
