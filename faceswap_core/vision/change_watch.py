@@ -73,8 +73,7 @@ class ChangeWatch:
         moves = np.rint(centres - last[np.argmin(_distances(centres, last), axis=1)]).astype(int)
         if not moves.any():
             return unlike
-        cells = np.stack(np.meshgrid(max(0, square[0]) + (np.arange(shape[1]) + 0.5) * pitch,
-                                     max(0, square[1]) + (np.arange(shape[0]) + 0.5) * pitch), axis=-1)
+        cells = np.stack(np.meshgrid(*_cell_centres(square, shape, pitch)), axis=-1)
         nearest = np.argmin(_distances(cells.reshape(-1, 2), centres), axis=1).reshape(shape)
         for move in {tuple(int(v) for v in move) for move in moves if move.any()}:
             mine = np.isin(nearest, np.flatnonzero((moves == move).all(axis=1)))
@@ -116,11 +115,16 @@ def _cells(frame: np.ndarray, square: tuple[int, int, int], moved: tuple[int, in
 
 def _face_cores(square: tuple[int, int, int], cells: tuple[int, int], pitch: int, face_boxes) -> np.ndarray:
     """Which of _cells' cells (by their centres) lie within the middle FACE_CORE of a face's box."""
-    centre_x = max(0, square[0]) + (np.arange(cells[1]) + 0.5) * pitch
-    centre_y = max(0, square[1]) + (np.arange(cells[0]) + 0.5) * pitch
+    centre_x, centre_y = _cell_centres(square, cells, pitch)
     core = np.zeros(cells, bool)
     for x0, y0, x1, y1 in face_boxes:
         margin_x, margin_y = (1.0 - FACE_CORE) / 2 * (x1 - x0), (1.0 - FACE_CORE) / 2 * (y1 - y0)
         core |= (((centre_y > y0 + margin_y) & (centre_y < y1 - margin_y))[:, None]
                  & ((centre_x > x0 + margin_x) & (centre_x < x1 - margin_x))[None, :])
     return core
+
+
+def _cell_centres(square: tuple[int, int, int], cells: tuple[int, int], pitch: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frame x of each column of _cells' cells and the frame y of each row, at their middles."""
+    return (max(0, square[0]) + (np.arange(cells[1]) + 0.5) * pitch,
+            max(0, square[1]) + (np.arange(cells[0]) + 0.5) * pitch)
