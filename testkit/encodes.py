@@ -6,7 +6,15 @@ from __future__ import annotations
 import re
 import subprocess
 
+import numpy as np
+
 from faceswap_core.media import ffmpeg_executable
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """A picture's PSNR against another of the same size (8-bit levels), in dB."""
+    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0 ** 2 / error))
 
 
 def rate(bits: str) -> list[str]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from faceswap_core.provenance import mark
 from faceswap_core.provenance.mark_layout import COLUMNS, ROWS, SHAPE_GAIN, cell_signs, codeword_bits
-from testkit.encodes import encode, rate, reframed
+from testkit.encodes import encode, psnr, rate, reframed
 from tools.bench_mark import frames_at, write_lossless
 
 SESSION = bytes([0x5A, 0xC3, 0x17])
@@ -50,11 +50,6 @@ def marked(frame: np.ndarray, way: str) -> np.ndarray:
     signs = cv2.resize(signs.astype(np.float32), (width, height), interpolation=cv2.INTER_NEAREST)
     change = np.rint(signs * mark.cell_shape(width, height) * (mark.DEFAULT_STRENGTH * SHAPE_GAIN))
     return np.clip(frame.astype(np.float32) + change[:, :, None], 0, 255).astype(np.uint8)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    error = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
-    return 10 * np.log10(255.0 ** 2 / error)
 
 
 def read(path: str) -> str:

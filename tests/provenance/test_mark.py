@@ -9,6 +9,7 @@ import pytest
 
 from faceswap_core.provenance import mark
 from faceswap_core.provenance.stamp import OutputStamp
+from testkit.encodes import psnr
 from testkit.judge import media, read_frames
 
 SESSION = bytes([0x5A, 0xC3, 0x17])
@@ -20,11 +21,6 @@ def frames_720p():
     """Talking heads scaled to 720p: skin, hair, shading and edges, the mark's hardest case."""
     clips = [read_frames(media(name), 12) for name in ("lp_d12.mp4", "lp_d3.mp4", "lp_d18.mp4")]
     return [cv2.resize(frame, (1280, 720), interpolation=cv2.INTER_CUBIC) for clip in clips for frame in clip]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0 ** 2 / error))
 
 
 def test_every_lossless_frame_reads_exactly(frames_720p):
