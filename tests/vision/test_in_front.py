@@ -278,6 +278,13 @@ def test_a_talking_heads_own_lips_eyes_and_brows_do_not_wake_the_palm_detector()
         assert len(calls) <= 1.6 * len(frames) // SEARCH_EVERY, len(calls)
 
 
+def _shifted(picture: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """The picture moved by (dx, dy) pixels, its edge repeated: a head that sways."""
+    height, width = picture.shape[:2]
+    return cv2.warpAffine(picture, np.float32([[1, 0, dx], [0, 1, dy]]), (width, height),
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
 def test_a_head_that_moves_does_not_wake_the_palm_detector_but_a_hand_still_does():
     """The picture of a face moved a few pixels a frame (a nod, a sway: the head's outline,
     hair and shoulders cross the cells at the face's edge), its box moved with it: the
@@ -286,14 +293,11 @@ def test_a_head_that_moves_does_not_wake_the_palm_detector_but_a_hand_still_does
     two frames."""
     frames = _wave_frames()
     empty, hand = frames[0], frames[20]
-    height, width = empty.shape[:2]
     with _counted_searches() as (mesh, finder, calls):
         (box,) = [face.box for face in mesh.detect(empty)]
         swaying = [(6.0 * step, 2.0 * step) for step in range(-5, 6)] * 2
         for dx, dy in swaying:
-            moved = cv2.warpAffine(empty, np.float32([[1, 0, dx], [0, 1, dy]]), (width, height),
-                                   borderMode=cv2.BORDER_REPLICATE)
-            assert finder.find(moved, [(box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)]) == []
+            assert finder.find(_shifted(empty, dx, dy), [(box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)]) == []
         assert len(calls) <= len(swaying) // SEARCH_EVERY + 1, len(calls)
         found_at = next((index for index in range(4) if finder.find(hand, [box])), None)
         assert found_at is not None and found_at < 2, found_at
@@ -310,9 +314,8 @@ def test_two_heads_that_sway_apart_do_not_wake_the_palm_detector_but_a_hand_stil
 
     def side_by_side(left, right, left_move, right_move):
         canvas = np.empty((height, 2 * width, 3), np.uint8)
-        for index, (picture, (dx, dy)) in enumerate(((left, left_move), (right, right_move))):
-            canvas[:, index * width:(index + 1) * width] = cv2.warpAffine(
-                picture, np.float32([[1, 0, dx], [0, 1, dy]]), (width, height), borderMode=cv2.BORDER_REPLICATE)
+        for index, (picture, move) in enumerate(((left, left_move), (right, right_move))):
+            canvas[:, index * width:(index + 1) * width] = _shifted(picture, *move)
         return canvas
 
     with _counted_searches() as (mesh, finder, calls):
