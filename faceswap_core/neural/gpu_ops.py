@@ -197,7 +197,8 @@ def downsample_area(planes, by, bx):
 
 def blur(planes, by, bx):
     """cv2.GaussianBlur((0, 0), sigma) of float (C, rows, cols) planes (or (rows, cols));
-    by = gaussian_matrix(rows, sigma), bx = gaussian_matrix(cols, sigma) on the device."""
+    by = gaussian_matrix(rows, sigma), bx = gaussian_matrix(cols, sigma) on the device (or
+    those times an area_matrix: a resize first, then the blur, as one product)."""
     return by @ planes @ bx.T
 
 

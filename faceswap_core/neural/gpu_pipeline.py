@@ -282,19 +282,18 @@ class GpuFramePath:
             offset += a.size
         return views
 
-    def _gaussian(self, n: int, sigma: float):
-        """The light grid's blur matrix, uploaded once per (size, sigma): a few dozen sizes."""
-        return self._constant(("gauss", n, sigma), lambda: gpu_ops.gaussian_matrix(n, sigma))
-
-    def _area(self, n_out: int, n_in: int):
-        """The coarse grid's area average onto the light's grid, uploaded once per size."""
-        return self._constant(("area", n_out, n_in), lambda: gpu_ops.area_matrix(n_out, n_in))
-
-    def _constant(self, key: tuple, make):
+    def _light_blur(self, n_out: int, n_in: int, sigma: float):
+        """One axis of the coarse grid's cells averaged onto the light's grid, then blurred
+        (colour.low_frequency_gain's resize and blur as one matrix), uploaded once per
+        (sizes, sigma): a few dozen."""
+        key = ("light", n_out, n_in, sigma)
         cached = self._constants.get(key)
         if cached is None:
-            cached = self.torch.as_tensor(make(), device=self.device)
-            self._constants[key] = cached
+            # multiplied on the device: NumPy's product goes through OpenBLAS, whose threads
+            # take milliseconds to wake on a busy machine (BENCHMARKS.md)
+            blur, area = (self.torch.as_tensor(m, device=self.device)
+                          for m in (gpu_ops.gaussian_matrix(n_out, sigma), gpu_ops.area_matrix(n_out, n_in)))
+            cached = self._constants[key] = blur @ area
         return cached
 
     # -- swap and paste ------------------------------------------------------------------
@@ -403,16 +402,15 @@ class GpuFramePath:
                 # as colour.low_frequency_gain: blurred on the light's coarser grid
                 sigma = round(COLOUR_SIGMA * cells / LIGHT_CELLS, 6)
                 cols, rows = light_size(grid.cols, grid.rows)
-                by, bx = self._gaussian(rows, sigma), self._gaussian(cols, sigma)
-                hy, hx = self._area(rows, grid.rows), self._area(cols, grid.cols)
+                by, bx = self._light_blur(rows, grid.rows, sigma), self._light_blur(cols, grid.cols, sigma)
                 ay, ax = next(device_data), next(device_data)
                 target_cells = gpu_ops.downsample_area(target, ay, ax)
                 if judged is not None:
                     lenses, skin_index, lens_index = next(device_data), next(device_data), next(device_data)
                     inner = inner * (1.0 - gpu_ops.reflections(target_cells, lenses, skin_index, lens_index))
-                weight = gpu_ops.blur(hy @ inner @ hx.T, by, bx).clamp(min=1e-3)
-                source_low = gpu_ops.blur(hy @ (gpu_ops.downsample_area(warped, ay, ax) * inner) @ hx.T, by, bx) / weight
-                target_low = gpu_ops.blur(hy @ (target_cells * inner) @ hx.T, by, bx) / weight
+                weight = gpu_ops.blur(inner, by, bx).clamp(min=1e-3)
+                source_low = gpu_ops.blur(gpu_ops.downsample_area(warped, ay, ax) * inner, by, bx) / weight
+                target_low = gpu_ops.blur(target_cells * inner, by, bx) / weight
                 gain = light_gain(target_low, source_low)
                 face_pixels = gpu_ops.to_uint8_values(warped * gpu_ops.upsample(gain, grid.height, grid.width))
             alpha = gpu_ops.upsample(alpha, grid.height, grid.width) * float(options.opacity)
