@@ -1,6 +1,6 @@
 """The invisible mark's cost and survival, for BENCHMARKS.md.
 
-  python -m tools.bench_mark [--seconds 3] [--rounds 5]
+  python -m tools.bench_mark [--seconds 3] [--rounds 5] [--sessions 0]
 
 Cost: embed and read milliseconds per frame at 720p and 1080p (medians of rounds), and
 the bitrate x264 needs for the same quality (CRF 23) with the mark against without.
@@ -9,7 +9,9 @@ written losslessly, put through each encode, read by `faceswap verify`'s own rea
 the share of single frames and of one-second windows that decode to the session, and the
 reading's seconds; occ_wave (a small face before fairy lights) at low bitrates, marked and
 not. Then what reposts do to the picture's geometry (testkit.encodes' REFRAMES), each after
-x264 at 2.5 Mbit/s, and VP9 at 500 kbit/s.
+x264 at 2.5 Mbit/s, and VP9 at 500 kbit/s. With --sessions N, how many of N random
+sessions are found in the whole of occ_wave (58 frames) at its two low bitrates: a session's
+bits decide which cells carry which sign, so a marginal reading passes for some and not others.
 """
 
 from __future__ import annotations
@@ -149,11 +151,36 @@ def survival(folder: str, seconds: float) -> tuple[list[str], list[str]]:
     return cost, table
 
 
+def sessions_found(folder: str, sessions: int) -> list[str]:
+    """Per low-bitrate encode of occ_wave (marked, then written as `faceswap swap` writes a
+    video: x264 veryfast CRF 18, 4:2:0): of `sessions` random sessions, how many are found."""
+    busy = frames_at(None, 2, (BUSY_CLIP,))
+    encodes = {"VP9 500 kbit/s": lambda path, out: reframed(path, out + ".webm", "null", "-b:v", "500k"),
+               "270x360 400 kbit/s": lambda path, out: encode(path, out + ".mp4", *rate("400k"), size=(270, 360))}
+    found = dict.fromkeys(encodes, 0)
+    for index in range(sessions):
+        marker = mark.Marker(mark.new_session_id())
+        lossless = write_lossless([marker.embed(frame) for frame in busy], os.path.join(folder, f"s{index}.mkv"))
+        marked = encode(lossless, os.path.join(folder, f"s{index}-written.mp4"), "-crf", "18")   # as `faceswap swap` writes
+        for name, encoded in encodes.items():
+            reading = read_video_mark(encoded(marked, os.path.join(folder, f"s{index}")))
+            found[name] += reading.session == marker.session_id.hex()
+        print(f"  session {index + 1}/{sessions}", end="\r", flush=True)
+    return [f"| occ_wave 540x720, {len(busy)} frames, {name} | {count}/{sessions} |" for name, count in found.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds taken from each of the 3 clips")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sessions", type=int, default=0,
+                        help="only count how many of this many random sessions occ_wave's low-bitrate encodes keep")
     args = parser.parse_args()
+    if args.sessions:
+        with tempfile.TemporaryDirectory() as folder:
+            rows = sessions_found(folder, args.sessions)
+        print("\n| clip and encode | sessions found |\n|---|---|\n" + "\n".join(rows))
+        return
     print("| frame | embed ms | read ms (full size) | read ms (verify's luma, longer side 960) |\n|---|---|---|---|")
     print("\n".join(timings(args.rounds)))
     with tempfile.TemporaryDirectory() as folder:

@@ -197,6 +197,41 @@ class _Pass:
     decoded: list = field(default_factory=lambda: [Counter(), Counter()])
     single: list = field(default_factory=lambda: [Counter(), Counter()])
     mean: np.ndarray | None = None        # the mean luma of the frames read (for a pass over the whole frame)
+    last: tuple | None = None             # the last whole window's sums and the sessions they decoded to
+
+    def end_window(self, sums: list[np.ndarray]) -> None:
+        """A second of votes (as it is, mirrored) decoded and cleared; kept as `last` for the
+        frames that may be left over at the end."""
+        self.windows += 1
+        self.last = [votes.copy() for votes in sums], [self._count(variant, votes) for variant, votes in enumerate(sums)]
+        for votes in sums:
+            votes[:] = 0
+
+    def end_reading(self, sums: list[np.ndarray], left_over: int) -> None:
+        """The frames after the last whole second join it rather than being dropped: occ_wave's
+        58 frames are one window of 58, not 30. At 360p and 400 kbit/s that window's agreement
+        was 2.39 (median of 60 sessions, under MIN_AGREEMENT for 6) and is 2.79 (none under).
+        A clip shorter than a second is its own window."""
+        if not left_over:
+            return
+        if self.last is None:
+            self.end_window(sums)
+            return
+        last_sums, sessions = self.last
+        for variant, session in enumerate(sessions):
+            counts = self.decoded[variant]
+            if session:
+                counts[session] -= 1
+                if not counts[session]:
+                    del counts[session]
+            self._count(variant, last_sums[variant] + sums[variant])
+
+    def _count(self, variant: int, votes: np.ndarray) -> str:
+        reading = mark.decode(votes)
+        if reading is None:
+            return ""
+        self.decoded[variant][reading.session] += 1
+        return reading.session
 
     def finding(self, placed: str = "") -> MarkFinding:
         best = max(((counts.most_common(1)[0], variant) for variant, counts in enumerate(self.decoded) if counts),
@@ -268,14 +303,11 @@ def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: 
                     result.single[variant][reading.session] += 1
             in_window += 1
             if in_window == window:
-                result.windows += 1
-                _decode_window(sums, result.decoded)
+                result.end_window(sums)
                 in_window = 0
                 if max(max(counts.values(), default=0) for counts in result.decoded) >= enough_windows:
                     break
-        if in_window and result.windows == 0:      # a clip shorter than a second: its frames are the window
-            result.windows = 1
-            _decode_window(sums, result.decoded)
+        result.end_reading(sums, in_window)
     finally:
         bar.close()
         error = frames.close()
@@ -285,10 +317,3 @@ def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: 
         result.mean = (total / result.frames).astype(np.float32)
     return result
 
-
-def _decode_window(sums: list[np.ndarray], decoded: list[Counter]) -> None:
-    for variant in (0, 1):
-        reading = mark.decode(sums[variant])
-        if reading is not None:
-            decoded[variant][reading.session] += 1
-        sums[variant][:] = 0

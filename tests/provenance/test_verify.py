@@ -4,10 +4,12 @@ puts it through (ffmpeg's x264 with one thread, so every run encodes the same by
 from __future__ import annotations
 
 import json
+import subprocess
 
 import cv2
 import pytest
 
+from faceswap_core.media import ffmpeg_executable
 from testkit.cli import run
 from testkit.encodes import encode, rate, swapped_clip
 from testkit.judge import media
@@ -43,6 +45,25 @@ def test_the_mark_survives_stream_encodes(clips):
         assert status == 0, (name, report)
         assert report["mark"]["session"] == expected, name
         assert report["mark"]["windows_read"] == 3 and report["mark"]["windows_decoded"] >= 2, (name, report)
+
+
+def test_the_frames_after_the_last_whole_second_are_read(clips, tmp_path):
+    """A clip of 1.5 seconds: a second of the unmarked camera, then half a second of the
+    marked swap. The half second joins the window before it; it was dropped, and nothing
+    was found."""
+    folder, clip_720, session, _, _ = clips
+    second = round(cv2.VideoCapture(clip_720).get(cv2.CAP_PROP_FPS))
+    half = second // 2
+    joined = str(tmp_path / "joined.mp4")
+    graph = (f"[0:v]trim=end_frame={second},setpts=PTS-STARTPTS,setsar=1[a];"
+             f"[1:v]trim=start_frame={second}:end_frame={second + half},setpts=PTS-STARTPTS,setsar=1[b];"
+             "[a][b]concat=n=2:v=1[v]")
+    subprocess.run([ffmpeg_executable(), "-v", "error", "-y", "-i", str(folder / "in-1280x720.mp4"), "-i", clip_720,
+                    "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-threads", "1", "-crf", "12",
+                    "-pix_fmt", "yuv420p", joined], check=True)
+    status, (report,) = verify(joined)
+    assert status == 0 and report["mark"]["session"] == session, report
+    assert report["mark"]["windows_read"] == 1 and report["mark"]["frames_read"] == second + half, report
 
 
 def test_unmarked_video_verifies_as_nothing_found(clips, tmp_path):
