@@ -165,6 +165,7 @@ class VideoStream:
     space: str = ""        # the colour matrix's name, '' when the file does not say
     primaries: str = ""
     transfer: str = ""
+    pixel_aspect: str = ""  # a pixel's width:height where not square ('4:3' for anamorphic HDV), else ''
 
     @property
     def planar(self) -> bool:
@@ -206,13 +207,15 @@ class VideoStream:
                                  self.matrix)
 
     def tags_filter(self) -> str:
-        """An ffmpeg filter that tags raw frames as this stream's were, so the output is
-        shown as the input was where the swap did not touch it ('' for frames piped as BGR)."""
-        if not self.planar:
-            return ""
-        values = (("range", "pc" if self.full_range else "tv"), ("colorspace", self.space),
-                  ("color_primaries", self.primaries), ("color_trc", self.transfer))
-        return "setparams=" + ":".join(f"{name}={value}" for name, value in values if value) + ","
+        """ffmpeg filters (each followed by a comma) that tag raw frames as this stream's
+        were, so the output is shown as the input was: its pixels' shape, and its colour tags
+        where its planes are piped as they are (frames piped as BGR are written as BT.601)."""
+        filters = [f"setsar={self.pixel_aspect.replace(':', '/')}"] if self.pixel_aspect else []
+        if self.planar:
+            values = (("range", "pc" if self.full_range else "tv"), ("colorspace", self.space),
+                      ("color_primaries", self.primaries), ("color_trc", self.transfer))
+            filters.append("setparams=" + ":".join(f"{name}={value}" for name, value in values if value))
+        return "".join(f"{part}," for part in filters)
 
 
 def probe_video(path: str) -> VideoStream:
@@ -238,9 +241,12 @@ def probe_video(path: str) -> VideoStream:
         elif tag in LUMA_WEIGHTS:
             space = primaries = transfer = tag
     space, primaries, transfer = ("" if name in ("unknown", "reserved") else name for name in (space, primaries, transfer))
+    aspect = next((found.groups() for part in parts if (found := re.search(r"\[SAR (\d+):(\d+) ", part))), None)
+    square = aspect is None or aspect[0] == aspect[1] or "0" in aspect
     return VideoStream(format_name.strip(), int(size.group(1)), int(size.group(2)),
                        full_range="pc" in tags or format_name.startswith("yuvj"),
-                       space=space, primaries=primaries, transfer=transfer)
+                       space=space, primaries=primaries, transfer=transfer,
+                       pixel_aspect="" if square else ":".join(aspect))
 
 
 def _top_level_parts(text: str) -> list[str]:

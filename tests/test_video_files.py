@@ -128,6 +128,27 @@ def test_the_output_keeps_the_inputs_colour_tags(tmp_path, clip, expected):
     assert expected in _stream_line(output)
 
 
+@pytest.mark.parametrize("pixel_format", ["yuv420p", "yuv444p"])
+def test_the_output_keeps_the_shape_of_the_inputs_pixels(tmp_path, pixel_format):
+    """Anamorphic video (HDV's 1440x1080 shown as 16:9, DV, some capture cards) stores
+    pixels that are not square and says so; a player stretches it by that. The output must
+    say the same, or it shows squeezed. Square pixels are not tagged."""
+    clip = tmp_path / "anamorphic.mp4"
+    subprocess.run([media.ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-i",
+                    str(media_file("lp_d19.mp4")), "-t", "0.3", "-vf", "scale=480:360,setsar=4/3", "-c:v", "libx264",
+                    "-pix_fmt", pixel_format, "-crf", "12", str(clip)], check=True)
+    assert "SAR 4:3 DAR 16:9" in _stream_line(clip)
+    output = tmp_path / "out.mp4"
+    result = run("swap", "--source", media_file("fr_obama.jpg"), "--input", clip, "--output", output,
+                 "--no-credentials")
+    assert result.returncode == 0, result.stderr
+    assert "SAR 4:3 DAR 16:9" in _stream_line(output), _stream_line(output)
+    square = tmp_path / "square.mp4"
+    assert run("swap", "--source", media_file("fr_obama.jpg"), "--input", media_file("lp_d19.mp4"), "--output",
+               square, "--max-frames", "3", "--no-credentials").returncode == 0
+    assert "SAR" not in _stream_line(square) or "SAR 1:1" in _stream_line(square), _stream_line(square)
+
+
 def test_a_rotated_phone_clip_comes_out_upright(tmp_path):
     """A phone stores a portrait clip sideways with a rotation to show it by; players turn
     it, so the swap does too (the face is found upright) and writes it upright."""
