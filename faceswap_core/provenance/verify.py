@@ -3,8 +3,8 @@ its pictures.
 
 A video is decoded by the bundled ffmpeg straight to brightness with its own shape, the
 longer side at most 960 pixels (the mark's cells are a share of the frame, so any size
-reads the same, and small is fast), its votes summed per one-second window, each window
-decoded. A mirrored copy is read as well. Where nothing is found over the whole frame, the
+reads the same, and small is fast), its votes summed per one-second window (the last one
+also takes the frames left over), each window decoded. A mirrored copy is read as well. Where nothing is found over the whole frame, the
 picture may no longer fill it (cropped and scaled, letterboxed, a picture-in-picture, a
 vertical reframe): the mark's grid is looked for on the mean of the frames read
 (mark_grid), and where one decodes there, the video is read again at that place. Where
@@ -54,7 +54,7 @@ class MarkFinding:
     def words(self) -> str:
         if not self.found:
             return "no obs-faceswap mark"
-        where = (f"{self.windows_decoded} of {self.windows_read} one-second windows" if self.frames_read > 1
+        where = (f"{self.windows_decoded} of {self.windows_read} windows of about a second" if self.frames_read > 1
                  else "the picture")
         part = f" ({self.placed})" if self.placed else ""
         return (f"obs-faceswap mark found: session {self.session}"
