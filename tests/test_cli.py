@@ -223,10 +223,17 @@ def test_the_preview_window_switches_faces_on_a_key(tmp_path, display):
                                 "--output", str(output), "--max-frames", "90", "--no-mark", "--preview"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        window = subprocess.run(["xdotool", "search", "--sync", "--name", "faceswap preview \\(n/p: face"],
+        # mapped, not only created: focus on a window not yet shown fails (X's BadMatch)
+        window = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--name",
+                                 "faceswap preview \\(n/p: face"],
                                 env=env, capture_output=True, text=True, timeout=120).stdout.split()[0]
         time.sleep(0.5)   # some frames with the first face
-        subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "n"], env=env, check=True, timeout=60)
+        deadline = time.monotonic() + 60
+        while subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, capture_output=True,
+                             timeout=60).returncode != 0:
+            assert time.monotonic() < deadline and process.poll() is None, "the preview never took the focus"
+            time.sleep(0.2)
+        subprocess.run(["xdotool", "key", "n"], env=env, check=True, timeout=60)
         _, errors = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
