@@ -4,8 +4,8 @@ its pictures.
 A video is decoded by the bundled ffmpeg straight to brightness with its own shape, the
 longer side at most 960 pixels (the mark's cells are a share of the frame, so any size
 reads the same, and small is fast), its votes summed per one-second window (the last one
-also takes the frames left over), each window decoded. A mirrored copy is read as well. Where nothing is found over the whole frame, the
-picture may no longer fill it (cropped and scaled, letterboxed, a picture-in-picture, a
+also takes the frames left over), each window decoded. A mirrored copy is read as well.
+Where nothing is found over the whole frame, the picture may no longer fill it (cropped and scaled, letterboxed, a picture-in-picture, a
 vertical reframe): the mark's grid is looked for on the mean of the frames read
 (mark_grid), and where one decodes there, the video is read again at that place. Where
 none does and the frame is larger than READ_SIDE, the mean is taken again at up to
@@ -203,7 +203,7 @@ class _Pass:
         """A second of votes (as it is, mirrored) decoded and cleared; kept as `last` for the
         frames that may be left over at the end."""
         self.windows += 1
-        self.last = [votes.copy() for votes in sums], [self._count(variant, votes) for variant, votes in enumerate(sums)]
+        self.last = [votes.copy() for votes in sums], [_tally(counts, votes) for counts, votes in zip(self.decoded, sums)]
         for votes in sums:
             votes[:] = 0
 
@@ -224,14 +224,7 @@ class _Pass:
                 counts[session] -= 1
                 if not counts[session]:
                     del counts[session]
-            self._count(variant, last_sums[variant] + sums[variant])
-
-    def _count(self, variant: int, votes: np.ndarray) -> str:
-        reading = mark.decode(votes)
-        if reading is None:
-            return ""
-        self.decoded[variant][reading.session] += 1
-        return reading.session
+            _tally(counts, last_sums[variant] + sums[variant])
 
     def finding(self, placed: str = "") -> MarkFinding:
         best = max(((counts.most_common(1)[0], variant) for variant, counts in enumerate(self.decoded) if counts),
@@ -298,9 +291,7 @@ def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: 
             read = reader.cells_and_weights(picture) if place is None else place.cells_and_weights(picture, reader)
             for variant, votes in enumerate(mark.both_ways(*read)):
                 sums[variant] += votes
-                reading = mark.decode(votes)
-                if reading is not None:
-                    result.single[variant][reading.session] += 1
+                _tally(result.single[variant], votes)
             in_window += 1
             if in_window == window:
                 result.end_window(sums)
@@ -317,3 +308,11 @@ def _read_pass(path: str, fps: float, count: int, size: tuple[int, int], place: 
         result.mean = (total / result.frames).astype(np.float32)
     return result
 
+
+def _tally(counts: Counter, votes: np.ndarray) -> str:
+    """The session the votes decode to, counted once more in `counts` ('' when none)."""
+    reading = mark.decode(votes)
+    if reading is None:
+        return ""
+    counts[reading.session] += 1
+    return reading.session
