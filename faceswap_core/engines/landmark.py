@@ -167,7 +167,11 @@ class LandmarkEngine(Engine):
                                  self.options.in_front_sensitivity, stage_ms)
         else:
             in_front.settle()
-        output, boxes = self._swap_faces(frame, faces, view, stage_ms)
+        try:
+            output, boxes = self._swap_faces(frame, faces, view, stage_ms)
+        finally:
+            if view is not None:
+                view.wait()
         self._last_swapped = (frame, faces, view)
         stage_ms["total"] = (time.perf_counter() - started) * 1e3
         self.last_report = FrameReport(boxes=boxes, stage_ms=stage_ms, in_front=in_front.words(view, timestamp))

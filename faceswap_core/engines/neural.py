@@ -473,12 +473,18 @@ class NeuralEngine(Engine):
         except (ServerAway, BrokenSwapOutput) as error:
             self._in_front.settle()
             return InFlight(lambda failed=error: unswapped(failed))   # `error` is unbound after the block
+        except BaseException:
+            self._in_front.settle()   # the hands' search reads the frame: ended before it is let go
+            raise
 
         def finish() -> np.ndarray:
             try:
                 output, boxes = swapping.result()
             except (ServerAway, BrokenSwapOutput) as error:
                 return unswapped(error)
+            finally:
+                if view is not None:
+                    view.wait()
             self._follow_path()
             self._enhance_faces(output, [job.keypoints for job in jobs], stage_ms)
             stage_ms["total"] = (time.perf_counter() - started) * 1e3

@@ -11,6 +11,7 @@ five keypoints, a crop's corners); from here on the logic is the same.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,37 +31,57 @@ class FrontView:
     """One frame's hands and the stream's covers' memory, ready to be drawn over any face's box."""
 
     frame: np.ndarray
-    hands: list
+    search: Future            # this frame's hands' search: (hands, its own ms)
     covers: CoverFinder
     sensitivity: float
     stage_ms: dict
     occluder: object = None   # a user-brought occlusion model (neural.occluder), or None
     kept: set = field(default_factory=set)   # what was kept in front of a box asked for: "hand", "cover"
 
+    @property
+    def hands(self) -> list:
+        """This frame's hands. The search begun beside the detection is waited on here, by
+        the first face that needs them, not when the view is made: the face's warp, masks
+        and covers before that run while the hand model still reads (a hand in front took
+        1-2 ms longer than the face mesh; on a second core that wait is hidden)."""
+        hands, spent_ms = self.search.result()
+        self.stage_ms["hands"] = spent_ms
+        return hands
+
     def patch(self, box: tuple[int, int, int, int], face: FaceShape | None = None) -> Patch | None:
         """The camera's pixels to keep over box (x0, y0, x1, y1), 0..1; None where nothing
         is. face: where that face's skin should be (its covers are looked for there)."""
         started = time.perf_counter()
         found = []
-        if self.hands:
-            from .hand_mask import hand_patch
-
-            hand = hand_patch(self.frame, box, self.hands, self.sensitivity)
-            if hand is not None and float(hand.mask.mean()) >= KEPT_SHARE:
-                self.kept.add("hand")
-            found.append(hand)
-        if face is not None:
+        if face is not None:   # first: what covers the face needs no hands, and runs beside their search
             covers = [self.covers.patch(self.frame, box, face, self.sensitivity)]
             if self.occluder is not None and face.keypoints is not None:
                 covers.append(self.occluder.patch(self.frame, face.keypoints, box))
             if any(cover is not None for cover in covers):
                 self.kept.add("cover")
             found += covers
+        waited = time.perf_counter()
+        hands = self.hands
+        resumed = time.perf_counter()
+        if hands:
+            from .hand_mask import hand_patch
+
+            hand = hand_patch(self.frame, box, hands, self.sensitivity)
+            if hand is not None and float(hand.mask.mean()) >= KEPT_SHARE:
+                self.kept.add("hand")
+            found.append(hand)
         found = [patch for patch in found if patch is not None]
-        self.stage_ms["in_front"] = self.stage_ms.get("in_front", 0.0) + (time.perf_counter() - started) * 1e3
+        # the wait for the hands is theirs (stage "hands"), not the mask's
+        spent = (time.perf_counter() - started) - (resumed - waited)
+        self.stage_ms["in_front"] = self.stage_ms.get("in_front", 0.0) + spent * 1e3
         if len(found) < 2:
             return found[0] if found else None
         return Patch(box[0], box[1], np.maximum.reduce([patch.mask for patch in found]))   # all over this box
+
+    def wait(self) -> None:
+        """The hands' search ended: before the caller lets go of the frame's pixels, which
+        it reads (a frame whose faces asked for no patch has not waited yet)."""
+        self.hands
 
 
 class InFront:
@@ -70,10 +91,11 @@ class InFront:
 
     On a stream the hands' search runs beside the face's detection: `begin` hands the
     frame to a thread of its own, searched around where the faces were on the last frame
-    (the square searched stays put while they move little: vision.hands), and `look`
-    collects it. mediapipe leaves Python's lock while its graph runs, so on a second core
-    a frame waits for the hands only where their search outlasts the face's detection; the
-    CPU time is the same (`faceswap bench` and tools.bench_in_front show both)."""
+    (the square searched stays put while they move little: vision.hands), and the view
+    `look` makes waits for it when a face first needs the hands. mediapipe leaves Python's
+    lock while its graph runs, so on a second core a frame waits for the hands only where
+    their search outlasts the face's detection, warp and covers; the CPU time is the same
+    (`faceswap bench` and tools.bench_in_front show both)."""
 
     def __init__(self, static: bool = False, occluder=None):
         self.static = static
@@ -83,6 +105,7 @@ class InFront:
         self._kept_at: dict[str, float] = {}
         self._boxes: list = []          # the faces' boxes on the last frame looked at
         self._search = None             # (frame, future) of a search begun beside the detection
+        self._looked = None             # the search the last view was given, until it is known to have ended
         self._thread = None             # the search's own thread, made on first use
 
     def begin(self, frame: np.ndarray) -> None:
@@ -99,17 +122,22 @@ class InFront:
 
     def look(self, frame: np.ndarray, face_boxes: list, sensitivity: float, stage_ms: dict) -> FrontView:
         """This frame's view of what is in front; the hands' search goes to stage_ms["hands"]
-        (its own time, wherever it ran)."""
+        (its own time, wherever it ran) once the view's hands are asked for (`FrontView.hands`;
+        the caller's `FrontView.wait` before it lets go of the frame)."""
         search, self._search = self._search, None
+        looked, self._looked = self._looked, None
+        if looked is not None:
+            looked.result()          # the last view's, should its frame not have waited: one search at a time
         if search is not None and search[0] is frame:
-            hands, spent_ms = search[1].result()
+            found = search[1]
         else:
             if search is not None:
                 search[1].result()   # begun for another frame: let it end before the graph is used again
-            hands, spent_ms = self._find(frame, face_boxes)
+            found = Future()
+            found.set_result(self._find(frame, face_boxes))
         self._boxes = [tuple(box) for box in face_boxes]
-        stage_ms["hands"] = stage_ms.get("hands", 0.0) + spent_ms
-        return FrontView(frame, hands, self._covers, sensitivity, stage_ms, self.occluder)
+        self._looked = found
+        return FrontView(frame, found, self._covers, sensitivity, stage_ms, self.occluder)
 
     def _find(self, frame: np.ndarray, face_boxes: list) -> tuple[list, float]:
         started = time.perf_counter()
@@ -122,11 +150,14 @@ class InFront:
     def settle(self) -> None:
         """A frame that will not be looked at (no faces, or its swap gave up): its search, if
         begun, ends here, before the caller lets go of the frame's pixels, and the last
-        faces' place means nothing now."""
+        faces' place means nothing now. A search a view was given (`look`) ends here too."""
         search, self._search = self._search, None
         if search is not None:
             search[1].result()
             self._boxes = []
+        looked, self._looked = self._looked, None
+        if looked is not None:
+            looked.result()
 
     def words(self, view: FrontView | None, timestamp: float) -> str:
         """What the status line says about this frame's view: what was kept in front, named
