@@ -15,6 +15,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .bgra import bgr_copy
 from .errors import FaceSwapError
 from .link import pixel_formats as pf
 from .worker import pixel_convert
@@ -305,7 +306,7 @@ class ScreenSource(FrameSource):
         started = time.monotonic()
         while True:
             shot = np.asarray(self._grabber.grab(self._monitor))    # BGRA
-            yield Frame(np.ascontiguousarray(shot[:, :, :3]), time.monotonic() - started)
+            yield Frame(bgr_copy(shot), time.monotonic() - started)
 
     def close(self) -> None:
         self._grabber.close()

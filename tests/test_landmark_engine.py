@@ -175,6 +175,9 @@ def test_4k_frame_and_odd_width_with_face(source_path, frames):
 
 
 def test_bgra_frames_keep_their_alpha(source_path, frames):
+    """OBS's read-back path hands BGRA: the same swap as the BGR frame's, byte for byte
+    (its colour channels are taken out and put back by OpenCV: faceswap_core.bgra), and
+    the alpha as it came."""
     engine = _engine(source_path)
     bgra = cv2.cvtColor(frames[0], cv2.COLOR_BGR2BGRA)
     bgra[:, :, 3] = np.arange(bgra.shape[1], dtype=np.uint8)[None, :]
@@ -182,6 +185,8 @@ def test_bgra_frames_keep_their_alpha(source_path, frames):
     assert output.shape == bgra.shape
     assert np.array_equal(output[:, :, 3], bgra[:, :, 3])
     assert not np.array_equal(output[:, :, :3], bgra[:, :, :3])
+    engine.reset()
+    assert np.array_equal(output[:, :, :3], engine.process(frames[0]))
 
 
 def _mouth_box(frame):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import model_catalog as catalog
 from .. import schema
+from ..bgra import bgr_copy
 from ..errors import BrokenSwapOutput, FaceSwapError
 from ..worker.in_flight import InFlight
 from ..neural.detector import Detection
@@ -394,7 +395,7 @@ class NeuralEngine(Engine):
     def detect(self, frame: np.ndarray, timestamp: float | None = None, uploaded=None) -> list[Detection]:
         """Faces in a frame, largest first; reuses the last detection while faces barely move.
         uploaded: the frame where the path detects (on the device for the device path)."""
-        image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
+        image = bgr_copy(frame)
         if timestamp is not None:
             cached = self._cache.reuse(image, timestamp)
             if cached is not None:
@@ -449,7 +450,7 @@ class NeuralEngine(Engine):
                 if self._pending_source is not None:
                     raise ServerAway(self.path.status_words())
                 self._keep_ready()   # the list's entry now holds the identity, not the wait for it
-            image = frame if frame.shape[2] == 3 else np.ascontiguousarray(frame[:, :, :3])
+            image = bgr_copy(frame)
             if self.options.keep_in_front:
                 self._in_front.begin(image)
             uploaded = self.path.upload(image)

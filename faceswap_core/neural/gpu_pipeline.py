@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..bgra import bgr_copy, put_bgr
 from ..errors import BrokenSwapOutput, FaceSwapError
 from ..options import SwapOptions
 from ..vision import masks
@@ -137,7 +138,7 @@ class GpuFramePath:
         `ready` event orders its use after the copy."""
         torch = self.torch
         if self.device.type != "cuda":
-            host = torch.from_numpy(np.ascontiguousarray(frame[:, :, :3]))
+            host = torch.from_numpy(bgr_copy(frame))
             planes = host.to(self.device).permute(2, 0, 1).float()
             return DeviceFrame(planes, frame.shape)
         slots = self._pinned.setdefault(frame.shape, [])
@@ -477,7 +478,7 @@ class GpuFramePath:
                 pixels = data[offset:offset + count].reshape(shape).copy()
                 offset += count
                 x0, y0, x1, y1 = box
-                output[y0:y1, x0:x1, :3] = pixels
+                put_bgr(output[y0:y1, x0:x1], pixels)
                 results.append(FaceResult(box, pixels))
         self.last_ms = pending.times.as_ms()
         return output, results

@@ -10,6 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..bgra import put_bgr
 from .grid import BoxGrid
 
 
@@ -24,4 +25,4 @@ def blend_into(frame: np.ndarray, grid: BoxGrid, target: np.ndarray, face: np.nd
         face = cv2.convertScaleAbs(np.maximum(face, 0.0))   # rounds and saturates at 255
     alpha = alpha.astype(np.float32, copy=False)
     mixed = cv2.blendLinear(face, target, alpha, 1.0 - alpha)
-    frame[grid.y0:grid.y1, grid.x0:grid.x1, :3] = mixed
+    put_bgr(frame[grid.y0:grid.y1, grid.x0:grid.x1], mixed)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..bgra import bgr_copy
+
 COARSE_CELLS = 64
 
 
@@ -124,4 +126,4 @@ class BoxGrid:
 
     def crop(self, frame: np.ndarray) -> np.ndarray:
         """The box's BGR pixels as a contiguous copy (BGRA frames lose nothing: alpha stays)."""
-        return np.ascontiguousarray(frame[self.y0:self.y1, self.x0:self.x1, :3])
+        return bgr_copy(frame[self.y0:self.y1, self.x0:self.x1])

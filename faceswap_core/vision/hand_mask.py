@@ -23,6 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..bgra import bgr_copy
 from .hands import Hand
 from .masks import Patch
 
@@ -87,7 +88,7 @@ def hand_patch(frame: np.ndarray, box: tuple[int, int, int, int], hands: list[Ha
         finger = max(finger, FINGER_WIDTH * hand.palm_width * scale)
     if not drawing.any():
         return None
-    guide = cv2.cvtColor(cv2.resize(np.ascontiguousarray(frame[y0:y1, x0:x1, :3]), size, interpolation=cv2.INTER_AREA),
+    guide = cv2.cvtColor(cv2.resize(bgr_copy(frame[y0:y1, x0:x1]), size, interpolation=cv2.INTER_AREA),
                          cv2.COLOR_BGR2GRAY)
     radius = max(2, int(round(finger * 0.5)))
     fitted = cv2.ximgproc.guidedFilter(guide.astype(np.float32) * np.float32(1 / 255), drawing.astype(np.float32)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..bgra import bgr_copy, put_bgr
 from ..link import pixel_formats as pf
 
 RGB_FORMATS = {pf.BGRA: (0, 1, 2), pf.BGRX: (0, 1, 2), pf.RGBA: (2, 1, 0), pf.BGR3: (0, 1, 2)}
@@ -90,8 +91,8 @@ def to_bgr(planes: list[np.ndarray], format_: int, width: int, height: int, matr
         channels = 3 if format_ == pf.BGR3 else 4
         pixels = planes[0][:height, :width * channels].reshape(height, width, channels)
         if format_ == pf.RGBA:
-            return np.ascontiguousarray(pixels[:, :, 2::-1])
-        return np.array(pixels[:, :, :3]) if format_ == pf.BGRX else np.array(pixels)
+            return cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGR)
+        return bgr_copy(pixels) if format_ == pf.BGRX else np.array(pixels)
     luma, u, v = yuv_views(planes, format_, width, height)
     if u.shape != luma.shape:
         # as OBS's shaders sample chroma: each packed pair's own, else interpolated
@@ -167,6 +168,4 @@ def write_back(out_planes, in_planes, before: np.ndarray, after: np.ndarray, for
 def _write_rgb(plane: np.ndarray, after: np.ndarray, format_: int, width: int, height: int) -> None:
     channels = 3 if format_ == pf.BGR3 else 4
     pixels = plane[:height, :width * channels].reshape(height, width, channels)
-    order = RGB_FORMATS[format_]
-    for index, channel in enumerate(order):
-        pixels[:, :, channel] = after[:, :, index]
+    put_bgr(pixels, after, RGB_FORMATS[format_])
