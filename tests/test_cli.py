@@ -143,6 +143,10 @@ def test_bench_reports_every_stage_and_size(tmp_path):
         # every other frame only (its median may round to 0), and nothing is kept in front
         assert all(float(value) > 0 for name, value in zip(header[2:], cells[2:])
                    if name not in ("hands ms", "in_front ms")), cells
+    # the frames as OBS's read-back path hands them (BGRA): the face found and swapped just the same
+    bgra = run("bench", "--frames", "3", "--warmup", "2", "--repeats", "1", "--heights", "480", "--faces", "1", "--bgra")
+    assert bgra.returncode == 0, bgra.stderr
+    assert [line.split("|")[2].strip() for line in bgra.stdout.splitlines() if line.startswith("| 852x480")] == ["1/1"]
 
 
 def test_screen_capture_and_preview_on_a_virtual_display(tmp_path, display):

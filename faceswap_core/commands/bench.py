@@ -30,6 +30,8 @@ def register(subparsers) -> None:
     parser.add_argument("--heights", default="480,720,1080", help="frame heights, 16:9 (default %(default)s)")
     parser.add_argument("--faces", default="1,4", help="faces per frame to test (default %(default)s)")
     parser.add_argument("--source", help="source photo (default: bundled astronaut)")
+    parser.add_argument("--bgra", action="store_true",
+                        help="frames in BGRA, as OBS's GPU read-back path hands them (default: BGR, as files)")
     add_engine_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -77,10 +79,12 @@ def compose(face: np.ndarray, height: int, faces: int) -> np.ndarray:
     return canvas
 
 
-def measure(engine, frames: list[np.ndarray], height: int, faces: int, warmup: int, repeats: int) -> dict[str, float]:
+def measure(engine, frames: list[np.ndarray], height: int, faces: int, warmup: int, repeats: int,
+            bgra: bool = False) -> dict[str, float]:
     """Median over repeats of the per-run median of each stage, plus faces found and "cpu":
     the CPU time of the whole process per frame (a run's mean: every thread counts, and a
-    search on some frames only is part of the cost a streamer's CPU pays)."""
+    search on some frames only is part of the cost a streamer's CPU pays). bgra: the frames
+    with a fourth channel, as OBS's read-back path hands them."""
     runs: list[dict[str, float]] = []
     for _ in range(repeats):
         engine.reset()
@@ -89,6 +93,8 @@ def measure(engine, frames: list[np.ndarray], height: int, faces: int, warmup: i
         cpu = 0.0
         for index, face in enumerate(frames[: warmup + len(frames)]):
             frame = compose(face, height, faces)
+            if bgra:
+                frame = cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)
             before = time.process_time()
             engine.process(frame, index / 30.0)
             if index < warmup:
@@ -117,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     header = None
     for faces in face_counts:
         for height in heights:
-            result = measure(engine, frames, height, faces, args.warmup, args.repeats)
+            result = measure(engine, frames, height, faces, args.warmup, args.repeats, args.bgra)
             stages = [key for key in result if key not in ("faces", "total", "cpu")]
             if header is None:
                 header = stages
