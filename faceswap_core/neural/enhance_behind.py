@@ -18,6 +18,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..bgra import bgr_copy, put_bgr
 from ..errors import FaceSwapError
 
 
@@ -157,5 +158,5 @@ def lay_detail(output: np.ndarray, matrix: np.ndarray, detail: np.ndarray, amoun
         region = output[y0:y1, x0:x1]
         cv2.addWeighted(region, 1.0, added, float(amount), 0.0, dst=region, dtype=cv2.CV_8U)
     else:   # BGRA: the colour channels only
-        region = output[y0:y1, x0:x1, :3]
-        region[...] = cv2.addWeighted(np.ascontiguousarray(region), 1.0, added, float(amount), 0.0, dtype=cv2.CV_8U)
+        region = output[y0:y1, x0:x1]
+        put_bgr(region, cv2.addWeighted(bgr_copy(region), 1.0, added, float(amount), 0.0, dtype=cv2.CV_8U))
