@@ -63,7 +63,7 @@ def main() -> int:
         to_bgr = timed(lambda: pixel_convert.to_bgr(inputs, format_, width, height, matrix), args.runs)
         back = timed(lambda: pixel_convert.write_back(outputs, inputs, before, after, format_, width, height, matrix),
                      args.runs)
-        mark = timed(lambda: stamp.embed_mark(pixel_convert.brightness_plane(outputs, format_, width, height)),
+        mark = timed(lambda: pixel_convert.change_brightness(outputs, format_, width, height, stamp.embed_mark),
                      args.runs)
         print(f"| {pf.name(format_)} | {to_bgr:.2f} | {back:.2f} | {mark:.2f} |", flush=True)
     return 0

@@ -385,8 +385,8 @@ class Worker:
                 self.stamp.draw_label(out)
             pixel_convert.write_back(outputs, inputs, image, out, frame.format, frame.width, frame.height, matrix)
             if swapped:   # the mark on brightness only: straight onto Y when the frame is YUV
-                self.stamp.embed_mark(pixel_convert.brightness_plane(outputs, frame.format, frame.width,
-                                                                     frame.height))
+                pixel_convert.change_brightness(outputs, frame.format, frame.width, frame.height,
+                                                self.stamp.embed_mark)
         finally:
             del inputs, outputs   # no view may outlive the mapping
         return frame.stride, len(self.engine.last_report.boxes) if swapped else 0

@@ -158,3 +158,41 @@ def test_a_chroma_sample_is_rewritten_when_one_pixel_it_covers_changed(format_):
     assert int(u_out[row, col]) > int(u_in[row, col]), "the blue pixel's chroma sample was left as it was"
     changed = (np.asarray(u_out, int) != np.asarray(u_in, int)) | (np.asarray(v_out, int) != np.asarray(v_in, int))
     assert int(changed.sum()) == 1, "samples that cover no changed pixel were rewritten"
+
+
+@pytest.mark.parametrize("format_", sorted(pf.SUPPORTED), ids=pf.name)
+def test_a_change_of_brightness_moves_only_the_brightness(format_):
+    """What the mark changes (change_brightness) is each pixel's Y, in place, on an odd-sized
+    frame with padded lines: the Y bytes the format's own byte order puts each pixel's Y in
+    (written out by `pack`, independently of the module), every other byte as it was (a
+    packed frame's U and V and its last group's padding included). An RGB frame's pixels
+    are its brightness."""
+    bgr = np.minimum(photo(), 250)   # RGB formats carry it as it is: no byte may wrap
+    height, width = bgr.shape[:2]
+    buffer, strides = encode(bgr, format_)
+    before = np.frombuffer(bytes(buffer), np.uint8)
+    planes = pixel_convert.plane_views(buffer, 0, format_, width, height, strides)
+    seen = []
+
+    def brighten(pixels):
+        seen.append(pixels.shape)
+        if pixels.ndim == 3:
+            pixels[:, :, :3] += 1   # the colour channels (an alpha of 255 would wrap)
+        else:
+            pixels += 1
+
+    pixel_convert.change_brightness(planes, format_, width, height, brighten)
+    del planes
+    changed = np.frombuffer(buffer, np.uint8).astype(int) - before
+    if format_ in pixel_convert.RGB_FORMATS:
+        channels = 3 if format_ == pf.BGR3 else 4
+        assert seen == [(height, width, channels)]
+        assert changed.min() == 0 and int(changed.sum()) == height * width * 3
+        return
+    assert seen == [(height, width)]
+    expected = bytearray(len(buffer))   # a 1 where the format keeps a pixel's Y, from its definition
+    sx, sy = pixel_convert.SUBSAMPLING[format_]
+    no_chroma = np.zeros((-(-height // sy), -(-width // sx)), np.uint8)
+    pack(pixel_convert.plane_views(expected, 0, format_, width, height, strides), format_,
+         np.ones((height, width), np.uint8), no_chroma, no_chroma)
+    assert np.array_equal(changed, np.frombuffer(expected, np.uint8)), "bytes other than the pixels' Y moved"
