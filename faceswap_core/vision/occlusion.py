@@ -125,9 +125,7 @@ class InFront:
         (its own time, wherever it ran) once the view's hands are asked for (`FrontView.hands`;
         the caller's `FrontView.wait` before it lets go of the frame)."""
         search, self._search = self._search, None
-        looked, self._looked = self._looked, None
-        if looked is not None:
-            looked.result()          # the last view's, should its frame not have waited: one search at a time
+        self._end_looked()   # the last view's, should its frame not have waited: one search at a time
         if search is not None and search[0] is frame:
             found = search[1]
         else:
@@ -155,6 +153,9 @@ class InFront:
         if search is not None:
             search[1].result()
             self._boxes = []
+        self._end_looked()
+
+    def _end_looked(self) -> None:
         looked, self._looked = self._looked, None
         if looked is not None:
             looked.result()
