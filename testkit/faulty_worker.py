@@ -10,6 +10,8 @@ Faults (one per launcher):
     slow:SECONDS      the engine takes this long per frame (a frame is in flight a while)
     slow-every:N:S    the engine takes S seconds longer on every Nth frame (a search, a
                       busy moment), its usual time on the others
+    slow-after-rest:R:S  S seconds longer on a frame that comes R seconds or more after
+                      the last one (a worker woken on a busy machine), its usual time after
     corrupt-header    after each frame, random values in every header field the worker
                       may write, and some it must not (sequence numbers, magic, capacity)
     wrong-size        every result claims a size other than the frame's
@@ -46,71 +48,73 @@ def make_faulty_python(folder: Path, fault: str) -> str:
     return str(launcher)
 
 
-def _raise_every(n: int) -> None:
+def _around_begin(wrap) -> None:
+    """Every engine the worker makes answers each frame through wrap(begin, frame, timestamp),
+    begin being its own method (what the worker calls for each frame)."""
     from faceswap_core import engines
 
     original = engines.create_engine
 
     def create_engine(*args, **kwargs):
         engine = original(*args, **kwargs)
-        begin = engine.begin   # what the worker calls for each frame
-        count = [0]
-
-        def faulty(frame, timestamp=None):
-            count[0] += 1
-            if count[0] % n == 0:
-                raise RuntimeError(f"injected fault on frame {count[0]}")
-            return begin(frame, timestamp)
-
-        engine.begin = faulty
+        begin = engine.begin
+        engine.begin = lambda frame, timestamp=None: wrap(begin, frame, timestamp)
         return engine
 
     engines.create_engine = create_engine
+
+
+def _raise_every(n: int) -> None:
+    count = [0]
+
+    def faulty(begin, frame, timestamp):
+        count[0] += 1
+        if count[0] % n == 0:
+            raise RuntimeError(f"injected fault on frame {count[0]}")
+        return begin(frame, timestamp)
+
+    _around_begin(faulty)
 
 
 def _slow(seconds: float) -> None:
     import time
 
-    from faceswap_core import engines
+    def slow(begin, frame, timestamp):
+        time.sleep(seconds)
+        return begin(frame, timestamp)
 
-    original = engines.create_engine
-
-    def create_engine(*args, **kwargs):
-        engine = original(*args, **kwargs)
-        begin = engine.begin
-
-        def slow(frame, timestamp=None):
-            time.sleep(seconds)
-            return begin(frame, timestamp)
-
-        engine.begin = slow
-        return engine
-
-    engines.create_engine = create_engine
+    _around_begin(slow)
 
 
 def _slow_every(n: int, seconds: float) -> None:
     import time
 
-    from faceswap_core import engines
+    count = [0]
 
-    original = engines.create_engine
+    def sometimes_slow(begin, frame, timestamp):
+        count[0] += 1
+        if count[0] % n == 0:
+            time.sleep(seconds)
+        return begin(frame, timestamp)
 
-    def create_engine(*args, **kwargs):
-        engine = original(*args, **kwargs)
-        begin = engine.begin
-        count = [0]
+    _around_begin(sometimes_slow)
 
-        def sometimes_slow(frame, timestamp=None):
-            count[0] += 1
-            if count[0] % n == 0:
-                time.sleep(seconds)
+
+def _slow_after_rest(rest: float, seconds: float) -> None:
+    import time
+
+    last = [None]
+
+    def slow_to_wake(begin, frame, timestamp):
+        now = time.monotonic()
+        if last[0] is not None and now - last[0] >= rest:
+            time.sleep(seconds)
+        try:
             return begin(frame, timestamp)
+        finally:
+            last[0] = time.monotonic()
 
-        engine.begin = sometimes_slow
-        return engine
-
-    engines.create_engine = create_engine
+    _around_begin(slow_to_wake)
 
 
 def _clock_offset(seconds: float) -> None:
@@ -207,24 +211,15 @@ def _audit(path: str) -> None:
 
 
 def _instant() -> None:
-    from faceswap_core import engines
     from faceswap_core.worker.in_flight import InFlight
 
-    original = engines.create_engine
+    def instant(begin, frame, timestamp):
+        out = frame.copy()
+        height, width = frame.shape[:2]
+        out[height // 4:height // 2, width // 3:2 * width // 3] //= 2
+        return InFlight.done(out)
 
-    def create_engine(*args, **kwargs):
-        engine = original(*args, **kwargs)
-
-        def instant(frame, timestamp=None):
-            out = frame.copy()
-            height, width = frame.shape[:2]
-            out[height // 4:height // 2, width // 3:2 * width // 3] //= 2
-            return InFlight.done(out)
-
-        engine.begin = instant
-        return engine
-
-    engines.create_engine = create_engine
+    _around_begin(instant)
 
 
 def main(argv: list[str]) -> int:
@@ -239,6 +234,9 @@ def main(argv: list[str]) -> int:
     elif kind == "slow-every":
         every, _, seconds = value.partition(":")
         _slow_every(int(every), float(seconds))
+    elif kind == "slow-after-rest":
+        resting, _, seconds = value.partition(":")
+        _slow_after_rest(float(resting), float(seconds))
     elif kind == "corrupt-header":
         _after_each_frame(_corrupt)
     elif kind == "wrong-size":

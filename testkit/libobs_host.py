@@ -164,6 +164,7 @@ class Host:
         o.obs_post_load_modules()
         self.latest = None
         self.frames_seen = 0
+        self.recorded: list | None = None   # a list: every frame from now on is kept in it too
         self._callback = RAW_CALLBACK(self._on_frame)
         self.capturing = capture   # off: no per-frame copy into Python (long measurements)
         if capture:
@@ -174,6 +175,9 @@ class Host:
         linesize = video.linesize[0]
         self.latest = (ctypes.string_at(video.data[0], linesize * self.height), linesize)
         self.frames_seen += 1
+        recorded = self.recorded
+        if recorded is not None:
+            recorded.append(self.latest)
 
     def data(self, values: dict):
         o = self.obs
@@ -298,6 +302,9 @@ def main(argv=None) -> int:
     parser.add_argument("--fade-ms", type=int, default=0, help="the filter's cross-fade on a switch")
     parser.add_argument("--stress-seconds", type=float, default=0.0,
                         help="change settings and build properties from another thread while rendering")
+    parser.add_argument("--hide-seconds", type=float, default=0.0,
+                        help="once the swap shows, take the source off the output this long and back (a scene "
+                             "switched away and back), three times: which frames after each return are unswapped")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     width, height = (int(v) for v in args.size.split("x")) if args.size else image_size(args.image)
@@ -315,7 +322,8 @@ def main(argv=None) -> int:
         image = host.create("image_source", "camera", {"file": os.path.abspath(args.image)})
     host.obs.obs_set_output_source(0, image)
     swap = None
-    write_frame(os.path.join(args.out, "original.bgra"), host.next_picture(), width, height)
+    original = host.next_picture()
+    write_frame(os.path.join(args.out, "original.bgra"), original, width, height)
     if not args.no_filter:
         settings = {"source_photo": os.path.abspath(args.photo) if args.photo else ""}
         if args.sync_audio:
@@ -364,6 +372,8 @@ def main(argv=None) -> int:
             summary.update(reload_script(host, obs_faceswap, instance, width, height, args))
         if args.second_image:
             summary.update(switch_image(host, image, instance, args))
+        if args.hide_seconds:
+            summary["shown_again"] = hide_and_show(host, image, instance, args.hide_seconds, original)
     for index in range(args.frames):
         write_frame(os.path.join(args.out, f"frame{index}.bgra"), host.next_frame(), width, height)
     if args.bench_seconds:
@@ -649,6 +659,41 @@ def switch_image(host: Host, image, instance, args) -> dict:
     ok = wait_for(lambda: instance.frames.size == (width, height) and instance.frames.has_result
                   and instance.frames.results_drawn >= 3, args.timeout)
     return {"resized_swapped": ok, "resized_to": [width, height]}
+
+
+def hide_and_show(host: Host, source, instance, seconds: float, original, shows: int = 3, frames: int = 10) -> dict:
+    """Take the source off the output for `seconds` and put it back, `shows` times (what a
+    scene switched away and back does to a camera in it): how many of the first `frames`
+    output frames after each return showed the source's own, unswapped picture, and the
+    latencies the filter noted from the first hiding on (a frame from before a gap must not
+    count its age: the microphone's offset follows them)."""
+    import numpy as np
+
+    def picture(frame):
+        data, linesize = frame
+        return np.frombuffer(data, np.uint8).reshape(host.height, linesize)[:, :host.width * 4].reshape(
+            host.height, host.width, 4)[:, :, :3].astype(np.int16)
+
+    reference = picture(original)
+    latencies = instance.frames.latencies_ms
+    noted = len(latencies)
+    unswapped, blank = [], []
+    for _ in range(shows):
+        host.obs.obs_set_output_source(0, None)
+        time.sleep(seconds)
+        host.recorded = []
+        host.obs.obs_set_output_source(0, source)
+        wait_for(lambda: len(host.recorded) >= frames + 1, 20.0)
+        seen, host.recorded = host.recorded[:frames + 1], None
+        # the first may have been drawn before the source was back: blank
+        kinds = ["blank" if picture(frame).max() < 10 else
+                 "unswapped" if float(np.abs(picture(frame) - reference).mean()) < 1.0 else "swapped"
+                 for frame in seen]
+        first = 1 if kinds[0] == "blank" else 0
+        unswapped.append(kinds[first:first + frames].count("unswapped"))
+        blank.append(kinds[first:].count("blank"))
+        time.sleep(1.0)
+    return {"unswapped": unswapped, "blank": blank, "latencies_ms": list(latencies)[noted:]}
 
 
 def measure(host: Host, instance, seconds: float) -> dict:

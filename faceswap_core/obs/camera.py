@@ -34,7 +34,7 @@ NEW_TICK_SHARE = 0.75         # a filter_video this long after the tick's first 
 POLL_S = 0.0005               # sleep between looks at the channel while waiting
 WORKER_TIME_MARGIN = 1.15     # the worker's frame time, padded: is waiting for its answer worth it?
 WORKER_TIMES = 5              # the worker's recent frame times, the quickest of which says whether to wait
-STALE_GAP_S = 0.5             # no frame for this long: the newest answer is too old to stand in
+GAP_S = 0.5                   # no frame for this long: frames stopped (source hidden, filter off)
 MAX_FILTER_HOPS = 64          # a filter chain longer than this is not walked (a cycle would be a libobs bug)
 
 
@@ -113,6 +113,7 @@ class CameraFrames(FramePath):
         self.frames_sent = 0
         self.handed_at = 0.0           # perf_counter of the last hand-over
         self.last_call = 0.0           # perf_counter of the last frame that took this path
+        self.resumed_ns = 0            # when frames came again after a gap
         self.draws = {"result": 0, "original": 0, "nothing": 0}
         self.latency_ms = 0.0
         self.latencies_ms = collections.deque(maxlen=frame_path.LATENCY_SAMPLES)
@@ -133,8 +134,11 @@ class CameraFrames(FramePath):
             self.in_use = False
             return frame_address
         self.in_use = True
-        if started - self.last_call > STALE_GAP_S:
-            self.held = None           # frames stopped a while (filter off, source hidden): no old answer
+        if started - self.last_call > GAP_S:
+            # frames stopped a while (a scene switched away, the filter off): the newest answer
+            # still stands in until this frame's own comes (the camera's frame would show the
+            # streamer's unswapped face), but its age is no latency the audio must follow
+            self.resumed_ns = liveness.now_ns()
         self.last_call = started
         geometry = self._geometry(frame)
         self.size = (frame.width, frame.height)
@@ -204,7 +208,8 @@ class CameraFrames(FramePath):
             self.own_results += 1
         else:
             self.late += 1
-        self._note_latency((entered_ns - held[2]) / 1e6)
+        if held[2] >= self.resumed_ns:
+            self._note_latency((entered_ns - held[2]) / 1e6)
 
     def _quickest_worker_s(self, exchange) -> float:
         """The quickest of the worker's last few frame times. Not its last one, nor a

@@ -128,18 +128,17 @@ class FrameRenderer(FramePath):
         interval = now - self.last_call_ns if self.last_call_ns else 0
         self.last_call_ns = now
         if interval > PAUSE_NS:
-            # drawing was paused (the filter or its source hidden): what was staged or in
-            # flight shows a moment that is gone; its old time would also count seconds of
-            # latency and throw the microphone's sync offset off. Originals until a fresh result.
+            # drawing was paused (the filter or its source hidden, a scene switched away): the
+            # frame staged before it shows a moment that is gone. The last result is still
+            # drawn until a fresh one comes: the camera's own frame would show the streamer's
+            # unswapped face for two frames each time the scene came back.
             self.resumed_ns = now
             self.staged = -1
-            self.has_result = False
-        # 1. the newest result, if there is one we have not uploaded (and not of a frame from
-        #    before a pause)
+        # 1. the newest result, if there is one we have not uploaded
         with exchange.newest_result(self.uploaded_seq) as result:
             if result is not None:
                 self.uploaded_seq = result.seq
-                if (result.width, result.height) == (width, height) and result.time_ns >= self.resumed_ns:
+                if (result.width, result.height) == (width, height):
                     # upload into the texture not drawn last frame, so the upload never has to
                     # wait for the GPU to finish reading it
                     upload = self.results[0] if self.result is not self.results[0] else self.results[1]
@@ -147,7 +146,10 @@ class FrameRenderer(FramePath):
                     self.result = upload
                     self.has_result = True
                     self.results_drawn += 1
-                    self._note_latency((liveness.now_ns() - result.time_ns) / 1e6)
+                    if result.time_ns >= self.resumed_ns:
+                        # a frame from before a pause would count seconds of latency and
+                        # throw the microphone's sync offset off
+                        self._note_latency((liveness.now_ns() - result.time_ns) / 1e6)
         # 2. the frame staged last call goes to the worker, if it is free
         if self.staged >= 0 and exchange.input_free():
             surface = self.stage[self.staged]
