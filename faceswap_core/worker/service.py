@@ -211,18 +211,32 @@ class Worker:
                                  values.get("more_faces", ()))
             source_key = (faces, min(values.get("face_in_use", 0), len(faces) - 1))
             if self.source_key != source_key:
-                self.use_faces(*source_key)
+                wearing = self.source_key is not None
+                try:
+                    self.use_faces(*source_key)
+                except FaceSwapError as error:
+                    if not wearing:
+                        raise
+                    # a photo picked while streaming that cannot be worn: the face worn until
+                    # now stays on, rather than the camera's own (the streamer's unswapped face)
+                    name = os.path.basename(source_key[0][source_key[1]][0])
+                    self.report(link.STATE_RUNNING, f"{name}: {error} Until then the face worn before stays on.",
+                                self.status_note())
+                    return
                 self.source_key = source_key
             self.report(link.STATE_RUNNING, "", self.status_note())
         except FaceSwapError as error:
             self.report(link.STATE_ERROR, str(error))
 
     def use_faces(self, faces: tuple, in_use: int) -> None:
-        """Wear faces[in_use]. A changed list is prepared whole first, so that a switch
-        later (a hotkey) shows the next face on the very next frame; a face of the list
-        that cannot be prepared is named in the status line, and only the one worn stops
-        the swap."""
+        """Wear faces[in_use]. A changed list is prepared whole, so that a switch later (a
+        hotkey) shows the next face on the very next frame; a face of the list that cannot
+        be prepared is named in the status line. The face to wear is prepared first: when it
+        cannot be (no face in the photo, an unreadable file), FaceSwapError goes up with
+        nothing changed, and the face worn until then stays on."""
         listed = self.source_key is not None and self.source_key[0] == faces
+        worn = faces[in_use]
+        self.engine.set_source_file(*worn)
         self.source_key = None
         if not listed:
             self.faces_unready = []
@@ -234,8 +248,9 @@ class Worker:
                     self.engine.set_source_file(*face)
                 except FaceSwapError as error:
                     self.faces_unready.append(f"face {number} ({os.path.basename(face[0])}) is not ready: {error}")
-        self.engine.set_source_file(*faces[in_use])
-        self.face_in_use = (in_use, len(faces), os.path.basename(faces[in_use][0]))
+            if len(faces) > 1:
+                self.engine.set_source_file(*worn)   # prepared above: worn again at once
+        self.face_in_use = (in_use, len(faces), os.path.basename(worn[0]))
         if not listed:
             self.engine.reset()
 

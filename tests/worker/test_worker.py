@@ -78,6 +78,56 @@ def test_worker_reports_an_unusable_photo_and_keeps_running(channel, tmp_path):
         worker.wait()
 
 
+def _grey_wall(folder):
+    """A photo with no face in it."""
+    path = folder / "wall.png"
+    cv2.imwrite(str(path), np.full((300, 300, 3), 128, np.uint8))
+    return path
+
+
+def _judged_photo():
+    """The dlib judge and its view of fr_obama.jpg's face."""
+    judge = FaceJudge()
+    return judge, judge.largest(cv2.imread(str(media("fr_obama.jpg")))).descriptor
+
+
+def _swapped_distance(channel, frame, judge, photo) -> float:
+    """One frame through the worker: the judge's distance from its swapped face to `photo`."""
+    hand_over(channel, frame)
+    wait_until(channel.worker_free, what="the frame to be processed")
+    assert channel.get("out_faces") == 1, "a frame came out unswapped"
+    return identity_distance(judge.largest(np.ascontiguousarray(read_result(channel)[:, :, :3])).descriptor, photo)
+
+
+def test_a_photo_that_cannot_be_worn_keeps_the_face_worn_before(channel, target, tmp_path):
+    """A photo picked while streaming that cannot be worn (no face in it, gone from disk):
+    the status line says why, and the face worn until then stays on, not the camera's own
+    face. A usable photo then takes over and the error goes."""
+    no_face = _grey_wall(tmp_path)
+    first = {"engine": "landmark", "source_photo": str(media("fr_obama.jpg")), "face_index": 0}
+    channel.write_settings(first)
+    worker = start_worker(channel)
+    frame = cv2.cvtColor(target, cv2.COLOR_BGR2BGRA)
+    judge, photo = _judged_photo()
+
+    try:
+        wait_until(lambda: channel.state() == link.STATE_RUNNING, what="the worker to run")
+        worn = _swapped_distance(channel, frame, judge, photo)
+        for unusable in (no_face, tmp_path / "gone.jpg"):
+            channel.write_settings({**first, "source_photo": str(unusable)})
+            wait_until(lambda: unusable.name in channel.error(), timeout=30, what="the photo's error")
+            assert channel.state() == link.STATE_RUNNING, channel.error()
+            assert "worn before stays on" in channel.error()
+            assert abs(_swapped_distance(channel, frame, judge, photo) - worn) < 0.05, "the face worn before is no longer on"
+        channel.write_settings({**first, "source_photo": str(media("if_t1.jpg"))})
+        wait_until(lambda: channel.error() == "", timeout=30, what="the error to go with a usable photo")
+        assert channel.state() == link.STATE_RUNNING
+        assert _swapped_distance(channel, frame, judge, photo) > worn + 0.05, "the usable photo did not take over"
+    finally:
+        worker.stdin.close()
+        assert worker.wait(10) == 0
+
+
 def test_worker_rejects_bad_frame_geometry(channel, target):
     channel.write_settings({"source_photo": str(media("fr_obama.jpg"))})
     worker = start_worker(channel)
@@ -191,37 +241,27 @@ def test_a_list_of_faces_is_prepared_once_and_switched_without_a_gap(channel, ta
 
     second = tmp_path / "second.jpg"
     shutil.copy(media("if_t1.jpg"), second)
-    no_face = tmp_path / "wall.png"
-    cv2.imwrite(str(no_face), np.full((300, 300, 3), 128, np.uint8))
+    no_face = _grey_wall(tmp_path)
     faces = {"engine": "landmark", "source_photo": str(media("fr_obama.jpg")), "face_index": 0,
              "more_faces": [str(second), str(no_face)], "face_in_use": 0}
     channel.write_settings(faces)
     worker = start_worker(channel)
     frame = cv2.cvtColor(target, cv2.COLOR_BGR2BGRA)
-    judge = FaceJudge()
-    photo = judge.largest(cv2.imread(str(media("fr_obama.jpg")))).descriptor
-
-    def swapped() -> float:
-        """The judge's distance from one frame's output to the first photo."""
-        hand_over(channel, frame)
-        wait_until(channel.worker_free, what="the frame to be processed")
-        assert channel.get("out_faces") == 1, "a frame came out unswapped"
-        face = judge.largest(np.ascontiguousarray(read_result(channel)[:, :, :3])).descriptor
-        return identity_distance(face, photo)
+    judge, photo = _judged_photo()
 
     try:
         wait_until(lambda: channel.state() == link.STATE_RUNNING, what="the worker to run")
         note = channel.note()
         assert "face 0 of 3: fr_obama.jpg" in note and "face 2 (wall.png) is not ready" in note, note
-        first = swapped()
+        first = _swapped_distance(channel, frame, judge, photo)
         second.unlink()   # prepared already: the switch must not need the file
         channel.write_settings({**faces, "face_in_use": 1})
         wait_until(lambda: "face 1 of 3: second.jpg" in channel.note(), timeout=30, what="the switch")
-        after = swapped()
+        after = _swapped_distance(channel, frame, judge, photo)
         assert after > first + 0.15, (first, after)   # no longer the first photo's face
         channel.write_settings({**faces, "face_in_use": 0})
         wait_until(lambda: "face 0 of 3: fr_obama.jpg" in channel.note(), timeout=30, what="the switch back")
-        back = swapped()
+        back = _swapped_distance(channel, frame, judge, photo)
         assert abs(back - first) < 0.05, (first, back)
         assert channel.state() == link.STATE_RUNNING and channel.error() == ""
     finally:
