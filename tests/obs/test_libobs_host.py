@@ -8,9 +8,7 @@ this machine's OBS only (CI time)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import cv2
 import numpy as np
