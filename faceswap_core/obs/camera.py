@@ -113,7 +113,6 @@ class CameraFrames(FramePath):
         self.frames_sent = 0
         self.handed_at = 0.0           # perf_counter of the last hand-over
         self.last_call = 0.0           # perf_counter of the last frame that took this path
-        self.resumed_ns = 0            # when frames came again after a gap
         self.draws = {"result": 0, "original": 0, "nothing": 0}
         self.latency_ms = 0.0
         self.latencies_ms = collections.deque(maxlen=frame_path.LATENCY_SAMPLES)
@@ -137,7 +136,7 @@ class CameraFrames(FramePath):
         if started - self.last_call > GAP_S:
             # frames stopped a while (a scene switched away, the filter off): the newest answer
             # still stands in until this frame's own comes (the camera's frame would show the
-            # streamer's unswapped face), but its age is no latency the audio must follow
+            # streamer's unswapped face), counting no latency (_note_latency)
             self.resumed_ns = liveness.now_ns()
         self.last_call = started
         geometry = self._geometry(frame)
@@ -208,8 +207,7 @@ class CameraFrames(FramePath):
             self.own_results += 1
         else:
             self.late += 1
-        if held[2] >= self.resumed_ns:
-            self._note_latency((entered_ns - held[2]) / 1e6)
+        self._note_latency(held[2], entered_ns)
 
     def _quickest_worker_s(self, exchange) -> float:
         """The quickest of the worker's last few frame times. Not its last one, nor a

@@ -20,9 +20,16 @@ class FramePath:
     binding: link.Binding | None = None
     latencies_ms: collections.deque
     latency_ms: float
+    resumed_ns: int = 0   # when frames came again after a gap (the source hidden, the filter off)
 
-    def _note_latency(self, latency: float) -> None:
-        """One drawn result's latency: kept, and folded into the smoothed figure."""
+    def _note_latency(self, frame_ns: int, shown_ns: int) -> None:
+        """One drawn result's latency, from its frame's time to when it shows: kept, and
+        folded into the smoothed figure. A frame from before a gap counts none: it stands in
+        until a fresh answer comes, and its age is the gap's, which the microphone's sync
+        offset must not follow."""
+        if frame_ns < self.resumed_ns:
+            return
+        latency = (shown_ns - frame_ns) / 1e6
         self.latencies_ms.append(latency)
         self.latency_ms = latency if len(self.latencies_ms) == 1 else (
             (1 - LATENCY_SMOOTHING) * self.latency_ms + LATENCY_SMOOTHING * latency)

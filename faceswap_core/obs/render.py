@@ -52,7 +52,6 @@ class FrameRenderer(FramePath):
         self.results_drawn = 0
         self.render_ms = 0.0
         self.last_call_ns = 0
-        self.resumed_ns = 0            # when drawing last resumed after a pause
         self.handed_at_ns = 0
 
     # -- the callback body ------------------------------------------------------------------
@@ -146,10 +145,7 @@ class FrameRenderer(FramePath):
                     self.result = upload
                     self.has_result = True
                     self.results_drawn += 1
-                    if result.time_ns >= self.resumed_ns:
-                        # a frame from before a pause would count seconds of latency and
-                        # throw the microphone's sync offset off
-                        self._note_latency((liveness.now_ns() - result.time_ns) / 1e6)
+                    self._note_latency(result.time_ns, liveness.now_ns())
         # 2. the frame staged last call goes to the worker, if it is free
         if self.staged >= 0 and exchange.input_free():
             surface = self.stage[self.staged]

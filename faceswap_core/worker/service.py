@@ -38,7 +38,7 @@ from ..opencv_threads import sleep_between_loops
 MAX_IN_FLIGHT = 2           # frames begun and not yet published, for an engine whose models run on a server
 IDLE_SLEEP_S = 0.002        # poll interval while waiting for a frame
 RESTING_SLEEP_S = 0.01      # ... once none came for RESTING_AFTER_S (the source hidden, OBS idle):
-RESTING_AFTER_S = 1.0       # a worker polling at 2 ms used 1.1-1.4% of a core with no frames to do
+RESTING_AFTER_S = 1.0       # a worker polling at 2 ms used 1.5-1.75% of a core with no frames to do
 WAITING_SLEEP_S = 0.02      # poll interval while no frames are wanted (no photo, error)
 LIVENESS_EVERY_S = 0.25     # how often the owner and the file are checked
 HEARTBEAT_EVERY_S = 0.1     # the filter declares a worker hung when this stops (see supervisor)
